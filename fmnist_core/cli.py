@@ -1,0 +1,249 @@
+"""Command line: python -m fmnist_core {train,evaluate,predict,activations,models} [--json].
+
+Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from fmnist_core import data, store
+from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """An expected failure: shown as one line, exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _index(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--index must be a whole number, not {value!r}") from None
+    if not 0 <= number < data.EXPECTED_COUNT["test"]:
+        raise argparse.ArgumentTypeError(f"--index must be from 0 to 9999, not {number}")
+    return number
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's arguments; common options are accepted before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", default=store.DEFAULT_RUN_ID, help="run id (default: the shipped model)")
+    common.add_argument("--data-dir", default=None, help="folder with the four IDX .gz files")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+
+    parser = _Parser(prog="python -m fmnist_core", description="Fashion-MNIST CNN: train, evaluate, inspect.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", parents=[common], help="train a model and save it as a run")
+    train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS))
+    train.add_argument("--epochs", type=_positive, default=None)
+    train.add_argument("--batch-size", type=_positive, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--limit", type=_positive, default=None, help="use only this many training images")
+    train.add_argument("--run-id", default=None, help="save under this id (default: generated)")
+
+    sub.add_parser("evaluate", parents=[common], help="test loss and accuracy of a model")
+    predict = sub.add_parser("predict", parents=[common], help="predict one test image")
+    predict.add_argument("--index", type=_index, required=True)
+    act = sub.add_parser("activations", parents=[common], help="layer outputs for one test image")
+    act.add_argument("--index", type=_index, required=True)
+    models = sub.add_parser("models", parents=[common], help="list saved runs")
+    models.add_argument("--delete", metavar="RUN_ID", default=None, help="delete a saved run")
+    return parser
+
+
+def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
+    print(json.dumps(payload, indent=2) if args.json else text)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    return store.load_model(args.model)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from fmnist_core.inference import predict_proba
+
+    test = data.load_test_set(args.data_dir)
+    model = _load(args)
+    probs = predict_proba(model, test.images[args.index])[0]
+    pred, actual = int(probs.argmax()), int(test.labels[args.index])
+    payload = {
+        "index": args.index,
+        "model": args.model,
+        "predicted": pred,
+        "predicted_label": data.CLASS_NAMES[pred],
+        "actual": actual,
+        "actual_label": data.CLASS_NAMES[actual],
+        "correct": pred == actual,
+        "probabilities": [float(p) for p in probs],
+    }
+    lines = [
+        f"image {args.index}: predicted {pred} {data.CLASS_NAMES[pred]}, actual {actual} {data.CLASS_NAMES[actual]}"
+    ]
+    lines += [
+        f"  {i} {name:<12} {p:8.4f}" for i, (name, p) in enumerate(zip(data.CLASS_NAMES, probs, strict=True))
+    ]
+    _emit(args, payload, "\n".join(lines))
+
+
+def cmd_activations(args: argparse.Namespace) -> None:
+    from fmnist_core.activations import layer_outputs
+
+    test = data.load_test_set(args.data_dir)
+    outputs = layer_outputs(_load(args), test.images[args.index])
+    layers = [
+        {"name": name, "shape": list(arr.shape), "min": float(arr.min()), "max": float(arr.max())}
+        for name, arr in outputs.items()
+    ]
+    text = "\n".join(f"{row['name']:<18} {tuple(row['shape'])}" for row in layers)
+    _emit(args, {"index": args.index, "model": args.model, "layers": layers}, text)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from fmnist_core.inference import evaluate
+
+    test = data.load_test_set(args.data_dir)
+    result = evaluate(_load(args), test.images, test.labels)
+    payload = {"model": args.model, "loss": result.loss, "accuracy": result.accuracy, "n": result.n}
+    _emit(
+        args,
+        payload,
+        f"{args.model}: test loss {result.loss:.4f}, accuracy {result.accuracy:.4f} on {result.n} images",
+    )
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    if args.delete:
+        store.delete_run(args.delete)
+        _emit(args, {"deleted": args.delete}, f"deleted {args.delete}")
+        return
+    runs = store.list_runs()
+    payload = [
+        {
+            "id": r.id,
+            "test_accuracy": r.test_accuracy,
+            "created": r.created,
+            "preset": r.preset,
+            "status": r.status,
+            "shipped": r.shipped,
+            "error": r.error,
+        }
+        for r in runs
+    ]
+    lines = [f"{'id':<34} {'accuracy':>8}  {'status':<9} {'preset':<8} created"]
+    for r in runs:
+        acc = f"{r.test_accuracy:.4f}" if r.test_accuracy is not None else "-"
+        extra = f"  ({r.error})" if r.error else (" (shipped)" if r.shipped else "")
+        lines.append(f"{r.id:<34} {acc:>8}  {r.status:<9} {r.preset or '-':<8} {r.created or '-'}{extra}")
+    _emit(args, payload, "\n".join(lines))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from fmnist_core.training import TrainingJob
+
+    data.find_data_dir(args.data_dir)  # fail fast, before a thread starts
+    config = TrainConfig(
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        limit=args.limit,
+    )
+    job = TrainingJob(config, data_dir=args.data_dir, run_id=args.run_id).start()
+    reported = 0
+    try:
+        while not job.wait(0.5):
+            reported = _report_epochs(args, job.snapshot(), reported)
+    except KeyboardInterrupt:
+        print("stopping after the current batch...", file=sys.stderr)
+        job.stop()
+        job.wait()
+    snap = job.snapshot()
+    _report_epochs(args, snap, reported)
+    if snap["state"] == "failed":
+        raise CliError(f"training failed: {snap['error']}")
+    if snap["save_error"]:
+        raise CliError(snap["save_error"])
+    payload = {
+        "run_id": snap["run_id"],
+        "status": "stopped" if snap["state"] == "stopped" else "finished",
+        "preset": args.preset,
+        "epochs": len(snap["history"]),
+        "seconds": snap["fit_seconds"],
+        "samples_per_second": snap["samples_per_second"],
+        "seconds_to_target": snap["seconds_to_target"],
+        "test_loss": snap["test_loss"],
+        "test_accuracy": snap["test_accuracy"],
+        "precision": snap["precision"],
+        "history": snap["history"],
+    }
+    text = (
+        f"saved run {snap['run_id']}: test accuracy {snap['test_accuracy']:.4f}, "
+        f"{snap['samples_per_second']:.0f} images/s, {snap['fit_seconds']:.1f} s"
+    )
+    _emit(args, payload, text)
+
+
+def _report_epochs(args: argparse.Namespace, snap: dict[str, Any], reported: int) -> int:
+    for row in snap["history"][reported:]:
+        test = f", test accuracy {row['test_accuracy']:.4f}" if row["test_accuracy"] is not None else ""
+        print(
+            f"epoch {row['epoch']}/{snap['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}{test}"
+            f" ({row['seconds']:.1f} s)",
+            file=sys.stderr if args.json else sys.stdout,
+            flush=True,
+        )
+    return len(snap["history"])
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "activations": cmd_activations,
+    "models": cmd_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        COMMANDS[args.command](args)
+    except (data.DataError, store.StoreError, ConfigError, CliError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if not args.json and args.command == "train":
+        print(f"({time.monotonic() - started:.1f} s in all)", file=sys.stderr)
+    return 0

@@ -1,0 +1,292 @@
+"""Saved runs: `<run_id>.keras` + `<run_id>.json` in a home folder, written atomically, loaded safely.
+
+A run is listed only when its JSON exists, and the JSON is written after the model file, each through a
+temporary file and an atomic rename; so a crash mid-save never leaves a half run in the list.
+Shipped models live in fmnist_core/assets/ and are never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+DEFAULT_RUN_ID = "default"
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+# Layer classes a model file may contain; anything else (Lambda, custom classes) is refused before loading.
+ALLOWED_LAYER_CLASSES = {
+    "InputLayer",
+    "Conv2D",
+    "MaxPooling2D",
+    "Flatten",
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "Activation",
+    "RandomTranslation",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+}
+
+
+class StoreError(RuntimeError):
+    """A run could not be saved, found or loaded; the message says why in one line."""
+
+
+@dataclass
+class RunInfo:
+    """What the list of runs shows for one run, read from its JSON (the model file is opened lazily)."""
+
+    id: str
+    status: str  # finished | stopped | damaged
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    created: str | None = None
+    preset: str | None = None
+    shipped: bool = False
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> bool:
+        return self.status != "damaged"
+
+    def label(self) -> str:
+        """Human label for pickers: id, accuracy, and a mark for shipped or damaged runs."""
+        if not self.usable:
+            return f"{self.id} (damaged)"
+        acc = f"{self.test_accuracy:.2%}" if self.test_accuracy is not None else "n/a"
+        tag = " · shipped" if self.shipped else (" · stopped" if self.status == "stopped" else "")
+        return f"{self.id} — {acc}{tag}"
+
+
+def home_dir() -> Path:
+    """The store's folder: FMNIST_HOME, else ./models."""
+    return Path(os.environ.get("FMNIST_HOME") or "models")
+
+
+def validate_run_id(run_id: object) -> str:
+    """Accept only plain ids (letters, digits, _ and -); anything else could reach outside the store."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+        raise StoreError(f"invalid run id {run_id!r}: use letters, digits, '_' and '-' only")
+    return run_id
+
+
+def new_run_id(preset: str, now: datetime | None = None) -> str:
+    """Sortable, unique, readable: 20261128-013000-fast-1a2b."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{re.sub(r'[^A-Za-z0-9]', '', preset)[:20]}-{os.urandom(2).hex()}"
+
+
+def _paths(run_id: str, home: Path | None = None) -> tuple[Path, Path, bool]:
+    validate_run_id(run_id)
+    shipped = ASSETS_DIR / f"{run_id}.json"
+    if shipped.is_file():
+        return ASSETS_DIR / f"{run_id}.keras", shipped, True
+    base = home or home_dir()
+    return base / f"{run_id}.keras", base / f"{run_id}.json", False
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _describe_os_error(exc: OSError, folder: Path) -> str:
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return f"the disk holding {folder} is full"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{folder} is read-only or not writable"
+    return f"{exc.strerror or exc} ({folder})"
+
+
+def save_run(
+    model: Any, metadata: dict[str, Any], run_id: str | None = None, home: Path | None = None
+) -> str:
+    """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure."""
+    base = home or home_dir()
+    run_id = validate_run_id(run_id or new_run_id(str(metadata.get("preset", "run"))))
+    meta = dict(metadata, id=run_id)
+    meta.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
+    try:
+        _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p))
+        _atomic_write(
+            base / f"{run_id}.json", lambda p: p.write_text(json.dumps(meta, indent=2, default=_json_default))
+        )
+    except OSError as exc:
+        raise StoreError(f"could not save run {run_id}: {_describe_os_error(exc, base)}") from exc
+    return run_id
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def inspect_model_file(path: Path) -> str | None:
+    """Cheap checks without running anything: the reason a .keras file is unusable, or None."""
+    if not path.is_file():
+        return "model file is missing"
+    if path.stat().st_size == 0:
+        return "model file is empty"
+    if not zipfile.is_zipfile(path):
+        return "model file is not a .keras archive (damaged or truncated)"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "config.json" not in names or "model.weights.h5" not in names:
+                return "model file lacks its config or weights"
+            bad = zf.testzip()
+            if bad:
+                return f"model file is corrupt ({bad} fails its checksum)"
+            config = json.loads(zf.read("config.json"))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return f"model file is damaged ({exc})"
+    classes = _layer_classes(config)
+    foreign = sorted(classes - ALLOWED_LAYER_CLASSES)
+    if foreign:
+        return f"model contains layers this app does not load: {', '.join(foreign)}"
+    return None
+
+
+def _layer_classes(config: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+            for layer in inner["layers"]:
+                if isinstance(layer, dict):
+                    found.add(str(layer.get("class_name")))
+                    found |= _layer_classes(layer)
+    return found
+
+
+_inspect_cache: dict[tuple, str | None] = {}
+_inspect_lock = threading.Lock()
+
+
+def _cached_inspect(path: Path) -> str | None:
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return "model file is missing"
+    with _inspect_lock:
+        if key not in _inspect_cache:
+            _inspect_cache[key] = inspect_model_file(path)
+        return _inspect_cache[key]
+
+
+def _read_info(run_id: str, json_path: Path, model_path: Path, shipped: bool) -> RunInfo:
+    try:
+        meta = json.loads(json_path.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not an object")
+    except (OSError, ValueError) as exc:
+        return RunInfo(id=run_id, status="damaged", shipped=shipped, error=f"metadata unreadable ({exc})")
+    reason = _cached_inspect(model_path)
+
+    def num(key: str) -> float | None:
+        value = meta.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    return RunInfo(
+        id=run_id,
+        status="damaged" if reason else str(meta.get("status", "finished")),
+        test_accuracy=num("test_accuracy"),
+        test_loss=num("test_loss"),
+        created=meta.get("created"),
+        preset=meta.get("preset"),
+        shipped=shipped,
+        error=reason,
+        metadata=meta,
+    )
+
+
+def list_runs(home: Path | None = None, include_shipped: bool = True) -> list[RunInfo]:
+    """Shipped models first, then saved runs newest first; damaged ones are listed with their reason."""
+    runs: list[RunInfo] = []
+    if include_shipped:
+        for json_path in sorted(ASSETS_DIR.glob("*.json")):
+            if RUN_ID_PATTERN.match(json_path.stem):
+                runs.append(_read_info(json_path.stem, json_path, json_path.with_suffix(".keras"), True))
+        runs.sort(key=lambda r: (r.id != DEFAULT_RUN_ID, r.id))
+    base = home or home_dir()
+    saved: list[RunInfo] = []
+    if base.is_dir():
+        for json_path in base.glob("*.json"):
+            run_id = json_path.stem
+            if json_path.name.startswith(".") or not RUN_ID_PATTERN.match(run_id):
+                continue
+            if (ASSETS_DIR / json_path.name).exists():
+                continue  # a shipped id cannot be shadowed by a file in the store
+            saved.append(_read_info(run_id, json_path, json_path.with_suffix(".keras"), False))
+    saved.sort(key=lambda r: (r.created or "", r.id), reverse=True)
+    return runs + saved
+
+
+def get_run(run_id: str, home: Path | None = None) -> RunInfo:
+    """One run's info; StoreError if it does not exist."""
+    model_path, json_path, shipped = _paths(run_id, home)
+    if not json_path.is_file():
+        raise StoreError(f"no saved run with id {run_id!r}")
+    return _read_info(run_id, json_path, model_path, shipped)
+
+
+def load_model(run_id: str, home: Path | None = None) -> Any:
+    """Load a run's model with Keras' safe mode on, after the cheap checks; StoreError with the reason if not."""
+    info = get_run(run_id, home)
+    if not info.usable:
+        raise StoreError(f"run {run_id} is damaged: {info.error}")
+    model_path, _, _ = _paths(run_id, home)
+    from fmnist_core._tf import quiet_import_tensorflow
+
+    quiet_import_tensorflow()
+    import keras
+
+    try:
+        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for bad files; all mean "this file is unusable"
+        raise StoreError(f"run {run_id} could not be loaded: {str(exc).splitlines()[0][:200]}") from exc
+    in_shape = tuple(model.inputs[0].shape[1:]) if model.inputs else None
+    out_shape = tuple(model.outputs[0].shape[1:]) if model.outputs else None
+    if in_shape != (28, 28, 1) or out_shape != (10,):
+        raise StoreError(
+            f"run {run_id} is an incompatible model: input {in_shape}, output {out_shape}; expected (28, 28, 1) -> (10,)"
+        )
+    return model
+
+
+def delete_run(run_id: str, home: Path | None = None) -> None:
+    """Remove a saved run (JSON first, so it leaves the list at once); shipped models are refused."""
+    model_path, json_path, shipped = _paths(run_id, home)
+    if shipped:
+        raise StoreError(f"{run_id} is a shipped model and cannot be deleted")
+    if not json_path.exists() and not model_path.exists():
+        raise StoreError(f"no saved run with id {run_id!r}")
+    json_path.unlink(missing_ok=True)
+    model_path.unlink(missing_ok=True)
