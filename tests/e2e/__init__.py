@@ -1,0 +1,1 @@
+"""Real-browser tests. A package, so `from .conftest import goto` works and module names never clash."""
