@@ -31,15 +31,10 @@ def layer_outputs(model: Any, image: np.ndarray) -> dict[str, np.ndarray]:
     """Every layer's output for one image, batch axis dropped: conv/pool as (H, W, C), dense as (units,)."""
     x = as_model_input(image)[:1]
     outputs = activation_function(model)(x)
-    return {
-        layer.name: np.asarray(out)[0].astype(np.float32)
-        for layer, out in zip(model.layers, outputs, strict=True)
-    }
+    return {layer.name: np.asarray(out)[0].astype(np.float32) for layer, out in zip(model.layers, outputs, strict=True)}
 
 
-def channel_mosaic(
-    maps: np.ndarray, columns: int | None = None, gutter: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+def channel_mosaic(maps: np.ndarray, columns: int | None = None, gutter: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Tile (H, W, C) into one 2-D array with NaN gutters; also return each pixel's channel (-1 in gutters).
 
     One heatmap of the mosaic draws far faster than C subplots; the channel grid feeds hover text.
@@ -49,9 +44,7 @@ def channel_mosaic(
     h, w, c = maps.shape
     columns = columns or math.ceil(math.sqrt(c))
     rows = math.ceil(c / columns)
-    mosaic = np.full(
-        (rows * (h + gutter) - gutter, columns * (w + gutter) - gutter), np.nan, dtype=np.float32
-    )
+    mosaic = np.full((rows * (h + gutter) - gutter, columns * (w + gutter) - gutter), np.nan, dtype=np.float32)
     channel = np.full(mosaic.shape, -1, dtype=np.int32)
     for k in range(c):
         r, col = divmod(k, columns)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from fmnist_core import data, store
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--limit", type=_positive, default=None, help="use only this many training images")
     train.add_argument("--run-id", default=None, help="save under this id (default: generated)")
+    train.add_argument("--output-dir", default=None, help="save into this folder (default: FMNIST_HOME or ./models)")
 
     sub.add_parser("evaluate", parents=[common], help="test loss and accuracy of a model")
     predict = sub.add_parser("predict", parents=[common], help="predict one test image")
@@ -106,9 +109,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     lines = [
         f"image {args.index}: predicted {pred} {data.CLASS_NAMES[pred]}, actual {actual} {data.CLASS_NAMES[actual]}"
     ]
-    lines += [
-        f"  {i} {name:<12} {p:8.4f}" for i, (name, p) in enumerate(zip(data.CLASS_NAMES, probs, strict=True))
-    ]
+    lines += [f"  {i} {name:<12} {p:8.4f}" for i, (name, p) in enumerate(zip(data.CLASS_NAMES, probs, strict=True))]
     _emit(args, payload, "\n".join(lines))
 
 
@@ -164,7 +165,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     _emit(args, payload, "\n".join(lines))
 
 
-def cmd_train(args: argparse.Namespace) -> None:
+def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> None:
     from fmnist_core.training import TrainingJob
 
     data.find_data_dir(args.data_dir)  # fail fast, before a thread starts
@@ -176,7 +177,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         limit=args.limit,
     )
-    job = TrainingJob(config, data_dir=args.data_dir, run_id=args.run_id).start()
+    command = "python -m fmnist_core " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    home = Path(args.output_dir) if args.output_dir else None
+    job = TrainingJob(config, home=home, data_dir=args.data_dir, run_id=args.run_id, command=command).start()
     reported = 0
     try:
         while not job.wait(0.5):
@@ -237,7 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     try:
-        COMMANDS[args.command](args)
+        if args.command == "train":
+            cmd_train(args, argv)
+        else:
+            COMMANDS[args.command](args)
     except (data.DataError, store.StoreError, ConfigError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

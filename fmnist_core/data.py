@@ -39,7 +39,7 @@ EXPECTED_COUNT = {"train": 60_000, "test": 10_000}
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-KERAS_CACHE_DIR = Path.home() / ".keras" / "datasets" / "fashion-mnist"
+KERAS_CACHE_DIR = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets" / "fashion-mnist"
 FIX_HINT = (
     "Install the data with `apt-get install dataset-fashion-mnist` "
     "or point FMNIST_DATA_DIR at a folder holding the four IDX .gz files."
@@ -101,9 +101,7 @@ def _download_with_keras() -> Path:
 
         keras.datasets.fashion_mnist.load_data()
     except Exception as exc:  # any network or import failure becomes one clear message
-        raise DataError(
-            f"Fashion-MNIST was not found and Keras could not download it ({exc}). {FIX_HINT}"
-        ) from exc
+        raise DataError(f"Fashion-MNIST was not found and Keras could not download it ({exc}). {FIX_HINT}") from exc
     if not _has_all_files(KERAS_CACHE_DIR):
         raise DataError(f"Keras' download did not leave the files in {KERAS_CACHE_DIR}. {FIX_HINT}")
     return KERAS_CACHE_DIR
@@ -126,9 +124,7 @@ def parse_idx_images(path: Path, expected: int | None = None) -> np.ndarray:
         raise DataError(f"Fashion-MNIST file {path} is too short to be an IDX image file. {FIX_HINT}")
     magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
     if magic != IMAGE_MAGIC:
-        raise DataError(
-            f"Fashion-MNIST file {path} has magic number {magic}, not {IMAGE_MAGIC} (images). {FIX_HINT}"
-        )
+        raise DataError(f"Fashion-MNIST file {path} has magic number {magic}, not {IMAGE_MAGIC} (images). {FIX_HINT}")
     if (rows, cols) != (28, 28):
         raise DataError(f"Fashion-MNIST file {path} holds {rows}x{cols} images, not 28x28. {FIX_HINT}")
     if expected is not None and count != expected:
@@ -149,16 +145,12 @@ def parse_idx_labels(path: Path, expected: int | None = None) -> np.ndarray:
         raise DataError(f"Fashion-MNIST file {path} is too short to be an IDX label file. {FIX_HINT}")
     magic, count = struct.unpack(">II", raw[:8])
     if magic != LABEL_MAGIC:
-        raise DataError(
-            f"Fashion-MNIST file {path} has magic number {magic}, not {LABEL_MAGIC} (labels). {FIX_HINT}"
-        )
+        raise DataError(f"Fashion-MNIST file {path} has magic number {magic}, not {LABEL_MAGIC} (labels). {FIX_HINT}")
     if expected is not None and count != expected:
         raise DataError(f"Fashion-MNIST file {path} holds {count} labels, not {expected}. {FIX_HINT}")
     body = raw[8:]
     if len(body) != count:
-        raise DataError(
-            f"Fashion-MNIST file {path} is truncated: {len(body)} labels, expected {count}. {FIX_HINT}"
-        )
+        raise DataError(f"Fashion-MNIST file {path} is truncated: {len(body)} labels, expected {count}. {FIX_HINT}")
     labels = np.frombuffer(body, dtype=np.uint8)
     if labels.size and labels.max() > 9:
         raise DataError(f"Fashion-MNIST file {path} has label {int(labels.max())}, outside 0..9. {FIX_HINT}")
@@ -220,6 +212,4 @@ def fingerprint(data_dir: str | os.PathLike | None = None) -> str:
 
 def samples_per_class(split: Split, per_class: int = 1) -> dict[int, list[int]]:
     """Indices of the first `per_class` images of each class, for the home page's sample grid."""
-    return {
-        c: [int(i) for i in np.flatnonzero(split.labels == c)[:per_class]] for c in range(len(CLASS_NAMES))
-    }
+    return {c: [int(i) for i in np.flatnonzero(split.labels == c)[:per_class]] for c in range(len(CLASS_NAMES))}

@@ -19,9 +19,7 @@ INPUT_SHAPE = (28, 28, 1)
 SPATIAL_LAYER_TYPES = ("Conv2D", "MaxPooling2D")
 
 
-def build_seed_cnn(
-    seed: int | None = None, compute_dtype: str = "float32", name: str = "sequential"
-) -> keras.Model:
+def build_seed_cnn(seed: int | None = None, compute_dtype: str = "float32", name: str = "sequential") -> keras.Model:
     """The notebook's architecture exactly; `compute_dtype="mixed_bfloat16"` keeps the softmax in float32.
 
     Initialisers are seeded per layer so one seed gives the same weights in any thread, without touching
@@ -35,9 +33,7 @@ def build_seed_cnn(
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE, name="input"),
-            keras.layers.Conv2D(
-                64, (3, 3), activation="relu", name="conv2d", kernel_initializer=init(1), dtype=dtype
-            ),
+            keras.layers.Conv2D(64, (3, 3), activation="relu", name="conv2d", kernel_initializer=init(1), dtype=dtype),
             keras.layers.MaxPooling2D(2, 2, name="max_pooling2d", dtype=dtype),
             keras.layers.Conv2D(
                 64, (3, 3), activation="relu", name="conv2d_1", kernel_initializer=init(2), dtype=dtype
@@ -46,17 +42,13 @@ def build_seed_cnn(
             keras.layers.Flatten(name="flatten", dtype=dtype),
             keras.layers.Dense(128, activation="relu", name="dense", kernel_initializer=init(3), dtype=dtype),
             # The softmax stays float32: bfloat16 probabilities are too coarse for the loss.
-            keras.layers.Dense(
-                10, activation="softmax", name="dense_1", kernel_initializer=init(4), dtype="float32"
-            ),
+            keras.layers.Dense(10, activation="softmax", name="dense_1", kernel_initializer=init(4), dtype="float32"),
         ],
         name=name,
     )
 
 
-def build_improved_cnn(
-    seed: int | None = None, compute_dtype: str = "float32", name: str = "improved"
-) -> keras.Model:
+def build_improved_cnn(seed: int | None = None, compute_dtype: str = "float32", name: str = "improved") -> keras.Model:
     """The notebook's two-conv spirit plus batch normalisation, dropout and light augmentation."""
 
     def init(offset: int) -> keras.initializers.Initializer:
@@ -67,9 +59,7 @@ def build_improved_cnn(
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE, name="input"),
-            keras.layers.RandomTranslation(
-                0.08, 0.08, fill_mode="constant", seed=aug_seed, name="augment_shift"
-            ),
+            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=aug_seed, name="augment_shift"),
             keras.layers.RandomFlip("horizontal", seed=aug_seed, name="augment_flip"),
             keras.layers.Conv2D(
                 64, 3, padding="same", use_bias=False, name="conv2d", kernel_initializer=init(1), dtype=dtype
@@ -93,9 +83,7 @@ def build_improved_cnn(
             keras.layers.Dropout(0.4, seed=aug_seed, name="dropout", dtype=dtype),
             keras.layers.Dense(256, activation="relu", name="dense", kernel_initializer=init(3), dtype=dtype),
             keras.layers.Dropout(0.3, seed=aug_seed, name="dropout_1", dtype=dtype),
-            keras.layers.Dense(
-                10, activation="softmax", name="dense_1", kernel_initializer=init(4), dtype="float32"
-            ),
+            keras.layers.Dense(10, activation="softmax", name="dense_1", kernel_initializer=init(4), dtype="float32"),
         ],
         name=name,
     )
@@ -104,16 +92,12 @@ def build_improved_cnn(
 ARCHITECTURES = {"seed_cnn": build_seed_cnn, "improved_cnn": build_improved_cnn}
 
 
-def build_model(
-    architecture: str = "seed_cnn", seed: int | None = None, compute_dtype: str = "float32"
-) -> keras.Model:
+def build_model(architecture: str = "seed_cnn", seed: int | None = None, compute_dtype: str = "float32") -> keras.Model:
     """Build a named architecture; unknown names are a ValueError listing the known ones."""
     try:
         builder = ARCHITECTURES[architecture]
     except KeyError:
-        raise ValueError(
-            f"unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}"
-        ) from None
+        raise ValueError(f"unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}") from None
     return builder(seed=seed, compute_dtype=compute_dtype)
 
 

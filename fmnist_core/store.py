@@ -101,6 +101,9 @@ def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; saved runs should be as readable as any file
     try:
         write(Path(tmp))
         with open(tmp, "rb") as fh:
@@ -121,9 +124,7 @@ def _describe_os_error(exc: OSError, folder: Path) -> str:
     return f"{exc.strerror or exc} ({folder})"
 
 
-def save_run(
-    model: Any, metadata: dict[str, Any], run_id: str | None = None, home: Path | None = None
-) -> str:
+def save_run(model: Any, metadata: dict[str, Any], run_id: str | None = None, home: Path | None = None) -> str:
     """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure."""
     base = home or home_dir()
     run_id = validate_run_id(run_id or new_run_id(str(metadata.get("preset", "run"))))

@@ -203,8 +203,10 @@ class TrainingJob:
         home: Path | None = None,
         data_dir: str | None = None,
         run_id: str | None = None,
+        command: str | None = None,
     ) -> None:
         self.config = config.resolved()
+        self.command = command
         self.run_id = store.validate_run_id(run_id) if run_id else None
         self.preset = PRESETS[self.config.preset]
         self.home = home
@@ -326,18 +328,12 @@ class TrainingJob:
             .map(lambda idx: (tf.gather(x_train, idx), tf.gather(y_train, idx)))
             .prefetch(tf.data.AUTOTUNE)
         )
-        val = (
-            (data.scale(test.images, dtype), test.labels.astype(np.int32))
-            if cfg.evaluate_each_epoch
-            else None
-        )
+        val = (data.scale(test.images, dtype), test.labels.astype(np.int32)) if cfg.evaluate_each_epoch else None
 
         model = build_model(preset.architecture, seed=cfg.seed, compute_dtype=precision)
         lr: Any = cfg.learning_rate
         if preset.schedule == "cosine":
-            lr = keras.optimizers.schedules.CosineDecay(
-                cfg.learning_rate, decay_steps=cfg.epochs * bpe, alpha=0.02
-            )
+            lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=cfg.epochs * bpe, alpha=0.02)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=lr),
             loss="sparse_categorical_crossentropy",
@@ -355,9 +351,7 @@ class TrainingJob:
             callbacks=[_LiveCallback(self, cfg.batch_size)],
         )
         stopped = self._stop.is_set()
-        self._set(
-            fit_seconds=time.monotonic() - (self._s.fit_started or 0), phase="evaluating on the test set"
-        )
+        self._set(fit_seconds=time.monotonic() - (self._s.fit_started or 0), phase="evaluating on the test set")
         final = as_float32(model, preset.architecture)
         del model
         from fmnist_core.inference import evaluate
@@ -381,6 +375,7 @@ class TrainingJob:
         import tensorflow as tf
 
         from fmnist_core import __version__
+        from fmnist_core.model import summary_rows, total_params
 
         try:
             fingerprint = data.fingerprint(self.data_dir)
@@ -411,6 +406,9 @@ class TrainingJob:
                 "fmnist_core": __version__,
             },
             "data_fingerprint": fingerprint,
+            "command": self.command,
+            "params": total_params(self._model),
+            "summary": [asdict(row) for row in summary_rows(self._model)],
         }
 
 
@@ -453,9 +451,7 @@ class _LiveCallback(_import_keras_callback()):  # type: ignore[misc]
             step = (s.epoch - 1) * s.batches_per_epoch + done_in_epoch
             if step % s.trace_stride == 0:
                 s.batch_trace.append({"step": step, "epoch": s.epoch, "loss": loss, "accuracy": acc})
-                if (
-                    len(s.batch_trace) >= MAX_BATCH_POINTS
-                ):  # thin: keep every other point, sample half as often
+                if len(s.batch_trace) >= MAX_BATCH_POINTS:  # thin: keep every other point, sample half as often
                     s.batch_trace = s.batch_trace[1::2]
                     s.trace_stride *= 2
         self._last_batch_end = now

@@ -1,0 +1,94 @@
+"""Feature maps: one test image through every conv and pool layer, channel by channel and all at once.
+
+Activations are cached per (model, image); the layer and channel controls live in a fragment, so moving
+the "Channel" slider redraws only the heatmaps. The address follows the view:
+/feature_maps?image=0&layer=conv2d&channel=1 opens the notebook's first plot.
+"""
+
+import streamlit as st
+
+from fmnist_core.activations import channel_mosaic, mosaic_cell
+from fmnist_core.data import CLASS_NAMES
+from fmnist_core.model import spatial_layers
+from ui.figures import channel_heatmap, image_figure, mosaic_figure
+from ui.state import (
+    active_run,
+    image_activations,
+    int_param,
+    model_or_message,
+    test_set_or_message,
+    url_is_new,
+    url_params,
+    write_url,
+)
+
+PAGE = "feature_maps"
+
+st.title("Feature maps")
+test = test_set_or_message()
+info = active_run()
+model = model_or_message(info) if info is not None else None
+if test is None or model is None:
+    st.stop()
+
+layers = spatial_layers(model)
+last = len(test) - 1
+raw = url_params(("image", "layer", "channel"))
+if url_is_new(PAGE, raw):
+    image, problem = int_param("image", 0, last)
+    if problem:
+        st.warning(f"{problem}; showing image 0 instead.")
+    st.session_state["fm_image"] = image if image is not None else st.session_state.get("fm_image", 0)
+    layer = raw["layer"]
+    if layer is not None and layer not in layers:
+        st.warning(f"`layer={layer[:40]}` in the address is not one of {', '.join(layers)}; showing {layers[0]}.")
+        layer = None
+    st.session_state["fm_layer"] = layer or st.session_state.get("fm_layer", layers[0])
+    channel_text = raw["channel"]
+    if channel_text is not None:
+        try:
+            st.session_state["fm_channel"] = int(channel_text)
+        except ValueError:
+            st.warning(f"`channel={channel_text[:40]}` in the address is not a whole number; showing channel 0.")
+            st.session_state["fm_channel"] = 0
+if st.session_state.get("fm_layer") not in layers:
+    st.session_state["fm_layer"] = layers[0]
+
+image_index = int(st.number_input("Test image", 0, last, key="fm_image", help=f"0 to {last}"))
+label = int(test.labels[image_index])
+
+
+@st.fragment
+def layer_view() -> None:
+    """Layer and channel controls with their figures; reruns alone when they change."""
+    acts = image_activations(info.id, info.created, image_index)
+    shapes = {name: acts[name].shape for name in layers}
+    layer = st.selectbox("Layer", layers, key="fm_layer", format_func=lambda n: f"{n} {shapes[n]}")
+    maps = acts[layer]
+    channels = maps.shape[-1]
+    wanted = st.session_state.get("fm_channel", 0)
+    if not isinstance(wanted, int) or not 0 <= wanted < channels:
+        st.warning(f"Channel {wanted} does not exist in {layer} (0..{channels - 1}); showing channel 0.")
+        st.session_state["fm_channel"] = 0
+    channel = st.slider("Channel", 0, channels - 1, key="fm_channel")
+    left, right = st.columns(2)
+    left.plotly_chart(
+        image_figure(test.images[image_index], f"Input #{image_index} · {CLASS_NAMES[label]}"),
+        width="stretch",
+        key="fm_input",
+    )
+    right.plotly_chart(
+        channel_heatmap(maps[:, :, channel], f"{layer} · channel {channel} · {maps.shape[0]}×{maps.shape[1]}"),
+        width="stretch",
+        key="fm_channel_fig",
+    )
+    mosaic, index_map = channel_mosaic(maps)
+    st.plotly_chart(
+        mosaic_figure(mosaic, index_map, mosaic_cell(channel, maps.shape), f"All {channels} channels of {layer}"),
+        width="stretch",
+        key="fm_mosaic",
+    )
+    write_url(PAGE, {"image": image_index, "layer": layer, "channel": channel})
+
+
+layer_view()

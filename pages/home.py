@@ -1,0 +1,48 @@
+"""Home: what the app does, sample test images per class, the active model's card, links onward."""
+
+import streamlit as st
+
+from fmnist_core.data import CLASS_NAMES, samples_per_class
+from ui.state import active_run, test_set_or_message
+
+st.title("Fashion-MNIST CNN dashboard")
+st.markdown(
+    "Train the notebook's convolutional network on **Fashion-MNIST** (70,000 28×28 grayscale images of clothing "
+    "in 10 classes) and *see* what it learned: live training curves, predictions on the 10,000 test images, "
+    "and the feature maps inside every conv and pool layer."
+)
+
+links = st.columns(4)
+links[0].page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+links[1].page_link("pages/test_images.py", label="Browse test images", icon=":material/grid_view:")
+links[2].page_link("pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
+links[3].page_link("pages/model.py", label="Inspect the model", icon=":material/analytics:")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Sample test images")
+    test = test_set_or_message()
+    if test is not None:
+        samples = samples_per_class(test, per_class=2)
+        cols = st.columns(5)
+        for cls, indices in samples.items():
+            with cols[cls % 5]:
+                st.image([test.images[i] for i in indices], width=56)
+                st.caption(f"{cls} · {CLASS_NAMES[cls]}")
+
+with right:
+    st.subheader("Active model")
+    info = active_run()
+    if info is not None:
+        meta = info.metadata
+        with st.container(border=True):
+            st.markdown(f"**{info.id}**" + (" — shipped with the app" if info.shipped else ""))
+            c1, c2 = st.columns(2)
+            acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "n/a"
+            c1.metric("Test accuracy", acc)
+            c2.metric("Parameters", f"{meta.get('params', 0):,}" if meta.get("params") else "n/a")
+            arch = " → ".join(f"{row['name']} {tuple(row['output_shape'])}" for row in meta.get("summary", []))
+            st.caption(f"Architecture: {arch}" if arch else f"Architecture: {meta.get('architecture', 'n/a')}")
+            st.caption(
+                f"Preset {meta.get('preset', 'n/a')}, {len(meta.get('history', []))} epochs, status {info.status}"
+            )

@@ -1,0 +1,126 @@
+"""Cached loaders and session helpers shared by the pages.
+
+Models load once per process (st.cache_resource, keyed by run id and its creation time) and are read-only;
+predictions and activations are cached per (run, image) with st.cache_data. Heavy imports happen inside
+the functions so pages that don't need TensorFlow never import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core import data, store
+
+MODEL_KEY = "model_id"
+JOB_KEY = "training_job"
+
+
+# --- data ------------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading Fashion-MNIST...")
+def _test_set() -> data.Split:
+    return data.load_test_set()
+
+
+def test_set_or_message() -> data.Split | None:
+    """The test set, or None after showing one clear message with the fix (the page keeps working)."""
+    try:
+        return _test_set()
+    except data.DataError as exc:
+        st.error(f"**Fashion-MNIST is not available.** {exc}")
+        return None
+
+
+# --- runs and models -------------------------------------------------------------------------------
+def runs() -> list[store.RunInfo]:
+    """Every run, shipped first; cheap (reads JSON, cached checks of model files)."""
+    return store.list_runs()
+
+
+def active_run_id() -> str:
+    """The run chosen in the sidebar's "Model" box (the shipped default until the user picks another)."""
+    return st.session_state.get(MODEL_KEY) or store.DEFAULT_RUN_ID
+
+
+def set_active_run(run_id: str) -> None:
+    """Make a run the active model; call from a widget callback (before the sidebar box is drawn)."""
+    st.session_state[MODEL_KEY] = run_id
+
+
+def active_run() -> store.RunInfo | None:
+    """The active run's info, or None after showing why it can't be used (deleted, damaged)."""
+    run_id = active_run_id()
+    try:
+        info = store.get_run(run_id)
+    except store.StoreError:
+        st.warning(f"The selected model **{run_id}** no longer exists. Pick another in the sidebar.")
+        return None
+    if not info.usable:
+        st.error(f"The selected model **{run_id}** is damaged: {info.error}. Pick another in the sidebar.")
+        return None
+    return info
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model...")
+def _model(run_id: str, created: str | None) -> Any:
+    return store.load_model(run_id)
+
+
+def model_or_message(info: store.RunInfo) -> Any | None:
+    """The loaded Keras model for a run, or None after showing why it can't be loaded."""
+    try:
+        return _model(info.id, info.created)
+    except store.StoreError as exc:
+        st.error(f"**The model could not be loaded.** {exc}")
+        return None
+
+
+@st.cache_data(max_entries=6, show_spinner="Predicting all 10,000 test images...")
+def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
+    """Probabilities for the whole test set, once per model (float32 to keep the cache small)."""
+    from fmnist_core.inference import predict_proba
+
+    return predict_proba(_model(run_id, created), _test_set().images).astype(np.float32)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def image_activations(run_id: str, created: str | None, image_index: int) -> dict[str, np.ndarray]:
+    """Every layer's output for one test image, once per (model, image)."""
+    from fmnist_core.activations import layer_outputs
+
+    return layer_outputs(_model(run_id, created), _test_set().images[image_index])
+
+
+# --- query parameters -------------------------------------------------------------------------------
+def int_param(name: str, low: int, high: int) -> tuple[int | None, str | None]:
+    """Read ?name= as an int in [low, high]: (value, None), (None, None) if absent, or (None, message)."""
+    raw = st.query_params.get(name)
+    if raw is None or raw == "":
+        return None, None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None, f"`{name}={raw[:40]}` in the address is not a whole number"
+    if not low <= value <= high:
+        return None, f"`{name}={value}` in the address is outside {low}..{high}"
+    return value, None
+
+
+def url_params(names: tuple[str, ...]) -> dict[str, str | None]:
+    """The raw values of these query parameters (None when absent)."""
+    return {name: st.query_params.get(name) for name in names}
+
+
+def url_is_new(page: str, raw: dict[str, str | None]) -> bool:
+    """True when the address differs from what this page last wrote: the user came with a link or edited it."""
+    return st.session_state.get(f"_url_{page}") != raw
+
+
+def write_url(page: str, params: dict[str, Any]) -> None:
+    """Make the address bar follow the widgets, so the view can be shared; remember what we wrote."""
+    wanted = {k: str(v) for k, v in params.items()}
+    st.session_state[f"_url_{page}"] = dict(wanted)
+    if {k: st.query_params.get(k) for k in wanted} != wanted or set(st.query_params.keys()) - set(wanted):
+        st.query_params.from_dict(wanted)
