@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--index", type=_index, required=True)
     act = sub.add_parser("activations", parents=[common], help="layer outputs for one test image")
     act.add_argument("--index", type=_index, required=True)
+    bench = sub.add_parser("bench", help="benchmark presets side by side (numbers, not pass/fail)")
+    bench.add_argument("--quick", action="store_true", help="few epochs; finishes within about 3 minutes")
+    bench.add_argument("--preset", action="append", dest="presets", help="preset to include (repeatable)")
+    bench.add_argument("--out", default=None, help="JSON output path (default bench/results/latest.json)")
     models = sub.add_parser("models", parents=[common], help="list saved runs")
     models.add_argument("--delete", metavar="RUN_ID", default=None, help="delete a saved run")
     return parser
@@ -240,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     try:
+        if args.command == "bench":
+            from fmnist_core.bench import main as bench_main
+
+            bench_main(quick=args.quick, presets=args.presets, out=args.out)
+            return 0
         if args.command == "train":
             cmd_train(args, argv)
         else:
