@@ -46,14 +46,14 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "fast": Preset(
         name="fast",
-        description="Same architecture; float32 tf.data, batch 128, bfloat16 compute, cosine learning rate.",
+        description="Same architecture; float32 tf.data, batch 128, warm-up + cosine learning rate, bfloat16 where the CPU has it.",
         epochs=8,
         batch_size=128,
-        learning_rate=2e-3,
+        learning_rate=3e-3,
         precision="mixed_bfloat16",
         input_dtype="float32",
         schedule="cosine",
-        steps_per_execution=1,
+        steps_per_execution=8,
     ),
     "seed": Preset(
         name="seed",
@@ -333,7 +333,16 @@ class TrainingJob:
         model = build_model(preset.architecture, seed=cfg.seed, compute_dtype=precision)
         lr: Any = cfg.learning_rate
         if preset.schedule == "cosine":
-            lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=cfg.epochs * bpe, alpha=0.02)
+            # Warm up from lr/10 over the first 5% of steps, then cosine down to 0: stable at batch 128 and a high peak.
+            total_steps = cfg.epochs * bpe
+            warmup = max(1, total_steps // 20)
+            lr = keras.optimizers.schedules.CosineDecay(
+                cfg.learning_rate / 10,
+                decay_steps=max(1, total_steps - warmup),
+                warmup_target=cfg.learning_rate,
+                warmup_steps=warmup,
+                alpha=0.0,
+            )
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=lr),
             loss="sparse_categorical_crossentropy",
