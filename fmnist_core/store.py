@@ -282,6 +282,23 @@ def load_model(run_id: str, home: Path | None = None) -> Any:
     return model
 
 
+def model_file(run_id: str, home: Path | None = None) -> Path:
+    """Path of a run's .keras file (for downloads); StoreError if the run does not exist."""
+    model_path, json_path, _ = _paths(run_id, home)
+    if not json_path.is_file() or not model_path.is_file():
+        raise StoreError(f"no saved run with id {run_id!r}")
+    return model_path
+
+
+def history_csv(info: RunInfo) -> str:
+    """A run's per-epoch history as CSV text."""
+    columns = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds", "complete"]
+    rows = [",".join(columns)]
+    for row in info.metadata.get("history") or []:
+        rows.append(",".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    return "\n".join(rows) + "\n"
+
+
 def delete_run(run_id: str, home: Path | None = None) -> None:
     """Remove a saved run (JSON first, so it leaves the list at once); shipped models are refused."""
     model_path, json_path, shipped = _paths(run_id, home)

@@ -47,7 +47,7 @@ PRESETS: dict[str, Preset] = {
     "fast": Preset(
         name="fast",
         description="Same architecture; float32 tf.data, batch 128, warm-up + cosine learning rate, bfloat16 where the CPU has it.",
-        epochs=8,
+        epochs=10,
         batch_size=128,
         learning_rate=3e-3,
         precision="mixed_bfloat16",

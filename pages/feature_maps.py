@@ -10,6 +10,7 @@ import streamlit as st
 from fmnist_core.activations import channel_mosaic, mosaic_cell
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.model import spatial_layers
+from ui.components import show_upload_pair, upload_widget
 from ui.figures import channel_heatmap, image_figure, mosaic_figure
 from ui.state import (
     active_run,
@@ -17,6 +18,7 @@ from ui.state import (
     int_param,
     model_or_message,
     test_set_or_message,
+    upload_activations,
     url_is_new,
     url_params,
     write_url,
@@ -33,7 +35,7 @@ if test is None or model is None:
 
 layers = spatial_layers(model)
 last = len(test) - 1
-raw = url_params(("image", "layer", "channel"))
+raw = url_params(("image", "layer", "channel", "source"))
 if url_is_new(PAGE, raw):
     image, problem = int_param("image", 0, last)
     if problem:
@@ -54,14 +56,33 @@ if url_is_new(PAGE, raw):
 if st.session_state.get("fm_layer") not in layers:
     st.session_state["fm_layer"] = layers[0]
 
-image_index = int(st.number_input("Test image", 0, last, key="fm_image", help=f"0 to {last}"))
-label = int(test.labels[image_index])
+with st.expander("Use your own image", expanded=raw.get("source") == "upload"):
+    upload = upload_widget("fm_upload")
+sources = ["Test image", "Uploaded image"] if upload is not None else ["Test image"]
+if raw.get("source") == "upload" and upload is not None and url_is_new(PAGE, raw):
+    st.session_state["fm_source"] = "Uploaded image"
+if st.session_state.get("fm_source") not in sources:
+    st.session_state["fm_source"] = "Test image"
+source = st.radio("Source", sources, horizontal=True, key="fm_source") if len(sources) > 1 else "Test image"
+
+if source == "Test image":
+    image_index = int(st.number_input("Test image", 0, last, key="fm_image", help=f"0 to {last}"))
+    image = test.images[image_index]
+    caption = f"Input #{image_index} · {CLASS_NAMES[int(test.labels[image_index])]}"
+else:
+    image_index = None
+    image = upload["image"]
+    caption = f"Uploaded · {upload['name'][:30]}"
+    show_upload_pair(upload)
 
 
 @st.fragment
 def layer_view() -> None:
     """Layer and channel controls with their figures; reruns alone when they change."""
-    acts = image_activations(info.id, info.created, image_index)
+    if image_index is None:
+        acts = upload_activations(info.id, info.created, upload["digest"], image)
+    else:
+        acts = image_activations(info.id, info.created, image_index)
     shapes = {name: acts[name].shape for name in layers}
     layer = st.selectbox("Layer", layers, key="fm_layer", format_func=lambda n: f"{n} {shapes[n]}")
     maps = acts[layer]
@@ -73,7 +94,7 @@ def layer_view() -> None:
     channel = st.slider("Channel", 0, channels - 1, key="fm_channel")
     left, right = st.columns(2)
     left.plotly_chart(
-        image_figure(test.images[image_index], f"Input #{image_index} · {CLASS_NAMES[label]}"),
+        image_figure(image, caption),
         width="stretch",
         key="fm_input",
     )
@@ -88,7 +109,8 @@ def layer_view() -> None:
         width="stretch",
         key="fm_mosaic",
     )
-    write_url(PAGE, {"image": image_index, "layer": layer, "channel": channel})
+    where = {"image": image_index} if image_index is not None else {"source": "upload"}
+    write_url(PAGE, {**where, "layer": layer, "channel": channel})
 
 
 layer_view()

@@ -1,12 +1,16 @@
 """Model: summary table, test loss and accuracy, confusion matrix, per-class metrics, curves, saved runs."""
 
+import json
+
 import streamlit as st
 
 from fmnist_core import store
+from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
+from fmnist_core.explain import first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.model import summary_rows, total_params
-from ui.figures import confusion_figure, epoch_curves
+from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.state import active_run, active_run_id, model_or_message, runs, test_probabilities, test_set_or_message
 
 st.title("Model")
@@ -56,12 +60,75 @@ if model is not None:
                     "f1": st.column_config.NumberColumn(format="%.3f"),
                 },
             )
+    st.markdown("**What the first layer learned**: the 64 3×3 kernels of conv2d (bright = positive weight)")
+    kernels = first_layer_kernels(model)
+    mosaic, index_map = channel_mosaic(kernels)
+    st.plotly_chart(
+        mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"
+    )
     history = info.metadata.get("history") or []
+    d1, d2, d3 = st.columns(3)
+    try:
+        d1.download_button(
+            "Download model (.keras)",
+            data=store.model_file(info.id).read_bytes(),
+            file_name=f"{info.id}.keras",
+            mime="application/octet-stream",
+            on_click="ignore",
+        )
+    except (store.StoreError, OSError) as exc:
+        d1.error(f"Model file unavailable: {exc}")
+    d2.download_button(
+        "Download history (CSV)", store.history_csv(info), f"{info.id}-history.csv", "text/csv", on_click="ignore"
+    )
+    d3.download_button(
+        "Download history (JSON)",
+        json.dumps(history, indent=2),
+        f"{info.id}-history.json",
+        "application/json",
+        on_click="ignore",
+    )
     if history:
         st.markdown("**Training curves of this run**")
         a, b = st.columns(2)
         a.plotly_chart(epoch_curves(history, "loss", "Loss per epoch"), width="stretch")
         b.plotly_chart(epoch_curves(history, "accuracy", "Accuracy per epoch"), width="stretch")
+
+st.subheader("Compare runs")
+comparable = [r for r in runs() if r.usable and r.metadata.get("history")]
+chosen_ids = st.multiselect(
+    "Compare runs",
+    [r.id for r in comparable],
+    default=[r.id for r in comparable[:2]] if len(comparable) >= 2 else None,
+    help="Two or more runs: their test curves overlaid and their settings side by side",
+)
+if len(chosen_ids) >= 2:
+    picked = [r for r in comparable if r.id in chosen_ids]
+    a, b = st.columns(2)
+    histories = {r.id: r.metadata["history"] for r in picked}
+    a.plotly_chart(compare_curves(histories, "accuracy", "Test accuracy per epoch"), width="stretch", key="cmp_acc")
+    b.plotly_chart(compare_curves(histories, "loss", "Test loss per epoch"), width="stretch", key="cmp_loss")
+    st.dataframe(
+        [
+            {
+                "run": r.id,
+                "preset": r.preset,
+                "epochs": len(r.metadata["history"]),
+                "batch size": (r.metadata.get("settings") or {}).get("batch_size"),
+                "learning rate": (r.metadata.get("settings") or {}).get("learning_rate"),
+                "seed": (r.metadata.get("settings") or {}).get("seed"),
+                "training images": r.metadata.get("train_images"),
+                "test accuracy": r.test_accuracy,
+                "seconds": r.metadata.get("seconds"),
+                "images/s": r.metadata.get("samples_per_second"),
+                "status": r.status,
+            }
+            for r in picked
+        ],
+        hide_index=True,
+    )
+elif comparable:
+    st.caption("Choose two or more runs to compare.")
 
 st.subheader("Saved runs")
 

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
+from ui.components import show_upload_pair, upload_widget, why_panel
 from ui.figures import probability_bars
 from ui.state import (
     active_run,
@@ -14,6 +15,7 @@ from ui.state import (
     model_or_message,
     test_probabilities,
     test_set_or_message,
+    upload_probabilities,
     url_is_new,
     url_params,
     write_url,
@@ -96,9 +98,31 @@ with detail:
         st.success("Correct")
     else:
         st.error("Misclassified")
-    st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch")
+    st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch", key="ti_probs")
     st.page_link(
         "pages/feature_maps.py", label="See its feature maps", icon=":material/layers:", query_params={"image": chosen}
     )
+    why_panel(info, test.images[chosen], p, key="ti_why")
+
+st.divider()
+st.subheader("Try your own image")
+st.caption("PNG, JPEG, WebP, BMP or GIF (first frame). It is turned into a 28×28 light-on-dark image like the data.")
+upload = upload_widget("ti_upload")
+if upload is not None:
+    up_probs = upload_probabilities(info.id, info.created, upload["digest"], upload["image"])
+    up_pred = int(up_probs.argmax())
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        show_upload_pair(upload)
+        st.markdown(f"**Predicted: {CLASS_NAMES[up_pred]}** ({up_probs[up_pred]:.1%})")
+        st.page_link(
+            "pages/feature_maps.py",
+            label="See its feature maps",
+            icon=":material/layers:",
+            query_params={"source": "upload"},
+        )
+    with right:
+        st.plotly_chart(probability_bars(up_probs, CLASS_NAMES), width="stretch", key="ti_upload_probs")
+    why_panel(info, upload["image"], up_pred, key="ti_upload_why")
 
 write_url(PAGE, {"image": chosen})

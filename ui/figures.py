@@ -150,3 +150,23 @@ def compare_curves(runs: dict[str, Sequence[dict]], metric: str, title: str) -> 
         )
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), title=title, xaxis_title="epoch")
     return fig
+
+
+def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, height: int = 300) -> go.Figure:
+    """A heat map (0..1) laid semi-transparently over the grayscale input image."""
+    fig = go.Figure(
+        [
+            go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
+            go.Heatmap(
+                z=heat,
+                colorscale="Hot",
+                opacity=0.55,
+                zmin=0,
+                zmax=1,
+                showscale=False,
+                hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(title=title)
+    return _square(fig, height)

@@ -64,14 +64,14 @@ def active_run() -> store.RunInfo | None:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model...")
-def _model(run_id: str, created: str | None) -> Any:
+def cached_model(run_id: str, created: str | None) -> Any:
     return store.load_model(run_id)
 
 
 def model_or_message(info: store.RunInfo) -> Any | None:
     """The loaded Keras model for a run, or None after showing why it can't be loaded."""
     try:
-        return _model(info.id, info.created)
+        return cached_model(info.id, info.created)
     except store.StoreError as exc:
         st.error(f"**The model could not be loaded.** {exc}")
         return None
@@ -82,7 +82,23 @@ def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
     """Probabilities for the whole test set, once per model (float32 to keep the cache small)."""
     from fmnist_core.inference import predict_proba
 
-    return predict_proba(_model(run_id, created), _test_set().images).astype(np.float32)
+    return predict_proba(cached_model(run_id, created), _test_set().images).astype(np.float32)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def upload_activations(run_id: str, created: str | None, digest: str, image: np.ndarray) -> dict[str, np.ndarray]:
+    """Every layer's output for an uploaded image (keyed by its digest)."""
+    from fmnist_core.activations import layer_outputs
+
+    return layer_outputs(cached_model(run_id, created), image)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def upload_probabilities(run_id: str, created: str | None, digest: str, image: np.ndarray) -> np.ndarray:
+    """Class probabilities for an uploaded image."""
+    from fmnist_core.inference import predict_proba
+
+    return predict_proba(cached_model(run_id, created), image)[0]
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -90,7 +106,7 @@ def image_activations(run_id: str, created: str | None, image_index: int) -> dic
     """Every layer's output for one test image, once per (model, image)."""
     from fmnist_core.activations import layer_outputs
 
-    return layer_outputs(_model(run_id, created), _test_set().images[image_index])
+    return layer_outputs(cached_model(run_id, created), _test_set().images[image_index])
 
 
 # --- query parameters -------------------------------------------------------------------------------
