@@ -1,0 +1,68 @@
+"""The shipped default model: loads safely, knows the notebook's example images, beats the notebook's accuracy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import keras
+import pytest
+from conftest import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
+
+from fmnist_core import data, store
+from fmnist_core.inference import evaluate, predict_proba
+from fmnist_core.training import TARGET_ACCURACY
+
+SHIPPED = store.ASSETS_DIR / "default.keras"
+pytestmark = [
+    pytest.mark.skipif(not SHIPPED.exists(), reason=f"{SHIPPED} is not shipped yet"),
+    pytest.mark.skipif(not HAS_REAL_DATA, reason=f"real Fashion-MNIST not found in {REAL_DATA_DIR}"),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> keras.Model:
+    return store.load_model(store.DEFAULT_RUN_ID)
+
+
+@pytest.fixture(scope="module")
+def test_set() -> data.Split:
+    return data.load_test_set(REAL_DATA_DIR)
+
+
+@pytest.mark.parametrize(("index", "label", "name"), [(0, 9, "Ankle boot"), (10, 4, "Coat"), (110, 2, "Pullover")])
+def test_known_images(model: keras.Model, test_set: data.Split, index: int, label: int, name: str) -> None:
+    probs = predict_proba(model, test_set.images[index])[0]
+    assert int(probs.argmax()) == label == int(test_set.labels[index])
+    assert data.CLASS_NAMES[label] == name
+
+
+def test_accuracy_at_least_the_notebooks(model: keras.Model, test_set: data.Split) -> None:
+    result = evaluate(model, test_set.images, test_set.labels)
+    assert result.n == 10_000
+    assert result.accuracy >= TARGET_ACCURACY == 0.9137
+    info = store.get_run(store.DEFAULT_RUN_ID)
+    if info.test_accuracy is not None:  # the metadata tells the truth about the file
+        assert info.test_accuracy == pytest.approx(result.accuracy, abs=1e-3)
+
+
+def test_listed_first_and_not_deletable(tmp_path: Path) -> None:
+    first = store.list_runs(tmp_path)[0]
+    assert (first.id, first.shipped, first.usable) == ("default", True, True)
+    with pytest.raises(store.StoreError, match="shipped"):
+        store.delete_run("default", home=tmp_path)
+
+
+def test_cli_uses_it_by_default(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [PYTHON, "-m", "fmnist_core", "predict", "--index", "0", "--json"],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path, FMNIST_DATA_DIR=str(REAL_DATA_DIR)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["model"], out["predicted"], out["predicted_label"], out["actual"]) == ("default", 9, "Ankle boot", 9)
