@@ -53,15 +53,26 @@ def _positive(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments; common options are accepted before or after the subcommand."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", default=store.DEFAULT_RUN_ID, help="run id (default: the shipped model)")
-    common.add_argument("--data-dir", default=None, help="folder with the four IDX .gz files")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
 
-    parser = _Parser(prog="python -m fmnist_core", description="Fashion-MNIST CNN: train, evaluate, inspect.")
+    def common(suppress: bool) -> argparse.ArgumentParser:
+        # Subcommands repeat the options with SUPPRESS defaults, so a value given before the subcommand survives.
+        def default(value: Any) -> Any:
+            return argparse.SUPPRESS if suppress else value
+
+        options = argparse.ArgumentParser(add_help=False)
+        options.add_argument("--model", default=default(store.DEFAULT_RUN_ID), help="run id (default: shipped model)")
+        options.add_argument("--data-dir", default=default(None), help="folder with the four IDX .gz files")
+        options.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+        return options
+
+    parser = _Parser(
+        prog="python -m fmnist_core",
+        description="Fashion-MNIST CNN: train, evaluate, inspect.",
+        parents=[common(suppress=False)],
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", parents=[common], help="train a model and save it as a run")
+    train = sub.add_parser("train", parents=[common(suppress=True)], help="train a model and save it as a run")
     train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS))
     train.add_argument("--epochs", type=_positive, default=None)
     train.add_argument("--batch-size", type=_positive, default=None)
@@ -71,16 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-id", default=None, help="save under this id (default: generated)")
     train.add_argument("--output-dir", default=None, help="save into this folder (default: FMNIST_HOME or ./models)")
 
-    sub.add_parser("evaluate", parents=[common], help="test loss and accuracy of a model")
-    predict = sub.add_parser("predict", parents=[common], help="predict one test image")
+    sub.add_parser("evaluate", parents=[common(suppress=True)], help="test loss and accuracy of a model")
+    predict = sub.add_parser("predict", parents=[common(suppress=True)], help="predict one test image")
     predict.add_argument("--index", type=_index, required=True)
-    act = sub.add_parser("activations", parents=[common], help="layer outputs for one test image")
+    act = sub.add_parser("activations", parents=[common(suppress=True)], help="layer outputs for one test image")
     act.add_argument("--index", type=_index, required=True)
     bench = sub.add_parser("bench", help="benchmark presets side by side (numbers, not pass/fail)")
     bench.add_argument("--quick", action="store_true", help="few epochs; finishes within about 3 minutes")
     bench.add_argument("--preset", action="append", dest="presets", help="preset to include (repeatable)")
     bench.add_argument("--out", default=None, help="JSON output path (default bench/results/latest.json)")
-    models = sub.add_parser("models", parents=[common], help="list saved runs")
+    models = sub.add_parser("models", parents=[common(suppress=True)], help="list saved runs")
     models.add_argument("--delete", metavar="RUN_ID", default=None, help="delete a saved run")
     return parser
 

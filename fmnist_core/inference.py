@@ -45,7 +45,8 @@ def compiled_forward(model: Any) -> Callable[[Any], Any]:
     def build() -> Callable[[Any], Any]:
         import tensorflow as tf
 
-        return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        ref = weakref.ref(model)  # a strong reference here would keep the model (the cache key) alive forever
+        return tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
 
     return per_model(model, "forward", build)
 

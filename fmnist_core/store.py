@@ -128,6 +128,11 @@ def save_run(model: Any, metadata: dict[str, Any], run_id: str | None = None, ho
     """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure."""
     base = home or home_dir()
     run_id = validate_run_id(run_id or new_run_id(str(metadata.get("preset", "run"))))
+    shipping = base.resolve() == ASSETS_DIR  # deliberately (re)training a shipped model
+    if not shipping and (ASSETS_DIR / f"{run_id}.json").exists():
+        raise StoreError(f"{run_id} is the id of a shipped model; choose another run id")
+    if not shipping and (base / f"{run_id}.json").exists():
+        raise StoreError(f"a run with id {run_id} exists already; delete it first or choose another id")
     meta = dict(metadata, id=run_id)
     meta.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
     try:

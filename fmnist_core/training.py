@@ -369,7 +369,7 @@ class TrainingJob:
             validation_data=val,
             validation_batch_size=1000,
             verbose=0,
-            callbacks=[_LiveCallback(self, cfg.batch_size)],
+            callbacks=[_live_callback(self, cfg.batch_size)],
         )
         stopped = self._stop.is_set()
         self._set(fit_seconds=time.monotonic() - (self._s.fit_started or 0), phase="evaluating on the test set")
@@ -433,68 +433,75 @@ class TrainingJob:
         }
 
 
-def _import_keras_callback() -> type:
-    from fmnist_core._tf import quiet_import_tensorflow
-
-    quiet_import_tensorflow()
-    import keras
-
-    return keras.callbacks.Callback
+_callback_class: type | None = None
 
 
-class _LiveCallback(_import_keras_callback()):  # type: ignore[misc]
-    """Copies Keras' logs into the job's snapshot as floats, and turns job.stop() into stop_training."""
+def _live_callback(job: TrainingJob, batch_size: int) -> Any:
+    """Build the Keras callback; the class is defined on first use so importing this module stays TF-free."""
+    global _callback_class
+    if _callback_class is None:
+        from fmnist_core._tf import quiet_import_tensorflow
 
-    def __init__(self, job: TrainingJob, batch_size: int) -> None:
-        super().__init__()
-        self.job = job
-        self.batch_size = batch_size
-        self._epoch_start = 0.0
-        self._last_batch_end = 0.0
+        quiet_import_tensorflow()
+        import keras
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch_start = self._last_batch_end = time.monotonic()
-        self.job._set(epoch=epoch + 1, batch=0)
+        class _LiveCallback(keras.callbacks.Callback):
+            """Copies Keras' logs into the job's snapshot as floats, and turns job.stop() into stop_training."""
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        now = time.monotonic()
-        logs = logs or {}
-        loss, acc = float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan))
-        job = self.job
-        with job._lock:
-            s = job._s
-            done_in_epoch = batch + 1
-            new = done_in_epoch - s.batch
-            seen = min(new * self.batch_size, max(0, s.train_images - s.batch * self.batch_size))
-            s.samples_seen += seen
-            s.train_seconds += now - self._last_batch_end
-            s.batch = done_in_epoch
-            step = (s.epoch - 1) * s.batches_per_epoch + done_in_epoch
-            if step % s.trace_stride == 0:
-                s.batch_trace.append({"step": step, "epoch": s.epoch, "loss": loss, "accuracy": acc})
-                if len(s.batch_trace) >= MAX_BATCH_POINTS:  # thin: keep every other point, sample half as often
-                    s.batch_trace = s.batch_trace[1::2]
-                    s.trace_stride *= 2
-        self._last_batch_end = now
-        if job._stop.is_set():
-            self.model.stop_training = True
+            def __init__(self, job: TrainingJob, batch_size: int) -> None:
+                super().__init__()
+                self.job = job
+                self.batch_size = batch_size
+                self._epoch_start = 0.0
+                self._last_batch_end = 0.0
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        job = self.job
-        with job._lock:
-            s = job._s
-            row = {
-                "epoch": epoch + 1,
-                "loss": float(logs.get("loss", np.nan)),
-                "accuracy": float(logs.get("accuracy", np.nan)),
-                "test_loss": float(logs["val_loss"]) if "val_loss" in logs else None,
-                "test_accuracy": float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
-                "seconds": time.monotonic() - self._epoch_start,
-                "elapsed": time.monotonic() - (s.fit_started or self._epoch_start),
-                "batches": s.batch,
-                "complete": s.batch >= s.batches_per_epoch,
-            }
-            s.history.append(row)
-            if s.seconds_to_target is None and (row["test_accuracy"] or 0) >= TARGET_ACCURACY:
-                s.seconds_to_target = row["elapsed"]
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                self._epoch_start = self._last_batch_end = time.monotonic()
+                self.job._set(epoch=epoch + 1, batch=0)
+
+            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+                now = time.monotonic()
+                logs = logs or {}
+                loss, acc = float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan))
+                job = self.job
+                with job._lock:
+                    s = job._s
+                    # With steps_per_execution > 1 Keras reports the end of a whole chunk, past the epoch's last batch.
+                    done_in_epoch = min(batch + 1, s.batches_per_epoch) if s.batches_per_epoch else batch + 1
+                    new = done_in_epoch - s.batch
+                    seen = min(new * self.batch_size, max(0, s.train_images - s.batch * self.batch_size))
+                    s.samples_seen += seen
+                    s.train_seconds += now - self._last_batch_end
+                    s.batch = done_in_epoch
+                    step = (s.epoch - 1) * s.batches_per_epoch + done_in_epoch
+                    if step % s.trace_stride == 0:
+                        s.batch_trace.append({"step": step, "epoch": s.epoch, "loss": loss, "accuracy": acc})
+                        if len(s.batch_trace) >= MAX_BATCH_POINTS:  # thin: keep every other point, sample half as often
+                            s.batch_trace = s.batch_trace[1::2]
+                            s.trace_stride *= 2
+                self._last_batch_end = now
+                if job._stop.is_set():
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                logs = logs or {}
+                job = self.job
+                with job._lock:
+                    s = job._s
+                    row = {
+                        "epoch": epoch + 1,
+                        "loss": float(logs.get("loss", np.nan)),
+                        "accuracy": float(logs.get("accuracy", np.nan)),
+                        "test_loss": float(logs["val_loss"]) if "val_loss" in logs else None,
+                        "test_accuracy": float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+                        "seconds": time.monotonic() - self._epoch_start,
+                        "elapsed": time.monotonic() - (s.fit_started or self._epoch_start),
+                        "batches": s.batch,
+                        "complete": s.batch >= s.batches_per_epoch,
+                    }
+                    s.history.append(row)
+                    if s.seconds_to_target is None and (row["test_accuracy"] or 0) >= TARGET_ACCURACY:
+                        s.seconds_to_target = row["elapsed"]
+
+        _callback_class = _LiveCallback
+    return _callback_class(job, batch_size)

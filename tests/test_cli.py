@@ -239,10 +239,6 @@ def test_more_bad_input_in_process(in_process: Path, capsys, args: list[str], co
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and fragment in err, err
 
 
-@pytest.mark.xfail(
-    reason="BUG: build_parser promises common options before the subcommand, but only subparsers know them",
-    strict=True,
-)
 def test_common_options_before_the_subcommand(store_home: Path, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["--json", "models"]) == 0
     assert isinstance(json.loads(capsys.readouterr().out), list)

@@ -72,11 +72,6 @@ def test_compiled_forward_is_built_once_per_model(untrained: keras.Model) -> Non
     assert inference.compiled_forward(other) is not inference.compiled_forward(untrained)
 
 
-@pytest.mark.xfail(
-    reason="BUG: compiled_forward's tf.function closes over the model, so the WeakKeyDictionary entry "
-    "keeps every model that was ever predicted with alive (memory leak)",
-    strict=True,
-)
 def test_predicting_does_not_keep_the_model_alive() -> None:
     model = build_seed_cnn(seed=23)
     inference.predict_proba(model, _uint8_images(2))

@@ -131,8 +131,9 @@ def test_delete_run(store_home: Path, tiny_model: keras.Model) -> None:
 def fake_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: keras.Model) -> Path:
     """A shipped model "default" in a temporary assets folder."""
     assets = tmp_path / "assets"
+    assets.mkdir()
+    monkeypatch.setattr(store, "ASSETS_DIR", assets.resolve())
     store.save_run(tiny_model, dict(META, test_accuracy=0.9), run_id="default", home=assets)
-    monkeypatch.setattr(store, "ASSETS_DIR", assets)
     return assets
 
 
@@ -153,10 +154,6 @@ def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
     _assert_same_weights(store.load_model("default"), tiny_model)
 
 
-@pytest.mark.xfail(
-    reason="BUG: save_run accepts a shipped model's id; the saved run can never be listed or loaded",
-    strict=True,
-)
 def test_saving_under_a_shipped_id_is_refused(store_home: Path, fake_assets: Path) -> None:
     with pytest.raises(store.StoreError, match="shipped"):
         store.save_run(build_seed_cnn(seed=12), META, run_id="default")
@@ -305,12 +302,19 @@ class _FullDisk:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
+def test_saving_over_an_existing_run_is_refused(store_home: Path, tiny_model: keras.Model) -> None:
+    store.save_run(tiny_model, META, run_id="r")
+    with pytest.raises(store.StoreError, match="exists already"):
+        store.save_run(build_seed_cnn(seed=3), META, run_id="r")
+    _assert_same_weights(store.load_model("r"), tiny_model)
+
+
 def test_full_disk_keeps_the_previous_version(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="r")
     before = sorted(store_home.iterdir())
     with pytest.raises(store.StoreError, match="the disk holding .* is full"):
-        store.save_run(_FullDisk(), dict(META, test_accuracy=0.1), run_id="r")
-    assert sorted(store_home.iterdir()) == before  # no temp file left behind
+        store.save_run(_FullDisk(), dict(META, test_accuracy=0.1), run_id="r2")
+    assert sorted(store_home.iterdir()) == before  # no temp file, no half run left behind
     assert store.get_run("r").test_accuracy == 0.75
     _assert_same_weights(store.load_model("r"), tiny_model)
 
