@@ -131,7 +131,8 @@ def url_params(names: tuple[str, ...]) -> dict[str, str | None]:
 
 def url_is_new(page: str, raw: dict[str, str | None]) -> bool:
     """True when the address differs from what this page last wrote: the user came with a link or edited it."""
-    return st.session_state.get(f"_url_{page}") != raw
+    present = {k: v for k, v in raw.items() if v is not None}
+    return st.session_state.get(f"_url_{page}") != present
 
 
 def write_url(page: str, params: dict[str, Any]) -> None:
