@@ -1,0 +1,253 @@
+"""fmnist_core.explain: Grad-CAM and gradient saliency maps in [0, 1], the last conv layer, first-layer kernels."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import HAS_REAL_DATA, REAL_DATA_DIR
+
+from fmnist_core import data, explain, store
+from fmnist_core.inference import predict_proba
+from fmnist_core.model import build_model, build_seed_cnn
+
+ANKLE_BOOT, SNEAKER = 9, 7
+
+
+def near(mask: np.ndarray, radius: int) -> np.ndarray:
+    """The mask grown by `radius` pixels (8-connected): the object and its outline."""
+    padded = np.pad(mask, radius)
+    grown = np.zeros_like(mask)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            grown |= padded[dy : dy + mask.shape[0], dx : dx + mask.shape[1]]
+    return grown
+
+
+def assert_is_a_map(heat: np.ndarray, allow_zero: bool = False) -> None:
+    assert heat.shape == (28, 28) and heat.dtype == np.float32
+    assert np.isfinite(heat).all()
+    assert heat.min() >= 0.0 and heat.max() <= 1.0
+    assert heat.max() == 1.0 or (allow_zero and heat.max() == 0.0)
+
+
+# --- the shipped model on real images ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def test_set() -> data.Split:
+    if not HAS_REAL_DATA:
+        pytest.skip(f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
+    return data.load_test_set(REAL_DATA_DIR)
+
+
+@pytest.fixture(scope="module")
+def model() -> keras.Model:
+    if not (store.ASSETS_DIR / "default.keras").exists():
+        pytest.skip("the shipped default model is not there")
+    return store.load_model(store.DEFAULT_RUN_ID)
+
+
+@pytest.fixture(scope="module")
+def boot(model: keras.Model, test_set: data.Split) -> np.ndarray:
+    """Test image 0, an ankle boot the shipped model gets right."""
+    image = test_set.images[0]
+    assert test_set.labels[0] == ANKLE_BOOT == int(predict_proba(model, image).argmax())
+    return image
+
+
+@pytest.fixture(scope="module")
+def cam(model: keras.Model, boot: np.ndarray) -> np.ndarray:
+    return explain.grad_cam(model, boot)
+
+
+@pytest.fixture(scope="module")
+def sal(model: keras.Model, boot: np.ndarray) -> np.ndarray:
+    return explain.saliency(model, boot)
+
+
+def test_maps_are_28x28_in_0_1_with_max_1(cam: np.ndarray, sal: np.ndarray) -> None:
+    assert_is_a_map(cam)
+    assert_is_a_map(sal)
+
+
+def test_grad_cam_concentrates_on_the_object(boot: np.ndarray, cam: np.ndarray) -> None:
+    obj = boot > 30
+    assert cam[obj].mean() > cam[~obj].mean()  # observed 0.31 vs 0.16
+    assert cam[obj].mean() > 1.5 * cam[~near(obj, 2)].mean()
+
+
+def test_saliency_concentrates_on_the_object_and_its_outline(boot: np.ndarray, sal: np.ndarray) -> None:
+    """The gradient is largest on the silhouette's edge, which straddles the `> 30` mask: on the object alone the
+    mean is lower than on the whole background (0.038 vs 0.077 for this boot), so the object is grown by 2 px and
+    compared with the background further away (0.095 vs 0.035; 0.078 vs 0.042 with logit gradients)."""
+    obj = near(boot > 30, 2)
+    assert sal[obj].mean() > 1.5 * sal[~obj].mean()
+    assert sal[~near(boot > 30, 4)].mean() < 0.05  # far from the boot hardly anything matters
+
+
+def test_saliency_is_near_the_object_for_most_images(model: keras.Model, test_set: data.Split) -> None:
+    hits = 0
+    for image in test_set.images[:20]:
+        heat = explain.saliency(model, image)
+        obj = near(image > 30, 2)
+        hits += bool(heat[obj].mean() > heat[~obj].mean())
+    assert hits >= 18  # observed 98 of the first 100
+
+
+def test_class_index_chooses_the_class(model: keras.Model, boot: np.ndarray, cam: np.ndarray, sal: np.ndarray) -> None:
+    np.testing.assert_array_equal(explain.grad_cam(model, boot, class_index=ANKLE_BOOT), cam)
+    np.testing.assert_array_equal(explain.saliency(model, boot, class_index=ANKLE_BOOT), sal)
+    other_cam = explain.grad_cam(model, boot, class_index=SNEAKER)
+    other_sal = explain.saliency(model, boot, class_index=SNEAKER)
+    assert_is_a_map(other_cam)
+    assert_is_a_map(other_sal)
+    assert np.abs(other_cam - cam).max() > 0.3
+    assert np.abs(other_sal - sal).max() > 0.1
+
+
+def test_scaled_float_input_gives_the_same_maps(model: keras.Model, boot: np.ndarray, cam: np.ndarray) -> None:
+    np.testing.assert_allclose(explain.grad_cam(model, data.scale(boot)), cam, atol=1e-6)
+    np.testing.assert_allclose(explain.grad_cam(model, boot[None]), cam, atol=1e-6)
+
+
+def test_grad_cam_on_an_explicit_layer(model: keras.Model, boot: np.ndarray, cam: np.ndarray) -> None:
+    # On the first layer the channel weights often sum to negative evidence everywhere: for this boot the
+    # map is all zeros after the ReLU (15 of the first 100 test images), which must stay zeros, not NaN.
+    assert_is_a_map(explain.grad_cam(model, boot, layer="conv2d"), allow_zero=True)
+    np.testing.assert_array_equal(explain.grad_cam(model, boot, layer="conv2d_1"), cam)
+    with pytest.raises(ValueError, match="no layer named 'conv9'"):
+        explain.grad_cam(model, boot, layer="conv9")
+
+
+def test_last_conv_layer() -> None:
+    assert explain.last_conv_layer(build_seed_cnn(seed=1)) == "conv2d_1"
+    assert explain.last_conv_layer(build_model("improved_cnn", seed=1)) == "conv2d_1"
+    dense_only = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
+    with pytest.raises(ValueError, match="no Conv2D layer"):
+        explain.last_conv_layer(dense_only)
+    with pytest.raises(ValueError, match="no Conv2D layer"):
+        explain.grad_cam(dense_only, np.zeros((28, 28), np.uint8))
+
+
+def test_last_conv_layer_of_the_shipped_model(model: keras.Model) -> None:
+    assert explain.last_conv_layer(model) == "conv2d_1"
+
+
+def test_first_layer_kernels(model: keras.Model) -> None:
+    kernels = explain.first_layer_kernels(model)
+    assert kernels.shape == (3, 3, 64) and kernels.dtype == np.float32
+    np.testing.assert_array_equal(kernels, model.get_layer("conv2d").get_weights()[0][:, :, 0, :])
+    assert kernels.std() > 0.01  # trained, not all zeros
+
+
+# --- untrained and degenerate models -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("architecture", ["seed_cnn", "improved_cnn"])
+def test_untrained_models_give_finite_maps(architecture: str) -> None:
+    untrained = build_model(architecture, seed=11)
+    rng = np.random.default_rng(2)
+    for image in (rng.integers(0, 256, (28, 28), dtype=np.uint8), np.zeros((28, 28), np.uint8)):
+        for class_index in (None, 0, 9):
+            assert_is_a_map(explain.grad_cam(untrained, image, class_index), allow_zero=True)
+            assert_is_a_map(explain.saliency(untrained, image, class_index), allow_zero=True)
+    kernels = explain.first_layer_kernels(untrained)
+    assert kernels.shape == (3, 3, 64)
+
+
+def test_all_zero_gradients_give_all_zero_maps() -> None:
+    """No weights, no gradients: the maps are zeros (not NaN from dividing by a zero maximum)."""
+    flat = build_seed_cnn(seed=1)
+    flat.set_weights([np.zeros_like(w) for w in flat.get_weights()])
+    image = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    for heat in (explain.grad_cam(flat, image), explain.saliency(flat, image), explain.grad_cam(flat, image, 3)):
+        assert heat.shape == (28, 28) and heat.dtype == np.float32
+        np.testing.assert_array_equal(heat, np.zeros((28, 28), np.float32))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the class score is the softmax probability, not the logit; once the prediction saturates "
+    "(p == 1.0 in float32, already 2,116 of 10,000 test images for the shipped model) the gradient of p is "
+    "0 or made only of the other classes' underflowing terms, so confident models get blank maps. "
+    "Fix: differentiate the pre-softmax logit (last Dense layer without its softmax).",
+)
+def test_confident_predictions_still_get_maps(model: keras.Model, test_set: data.Split) -> None:
+    """The shipped model with its logits x5: the same predictions, only more confident."""
+    confident = keras.models.clone_model(model)
+    confident.set_weights(model.get_weights())
+    kernel, bias = confident.get_layer("dense_1").get_weights()
+    confident.get_layer("dense_1").set_weights([kernel * 5, bias * 5])
+    images = test_set.images[:50]
+    np.testing.assert_array_equal(
+        predict_proba(confident, images).argmax(axis=1), predict_proba(model, images).argmax(axis=1)
+    )
+    blank = [i for i, image in enumerate(images) if explain.grad_cam(confident, image).max() == 0]
+    blank += [i for i, image in enumerate(images) if explain.saliency(confident, image).max() == 0]
+    assert blank == []
+
+
+# --- where Grad-CAM puts the heat: a hand-made model with a known answer -----------------------------------------
+
+
+def box_filter_model(architecture: str) -> keras.Model:
+    """Channel 0 of each conv is a 3x3 box filter, everything else zero; class 0's logit sums channel 0 of the
+    last pooled map (BN is the identity). So Grad-CAM for class 0 is channel 0 of the last conv: a blob on the dot."""
+    built = build_model(architecture, seed=0)
+    for layer in built.layers:
+        weights = [np.zeros_like(w) for w in layer.get_weights()]
+        if not weights:
+            continue
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            weights[0][:, :, 0, 0] = 1.0
+        elif kind == "BatchNormalization":  # gamma, beta, moving mean, moving variance
+            weights[0][:], weights[3][:] = 1.0, 1.0 - layer.epsilon
+        elif layer.name == "dense":
+            weights[0][0::64, 0] = 1.0  # channel 0 of every cell (flatten order is y, x, channel)
+        elif layer.name == "dense_1":
+            weights[0][0, 0] = 0.005  # a modest logit: no softmax saturation
+        layer.set_weights(weights)
+    return built
+
+
+def dot_at(y: int, x: int) -> np.ndarray:
+    image = np.zeros((28, 28), np.uint8)
+    image[y - 1 : y + 2, x - 1 : x + 2] = 255
+    return image
+
+
+def heat_peak(built: keras.Model, image: np.ndarray) -> tuple[int, int]:
+    heat = explain.grad_cam(built, image, class_index=0)
+    assert_is_a_map(heat)
+    return tuple(int(v) for v in np.unravel_index(heat.argmax(), heat.shape))
+
+
+DOTS = [(5, 5), (21, 21), (5, 21), (8, 18), (13, 13)]
+
+
+def test_grad_cam_peaks_on_the_dot_for_same_padding() -> None:
+    built = box_filter_model("improved_cnn")
+    for y, x in DOTS:
+        py, px = heat_peak(built, dot_at(y, x))
+        assert abs(py - y) <= 1 and abs(px - x) <= 1, ((y, x), (py, px))
+
+
+def test_grad_cam_peaks_on_a_centred_dot_for_valid_padding() -> None:
+    assert heat_peak(box_filter_model("seed_cnn"), dot_at(13, 13)) == (13, 13)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: grad_cam resizes the 11x11 'valid' conv2d_1 map to 28x28 as if it covered the whole image; its "
+    "cells are centred on input pixels 3.5, 5.5 ... 23.5, so heat is stretched ~27% outward (dot at 5 -> peak at 3, "
+    "21 -> 24) and spills onto the background. Fix: interpolate at each cell's receptive-field centre.",
+)
+def test_grad_cam_peaks_on_the_dot_for_valid_padding() -> None:
+    built = box_filter_model("seed_cnn")  # the shipped model's architecture
+    for y, x in DOTS:
+        py, px = heat_peak(built, dot_at(y, x))
+        assert abs(py - y) <= 1 and abs(px - x) <= 1, ((y, x), (py, px))
