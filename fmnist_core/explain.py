@@ -26,41 +26,83 @@ def _normalise(heat: np.ndarray) -> np.ndarray:
     return heat / top if top > 0 else np.zeros_like(heat)
 
 
+def _forward_to_logits(model: Any, x: Any, watch: str | None, tape: Any) -> tuple[Any, Any]:
+    """Run the layers one by one; return (watched layer's output or None, class logits).
+
+    Logits, not softmax probabilities: a confident softmax saturates at 1.0 in float32 and its gradient
+    vanishes, which would blank the explanation exactly for the clearest images.
+    """
+    import tensorflow as tf
+
+    h, watched = x, None
+    last = model.layers[-1]
+    for lyr in model.layers:
+        if lyr is last and getattr(lyr, "activation", None) is not None and lyr.activation.__name__ == "softmax":
+            h = tf.matmul(tf.cast(h, lyr.kernel.dtype), lyr.kernel) + lyr.bias
+        else:
+            h = lyr(h, training=False)
+        if lyr.name == watch:
+            watched = h
+            tape.watch(watched)
+    return watched, h
+
+
+def _cell_centres(model: Any, layer: str, size: int) -> np.ndarray:
+    """Input-pixel coordinate of each output cell's centre along one axis, walking convs and pools up to `layer`.
+
+    Unpadded 3x3 convs and 2x2 pools shift and stretch the grid; resizing an 11x11 map over 28x28 would
+    misplace the heat by up to 4 pixels.
+    """
+    offset, scale = 0.0, 1.0
+    for lyr in model.layers:
+        kind = type(lyr).__name__
+        if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+            k = (lyr.kernel_size if kind == "Conv2D" else lyr.pool_size)[0]
+            stride = lyr.strides[0]
+            if lyr.padding == "valid":
+                offset += scale * (k - 1) / 2
+            scale *= stride
+        if lyr.name == layer:
+            break
+    return offset + scale * np.arange(size)
+
+
+def _to_pixels(cam: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Interpolate a (h, w) map given at cell centres onto the 28x28 pixel grid."""
+    pixels = np.arange(28, dtype=np.float64)
+    rows = np.stack([np.interp(pixels, centres[: cam.shape[1]], row) for row in cam])
+    return np.stack([np.interp(pixels, centres[: cam.shape[0]], col) for col in rows.T]).T
+
+
 def grad_cam(model: Any, image: np.ndarray, class_index: int | None = None, layer: str | None = None) -> np.ndarray:
     """Grad-CAM heatmap (28, 28) in [0, 1] for `class_index` (default: the predicted class)."""
     import tensorflow as tf
 
     layer = layer or last_conv_layer(model)
+    if layer not in [lyr.name for lyr in model.layers]:
+        raise ValueError(f"no layer named {layer!r}")
     x = tf.constant(as_model_input(image)[:1])
-    # Run the layers one by one so the tape can watch the chosen layer's output directly.
     with tf.GradientTape() as tape:
-        h = x
-        feature_maps = None
-        for lyr in model.layers:
-            h = lyr(h, training=False)
-            if lyr.name == layer:
-                feature_maps = h
-                tape.watch(feature_maps)
-        if feature_maps is None:
-            raise ValueError(f"no layer named {layer!r}")
-        cls = int(tf.argmax(h[0])) if class_index is None else int(class_index)
-        score = h[:, cls]
+        feature_maps, logits = _forward_to_logits(model, x, layer, tape)
+        cls = int(tf.argmax(logits[0])) if class_index is None else int(class_index)
+        score = logits[:, cls]
     grads = tape.gradient(score, feature_maps)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * feature_maps, axis=-1))[0]
-    cam = tf.image.resize(cam[..., None], (28, 28), method="bilinear")[..., 0]
-    return _normalise(cam.numpy())
+    cam = tf.nn.relu(tf.reduce_sum(weights * feature_maps, axis=-1))[0].numpy().astype(np.float64)
+    centres = _cell_centres(model, layer, max(cam.shape))
+    return _normalise(_to_pixels(cam, centres))
 
 
 def saliency(model: Any, image: np.ndarray, class_index: int | None = None) -> np.ndarray:
-    """|d score / d pixel| (28, 28) in [0, 1]: which pixels would change the class score most."""
+    """|d logit / d pixel| (28, 28) in [0, 1]: which pixels would change the class score most."""
     import tensorflow as tf
 
-    x = tf.Variable(as_model_input(image)[:1])
+    x = tf.constant(as_model_input(image)[:1])
     with tf.GradientTape() as tape:
-        probs = model(x, training=False)
-        cls = int(tf.argmax(probs[0])) if class_index is None else int(class_index)
-        score = probs[:, cls]
+        tape.watch(x)
+        _, logits = _forward_to_logits(model, x, None, tape)
+        cls = int(tf.argmax(logits[0])) if class_index is None else int(class_index)
+        score = logits[:, cls]
     grads = tape.gradient(score, x)
     return _normalise(np.abs(grads.numpy()[0, :, :, 0]))
 

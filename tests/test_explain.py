@@ -168,13 +168,6 @@ def test_all_zero_gradients_give_all_zero_maps() -> None:
         np.testing.assert_array_equal(heat, np.zeros((28, 28), np.float32))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the class score is the softmax probability, not the logit; once the prediction saturates "
-    "(p == 1.0 in float32, already 2,116 of 10,000 test images for the shipped model) the gradient of p is "
-    "0 or made only of the other classes' underflowing terms, so confident models get blank maps. "
-    "Fix: differentiate the pre-softmax logit (last Dense layer without its softmax).",
-)
 def test_confident_predictions_still_get_maps(model: keras.Model, test_set: data.Split) -> None:
     """The shipped model with its logits x5: the same predictions, only more confident."""
     confident = keras.models.clone_model(model)
@@ -240,12 +233,6 @@ def test_grad_cam_peaks_on_a_centred_dot_for_valid_padding() -> None:
     assert heat_peak(box_filter_model("seed_cnn"), dot_at(13, 13)) == (13, 13)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: grad_cam resizes the 11x11 'valid' conv2d_1 map to 28x28 as if it covered the whole image; its "
-    "cells are centred on input pixels 3.5, 5.5 ... 23.5, so heat is stretched ~27% outward (dot at 5 -> peak at 3, "
-    "21 -> 24) and spills onto the background. Fix: interpolate at each cell's receptive-field centre.",
-)
 def test_grad_cam_peaks_on_the_dot_for_valid_padding() -> None:
     built = box_filter_model("seed_cnn")  # the shipped model's architecture
     for y, x in DOTS:
