@@ -4,7 +4,7 @@ deleted and damaged runs, and a missing data set.
 AppTest notes (streamlit 1.67), learnt the hard way:
 - Every AppTest run after the first one runs the page file *alone*, without app.py: a folder named `pages/`
   next to the entry script turns on Streamlit's legacy multipage mode for the first script run of a session,
-  and AppTest resets that mode before every run. This holds for `switch_page("pages/x.py")` and for a plain
+  and AppTest resets that mode before every run. This holds for `switch_page("app_pages/x.py")` and for a plain
   rerun of Home. So the sidebar's "Model" box exists only on runs of app.py itself: the first run, and every
   run after `switch_page("app.py")` (app.py then shows Home; see `show_home`). Other pages read the active
   model from `session_state["model_id"]`, which the tests set before each run. Rendering the sidebar before
@@ -242,12 +242,6 @@ def test_home_model_box_lists_shipped_default(make_app) -> None:
     assert "243,786" in [m.value for m in at.metric]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (app layout): the pages live in a folder named pages/, which makes Streamlit run the first "
-    "script run of a session (every AppTest run) in legacy multipage mode: the page file runs without app.py, "
-    "so no sidebar Model box (in a real server: a deep link opened before anyone opened /). Rename the folder.",
-)
 def test_sidebar_model_box_on_every_page(make_app) -> None:
     at = open_page(make_app, "home")
     for page in ("train", "test_images", "feature_maps", "model"):

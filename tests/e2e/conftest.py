@@ -42,9 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SERVER_START_TIMEOUT_S = 60
-APP_IDLE = (
-    "[data-testid='stApp'][data-test-connection-state='CONNECTED'][data-test-script-state='notRunning']"
-)
+APP_IDLE = "[data-testid='stApp'][data-test-connection-state='CONNECTED'][data-test-script-state='notRunning']"
 
 # The app imports TensorFlow and can be slow on a first run; Playwright's 5 s default is too tight.
 expect.set_options(timeout=20_000)
@@ -122,9 +120,7 @@ def app_script(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_server(
-    app_script: Path, fmnist_home: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AppServer]:
+def app_server(app_script: Path, fmnist_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """Start `streamlit run <app_script>` on a free port from the repo root; stop it after the module."""
     if not app_script.is_file():
         pytest.fail(f"app script {app_script} does not exist")

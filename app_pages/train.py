@@ -162,7 +162,9 @@ def _draw_result(job: TrainingJob, snap: dict) -> None:
                 st.error(str(exc))
     elif snap["run_id"]:
         st.write(f"Saved as run **{snap['run_id']}**.")
-        st.button("Use this model", type="primary", on_click=set_active_run, args=(snap["run_id"],))
+        # The button lives in a fragment: rerun the whole app so the sidebar's Model box shows the choice.
+        if st.button("Use this model", type="primary", on_click=set_active_run, args=(snap["run_id"],)):
+            st.rerun()
 
 
 live_view()

@@ -100,7 +100,10 @@ with detail:
         st.error("Misclassified")
     st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch", key="ti_probs")
     st.page_link(
-        "pages/feature_maps.py", label="See its feature maps", icon=":material/layers:", query_params={"image": chosen}
+        "app_pages/feature_maps.py",
+        label="See its feature maps",
+        icon=":material/layers:",
+        query_params={"image": chosen},
     )
     why_panel(info, test.images[chosen], p, key="ti_why")
 
@@ -116,7 +119,7 @@ if upload is not None:
         show_upload_pair(upload)
         st.markdown(f"**Predicted: {CLASS_NAMES[up_pred]}** ({up_probs[up_pred]:.1%})")
         st.page_link(
-            "pages/feature_maps.py",
+            "app_pages/feature_maps.py",
             label="See its feature maps",
             icon=":material/layers:",
             query_params={"source": "upload"},
