@@ -120,13 +120,23 @@ def app_script(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_server(app_script: Path, fmnist_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """Start `streamlit run <app_script>` on a free port from the repo root; stop it after the module."""
+def app_server(
+    app_script: Path, fmnist_home: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[AppServer]:
+    """Start `streamlit run <app_script>` on a free port from the repo root; stop it after the module.
+
+    A test module may set APP_ENV = {...} for extra environment variables (e.g. FMNIST_MAX_TRAININGS).
+    """
     if not app_script.is_file():
         pytest.fail(f"app script {app_script} does not exist")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "FMNIST_HOME": str(fmnist_home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "FMNIST_HOME": str(fmnist_home),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        **getattr(request.module, "APP_ENV", {}),
+    }
     log_path = tmp_path_factory.mktemp("streamlit_server") / "server.log"
     command = [
         sys.executable,  # the interpreter running pytest: .venv/bin/python under `make test`
