@@ -24,13 +24,15 @@ preset_name = st.selectbox(
     index=names.index(DEFAULT_PRESET),
     format_func=lambda name: f"{name}: {PRESETS[name].description}",
     disabled=busy,
+    key="tr_preset",
 )
 preset = PRESETS[preset_name]
+total = EXPECTED_COUNT["train"]
 c = st.columns(5)
 # Keys carry the preset so switching presets resets the fields to that preset's defaults.
-epochs = c[0].number_input("Epochs", 1, 200, preset.epochs, 1, key=f"epochs_{preset_name}", disabled=busy)
-batch_size = c[1].number_input("Batch size", 1, 4096, preset.batch_size, 1, key=f"batch_{preset_name}", disabled=busy)
-learning_rate = c[2].number_input(
+c[0].number_input("Epochs", 1, 200, preset.epochs, 1, key=f"epochs_{preset_name}", disabled=busy)
+c[1].number_input("Batch size", 1, 4096, preset.batch_size, 1, key=f"batch_{preset_name}", disabled=busy)
+c[2].number_input(
     "Learning rate",
     min_value=1e-6,
     max_value=1.0,
@@ -40,28 +42,32 @@ learning_rate = c[2].number_input(
     key=f"lr_{preset_name}",
     disabled=busy,
 )
-seed = c[3].number_input("Seed", 0, 2**31 - 1, 42, 1, disabled=busy)
-total = EXPECTED_COUNT["train"]
-images = c[4].number_input(
-    "Training images", 1, total, total, 1000, help=f"How many of the {total:,} to use", disabled=busy
+c[3].number_input("Seed", 0, 2**31 - 1, 42, 1, disabled=busy, key="tr_seed")
+c[4].number_input(
+    "Training images", 1, total, total, 1000, help=f"How many of the {total:,} to use", disabled=busy, key="tr_images"
 )
 
 
 def start_training() -> None:
-    """Button callback: build the config and start the job (errors are kept for the page to show)."""
+    """Button callback: read the widgets' current values from session state (not from the previous run's
+    variables, which are stale when a field was changed just before the click) and start the job."""
+    state = st.session_state
+    name = state["tr_preset"]
+    defaults = PRESETS[name]
+    images = int(state.get("tr_images", total))
     try:
         config = TrainConfig(
-            preset=preset_name,
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            learning_rate=float(learning_rate),
-            seed=int(seed),
-            limit=None if int(images) >= total else int(images),
+            preset=name,
+            epochs=int(state.get(f"epochs_{name}", defaults.epochs)),
+            batch_size=int(state.get(f"batch_{name}", defaults.batch_size)),
+            learning_rate=float(state.get(f"lr_{name}", defaults.learning_rate)),
+            seed=int(state.get("tr_seed", 42)),
+            limit=None if images >= total else images,
         )
-        st.session_state[JOB_KEY] = TrainingJob(config).start()
-        st.session_state.pop("_train_error", None)
+        state[JOB_KEY] = TrainingJob(config).start()
+        state.pop("_train_error", None)
     except ConfigError as exc:
-        st.session_state["_train_error"] = str(exc)
+        state["_train_error"] = str(exc)
 
 
 st.button("Train", type="primary", on_click=start_training, disabled=busy)
