@@ -117,12 +117,12 @@ async def train_session(browser, url: str, stats: dict) -> None:
     try:
         await page.goto(url + "/train")
         await wait_idle(page)
-        await page.get_by_label("Training images").fill("20000")
-        await page.get_by_label("Training images").press("Enter")
-        await page.get_by_label("Epochs").fill("2")
-        await page.get_by_label("Epochs").press("Enter")
+        await page.get_by_label("Training images", exact=True).fill("20000")
+        await page.get_by_label("Training images", exact=True).press("Enter")
+        await page.get_by_label("Epochs", exact=True).fill("2")
+        await page.get_by_label("Epochs", exact=True).press("Enter")
         await wait_idle(page)
-        await page.get_by_role("button", name="Train").click()
+        await page.get_by_role("button", name="Train", exact=True).click()
         await page.get_by_text("Test accuracy").first.wait_for(timeout=600_000)
         stats["training"] = "finished"
     except Exception as exc:

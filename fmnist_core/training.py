@@ -43,30 +43,21 @@ class Preset:
     steps_per_execution: int = 1
 
 
+FAST = Preset(
+    name="fast",
+    description="Same architecture; float32 tf.data, batch 128, warm-up + cosine learning rate, bfloat16 where the CPU has it.",
+    epochs=10,
+    batch_size=128,
+    learning_rate=3e-3,
+    precision="mixed_bfloat16",
+    input_dtype="float32",
+    schedule="cosine",
+    steps_per_execution=8,
+)
+# An "improved" preset (batch norm, dropout, shift/flip augmentation on improved_cnn) was measured here at
+# 830 images/s and 0.9098 after 10 epochs, worse than "fast" on both counts, so it is not offered.
 PRESETS: dict[str, Preset] = {
-    "fast": Preset(
-        name="fast",
-        description="Same architecture; float32 tf.data, batch 128, warm-up + cosine learning rate, bfloat16 where the CPU has it.",
-        epochs=10,
-        batch_size=128,
-        learning_rate=3e-3,
-        precision="mixed_bfloat16",
-        input_dtype="float32",
-        schedule="cosine",
-        steps_per_execution=8,
-    ),
-    "improved": Preset(
-        name="improved",
-        description="Stronger: 'same' padding, batch norm, dropout, shift/flip augmentation; fast preset's recipe.",
-        architecture="improved_cnn",
-        epochs=10,
-        batch_size=128,
-        learning_rate=3e-3,
-        precision="mixed_bfloat16",
-        input_dtype="float32",
-        schedule="cosine",
-        steps_per_execution=8,
-    ),
+    "fast": FAST,
     "seed": Preset(
         name="seed",
         description="The notebook's recipe as written: inputs /255 (float64), batch 32, Adam 1e-3, 5 epochs.",

@@ -129,3 +129,23 @@ def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "FMNIST_DATA_DIR")}
     env.update(FMNIST_HOME=str(home), PYTHONPATH=str(REPO_ROOT), **extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def test_set():
+    """The real 10,000 test images (Debian's copy); skipped where it is not installed."""
+    from fmnist_core import data
+
+    if not HAS_REAL_DATA:
+        pytest.skip(f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
+    return data.load_test_set(REAL_DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The shipped default model (a module may define its own `model` fixture instead)."""
+    from fmnist_core import store
+
+    if not (store.ASSETS_DIR / "default.keras").exists():
+        pytest.skip("the shipped default model is not there")
+    return store.load_model(store.DEFAULT_RUN_ID)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import HAS_REAL_DATA, REAL_DATA_DIR
 
-from fmnist_core import data, explain, store
+from fmnist_core import data, explain
 from fmnist_core.inference import predict_proba
 from fmnist_core.model import build_model, build_seed_cnn
 
@@ -32,20 +31,6 @@ def assert_is_a_map(heat: np.ndarray, allow_zero: bool = False) -> None:
 
 
 # --- the shipped model on real images ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def test_set() -> data.Split:
-    if not HAS_REAL_DATA:
-        pytest.skip(f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
-    return data.load_test_set(REAL_DATA_DIR)
-
-
-@pytest.fixture(scope="module")
-def model() -> keras.Model:
-    if not (store.ASSETS_DIR / "default.keras").exists():
-        pytest.skip("the shipped default model is not there")
-    return store.load_model(store.DEFAULT_RUN_ID)
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model() -> keras.Model:
-    return store.load_model(store.DEFAULT_RUN_ID)
-
-
-@pytest.fixture(scope="module")
-def test_set() -> data.Split:
-    return data.load_test_set(REAL_DATA_DIR)
-
-
 @pytest.mark.parametrize(("index", "label", "name"), [(0, 9, "Ankle boot"), (10, 4, "Coat"), (110, 2, "Pullover")])
 def test_known_images(model: keras.Model, test_set: data.Split, index: int, label: int, name: str) -> None:
     probs = predict_proba(model, test_set.images[index])[0]

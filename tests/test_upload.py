@@ -15,10 +15,9 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import pytest
-from conftest import HAS_REAL_DATA, REAL_DATA_DIR
 from PIL import Image, ImageDraw, ImageFile
 
-from fmnist_core import data, store, upload
+from fmnist_core import data, upload
 from fmnist_core.inference import predict_proba
 from fmnist_core.upload import UploadError, prepare_upload
 
@@ -93,20 +92,6 @@ def bilevel_png(width: int, height: int) -> bytes:
 
 
 # --- real images, the shipped model ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def test_set() -> data.Split:
-    if not HAS_REAL_DATA:
-        pytest.skip(f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
-    return data.load_test_set(REAL_DATA_DIR)
-
-
-@pytest.fixture(scope="module")
-def model() -> keras.Model:
-    if not (store.ASSETS_DIR / "default.keras").exists():
-        pytest.skip("the shipped default model is not there")
-    return store.load_model(store.DEFAULT_RUN_ID)
 
 
 @pytest.fixture(scope="module")
