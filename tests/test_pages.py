@@ -26,7 +26,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store
+from fmnist_core import data, store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "app.py"
@@ -43,6 +43,7 @@ MODEL_PAGES = ("test_images", "feature_maps", "model")  # the pages that load th
 TIMEOUT = 120  # seconds per script run: importing TensorFlow and loading a model is slow on a busy CPU
 TRAIN_TIMEOUT = 240  # seconds for a training job to end
 DATA_FIX = "apt-get install dataset-fashion-mnist"
+REAL_DATA_DIR = data.DEBIAN_DIR
 
 
 # --- fixtures and helpers --------------------------------------------------------------------------
@@ -526,3 +527,53 @@ def test_missing_data_train_page_renders(make_app, no_data: Path) -> None:
     at = open_page(make_app, "train")
     assert not at.exception, _exceptions(at)
     assert button(at, "Train")
+
+
+# --- faults injected for real: a truncated data file, a full disk at save time ----------------------------------
+def test_truncated_data_file_names_the_file_and_the_fix(make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    broken = tmp_path / "broken_data"
+    broken.mkdir()
+    for name in data.FILES.values():
+        shutil.copy(REAL_DATA_DIR / name, broken / name)
+    target = broken / data.FILES["test_images"]
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])  # cut the gzip stream in half
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(broken))
+    for page in ("test_images", "feature_maps"):
+        at = open_page(make_app, page)
+        assert not at.exception, _exceptions(at)
+        errors = texts(at.error)
+        assert any("t10k-images-idx3-ubyte.gz" in e and DATA_FIX in e for e in errors), errors
+    at = open_page(make_app, "model")  # needs no data for its summary
+    assert not at.exception, _exceptions(at)
+    assert any("243,786" in m for m in texts(at.markdown))
+
+
+@pytest.mark.slow
+def test_full_disk_at_save_keeps_the_model_and_retry_saves(make_app, fmnist_home: Path, monkeypatch) -> None:
+    import errno
+
+    real_write = store._atomic_write
+
+    def full_disk(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_atomic_write", full_disk)
+    at = open_page(make_app, "train")
+    number_input(at, "Epochs").set_value(1)
+    number_input(at, "Training images").set_value(300)
+    at.run()
+    button(at, "Train").click().run()
+    job = at.session_state["training_job"]
+    run_until(at, lambda: job.finished, what="the training to finish")
+    at.run()
+    assert not at.exception, _exceptions(at)
+    assert any("not saved" in e and "is full" in e for e in texts(at.error)), texts(at.error)
+    assert not list(fmnist_home.glob("*.json"))  # nothing half-saved is listed
+
+    monkeypatch.setattr(store, "_atomic_write", real_write)  # space freed: retry
+    button(at, "Retry saving").click().run()
+    at.run()
+    assert not at.exception, _exceptions(at)
+    run_id = job.snapshot()["run_id"]
+    assert run_id and (fmnist_home / f"{run_id}.json").is_file()
+    assert store.load_model(run_id, fmnist_home) is not None

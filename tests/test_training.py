@@ -336,3 +336,17 @@ def test_a_failed_save_can_be_retried(tmp_path: Path) -> None:
     store.load_model("retry-me", home=home)
     with pytest.raises(store.StoreError, match="nothing to save"):
         job.retry_save()
+
+
+def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) -> None:
+    """A browser tab closed mid-training drops the session's reference: the thread must finish and save."""
+    import gc
+
+    job = TrainingJob(TrainConfig(preset="seed", epochs=1, limit=256, seed=3), home=tmp_path).start()
+    thread = job._thread
+    del job
+    gc.collect()
+    thread.join(180)
+    assert not thread.is_alive()
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["status"] == "finished"
