@@ -24,6 +24,7 @@ import psutil
 from playwright.async_api import async_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+# Headless Chromium as root on a machine without network: no sandbox, no background connections.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
