@@ -18,6 +18,7 @@ from ui.state import (
     int_param,
     model_or_message,
     test_set_or_message,
+    timed,
     upload_activations,
     url_is_new,
     url_params,
@@ -77,6 +78,7 @@ else:
 
 
 @st.fragment
+@timed("feature_maps.layer_view")
 def layer_view() -> None:
     """Layer and channel controls with their figures; reruns alone when they change."""
     if image_index is None:

@@ -40,8 +40,48 @@ def first_page_seconds() -> dict:
     return {"health_ok_seconds": ready, "first_page_seconds": shown}
 
 
+def channel_fragment_ms(changes: int = 15) -> dict:
+    """A "Channel" change in a real browser: the fragment's server time (from $FMNIST_TIMINGS) and key-to-redraw.
+
+    The server is the real `streamlit run app.py`; the page reruns only its layer/channel fragment, which is
+    what a user's key press costs. The first change warms the caches and is not counted.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    home = tempfile.mkdtemp(prefix="fmnist-fragment-")
+    timings = Path(home) / "timings.jsonl"
+    proc, url, _ = start_server(home, {"FMNIST_TIMINGS": str(timings)})
+    browser_ms = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/feature_maps?image=0&layer=conv2d_1&channel=0")
+            title = page.locator(".gtitle", has_text="· channel ")
+            expect(title).to_have_text("conv2d_1 · channel 0 · 11×11", timeout=120_000)
+            slider = page.get_by_role("slider")
+            slider.focus()
+            for channel in range(1, changes + 2):
+                started = time.perf_counter()
+                page.keyboard.press("ArrowRight")
+                expect(title).to_have_text(f"conv2d_1 · channel {channel} · 11×11", timeout=30_000)
+                browser_ms.append((time.perf_counter() - started) * 1000)
+            page.wait_for_timeout(500)
+            browser.close()
+    finally:
+        proc.kill()
+    server_ms = [json.loads(line)["ms"] for line in timings.read_text().splitlines()]
+    counted = server_ms[-changes:]  # the page's first full run and the warm-up change come first
+    return {
+        "channel_fragment_server_ms_median": statistics.median(counted),
+        "channel_fragment_server_ms_max": max(counted),
+        "channel_key_to_redraw_ms_median": statistics.median(browser_ms[1:]),
+        "channel_changes": changes,
+    }
+
+
 def feature_map_rerun_ms(changes: int = 12) -> dict:
-    """Server-side time of a script rerun after a "Channel" change (AppTest runs the script in-process)."""
+    """Server-side time of a whole-script rerun after a "Channel" change (AppTest runs the script in-process)."""
     from streamlit.testing.v1 import AppTest
 
     os.environ.setdefault("FMNIST_HOME", tempfile.mkdtemp(prefix="fmnist-rerun-"))
@@ -63,7 +103,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "interaction.json"))
     args = parser.parse_args()
-    report = {**first_page_seconds(), **feature_map_rerun_ms()}
+    report = {**first_page_seconds(), **channel_fragment_ms(), **feature_map_rerun_ms()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -43,10 +43,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: str) -> tuple[subprocess.Popen, str, float]:
+def start_server(home: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, float]:
     """Start `streamlit run app.py`; return the process, base URL and seconds until /_stcore/health said ok."""
     port = free_port()
-    env = dict(os.environ, FMNIST_HOME=home, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, FMNIST_HOME=home, TF_CPP_MIN_LOG_LEVEL="3", **(extra_env or {}))
     started = time.monotonic()
     proc = subprocess.Popen(
         [

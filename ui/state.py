@@ -7,6 +7,11 @@ the functions so pages that don't need TensorFlow never import it.
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -107,6 +112,32 @@ def image_activations(run_id: str, created: str | None, image_index: int) -> dic
     from fmnist_core.activations import layer_outputs
 
     return layer_outputs(cached_model(run_id, created), _test_set().images[image_index])
+
+
+# --- measuring -------------------------------------------------------------------------------------
+def timed(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Append each call's server time to $FMNIST_TIMINGS (JSON lines), so the benchmark measures real reruns.
+
+    Off (a plain call) unless the variable is set; the benchmark sets it on the server it starts.
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            path = os.environ.get("FMNIST_TIMINGS")
+            if not path:
+                return fn(*args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                ms = (time.perf_counter() - started) * 1000
+                with open(path, "a", encoding="utf-8") as out:
+                    out.write(json.dumps({"label": label, "ms": ms}) + "\n")
+
+        return run
+
+    return wrap
 
 
 # --- query parameters -------------------------------------------------------------------------------
