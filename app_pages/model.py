@@ -60,8 +60,9 @@ if model is not None:
                     "f1": st.column_config.NumberColumn(format="%.3f"),
                 },
             )
-    st.markdown("**What the first layer learned**: the 64 3×3 kernels of conv2d (bright = positive weight)")
     kernels = first_layer_kernels(model)
+    kh, kw, count = kernels.shape
+    st.markdown(f"**What the first layer learned**: the {count} {kh}×{kw} kernels of conv2d (bright = positive weight)")
     mosaic, index_map = channel_mosaic(kernels)
     st.plotly_chart(
         mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"

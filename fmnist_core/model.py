@@ -49,38 +49,36 @@ def build_seed_cnn(seed: int | None = None, compute_dtype: str = "float32", name
 
 
 def build_improved_cnn(seed: int | None = None, compute_dtype: str = "float32", name: str = "improved") -> keras.Model:
-    """The notebook's two-conv spirit plus 'same' padding, batch normalisation, dropout and light augmentation.
+    """The notebook's two conv + pool blocks, made stronger for a few minutes of CPU: 'same' padding (7x7 maps
+    reach the dense layer instead of 5x5), 32 first-layer filters (half the cost of the second conv), batch
+    normalisation after the second conv, a wider dense layer and dropout. Augmentation happens in the input
+    pipeline (training.Preset.augment), so the saved model holds no random layers.
 
-    Layer names keep the notebook's conv/pool names so every page (layer list, feature maps) works unchanged.
-    The augmentation layers are active only while training.
+    Layer names keep the notebook's conv/pool names, so every page (layer list, feature maps) works unchanged.
     """
 
     def init(offset: int) -> keras.initializers.Initializer:
         return keras.initializers.GlorotUniform(seed=None if seed is None else seed * 100 + offset)
 
     dtype = compute_dtype
-    aug = None if seed is None else seed * 100 + 50
+    drop = None if seed is None else seed * 100 + 50
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE, name="input"),
-            keras.layers.RandomTranslation(0.07, 0.07, fill_mode="constant", seed=aug, name="augment_shift"),
-            keras.layers.RandomFlip("horizontal", seed=aug, name="augment_flip"),
             keras.layers.Conv2D(
-                64, 3, padding="same", use_bias=False, name="conv2d", kernel_initializer=init(1), dtype=dtype
+                32, 3, padding="same", activation="relu", name="conv2d", kernel_initializer=init(1), dtype=dtype
             ),
-            keras.layers.BatchNormalization(name="batch_normalization", dtype=dtype),
-            keras.layers.Activation("relu", name="relu", dtype=dtype),
             keras.layers.MaxPooling2D(2, name="max_pooling2d", dtype=dtype),
             keras.layers.Conv2D(
                 64, 3, padding="same", use_bias=False, name="conv2d_1", kernel_initializer=init(2), dtype=dtype
             ),
-            keras.layers.BatchNormalization(name="batch_normalization_1", dtype=dtype),
-            keras.layers.Activation("relu", name="relu_1", dtype=dtype),
+            keras.layers.BatchNormalization(name="batch_normalization", dtype=dtype),
+            keras.layers.Activation("relu", name="relu", dtype=dtype),
             keras.layers.MaxPooling2D(2, name="max_pooling2d_1", dtype=dtype),
             keras.layers.Flatten(name="flatten", dtype=dtype),
-            keras.layers.Dropout(0.3, seed=aug, name="dropout", dtype=dtype),
-            keras.layers.Dense(128, activation="relu", name="dense", kernel_initializer=init(3), dtype=dtype),
-            keras.layers.Dropout(0.3, seed=aug, name="dropout_1", dtype=dtype),
+            keras.layers.Dropout(0.3, seed=drop, name="dropout", dtype=dtype),
+            keras.layers.Dense(256, activation="relu", name="dense", kernel_initializer=init(3), dtype=dtype),
+            keras.layers.Dropout(0.3, seed=drop, name="dropout_1", dtype=dtype),
             keras.layers.Dense(10, activation="softmax", name="dense_1", kernel_initializer=init(4), dtype="float32"),
         ],
         name=name,

@@ -41,6 +41,8 @@ class Preset:
     input_dtype: str = "float64"  # the notebook fed float64 /255 arrays
     schedule: str = "constant"  # or "cosine"
     steps_per_execution: int = 1
+    augment: tuple[str, ...] = ()  # "flip" (left-right) and/or "shift" (up to 2 px), drawn fresh every batch
+    label_smoothing: float = 0.0
 
 
 FAST = Preset(
@@ -54,10 +56,26 @@ FAST = Preset(
     schedule="cosine",
     steps_per_execution=8,
 )
-# An "improved" preset (batch norm, dropout, shift/flip augmentation on improved_cnn) was measured here at
-# 830 images/s and 0.9098 after 10 epochs, worse than "fast" on both counts, so it is not offered.
+IMPROVED = Preset(
+    name="improved",
+    description=(
+        "Stronger: 'same' padding, batch norm, dropout, a 256-unit dense layer; flip and 2-px shift augmentation, "
+        "label smoothing; 12 epochs (about 4-5 minutes on 2 cores)."
+    ),
+    architecture="improved_cnn",
+    epochs=12,
+    batch_size=128,
+    learning_rate=3e-3,
+    precision="mixed_bfloat16",
+    input_dtype="float32",
+    schedule="cosine",
+    steps_per_execution=8,
+    augment=("flip", "shift"),
+    label_smoothing=0.1,
+)
 PRESETS: dict[str, Preset] = {
     "fast": FAST,
+    "improved": IMPROVED,
     "seed": Preset(
         name="seed",
         description="The notebook's recipe as written: inputs /255 (float64), batch 32, Adam 1e-3, 5 epochs.",
@@ -154,6 +172,21 @@ class _Slots:
 
 
 SLOTS = _Slots()
+
+
+def release_freed_memory() -> None:
+    """Collect garbage, then hand glibc's freed heap pages back to the OS.
+
+    A training frees hundreds of MB of tensors; without malloc_trim glibc keeps most of it, and the server's RSS
+    grew by 190 MB over 5 trainings of 10,000 images (50 MB with it). Harmless where glibc is absent.
+    """
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def bfloat16_supported() -> tuple[bool, str]:
@@ -298,7 +331,7 @@ class TrainingJob:
             self._set(state="failed", error=detail, ended=time.monotonic(), phase="failed")
         finally:
             SLOTS.release()
-            gc.collect()
+            release_freed_memory()
 
     def _train(self) -> None:
         from fmnist_core._tf import quiet_import_tensorflow
@@ -324,14 +357,24 @@ class TrainingJob:
         x_train = tf.constant(data.scale(train.images[:n], dtype))
         y_train = tf.constant(train.labels[:n].astype(np.int32))
         # Shuffle indices, then gather: the order depends only on the seed, and no shuffle buffer copies images.
-        ds = (
-            tf.data.Dataset.range(n)
-            .shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True)
-            .batch(cfg.batch_size)
-            .map(lambda idx: (tf.gather(x_train, idx), tf.gather(y_train, idx)))
-            .prefetch(tf.data.AUTOTUNE)
-        )
-        val = (data.scale(test.images, dtype), test.labels.astype(np.int32)) if cfg.evaluate_each_epoch else None
+        batches = tf.data.Dataset.range(n).shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+        prepare = _batch_preparer(preset, x_train, y_train)
+        if preset.augment:  # a seeded stream of per-batch seeds: same seed, same augmentation; new draws each epoch
+            keys = tf.data.Dataset.random(seed=cfg.seed, rerandomize_each_iteration=True).batch(2)
+            ds = tf.data.Dataset.zip(batches, keys).map(prepare)
+        else:
+            ds = batches.map(prepare)
+        # No tf.data autotuning: on 2 cores its background thread made the end of an epoch wait 15-20 s
+        # (UnboundedThreadPool join in the iterator's destructor) every other epoch. A fixed prefetch is enough.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        ds = ds.prefetch(2).with_options(options)
+        val = None
+        if cfg.evaluate_each_epoch:
+            val_labels = test.labels.astype(np.int32)
+            if preset.label_smoothing:
+                val_labels = np.eye(10, dtype=np.float32)[val_labels]
+            val = (data.scale(test.images, dtype), val_labels)
 
         model = build_model(preset.architecture, seed=cfg.seed, compute_dtype=precision)
         lr: Any = cfg.learning_rate
@@ -346,9 +389,12 @@ class TrainingJob:
                 warmup_steps=warmup,
                 alpha=0.0,
             )
+        loss: Any = "sparse_categorical_crossentropy"
+        if preset.label_smoothing:
+            loss = keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=lr),
-            loss="sparse_categorical_crossentropy",
+            loss=loss,
             metrics=["accuracy"],
             steps_per_execution=preset.steps_per_execution,
         )
@@ -422,6 +468,41 @@ class TrainingJob:
             "params": total_params(self._model),
             "summary": [asdict(row) for row in summary_rows(self._model)],
         }
+
+
+def _batch_preparer(preset: Preset, x_train: Any, y_train: Any) -> Any:
+    """The tf.data map from a batch of indices (and, with augmentation, a seed pair) to (images, labels).
+
+    Augmentation runs on whole batches with stateless random ops, so it costs little on 2 cores and depends
+    only on the training seed.
+    """
+    import tensorflow as tf
+
+    def labels_of(idx: Any) -> Any:
+        y = tf.gather(y_train, idx)
+        if preset.label_smoothing:
+            y = tf.one_hot(y, 10)
+        return y
+
+    def augment(x: Any, key: Any) -> Any:
+        b = tf.shape(x)[0]
+        seeds = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 3)
+        if "flip" in preset.augment:
+            flip = tf.random.stateless_uniform([b, 1, 1, 1], seed=seeds[0]) < 0.5
+            x = tf.where(flip, tf.reverse(x, axis=[2]), x)
+        if "shift" in preset.augment:  # pad 2 px of background, then take a 28x28 window at a random offset
+            pad = 2
+            padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+            dy = tf.random.stateless_uniform([b], seed=seeds[1], maxval=2 * pad + 1, dtype=tf.int32)
+            dx = tf.random.stateless_uniform([b], seed=seeds[2], maxval=2 * pad + 1, dtype=tf.int32)
+            rows = dy[:, None] + tf.range(28)[None, :]
+            cols = dx[:, None] + tf.range(28)[None, :]
+            x = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        return x
+
+    if preset.augment:
+        return lambda idx, key: (augment(tf.gather(x_train, idx), key), labels_of(idx))
+    return lambda idx: (tf.gather(x_train, idx), labels_of(idx))
 
 
 _callback_class: type | None = None

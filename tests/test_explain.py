@@ -140,7 +140,7 @@ def test_untrained_models_give_finite_maps(architecture: str) -> None:
             assert_is_a_map(explain.grad_cam(untrained, image, class_index), allow_zero=True)
             assert_is_a_map(explain.saliency(untrained, image, class_index), allow_zero=True)
     kernels = explain.first_layer_kernels(untrained)
-    assert kernels.shape == (3, 3, 64)
+    assert kernels.shape == (3, 3, untrained.get_layer("conv2d").filters)
 
 
 def test_all_zero_gradients_give_all_zero_maps() -> None:

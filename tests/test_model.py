@@ -99,6 +99,11 @@ def test_build_model_knows_both_architectures_and_rejects_others() -> None:
     assert rows[-1].name == "dense_1" and rows[-1].output_shape == (10,)
     assert tuple(improved.inputs[0].shape) == (None, 28, 28, 1)
     assert m.spatial_layers(improved) == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"]
+    shapes = {row.name: row.output_shape for row in rows}
+    assert shapes["conv2d"] == (28, 28, 32) and shapes["conv2d_1"] == (14, 14, 64)
+    assert shapes["max_pooling2d_1"] == (7, 7, 64) and shapes["dense"] == (256,)
+    assert {row.type for row in rows} >= {"BatchNormalization", "Dropout"}
+    assert not any(row.type.startswith("Random") for row in rows)  # augmentation lives in the input pipeline
     probs = np.asarray(improved(_images(4), training=False))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="unknown architecture 'resnet'.*improved_cnn.*seed_cnn"):

@@ -225,6 +225,55 @@ def test_tiny_job_batch_counts_stay_within_the_epoch(tiny_runs, preset: str) -> 
     assert [p["step"] for p in snap["batch_trace"]] == [min(s, bpe) for s in range(spe, bpe + spe, spe)]
 
 
+def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """`image` moved by (dy, dx) pixels with zeros shifted in: what a 2-px pad and a 28x28 window give."""
+    padded = np.pad(image, 2)
+    return padded[2 - dy : 30 - dy, 2 - dx : 30 - dx]
+
+
+def test_augmentation_flips_and_shifts_each_image_and_follows_the_seed() -> None:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = rng.random((64, 28, 28, 1)).astype(np.float32)
+    labels = rng.integers(0, 10, 64).astype(np.int32)
+    preset = training.Preset(name="t", description="", augment=("flip", "shift"), label_smoothing=0.1)
+    prepare = training._batch_preparer(preset, tf.constant(images), tf.constant(labels))
+    idx = tf.range(64, dtype=tf.int64)
+    out, y = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
+    again, _ = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
+    other, _ = (np.asarray(t) for t in prepare(idx, tf.constant([5, 6], tf.int64)))
+    np.testing.assert_array_equal(out, again)  # same key, same batch
+    assert not np.array_equal(out, other)
+    np.testing.assert_array_equal(y.argmax(axis=1), labels)  # one-hot for label smoothing, same classes
+    assert y.shape == (64, 10) and y.dtype == np.float32
+
+    flips, moves = 0, set()
+    for original, seen in zip(images[..., 0], out[..., 0], strict=True):
+        matches = [
+            (flip, dy, dx)
+            for flip in (False, True)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if np.array_equal(seen, _shifted(original[:, ::-1] if flip else original, dy, dx))
+        ]
+        assert len(matches) == 1, "each output is the image, maybe mirrored, moved by at most 2 px"
+        flips += matches[0][0]
+        moves.add(matches[0][1:])
+    assert 15 < flips < 49 and len(moves) > 10  # about half mirrored, many different shifts
+
+
+def test_no_augmentation_passes_batches_through() -> None:
+    import tensorflow as tf
+
+    images = np.random.default_rng(1).random((8, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(8, dtype=np.int32)
+    prepare = training._batch_preparer(training.PRESETS["fast"], tf.constant(images), tf.constant(labels))
+    x, y = prepare(tf.constant([5, 1], tf.int64))
+    np.testing.assert_array_equal(np.asarray(x), images[[5, 1]])
+    np.testing.assert_array_equal(np.asarray(y), [5, 1])
+
+
 def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None:
     job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000))
     job._set(train_images=10_000, batches_per_epoch=79)
