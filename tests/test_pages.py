@@ -577,3 +577,26 @@ def test_full_disk_at_save_keeps_the_model_and_retry_saves(make_app, fmnist_home
     run_id = job.snapshot()["run_id"]
     assert run_id and (fmnist_home / f"{run_id}.json").is_file()
     assert store.load_model(run_id, fmnist_home) is not None
+
+
+# --- the second shipped model ----------------------------------------------------------------------------------
+@pytest.mark.skipif(not (store.ASSETS_DIR / "improved.keras").exists(), reason="the improved model is not shipped")
+def test_improved_model_works_on_feature_maps_and_model_pages(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "31"}, model_id="improved")
+    assert not at.exception, _exceptions(at)
+    assert not at.warning, texts(at.warning)
+    assert at.selectbox(key="fm_layer").options == [
+        "conv2d (28, 28, 32)",
+        "max_pooling2d (14, 14, 32)",
+        "conv2d_1 (14, 14, 64)",
+        "max_pooling2d_1 (7, 7, 64)",
+    ]
+    assert any("conv2d · channel 31 · 28×28" in t for t in plotly_titles(at)), plotly_titles(at)
+    at.query_params.update({"channel": "40"})  # conv2d has 32 channels here, unlike the notebook's 64
+    rerun(at, "improved")
+    assert any("Channel 40 does not exist in conv2d (0..31)" in t for t in texts(at.warning)), texts(at.warning)
+
+    at = open_page(make_app, "model", model_id="improved")
+    assert not at.exception, _exceptions(at)
+    assert any("the 32 3×3 kernels of conv2d" in t for t in texts(at.markdown)), texts(at.markdown)
+    assert "BatchNormalization" in at.dataframe[0].value.to_string()

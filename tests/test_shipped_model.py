@@ -56,3 +56,39 @@ def test_cli_uses_it_by_default(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert (out["model"], out["predicted"], out["predicted_label"], out["actual"]) == ("default", 9, "Ankle boot", 9)
+
+
+# --- the second shipped model: the "improved" preset ------------------------------------------------------------
+IMPROVED = store.ASSETS_DIR / "improved.keras"
+needs_improved = pytest.mark.skipif(not IMPROVED.exists(), reason=f"{IMPROVED} is not shipped yet")
+
+
+@needs_improved
+def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, test_set: data.Split) -> None:
+    info = store.get_run("improved")
+    assert (info.shipped, info.usable, info.preset) == (True, True, "improved")
+    assert info.metadata["command"].startswith("python -m fmnist_core train --preset improved --seed 1")
+    improved = store.load_model("improved")
+    assert [layer.name for layer in improved.layers if type(layer).__name__ in ("Conv2D", "MaxPooling2D")] == [
+        "conv2d",
+        "max_pooling2d",
+        "conv2d_1",
+        "max_pooling2d_1",
+    ]
+    mine = evaluate(improved, test_set.images, test_set.labels)
+    default = evaluate(model, test_set.images, test_set.labels)
+    assert mine.accuracy == pytest.approx(info.test_accuracy, abs=1e-3)
+    assert mine.accuracy > default.accuracy >= TARGET_ACCURACY
+    for index, label in ((0, 9), (10, 4), (110, 2)):
+        assert int(predict_proba(improved, test_set.images[index])[0].argmax()) == label
+
+
+@needs_improved
+def test_improved_cannot_be_deleted_or_overwritten(tmp_path: Path) -> None:
+    with pytest.raises(store.StoreError, match="shipped"):
+        store.delete_run("improved", home=tmp_path)
+    from fmnist_core.model import build_seed_cnn
+
+    with pytest.raises(store.StoreError, match="shipped model"):
+        store.save_run(build_seed_cnn(seed=0), {"preset": "seed"}, run_id="improved", home=tmp_path)
+    assert [r.id for r in store.list_runs(tmp_path)][:2] == ["default", "improved"]
