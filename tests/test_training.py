@@ -268,7 +268,7 @@ def test_no_augmentation_passes_batches_through() -> None:
 
     images = np.random.default_rng(1).random((8, 28, 28, 1)).astype(np.float32)
     labels = np.arange(8, dtype=np.int32)
-    prepare = training._batch_preparer(training.PRESETS["fast"], tf.constant(images), tf.constant(labels))
+    prepare = training._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
     x, y = prepare(tf.constant([5, 1], tf.int64))
     np.testing.assert_array_equal(np.asarray(x), images[[5, 1]])
     np.testing.assert_array_equal(np.asarray(y), [5, 1])
