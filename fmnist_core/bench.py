@@ -73,6 +73,7 @@ def bench_presets(presets: list[str], quick: bool, home: str) -> list[dict[str, 
                 "epochs": result["epochs"],
                 "images_per_second": result["samples_per_second"],
                 "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
+                "epoch_seconds": [round(r["seconds"], 1) for r in history],
                 "seconds_to_target": result["seconds_to_target"],
                 "seconds_to_strong_target": next(
                     (r["elapsed"] for r in history if (r["test_accuracy"] or 0) >= STRONG_TARGET), None
