@@ -22,8 +22,10 @@ from fmnist_core.inference import predict_proba
 from fmnist_core.upload import UploadError, prepare_upload
 
 INVERTED = "Light background: colours inverted"
-N_AGREE = 40  # the first 40 test images
-MIN_AGREE = 38  # a pipeline that forgets to invert (or to flatten alpha onto white) agrees on about 12 of 40
+N_AGREE = 40  # the first 40 test images...
+CONFIDENT = 0.9  # ...of which the test checks those the shipped model is sure of (31 of 40)
+# All checked images must agree. Borderline images (top probability < 0.9) may flip either way: the retrained
+# default agreed on 37-38 of all 40, with as many right as the originals (38 of 40 true labels either way).
 NEAREST, BICUBIC = Image.Resampling.NEAREST, Image.Resampling.BICUBIC
 
 
@@ -96,9 +98,11 @@ def bilevel_png(width: int, height: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def originals(model: keras.Model, test_set: data.Split) -> tuple[np.ndarray, np.ndarray]:
-    """The first 40 test images and the shipped model's predictions for them."""
-    images = test_set.images[:N_AGREE]
-    return images, predict_proba(model, images).argmax(axis=1)
+    """The first 40 test images the shipped model is confident about, and its predictions for them."""
+    probs = predict_proba(model, test_set.images[:N_AGREE])
+    sure = probs.max(axis=1) >= CONFIDENT
+    assert sure.sum() >= 25, f"only {sure.sum()} confident images: the model changed, revisit CONFIDENT"
+    return test_set.images[:N_AGREE][sure], probs.argmax(axis=1)[sure]
 
 
 @pytest.mark.parametrize("resample", [NEAREST, BICUBIC], ids=["nearest", "bicubic"])
@@ -113,14 +117,14 @@ def test_uploaded_copy_of_a_test_image_gets_the_same_prediction(
     prepared = [prepare_upload(make_file(image, resample)) for image in images]
     assert all(any(INVERTED in note for note in p.notes) for p in prepared)
     got = predict_proba(model, np.stack([p.image for p in prepared])).argmax(axis=1)
-    agree = int((got == expected).sum())
-    assert agree >= MIN_AGREE, f"{agree}/{N_AGREE} agree; differing indices {np.flatnonzero(got != expected).tolist()}"
+    differ = np.flatnonzero(got != expected).tolist()
+    assert differ == [], f"{len(differ)} of {len(images)} confident images changed their prediction"
 
 
-def test_the_agreement_threshold_catches_a_broken_pipeline(
+def test_the_agreement_check_catches_a_broken_pipeline(
     model: keras.Model, originals: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    """Controls: skipping the inversion, or dropping alpha instead of flattening it, lands far below MIN_AGREE."""
+    """Controls: skipping the inversion, or dropping alpha instead of flattening it, changes most predictions."""
     images, expected = originals
 
     def not_inverted(image: np.ndarray) -> np.ndarray:
@@ -132,7 +136,7 @@ def test_the_agreement_threshold_catches_a_broken_pipeline(
 
     for broken in (not_inverted, alpha_dropped):
         got = predict_proba(model, np.stack([broken(image) for image in images])).argmax(axis=1)
-        assert int((got == expected).sum()) <= 25, broken.__name__
+        assert int((got == expected).sum()) <= len(images) // 2, broken.__name__
 
 
 def test_output_peak_is_255_like_fashion_mnist(test_set: data.Split) -> None:
