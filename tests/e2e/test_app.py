@@ -205,3 +205,30 @@ def test_bad_layer_in_url_warns(app_server: AppServer, app_page: Page) -> None:
         app_page.get_by_test_id("stPlotlyChart").filter(has=app_page.locator(".gtitle", has_text="conv2d · channel 0"))
     ).to_have_count(1)
     expect(app_page).to_have_url(re.compile(r"[?&]layer=conv2d(&|$)"))
+
+
+# --- the second shipped model ------------------------------------------------------------------------------------
+@pytest.mark.skipif(
+    not (REPO_ROOT / "fmnist_core" / "assets" / "improved.keras").exists(), reason="improved is not shipped"
+)
+def test_choosing_the_improved_model_in_the_sidebar_drives_feature_maps(app_server: AppServer, app_page: Page) -> None:
+    open_page(app_page, app_server, "/feature_maps?image=0&layer=conv2d&channel=0")
+    box = model_box(app_page)
+    box.click()
+    app_page.get_by_role("option", name=re.compile(r"^improved\b")).click()
+    wait_for_app(app_page, server=app_server)
+    expect(box).to_have_value(re.compile(r"^improved\b"))
+
+    # improved's conv2d is 'same'-padded with 32 filters: 28x28 maps, channels 0..31
+    chart = app_page.get_by_test_id("stPlotlyChart").filter(has=app_page.locator(".gtitle", has_text=CHANNEL_FIGURE))
+    expect(chart).to_have_count(1)
+    expect(chart.locator(".gtitle")).to_have_text("conv2d · channel 0 · 28×28")
+    z = chart.evaluate(HEATMAP_Z)
+    assert (z["rows"], z["cols"]) == (28, 28)
+    expect(app_page.locator(".gtitle", has_text="All 32 channels of conv2d")).to_have_count(1)
+    slider = app_page.get_by_role("slider")
+    slider.focus()
+    app_page.keyboard.press("End")
+    wait_for_app(app_page, server=app_server)
+    expect(chart.locator(".gtitle")).to_have_text("conv2d · channel 31 · 28×28")
+    expect(app_page).to_have_url(re.compile(r"[?&]channel=31(&|$)"))
