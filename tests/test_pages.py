@@ -600,3 +600,19 @@ def test_improved_model_works_on_feature_maps_and_model_pages(make_app) -> None:
     assert not at.exception, _exceptions(at)
     assert any("the 32 3×3 kernels of conv2d" in t for t in texts(at.markdown)), texts(at.markdown)
     assert "BatchNormalization" in at.dataframe[0].value.to_string()
+
+
+def test_fmnist_timings_logs_the_channel_fragment(make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/interaction.py reads this file for the fragment's server time; without the variable nothing is written."""
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
+    timings = tmp_path / "timings"
+    timings.mkdir()
+    at.slider(key="fm_channel").set_value(2).run()
+    assert not list(timings.iterdir())
+    log = timings / "timings.jsonl"
+    monkeypatch.setenv("FMNIST_TIMINGS", str(log))
+    at.slider(key="fm_channel").set_value(3).run()
+    assert not at.exception, _exceptions(at)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows and {r["label"] for r in rows} == {"feature_maps.layer_view"}
+    assert all(0 < r["ms"] < 60_000 for r in rows)
