@@ -1,4 +1,4 @@
-"""Entry point: page config, the sidebar's "Model" picker, and navigation. Pages live in app_pages/.
+"""Entry point: page config, the sidebar's "Model" picker, and navigation. Pages live in pages/.
 
 Not pages/: Streamlit treats a folder of that name as its legacy multipage app and runs a deep-linked page
 without this file on a fresh server.
@@ -15,11 +15,11 @@ from ui.state import MODEL_KEY, runs  # noqa: E402
 st.set_page_config(page_title="Fashion-MNIST CNN", page_icon=":material/checkroom:", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("app_pages/test_images.py", title="Test images", icon=":material/grid_view:", url_path="test_images"),
-    st.Page("app_pages/feature_maps.py", title="Feature maps", icon=":material/layers:", url_path="feature_maps"),
-    st.Page("app_pages/model.py", title="Model", icon=":material/analytics:", url_path="model"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/test_images.py", title="Test images", icon=":material/grid_view:", url_path="test_images"),
+    st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:", url_path="feature_maps"),
+    st.Page("pages/model.py", title="Model", icon=":material/analytics:", url_path="model"),
 ]
 page = st.navigation(PAGES)
 

@@ -93,7 +93,7 @@ def feature_map_rerun_ms(changes: int = 12) -> dict:
     os.environ.setdefault("FMNIST_HOME", tempfile.mkdtemp(prefix="fmnist-rerun-"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("app_pages/feature_maps.py")
+    at.switch_page("pages/feature_maps.py")
     at.run()
     at.slider(key="fm_channel").set_value(1).run()  # warm the caches
     times = []

@@ -4,7 +4,7 @@ deleted and damaged runs, and a missing data set.
 AppTest notes (streamlit 1.67), learnt the hard way:
 - Every AppTest run after the first one runs the page file *alone*, without app.py: a folder named `pages/`
   next to the entry script turns on Streamlit's legacy multipage mode for the first script run of a session,
-  and AppTest resets that mode before every run. This holds for `switch_page("app_pages/x.py")` and for a plain
+  and AppTest resets that mode before every run. This holds for `switch_page("pages/x.py")` and for a plain
   rerun of Home. So the sidebar's "Model" box exists only on runs of app.py itself: the first run, and every
   run after `switch_page("app.py")` (app.py then shows Home; see `show_home`). Other pages read the active
   model from `session_state["model_id"]`, which the tests set before each run. Rendering the sidebar before

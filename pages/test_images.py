@@ -100,7 +100,7 @@ with detail:
         st.error("Misclassified")
     st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch", key="ti_probs")
     st.page_link(
-        "app_pages/feature_maps.py",
+        "pages/feature_maps.py",
         label="See its feature maps",
         icon=":material/layers:",
         query_params={"image": chosen},
@@ -119,7 +119,7 @@ if upload is not None:
         show_upload_pair(upload)
         st.markdown(f"**Predicted: {CLASS_NAMES[up_pred]}** ({up_probs[up_pred]:.1%})")
         st.page_link(
-            "app_pages/feature_maps.py",
+            "pages/feature_maps.py",
             label="See its feature maps",
             icon=":material/layers:",
             query_params={"source": "upload"},

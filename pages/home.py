@@ -13,10 +13,10 @@ st.markdown(
 )
 
 links = st.columns(4)
-links[0].page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
-links[1].page_link("app_pages/test_images.py", label="Browse test images", icon=":material/grid_view:")
-links[2].page_link("app_pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
-links[3].page_link("app_pages/model.py", label="Inspect the model", icon=":material/analytics:")
+links[0].page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+links[1].page_link("pages/test_images.py", label="Browse test images", icon=":material/grid_view:")
+links[2].page_link("pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
+links[3].page_link("pages/model.py", label="Inspect the model", icon=":material/analytics:")
 
 left, right = st.columns([3, 2], gap="large")
 with left:
