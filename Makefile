@@ -99,8 +99,9 @@ system-test-deps: ## Debian's chromium for the browser tests (Playwright drives 
 	elif command -v apt-get >/dev/null 2>&1; then $(call apt_install,chromium); \
 	else echo "system-test-deps: install Chromium at $(CHROMIUM) (no apt-get here)" >&2; exit 1; fi
 
-test: dev-venv data system-test-deps ## ruff, then the whole pytest suite including the browser tests
+test: dev-venv data system-test-deps ## ruff check and format, then the whole pytest suite including the browser tests
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VPY) -m pytest
 
 lint: dev-venv ## ruff check and ruff format --check

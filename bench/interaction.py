@@ -58,6 +58,7 @@ def channel_fragment_ms(changes: int = 15, layer: str = "conv2d", size: str = "2
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url + f"/feature_maps?image=0&layer={layer}&channel=0")
+
             def title(channel: int):  # Plotly briefly keeps the old chart's title while it swaps charts
                 return page.locator(".gtitle", has_text=f"{layer} · channel {channel} · {size}")
 

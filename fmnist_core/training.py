@@ -354,7 +354,9 @@ class TrainingJob:
         x_train = tf.constant(data.scale(train.images[:n], dtype))
         y_train = tf.constant(train.labels[:n].astype(np.int32))
         # Shuffle indices, then gather: the order depends only on the seed, and no shuffle buffer copies images.
-        batches = tf.data.Dataset.range(n).shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+        batches = (
+            tf.data.Dataset.range(n).shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+        )
         prepare = _batch_preparer(preset, x_train, y_train)
         if preset.augment:  # a seeded stream of per-batch seeds: same seed, same augmentation; new draws each epoch
             keys = tf.data.Dataset.random(seed=cfg.seed, rerandomize_each_iteration=True).batch(2)

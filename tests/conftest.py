@@ -1,119 +1,12 @@
-"""Shared test helpers: where the real data is, a writer of small (optionally broken) IDX sets, a temp store."""
+"""Fixtures shared by the test modules; plain helpers live in helpers.py."""
 
 from __future__ import annotations
 
-import gzip
-import os
-import struct
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # `pytest` (not only `python -m pytest`) must find fmnist_core
-    sys.path.insert(0, str(REPO_ROOT))
-
-REAL_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
-IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-HAS_REAL_DATA = all((REAL_DATA_DIR / name).is_file() for name in IDX_FILES.values())
-requires_real_data = pytest.mark.skipif(
-    not HAS_REAL_DATA,
-    reason=f"real Fashion-MNIST not found in {REAL_DATA_DIR} (apt-get install dataset-fashion-mnist)",
-)
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-PYTHON = str(VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable))
-
-# Ways write_idx_set can break one file.
-CORRUPTIONS = ("truncated_gzip", "not_gzip", "empty", "bad_magic", "size_27", "short_body", "label_10")
-
-
-def idx_images_bytes(images: np.ndarray, magic: int = 2051) -> bytes:
-    """Raw (not gzipped) IDX3: big-endian magic, count, rows, cols, then the pixels."""
-    n, rows, cols = images.shape
-    return struct.pack(">IIII", magic, n, rows, cols) + images.astype(np.uint8).tobytes()
-
-
-def idx_labels_bytes(labels: np.ndarray, magic: int = 2049) -> bytes:
-    """Raw (not gzipped) IDX1: big-endian magic, count, then one byte per label."""
-    return struct.pack(">II", magic, len(labels)) + labels.astype(np.uint8).tobytes()
-
-
-@dataclass
-class IdxSet:
-    """What write_idx_set wrote: the folder, each file's path, and the arrays in them."""
-
-    folder: Path
-    paths: dict[str, Path]
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-
-
-def _broken(kind: str, key: str, images: np.ndarray, labels: np.ndarray) -> bytes:
-    """The file's bytes as written to disk (gzipped unless the corruption says otherwise)."""
-    is_images = key.endswith("images")
-    good = idx_images_bytes(images) if is_images else idx_labels_bytes(labels)
-    if kind == "truncated_gzip":
-        packed = gzip.compress(good)
-        return packed[: len(packed) // 2]
-    if kind == "not_gzip":
-        return np.random.default_rng(7).integers(0, 256, 300, dtype=np.uint8).tobytes()
-    if kind == "empty":
-        return b""
-    if kind == "bad_magic":  # the other file type's magic: a label file where images belong and vice versa
-        raw = idx_images_bytes(images, magic=2049) if is_images else idx_labels_bytes(labels, magic=2051)
-    elif kind == "size_27":
-        raw = idx_images_bytes(np.zeros((len(images), 27, 27), np.uint8)) if is_images else good
-    elif kind == "short_body":
-        raw = good[:-5]
-    elif kind == "label_10":
-        bad = labels.copy()
-        bad[-1] = 10
-        raw = good if is_images else idx_labels_bytes(bad)
-    else:
-        raise ValueError(f"unknown corruption {kind!r}; one of {CORRUPTIONS}")
-    return gzip.compress(raw)
-
-
-def write_idx_set(
-    folder: Path,
-    n_train: int = 12,
-    n_test: int = 6,
-    corrupt: dict[str, str] | None = None,
-    seed: int = 0,
-) -> IdxSet:
-    """Write the four Fashion-MNIST .gz files with seeded random content; `corrupt` maps a file key
-    ("train_images", "test_labels", ...) to one of CORRUPTIONS."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
-    corrupt = corrupt or {}
-    paths = {}
-    for key, name in IDX_FILES.items():
-        split = key.split("_")[0]
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if key in corrupt:
-            payload = _broken(corrupt[key], key, images, labels)
-        else:
-            payload = gzip.compress(idx_images_bytes(images) if key.endswith("images") else idx_labels_bytes(labels))
-        paths[key] = folder / name
-        paths[key].write_bytes(payload)
-    return IdxSet(folder=folder, paths=paths, **arrays)
+from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
 
 @pytest.fixture
@@ -122,13 +15,6 @@ def store_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "fmnist_home"
     monkeypatch.setenv("FMNIST_HOME", str(home))
     return home
-
-
-def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
-    """Environment for `python -m fmnist_core` children: our store, the repo importable, TF log level unset."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "FMNIST_DATA_DIR")}
-    env.update(FMNIST_HOME=str(home), PYTHONPATH=str(REPO_ROOT), **extra)
-    return env
 
 
 @pytest.fixture(scope="session")

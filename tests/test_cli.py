@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
 
 from fmnist_core import cli, data
+from helpers import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
 
 pytestmark = pytest.mark.skipif(not HAS_REAL_DATA, reason=f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
 

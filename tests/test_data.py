@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import IDX_FILES, REAL_DATA_DIR, requires_real_data, write_idx_set
 
 from fmnist_core import data
+from helpers import IDX_FILES, REAL_DATA_DIR, requires_real_data, write_idx_set
 
 
 @pytest.fixture

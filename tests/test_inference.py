@@ -9,10 +9,10 @@ import weakref
 import keras
 import numpy as np
 import pytest
-from conftest import HAS_REAL_DATA, REAL_DATA_DIR, requires_real_data
 
 from fmnist_core import data, inference
 from fmnist_core.model import build_seed_cnn
+from helpers import HAS_REAL_DATA, REAL_DATA_DIR, requires_real_data
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import keras
 import pytest
-from conftest import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
 
 from fmnist_core import data, store
 from fmnist_core.inference import evaluate, predict_proba
 from fmnist_core.training import TARGET_ACCURACY
+from helpers import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
 
 SHIPPED = store.ASSETS_DIR / "default.keras"
 pytestmark = [

@@ -14,10 +14,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import PYTHON, subprocess_env
 
 from fmnist_core import store
 from fmnist_core.model import build_seed_cnn
+from helpers import PYTHON, subprocess_env
 
 META = {"preset": "seed", "test_accuracy": 0.75, "test_loss": 0.5}
 

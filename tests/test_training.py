@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HAS_REAL_DATA, REAL_DATA_DIR
 
 from fmnist_core import data, store, training
 from fmnist_core.inference import evaluate
 from fmnist_core.training import ConfigError, TrainConfig, TrainingJob
+from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
 needs_data = pytest.mark.skipif(not HAS_REAL_DATA, reason=f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
 TIMEOUT = 300
