@@ -1,6 +1,6 @@
 """Interaction numbers: first page after `streamlit run`, and server time of a Feature maps rerun.
 
-Usage: python bench/interaction.py [--out bench/results/interaction.json]
+Usage: python -m bench.interaction [--out bench/results/interaction.json]
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.load import CHROMIUM_ARGS, IDLE, start_server  # noqa: E402
+from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
 
 
 def first_page_seconds() -> dict:
@@ -26,17 +23,17 @@ def first_page_seconds() -> dict:
 
     home = tempfile.mkdtemp(prefix="fmnist-first-")
     started = time.monotonic()
-    proc, url, ready = start_server(home)
+    proc, url, ready = start_server(env={"FMNIST_HOME": home})
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             page = browser.new_page()
             page.goto(url + "/")
             page.get_by_text("Fashion-MNIST CNN dashboard").first.wait_for(timeout=60_000)
             shown = time.monotonic() - started
             browser.close()
     finally:
-        proc.kill()
+        stop_server(proc)
     return {"health_ok_seconds": ready, "first_page_seconds": shown}
 
 
@@ -51,11 +48,11 @@ def channel_fragment_ms(changes: int = 15, layer: str = "conv2d", size: str = "2
 
     home = tempfile.mkdtemp(prefix="fmnist-fragment-")
     timings = Path(home) / "timings.jsonl"
-    proc, url, _ = start_server(home, {"FMNIST_TIMINGS": str(timings)})
+    proc, url, _ = start_server(env={"FMNIST_HOME": home, "FMNIST_TIMINGS": str(timings)})
     browser_ms = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url + f"/feature_maps?image=0&layer={layer}&channel=0")
 
@@ -63,7 +60,7 @@ def channel_fragment_ms(changes: int = 15, layer: str = "conv2d", size: str = "2
                 return page.locator(".gtitle", has_text=f"{layer} · channel {channel} · {size}")
 
             expect(title(0)).to_have_count(1, timeout=120_000)
-            page.wait_for_selector(IDLE, timeout=60_000)
+            page.wait_for_selector(APP_IDLE, timeout=60_000)
             slider = page.get_by_role("slider")
             expect(slider).to_have_count(1)
             slider.focus()
@@ -75,7 +72,7 @@ def channel_fragment_ms(changes: int = 15, layer: str = "conv2d", size: str = "2
             page.wait_for_timeout(500)
             browser.close()
     finally:
-        proc.kill()
+        stop_server(proc)
     server_ms = [json.loads(line)["ms"] for line in timings.read_text().splitlines()]
     counted = server_ms[-changes:]  # the page's first full run and the warm-up change come first
     return {

@@ -1,6 +1,6 @@
 """Load-and-fault run: the real server, 10 concurrent browser sessions browsing, one training running.
 
-Usage: python bench/load.py [--sessions 10] [--seconds 60] [--out bench/results/load.json]
+Usage: python -m bench.load [--sessions 10] [--seconds 60] [--out bench/results/load.json]
 Reports pages served, errors (exceptions on a page, timeouts), and the server's peak RSS. Bounded in time and
 count; it talks only to 127.0.0.1.
 """
@@ -10,62 +10,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 from playwright.async_api import async_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-# Headless Chromium as root on a machine without network: no sandbox, no background connections.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(home: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, float]:
-    """Start `streamlit run app.py`; return the process, base URL and seconds until /_stcore/health said ok."""
-    port = free_port()
-    env = dict(os.environ, FMNIST_HOME=home, TF_CPP_MIN_LOG_LEVEL="3", **(extra_env or {}))
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        ],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                if r.read().strip() == b"ok":
-                    return proc, url, time.monotonic() - started
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not become healthy in 60 s")
+from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
 
 
 def tree_rss_mb(proc: subprocess.Popen) -> float:
@@ -78,7 +33,7 @@ def tree_rss_mb(proc: subprocess.Popen) -> float:
 
 async def wait_idle(page, timeout: float = 90_000) -> None:
     await page.wait_for_timeout(300)
-    await page.wait_for_selector(IDLE, timeout=timeout)
+    await page.wait_for_selector(APP_IDLE, timeout=timeout)
 
 
 async def browse(browser, url: str, deadline: float, stats: dict, rng: random.Random) -> None:
@@ -134,12 +89,12 @@ async def train_session(browser, url: str, stats: dict) -> None:
 
 async def run(sessions: int, seconds: float) -> dict:
     home = tempfile.mkdtemp(prefix="fmnist-load-")
-    proc, url, ready = start_server(home)
+    proc, url, ready = start_server(env={"FMNIST_HOME": home})
     stats: dict = {"pages": 0, "errors": [], "latencies": [], "training": "not started"}
     peak = 0.0
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = await launch_chromium(pw)
             deadline = time.monotonic() + seconds
             rng = random.Random(1)
             tasks = [asyncio.create_task(train_session(browser, url, stats))]
@@ -154,7 +109,7 @@ async def run(sessions: int, seconds: float) -> dict:
             peak = max(peak, tree_rss_mb(proc))
             await browser.close()
     finally:
-        proc.kill()
+        stop_server(proc)
     lat = sorted(stats["latencies"])
     return {
         "sessions": sessions,

@@ -12,6 +12,7 @@ from fmnist_core.data import CLASS_NAMES
 from fmnist_core.model import spatial_layers
 from ui.components import show_upload_pair, upload_widget
 from ui.figures import channel_heatmap, image_figure, mosaic_figure
+from ui.frame import page_frame
 from ui.state import (
     active_run,
     image_activations,
@@ -24,6 +25,8 @@ from ui.state import (
     url_params,
     write_url,
 )
+
+page_frame()
 
 PAGE = "feature_maps"
 

@@ -3,7 +3,10 @@
 import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES, samples_per_class
+from ui.frame import page_frame
 from ui.state import active_run, test_set_or_message
+
+page_frame()
 
 st.title("Fashion-MNIST CNN dashboard")
 st.markdown(

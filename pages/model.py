@@ -11,7 +11,10 @@ from fmnist_core.explain import first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.model import summary_rows, total_params
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
+from ui.frame import page_frame
 from ui.state import active_run, active_run_id, model_or_message, runs, test_probabilities, test_set_or_message
+
+page_frame()
 
 st.title("Model")
 info = active_run()

@@ -9,6 +9,7 @@ import streamlit as st
 from fmnist_core.data import CLASS_NAMES
 from ui.components import show_upload_pair, upload_widget, why_panel
 from ui.figures import probability_bars
+from ui.frame import page_frame
 from ui.state import (
     active_run,
     int_param,
@@ -20,6 +21,8 @@ from ui.state import (
     url_params,
     write_url,
 )
+
+page_frame()
 
 PAGE = "test_images"
 PER_PAGE = 36

@@ -9,7 +9,10 @@ import streamlit as st
 from fmnist_core.data import EXPECTED_COUNT
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, TrainingJob
 from ui.figures import batch_curve, epoch_curves
+from ui.frame import page_frame
 from ui.state import JOB_KEY, set_active_run
+
+page_frame()
 
 POLL_FLAG = "_train_polling"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from .conftest import REPO_ROOT, AppServer, goto, wait_for_app
+from .harness import REPO_ROOT, AppServer, goto, wait_for_app
 
 PAGES = {  # path -> h1; "/" first
     "/": "Fashion-MNIST CNN dashboard",

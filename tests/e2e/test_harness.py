@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import AppServer, goto, wait_for_app
+from .harness import AppServer, goto, wait_for_app
 
 HELLO_APP = """
 import streamlit as st

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fmnist_core.data import load_test_set
 
-from .conftest import AppServer, goto, wait_for_app
+from .harness import AppServer, goto, wait_for_app
 
 APP_ENV = {"FMNIST_MAX_TRAININGS": "1"}
 TRAIN_TIMEOUT = 240_000

@@ -1,0 +1,130 @@
+"""AppTest helpers for the page tests (tests/pages/): open a page through app.py, read what it shows.
+
+AppTest notes (streamlit 1.67):
+- AppTest resets Streamlit's legacy multipage mode before every run, and a `pages/` folder turns it on, so each
+  run after `switch_page("pages/x.py")` starts with the page file alone. The page's `page_frame()` call
+  (ui/frame.py) then runs the real app in its place, so every run draws the sidebar's "Model" box.
+- AppTest does not fire `run_every` timers: training tests re-run until the job says it is finished.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import data
+from ui.frame import PAGE_SPECS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+APP = REPO_ROOT / "app.py"
+# url_path -> page file, as the frame registers them.
+PAGE_FILES = {url: path for path, _title, _icon, url in PAGE_SPECS}
+TITLES = {
+    "home": "Fashion-MNIST CNN dashboard",
+    "train": "Train",
+    "test_images": "Test images",
+    "feature_maps": "Feature maps",
+    "model": "Model",
+}
+MODEL_PAGES = ("test_images", "feature_maps", "model")  # the pages that load the active model
+TIMEOUT = 120  # seconds per script run: importing TensorFlow and loading a model is slow on a busy CPU
+TRAIN_TIMEOUT = 240  # seconds for a training job to end
+DATA_FIX = "apt-get install dataset-fashion-mnist"
+REAL_DATA_DIR = data.DEBIAN_DIR
+
+
+def exceptions(at: AppTest) -> str:
+    return "\n".join(f"{e.value}\n{''.join(e.stack_trace)}" for e in at.exception)
+
+
+def open_page(
+    make_app: Callable[[], AppTest],
+    page: str,
+    params: dict[str, str] | None = None,
+    model_id: str | None = None,
+) -> AppTest:
+    """Run app.py once (it registers the pages), then open `page` with these query parameters."""
+    at = make_app()
+    if model_id is not None:
+        at.session_state["model_id"] = model_id
+    at.run()
+    assert not at.exception, exceptions(at)
+    if page == "home":
+        return show_home(at)
+    at.switch_page(PAGE_FILES[page])
+    if params:
+        at.query_params.update(params)
+    return rerun(at, model_id)
+
+
+def show_home(at: AppTest) -> AppTest:
+    """Switch to Home (the frame draws the sidebar on every page's run)."""
+    at.switch_page(PAGE_FILES["home"]).run()
+    assert not at.exception, exceptions(at)
+    assert title(at) == TITLES["home"]
+    assert at.sidebar.children, "no sidebar"
+    return at
+
+
+def rerun(at: AppTest, model_id: str | None = None) -> AppTest:
+    """Run again, optionally with another active model set in the session first."""
+    if model_id is not None:
+        at.session_state["model_id"] = model_id
+    at.run()
+    return at
+
+
+def title(at: AppTest) -> str:
+    assert at.title, "no title on the page"
+    return at.title[0].value
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def model_box(at: AppTest):
+    """The sidebar's "Model" selectbox (present on runs of app.py)."""
+    boxes = [box for box in at.sidebar.selectbox if box.label == "Model"]
+    assert boxes, "no 'Model' selectbox in the sidebar"
+    return boxes[0]
+
+
+def plotly_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("plotly_chart"):
+        title_ = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
+        titles.append(title_.get("text", "") if isinstance(title_, dict) else str(title_))
+    return titles
+
+
+def button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no {label!r} button; buttons: {[b.label for b in at.button]}"
+    return found[0]
+
+
+def number_input(at: AppTest, label: str):
+    found = [n for n in at.number_input if n.label == label]
+    assert found, f"no {label!r} number input"
+    return found[0]
+
+
+def run_until(at: AppTest, done: Callable[[], bool], timeout: float = TRAIN_TIMEOUT, what: str = "") -> None:
+    """Re-run the script (AppTest fires no run_every timers) until `done()` or the timeout."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, exceptions(at)
+
+
+def clear_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()

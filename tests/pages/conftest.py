@@ -1,0 +1,94 @@
+"""Fixtures of the page tests: an empty store with the real data, an AppTest factory, small saved runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import store
+
+
+@pytest.fixture
+def fmnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty store in tmp_path, the real data set, and Streamlit's process-wide caches cleared."""
+    home = tmp_path / "fmnist_home"
+    home.mkdir()
+    monkeypatch.setenv("FMNIST_HOME", str(home))
+    monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
+    clear_caches()
+    yield home
+    clear_caches()
+
+
+@pytest.fixture
+def make_app(fmnist_home: Path) -> Iterator[Callable[[], AppTest]]:
+    """A factory of AppTests on app.py; any training job still running at teardown is stopped."""
+    made: list[AppTest] = []
+
+    def make() -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        made.append(at)
+        return at
+
+    yield make
+    for at in made:
+        job = at.session_state["training_job"] if "training_job" in at.session_state else None
+        if job is not None and not job.finished:
+            job.stop()
+            job.wait(TRAIN_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def tiny_run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An untrained seed CNN saved once as a run (cheap: no training); tests copy it into their store."""
+    from fmnist_core.model import build_seed_cnn
+
+    folder = tmp_path_factory.mktemp("tiny_run")
+    metadata = {
+        "preset": "seed",
+        "architecture": "seed_cnn",
+        "status": "finished",
+        "test_accuracy": 0.1,
+        "test_loss": 2.3,
+        "history": [],
+    }
+    run_id = store.save_run(build_seed_cnn(seed=1), metadata, run_id="tiny-run", home=folder)
+    return {"id": run_id, "keras": folder / f"{run_id}.keras", "json": folder / f"{run_id}.json"}
+
+
+@pytest.fixture
+def tiny_run(tiny_run_files: dict[str, Path], fmnist_home: Path) -> str:
+    """The tiny run copied into this test's store; returns its id."""
+    shutil.copy2(tiny_run_files["keras"], fmnist_home)
+    shutil.copy2(tiny_run_files["json"], fmnist_home)
+    return str(tiny_run_files["id"])
+
+
+@pytest.fixture
+def damaged_run(fmnist_home: Path) -> str:
+    """A run whose JSON is fine but whose .keras file is garbage."""
+    run_id = "broken-run"
+    (fmnist_home / f"{run_id}.keras").write_bytes(b"this is not a zip archive" * 10)
+    meta = {
+        "id": run_id,
+        "status": "finished",
+        "preset": "seed",
+        "test_accuracy": 0.5,
+        "created": "2026-01-01T00:00:00",
+    }
+    (fmnist_home / f"{run_id}.json").write_text(json.dumps(meta))
+    return run_id
+
+
+@pytest.fixture
+def no_data(fmnist_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(empty))
+    return empty

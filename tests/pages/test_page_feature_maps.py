@@ -1,0 +1,98 @@
+"""Feature maps page: the address sets the view and follows it, the second shipped model, the timing log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from page_helpers import exceptions, open_page, plotly_titles, rerun, texts
+
+from fmnist_core import store
+
+
+def test_feature_maps_params_set_the_controls(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
+    assert not at.exception, exceptions(at)
+    assert not at.warning, texts(at.warning)
+    assert at.number_input(key="fm_image").value == 0
+    assert at.selectbox(key="fm_layer").value == "conv2d"
+    assert at.slider(key="fm_channel").value == 1
+    assert any("conv2d · channel 1 · 26×26" in t for t in plotly_titles(at)), plotly_titles(at)
+    assert any("Input #0 · Ankle boot" in t for t in plotly_titles(at)), plotly_titles(at)
+    assert at.query_params == {"image": "0", "layer": "conv2d", "channel": "1"}
+
+
+def test_feature_maps_other_params_open_their_view(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "110", "layer": "max_pooling2d_1", "channel": "63"})
+    assert not at.exception, exceptions(at)
+    assert not at.warning, texts(at.warning)
+    assert at.number_input(key="fm_image").value == 110
+    assert at.slider(key="fm_channel").value == 63
+    assert any("max_pooling2d_1 · channel 63 · 5×5" in t for t in plotly_titles(at)), plotly_titles(at)
+    assert any("Input #110 · Pullover" in t for t in plotly_titles(at)), plotly_titles(at)
+
+
+def test_feature_maps_controls_update_the_url(make_app) -> None:
+    # Regression: url_is_new() once saw the absent `source` param as a new link on every rerun, so the
+    # address snapped Channel, Layer and Test image back (fixed in ui/state.py, 2d0ffa0).
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
+    at.slider(key="fm_channel").set_value(5).run()
+    assert not at.exception, exceptions(at)
+    assert at.slider(key="fm_channel").value == 5
+    assert at.query_params["channel"] == "5"
+    assert any("conv2d · channel 5" in t for t in plotly_titles(at)), plotly_titles(at)
+
+    at.selectbox(key="fm_layer").set_value("max_pooling2d_1").run()
+    assert not at.exception, exceptions(at)
+    assert not at.warning, texts(at.warning)
+    assert at.selectbox(key="fm_layer").value == "max_pooling2d_1"
+    assert at.query_params["layer"] == "max_pooling2d_1"
+    assert any("max_pooling2d_1 · channel 5 · 5×5" in t for t in plotly_titles(at)), plotly_titles(at)
+
+
+def test_feature_maps_test_image_input_sticks(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
+    at.number_input(key="fm_image").set_value(5).run()
+    assert not at.exception, exceptions(at)
+    assert at.number_input(key="fm_image").value == 5
+    assert at.query_params["image"] == "5"
+    assert any(t.startswith("Input #5 ") for t in plotly_titles(at)), plotly_titles(at)
+
+
+def test_fmnist_timings_logs_the_channel_fragment(make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/interaction.py reads this file for the fragment's server time; without the variable nothing is written."""
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
+    timings = tmp_path / "timings"
+    timings.mkdir()
+    at.slider(key="fm_channel").set_value(2).run()
+    assert not list(timings.iterdir())
+    log = timings / "timings.jsonl"
+    monkeypatch.setenv("FMNIST_TIMINGS", str(log))
+    at.slider(key="fm_channel").set_value(3).run()
+    assert not at.exception, exceptions(at)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows and {r["label"] for r in rows} == {"feature_maps.layer_view"}
+    assert all(0 < r["ms"] < 60_000 for r in rows)
+
+
+@pytest.mark.skipif(not (store.ASSETS_DIR / "improved.keras").exists(), reason="the improved model is not shipped")
+def test_improved_model_works_on_feature_maps_and_model_pages(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "31"}, model_id="improved")
+    assert not at.exception, exceptions(at)
+    assert not at.warning, texts(at.warning)
+    assert at.selectbox(key="fm_layer").options == [
+        "conv2d (28, 28, 32)",
+        "max_pooling2d (14, 14, 32)",
+        "conv2d_1 (14, 14, 64)",
+        "max_pooling2d_1 (7, 7, 64)",
+    ]
+    assert any("conv2d · channel 31 · 28×28" in t for t in plotly_titles(at)), plotly_titles(at)
+    at.query_params.update({"channel": "40"})  # conv2d has 32 channels here, unlike the notebook's 64
+    rerun(at, "improved")
+    assert any("Channel 40 does not exist in conv2d (0..31)" in t for t in texts(at.warning)), texts(at.warning)
+
+    at = open_page(make_app, "model", model_id="improved")
+    assert not at.exception, exceptions(at)
+    assert any("the 32 3×3 kernels of conv2d" in t for t in texts(at.markdown)), texts(at.markdown)
+    assert "BatchNormalization" in at.dataframe[0].value.to_string()

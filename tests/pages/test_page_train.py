@@ -1,0 +1,122 @@
+"""Train page: a training saved as a run, Use this model, Stop keeps a stopped run, a full disk at save time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from page_helpers import PAGE_FILES, button, exceptions, model_box, number_input, open_page, run_until, show_home, texts
+
+from fmnist_core import store
+
+
+@pytest.mark.slow
+def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> None:
+    at = open_page(make_app, "train")
+    assert button(at, "Train")
+    at.selectbox[0].set_value("seed").run()
+    assert at.selectbox[0].value == "seed"
+    number_input(at, "Epochs").set_value(1)
+    number_input(at, "Training images").set_value(300)
+    at.run()
+    button(at, "Train").click().run()
+    assert not at.exception, exceptions(at)
+    assert not at.error, texts(at.error)
+    job = at.session_state["training_job"]
+    assert job.config.preset == "seed" and job.config.epochs == 1 and job.config.limit == 300
+
+    run_until(at, lambda: job.finished, what="the training to finish")
+    at.run()
+    assert not at.exception, exceptions(at)
+    snap = job.snapshot()
+    assert snap["state"] == "done", snap["error"]
+    run_id = snap["run_id"]
+    assert run_id
+    assert "Test accuracy" in [m.label for m in at.metric]
+    assert any("finished" in s for s in texts(at.success)), texts(at.success)
+    assert any(run_id in m for m in texts(at.markdown)), "the page does not name the saved run"
+    assert (fmnist_home / f"{run_id}.keras").is_file()
+    meta = json.loads((fmnist_home / f"{run_id}.json").read_text())
+    assert meta["status"] == "finished" and meta["train_images"] == 300 and len(meta["history"]) == 1
+
+    # The sidebar lives on app.py's runs: back to Home, the new run is listed (the shipped one stays active).
+    show_home(at)
+    box = model_box(at)
+    assert any(option.startswith(run_id) for option in box.options), box.options
+    assert box.value == "default"
+
+    at.switch_page(PAGE_FILES["train"])
+    at.run()
+    button(at, "Use this model").click().run()
+    assert not at.exception, exceptions(at)
+    assert at.session_state["model_id"] == run_id
+
+    show_home(at)
+    assert model_box(at).value == run_id
+    assert any(run_id in m for m in texts(at.markdown)), "Home's card does not show the new active model"
+
+
+@pytest.mark.slow
+def test_stop_keeps_a_stopped_run(make_app, fmnist_home: Path) -> None:
+    at = open_page(make_app, "train")
+    number_input(at, "Epochs").set_value(3)
+    number_input(at, "Training images").set_value(20_000)
+    at.run()
+    button(at, "Train").click().run()
+    job = at.session_state["training_job"]
+    assert job.config.limit == 20_000 and job.config.epochs == 3
+
+    def training_started() -> bool:
+        snap = job.snapshot()
+        assert snap["state"] not in ("done", "failed"), snap
+        return snap["state"] == "running" and snap["batch"] > 0 and any(b.label == "Stop" for b in at.button)
+
+    run_until(at, training_started, what="the first batch")
+    button(at, "Stop").click().run()
+    assert not at.exception, exceptions(at)
+    run_until(at, lambda: job.finished, what="the stopped job to end")
+    at.run()
+    assert not at.exception, exceptions(at)
+
+    snap = job.snapshot()
+    assert snap["state"] == "stopped", snap["error"]
+    assert snap["run_id"]
+    epochs_done = len(snap["history"])
+    assert epochs_done < 3 or not snap["history"][-1]["complete"], "the job did not stop early"
+    assert any("stopped early" in s for s in texts(at.success)), texts(at.success)
+    info = store.get_run(snap["run_id"])
+    assert info.status == "stopped" and not info.shipped
+    assert json.loads((fmnist_home / f"{snap['run_id']}.json").read_text())["status"] == "stopped"
+    assert snap["run_id"] in [r.id for r in store.list_runs()]
+
+
+@pytest.mark.slow
+def test_full_disk_at_save_keeps_the_model_and_retry_saves(make_app, fmnist_home: Path, monkeypatch) -> None:
+    import errno
+
+    real_write = store._atomic_write
+
+    def full_disk(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_atomic_write", full_disk)
+    at = open_page(make_app, "train")
+    number_input(at, "Epochs").set_value(1)
+    number_input(at, "Training images").set_value(300)
+    at.run()
+    button(at, "Train").click().run()
+    job = at.session_state["training_job"]
+    run_until(at, lambda: job.finished, what="the training to finish")
+    at.run()
+    assert not at.exception, exceptions(at)
+    assert any("not saved" in e and "is full" in e for e in texts(at.error)), texts(at.error)
+    assert not list(fmnist_home.glob("*.json"))  # nothing half-saved is listed
+
+    monkeypatch.setattr(store, "_atomic_write", real_write)  # space freed: retry
+    button(at, "Retry saving").click().run()
+    at.run()
+    assert not at.exception, exceptions(at)
+    run_id = job.snapshot()["run_id"]
+    assert run_id and (fmnist_home / f"{run_id}.json").is_file()
+    assert store.load_model(run_id, fmnist_home) is not None

@@ -1,0 +1,68 @@
+"""The app's frame: page config, the page list, the sidebar's "Model" picker and the router.
+
+app.py calls `run_app()`. Every page file begins with `page_frame()`, which matters only on a server's very
+first request: Streamlit 1.67 starts in its legacy multipage mode when a `pages/` folder exists
+(PagesManager.uses_pages_directory) and, until some script calls st.navigation, runs a deep-linked page file
+directly, without app.py. `page_frame()` notices that pass and runs the real app instead (st.navigation with
+the real page list, the sidebar, then the page), then ends the legacy pass.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import streamlit as st  # noqa: E402
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+
+from ui.state import MODEL_KEY, runs  # noqa: E402
+
+# (file, title, icon, url_path): url_path equals the file's stem, so the legacy pass finds the same page.
+PAGE_SPECS = (
+    ("pages/home.py", "Home", ":material/home:", "home"),
+    ("pages/train.py", "Train", ":material/model_training:", "train"),
+    ("pages/test_images.py", "Test images", ":material/grid_view:", "test_images"),
+    ("pages/feature_maps.py", "Feature maps", ":material/layers:", "feature_maps"),
+    ("pages/model.py", "Model", ":material/analytics:", "model"),
+)
+
+
+def _pages() -> list[st.Page]:
+    return [
+        st.Page(path, title=title, icon=icon, url_path=url, default=(url == "home"))
+        for path, title, icon, url in PAGE_SPECS
+    ]
+
+
+def model_picker() -> None:
+    """The sidebar's "Model" box: the shipped models and every saved run; the choice holds across pages."""
+    available = runs()
+    labels = {r.id: r.label() for r in available}
+    ids = list(labels)
+    chosen = st.session_state.get(MODEL_KEY)
+    if chosen is not None and chosen not in labels:
+        ids.append(chosen)  # keep a deleted run selected so the page can say it is gone
+        labels[chosen] = f"{chosen} (deleted)"
+    if MODEL_KEY not in st.session_state and ids:
+        st.session_state[MODEL_KEY] = ids[0]
+    if ids:
+        st.selectbox("Model", ids, key=MODEL_KEY, format_func=lambda run_id: labels.get(run_id, run_id))
+    else:
+        st.warning("No model yet: train one on the Train page.")
+
+
+def run_app() -> None:
+    """Page config, navigation with the real page list, the sidebar, then the chosen page."""
+    st.set_page_config(page_title="Fashion-MNIST CNN", page_icon=":material/checkroom:", layout="wide")
+    page = st.navigation(_pages())
+    with st.sidebar:
+        model_picker()
+    page.run()
+
+
+def page_frame() -> None:
+    """Call first in every page file: on the legacy first pass, run the real app in its place and stop."""
+    if PagesManager.uses_pages_directory:
+        run_app()
+        st.stop()
