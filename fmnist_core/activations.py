@@ -54,6 +54,17 @@ def channel_mosaic(maps: np.ndarray, columns: int | None = None, gutter: int = 1
     return mosaic, channel
 
 
+def normalise_channels(maps: np.ndarray) -> np.ndarray:
+    """Scale each channel of (H, W, C) to 0..1 by its own min and max (a flat channel becomes 0).
+
+    With one shared scale a few strong channels wash the rest out; per channel, every pattern is visible but
+    brightness no longer compares across channels.
+    """
+    low = maps.min(axis=(0, 1), keepdims=True)
+    span = maps.max(axis=(0, 1), keepdims=True) - low
+    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0.0).astype(np.float32)
+
+
 def mosaic_cell(
     index: int, shape: tuple[int, int, int], columns: int | None = None, gutter: int = 1
 ) -> tuple[int, int, int, int]:

@@ -120,3 +120,20 @@ def first_layer_kernels(model: Any, layer: str = "conv2d") -> np.ndarray:
     """The first conv layer's kernels as (kh, kw, filters), input channel 0: what it learned to look for."""
     kernel = model.get_layer(layer).get_weights()[0]
     return np.asarray(kernel[:, :, 0, :], dtype=np.float32)
+
+
+def heat_on_object(image: np.ndarray, heat: np.ndarray, threshold: float = 0.1) -> float | None:
+    """Share of a (28, 28) map's total heat on the object's pixels (brighter than `threshold` of the image's peak).
+
+    A map whose heat lies mostly on the background explains little; the page says so instead of letting it
+    look like an answer. None when the map is blank.
+    """
+    heat = np.nan_to_num(np.asarray(heat, dtype=np.float64))
+    total = float(heat.sum())
+    if total <= 0:
+        return None
+    pixels = np.asarray(image, dtype=np.float64).reshape(heat.shape)
+    peak = float(pixels.max())
+    if peak <= 0:
+        return None
+    return float(heat[pixels > threshold * peak].sum() / total)

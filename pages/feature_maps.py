@@ -7,7 +7,7 @@ the "Channel" slider redraws only the heatmaps. The address follows the view:
 
 import streamlit as st
 
-from fmnist_core.activations import channel_mosaic, mosaic_cell
+from fmnist_core.activations import channel_mosaic, mosaic_cell, normalise_channels
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.model import spatial_layers
 from ui.components import show_upload_pair, upload_widget
@@ -17,6 +17,8 @@ from ui.state import (
     active_run,
     image_activations,
     int_param,
+    kept,
+    kept_value,
     model_or_message,
     test_set_or_message,
     timed,
@@ -44,12 +46,12 @@ if url_is_new(PAGE, raw):
     image, problem = int_param("image", 0, last)
     if problem:
         st.warning(f"{problem}; showing image 0 instead.")
-    st.session_state["fm_image"] = image if image is not None else st.session_state.get("fm_image", 0)
+    st.session_state["fm_image"] = image if image is not None else kept_value("fm_image", 0)
     layer = raw["layer"]
     if layer is not None and layer not in layers:
         st.warning(f"`layer={layer[:40]}` in the address is not one of {', '.join(layers)}; showing {layers[0]}.")
         layer = None
-    st.session_state["fm_layer"] = layer or st.session_state.get("fm_layer", layers[0])
+    st.session_state["fm_layer"] = layer or kept_value("fm_layer", layers[0])
     channel_text = raw["channel"]
     if channel_text is not None:
         try:
@@ -57,7 +59,7 @@ if url_is_new(PAGE, raw):
         except ValueError:
             st.warning(f"`channel={channel_text[:40]}` in the address is not a whole number; showing channel 0.")
             st.session_state["fm_channel"] = 0
-if st.session_state.get("fm_layer") not in layers:
+if kept_value("fm_layer", layers[0]) not in layers:  # another model's layer name
     st.session_state["fm_layer"] = layers[0]
 
 with st.expander("Use your own image", expanded=raw.get("source") == "upload"):
@@ -70,7 +72,9 @@ if st.session_state.get("fm_source") not in sources:
 source = st.radio("Source", sources, horizontal=True, key="fm_source") if len(sources) > 1 else "Test image"
 
 if source == "Test image":
-    image_index = int(st.number_input("Test image", 0, last, key="fm_image", help=f"0 to {last}"))
+    image_index = int(
+        kept(st.number_input, "Test image", "fm_image", 0, min_value=0, max_value=last, help=f"0 to {last}")
+    )
     image = test.images[image_index]
     caption = f"Input #{image_index} · {CLASS_NAMES[int(test.labels[image_index])]}"
 else:
@@ -89,28 +93,40 @@ def layer_view() -> None:
     else:
         acts = image_activations(info.id, info.created, image_index)
     shapes = {name: acts[name].shape for name in layers}
-    layer = st.selectbox("Layer", layers, key="fm_layer", format_func=lambda n: f"{n} {shapes[n]}")
+    layer = kept(st.selectbox, "Layer", "fm_layer", layers[0], options=layers, format_func=lambda n: f"{n} {shapes[n]}")
     maps = acts[layer]
     channels = maps.shape[-1]
-    wanted = st.session_state.get("fm_channel", 0)
+    wanted = kept_value("fm_channel", 0)
     if not isinstance(wanted, int) or not 0 <= wanted < channels:
         st.warning(f"Channel {wanted} does not exist in {layer} (0..{channels - 1}); showing channel 0.")
         st.session_state["fm_channel"] = 0
-    channel = st.slider("Channel", 0, channels - 1, key="fm_channel")
-    left, right = st.columns(2)
-    left.plotly_chart(
-        image_figure(image, caption),
-        width="stretch",
-        key="fm_input",
-    )
-    right.plotly_chart(
-        channel_heatmap(maps[:, :, channel], f"{layer} · channel {channel} · {maps.shape[0]}×{maps.shape[1]}"),
+    control, scale_control = st.columns([4, 1])
+    with control:
+        channel = kept(st.slider, "Channel", "fm_channel", 0, min_value=0, max_value=channels - 1)
+    with scale_control:
+        scale = kept(st.radio, "Mosaic scale", "fm_scale", "Per channel", options=["Per channel", "Shared"])
+    # The three figures share one row, so the outlined tile stays in view while the slider moves.
+    left, middle, right = st.columns([1, 1, 1.5])
+    left.plotly_chart(image_figure(image, caption, height=330), width="stretch", key="fm_input")
+    middle.plotly_chart(
+        channel_heatmap(
+            maps[:, :, channel], f"{layer} · channel {channel} · {maps.shape[0]}×{maps.shape[1]}", height=330
+        ),
         width="stretch",
         key="fm_channel_fig",
     )
-    mosaic, index_map = channel_mosaic(maps)
-    st.plotly_chart(
-        mosaic_figure(mosaic, index_map, mosaic_cell(channel, maps.shape), f"All {channels} channels of {layer}"),
+    raw_mosaic, index_map = channel_mosaic(maps)
+    mosaic = channel_mosaic(normalise_channels(maps))[0] if scale == "Per channel" else raw_mosaic
+    right.plotly_chart(
+        mosaic_figure(
+            mosaic,
+            index_map,
+            mosaic_cell(channel, maps.shape),
+            f"All {channels} channels of {layer} ({scale.lower()} scale)",
+            height=420,
+            raw=raw_mosaic,
+            tile_shape=maps.shape[:2],
+        ),
         width="stretch",
         key="fm_mosaic",
     )

@@ -10,48 +10,74 @@ from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.model import summary_rows, total_params
+from fmnist_core.training import PRESETS
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
-from ui.state import active_run, active_run_id, model_or_message, runs, test_probabilities, test_set_or_message
+from ui.state import (
+    active_run,
+    active_run_id,
+    kept,
+    model_or_message,
+    readable_time,
+    run_label,
+    runs,
+    test_probabilities,
+    test_set_or_message,
+)
 
 page_frame()
+
+PENDING_DELETE = "_model_pending_delete"
+MESSAGE_KEY = "_model_page_msg"
 
 st.title("Model")
 info = active_run()
 model = model_or_message(info) if info is not None else None
 
 if model is not None:
+    meta = info.metadata
     st.subheader(f"{info.id}")
-    rows = summary_rows(model)
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.dataframe(
-            [
-                {"layer": r.name, "type": r.type, "output shape": str(r.output_shape), "parameters": r.params}
-                for r in rows
-            ],
-            hide_index=True,
-        )
-        st.markdown(f"**Total parameters: {total_params(model):,}**")
+    st.caption(
+        f"Preset {meta.get('preset', 'n/a')} · {meta.get('precision', 'float32')} · "
+        f"{meta.get('train_images', 'n/a')} training images · status {info.status}"
+    )
     test = test_set_or_message()
-    if test is not None:
-        probs = test_probabilities(info.id, info.created)
+    probs = test_probabilities(info.id, info.created) if test is not None else None
+    m1, m2, m3 = st.columns(3)
+    m3.metric("Parameters", f"{total_params(model):,}")
+    if probs is not None:
         predicted = probs.argmax(axis=1)
         labels = test.labels.astype(int)
-        with right:
-            c1, c2 = st.columns(2)
-            c1.metric("Test accuracy", f"{(predicted == labels).mean():.2%}")
-            c2.metric("Test loss", f"{cross_entropy(probs, labels):.4f}")
-            meta = info.metadata
-            st.caption(
-                f"Preset {meta.get('preset', 'n/a')} · {meta.get('precision', 'float32')} · "
-                f"{meta.get('train_images', 'n/a')} training images · status {info.status}"
-            )
-            if meta.get("command"):
-                st.code(meta["command"], language="bash")
+        m1.metric("Test accuracy", f"{(predicted == labels).mean():.2%}")
+        m2.metric("Test loss", f"{cross_entropy(probs, labels):.4f}")
+    if meta.get("command"):
+        st.code(meta["command"], language="bash")
+    rows = summary_rows(model)
+    st.dataframe(
+        [{"layer": r.name, "type": r.type, "output shape": str(r.output_shape), "parameters": r.params} for r in rows],
+        hide_index=True,
+    )
+    st.markdown(f"**Total parameters: {total_params(model):,}**")
+    if probs is not None:
         matrix = confusion_matrix(labels, predicted)
         cm, metrics = st.columns([3, 2], gap="large")
-        cm.plotly_chart(confusion_figure(matrix, CLASS_NAMES), width="stretch")
+        with cm:
+            event = st.plotly_chart(
+                confusion_figure(matrix, CLASS_NAMES),
+                width="stretch",
+                key=f"confusion_{info.id}",
+                on_select="rerun",
+                selection_mode="points",
+                config={"displayModeBar": False},
+            )
+            st.caption("Click a cell to see its images on Test images.")
+            points = event.selection.points if event else []
+            if points:
+                cell = points[0].get("customdata") or []
+                if len(cell) == 2:
+                    st.switch_page(
+                        "pages/test_images.py", query_params={"actual": int(cell[0]), "predicted": int(cell[1])}
+                    )
         with metrics:
             st.markdown("**Per-class metrics**")
             st.dataframe(
@@ -70,7 +96,7 @@ if model is not None:
     st.plotly_chart(
         mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"
     )
-    history = info.metadata.get("history") or []
+    history = meta.get("history") or []
     d1, d2, d3 = st.columns(3)
     try:
         d1.download_button(
@@ -99,32 +125,55 @@ if model is not None:
         b.plotly_chart(epoch_curves(history, "accuracy", "Accuracy per epoch"), width="stretch")
 
 st.subheader("Compare runs")
-comparable = [r for r in runs() if r.usable and r.metadata.get("history")]
-chosen_ids = st.multiselect(
+all_runs = runs()
+# Saved runs (newest first) before the shipped ones, so the default comparison is the user's latest two.
+comparable = sorted((r for r in all_runs if r.usable and r.metadata.get("history")), key=lambda r: r.shipped)
+labels_by_id = {r.id: run_label(r) for r in comparable}
+# Keep the choice across visits and deletes: drop only ids that no longer exist.
+previous = st.session_state.get("cmp_runs", st.session_state.get("_kept_widgets", {}).get("cmp_runs"))
+if previous is not None:
+    st.session_state["cmp_runs"] = [run_id for run_id in previous if run_id in labels_by_id]
+chosen_ids = kept(
+    st.multiselect,
     "Compare runs",
-    [r.id for r in comparable],
-    default=[r.id for r in comparable[:2]] if len(comparable) >= 2 else None,
+    "cmp_runs",
+    [r.id for r in comparable[:2]] if len(comparable) >= 2 else [],
+    options=list(labels_by_id),
+    format_func=lambda run_id: labels_by_id.get(run_id, run_id),
     help="Two or more runs: their test curves overlaid and their settings side by side",
 )
 if len(chosen_ids) >= 2:
     picked = [r for r in comparable if r.id in chosen_ids]
     a, b = st.columns(2)
-    histories = {r.id: r.metadata["history"] for r in picked}
+    histories = {labels_by_id[r.id]: r.metadata["history"] for r in picked}
     a.plotly_chart(compare_curves(histories, "accuracy", "Test accuracy per epoch"), width="stretch", key="cmp_acc")
     b.plotly_chart(compare_curves(histories, "loss", "Test loss per epoch"), width="stretch", key="cmp_loss")
+    smoothed = sorted({r.preset for r in picked if r.preset in PRESETS and PRESETS[r.preset].label_smoothing})
+    if smoothed and len({r.preset for r in picked}) > 1:
+        st.caption(
+            f"Test loss is not comparable across these presets: {', '.join(smoothed)} trains with label smoothing, "
+            "which raises its loss floor. Compare accuracy instead."
+        )
+
+    def rounded(value: float | None, digits: int) -> float | None:
+        return None if value is None else round(float(value), digits)
+
     st.dataframe(
         [
             {
-                "run": r.id,
+                "run": labels_by_id[r.id],
+                "id": r.id,
                 "preset": r.preset,
                 "epochs": len(r.metadata["history"]),
                 "batch size": (r.metadata.get("settings") or {}).get("batch_size"),
                 "learning rate": (r.metadata.get("settings") or {}).get("learning_rate"),
                 "seed": (r.metadata.get("settings") or {}).get("seed"),
                 "training images": r.metadata.get("train_images"),
-                "test accuracy": r.test_accuracy,
-                "seconds": r.metadata.get("seconds"),
-                "images/s": r.metadata.get("samples_per_second"),
+                "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
+                "seconds": rounded(r.metadata.get("seconds"), 1),
+                "images/s": None
+                if r.metadata.get("samples_per_second") is None
+                else int(round(r.metadata["samples_per_second"])),
                 "status": r.status,
             }
             for r in picked
@@ -135,30 +184,56 @@ elif comparable:
     st.caption("Choose two or more runs to compare.")
 
 st.subheader("Saved runs")
-
-
-def delete(run_id: str) -> None:
-    """Button callback: delete a run; if it was active, fall back to the shipped model."""
-    try:
-        store.delete_run(run_id)
-        st.session_state["_model_page_msg"] = ("success", f"Deleted run {run_id}.")
-        if active_run_id() == run_id:
-            st.session_state["model_id"] = store.DEFAULT_RUN_ID
-    except store.StoreError as exc:
-        st.session_state["_model_page_msg"] = ("error", str(exc))
-
-
-message = st.session_state.pop("_model_page_msg", None)
+message = st.session_state.pop(MESSAGE_KEY, None)
 if message:
     getattr(st, message[0])(message[1])
 
-for run in runs():
-    cols = st.columns([4, 2, 2, 2, 1])
-    cols[0].markdown(f"**{run.id}**" + (" (active)" if run.id == active_run_id() else ""))
-    cols[1].write(f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "—")
-    cols[2].write(run.status + (f": {run.error}" if run.error else ""))
-    cols[3].write(run.created or "—")
-    if run.shipped:
-        cols[4].caption("shipped")
-    else:
-        cols[4].button("Delete", key=f"del_{run.id}", on_click=delete, args=(run.id,))
+st.dataframe(
+    [
+        {
+            "run": r.id,
+            "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
+            "status": r.status + (f": {r.error}" if r.error else ""),
+            "preset": r.preset or "—",
+            "created": readable_time(r.created),
+            "kind": "shipped" if r.shipped else ("active" if r.id == active_run_id() else "saved"),
+        }
+        for r in all_runs
+    ],
+    hide_index=True,
+    column_config={"run": st.column_config.TextColumn(width="large")},
+)
+
+
+def ask_delete(run_id: str) -> None:
+    st.session_state[PENDING_DELETE] = run_id
+
+
+def delete(run_id: str) -> None:
+    """Confirmed: delete a run; if it was active, fall back to the shipped model."""
+    st.session_state.pop(PENDING_DELETE, None)
+    try:
+        store.delete_run(run_id)
+        st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
+        if active_run_id() == run_id:
+            st.session_state["model_id"] = store.DEFAULT_RUN_ID
+    except store.StoreError as exc:
+        st.session_state[MESSAGE_KEY] = ("error", str(exc))
+
+
+deletable = [r.id for r in all_runs if not r.shipped]
+pending = st.session_state.get(PENDING_DELETE)
+if pending is not None and pending not in deletable:
+    st.session_state.pop(PENDING_DELETE, None)
+    pending = None
+if pending is not None:
+    st.warning(f"Delete run **{pending}**? Its model file and metadata are removed for good.")
+    yes, no, _ = st.columns([1, 1, 3])
+    yes.button("Yes, delete", type="primary", key="del_confirm", on_click=delete, args=(pending,))
+    no.button("Cancel", key="del_cancel", on_click=ask_delete, args=(None,))
+elif deletable:
+    pick, go, _ = st.columns([3, 1, 2], vertical_alignment="bottom")
+    target = pick.selectbox("Run to delete", deletable, key="del_target", help="Shipped models can't be deleted")
+    go.button("Delete…", key="del_ask", on_click=ask_delete, args=(target,))
+else:
+    st.caption("No saved runs yet; the shipped models can't be deleted.")

@@ -1,22 +1,23 @@
 """Test images: the 10,000 test images with predicted vs actual labels, filters, and one image in detail.
 
-The address carries the selection (/test_images?image=110), so a view can be shared or bookmarked.
+The address carries the view (/test_images?image=110, ?actual=6&predicted=0, &wrong=1), so it can be shared,
+bookmarked, or opened from a confusion-matrix cell.
 """
 
 import numpy as np
 import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
-from ui.components import show_upload_pair, upload_widget, why_panel
-from ui.figures import probability_bars
+from ui.components import upload_section, why_panel
+from ui.figures import probability_bars, thumbnail_grid
 from ui.frame import page_frame
 from ui.state import (
     active_run,
     int_param,
+    kept,
     model_or_message,
     test_probabilities,
     test_set_or_message,
-    upload_probabilities,
     url_is_new,
     url_params,
     write_url,
@@ -25,9 +26,10 @@ from ui.state import (
 page_frame()
 
 PAGE = "test_images"
-PER_PAGE = 36
-COLUMNS = 6
+PER_PAGE = 100
+COLUMNS = 10
 ALL = "All"
+CLASS_OPTIONS = [ALL, *CLASS_NAMES]
 
 st.title("Test images")
 test = test_set_or_message()
@@ -39,96 +41,155 @@ probs = test_probabilities(info.id, info.created)
 predicted = probs.argmax(axis=1)
 actual = test.labels.astype(int)
 last = len(test) - 1
+state = st.session_state
 
-raw = url_params(("image",))
+raw = url_params(("image", "actual", "predicted", "wrong"))
 if url_is_new(PAGE, raw):
     image, problem = int_param("image", 0, last)
     if problem:
         st.warning(f"{problem}; showing image 0 instead.")
-    st.session_state["ti_image"] = image if image is not None else st.session_state.get("ti_image", 0)
+    if image is not None or problem:
+        state["ti_image"] = image or 0
+        state["_ti_follow_page"] = True
+    for name, key in (("actual", "ti_actual"), ("predicted", "ti_predicted")):
+        cls, problem = int_param(name, 0, len(CLASS_NAMES) - 1)
+        if problem:
+            st.warning(f"{problem} (a class index 0..9); showing all classes.")
+        if cls is not None or problem or any(v is not None for v in raw.values()):
+            state[key] = CLASS_NAMES[cls] if cls is not None else ALL
+    if raw["wrong"] is not None or any(v is not None for v in raw.values()):
+        state["ti_wrong"] = raw["wrong"] in ("1", "true")
 
-options = [ALL, *CLASS_NAMES]
-f1, f2, f3 = st.columns([2, 2, 1.3])
-actual_filter = f1.selectbox("Actual class", options, key="ti_actual")
-predicted_filter = f2.selectbox("Predicted class", options, key="ti_predicted")
-only_wrong = f3.checkbox("Only misclassified", key="ti_wrong")
+tab_test, tab_upload = st.tabs(["Test set", "Your image"])
 
-mask = np.ones(len(test), dtype=bool)
-if actual_filter != ALL:
-    mask &= actual == CLASS_NAMES.index(actual_filter)
-if predicted_filter != ALL:
-    mask &= predicted == CLASS_NAMES.index(predicted_filter)
-if only_wrong:
-    mask &= predicted != actual
-matches = np.flatnonzero(mask)
-wrong_total = int((predicted != actual).sum())
-st.caption(
-    f"**{len(matches):,}** of {len(test):,} images match · model {info.id} gets {wrong_total:,} wrong "
-    f"({1 - wrong_total / len(test):.2%} accuracy)"
-)
+with tab_test:
+    f1, f2, f3 = st.columns([2, 2, 1.3])
+    with f1:
+        actual_filter = kept(st.selectbox, "Actual class", "ti_actual", ALL, options=CLASS_OPTIONS)
+    with f2:
+        predicted_filter = kept(st.selectbox, "Predicted class", "ti_predicted", ALL, options=CLASS_OPTIONS)
+    with f3:
+        only_wrong = kept(st.checkbox, "Only misclassified", "ti_wrong", False)
 
-
-def select(index: int) -> None:
-    st.session_state["ti_image"] = index
-
-
-grid, detail = st.columns([3, 2], gap="large")
-with grid:
-    pages = max(1, -(-len(matches) // PER_PAGE))
-    page_no = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"ti_page_{pages}")
-    shown = matches[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
-    if len(shown) == 0:
-        st.info("No test image matches these filters.")
-    cols = st.columns(COLUMNS)
-    for n, index in enumerate(shown):
-        index = int(index)
-        ok = predicted[index] == actual[index]
-        with cols[n % COLUMNS]:
-            st.image(test.images[index], width=64)
-            mark = f":green[✓ {CLASS_NAMES[predicted[index]]}]" if ok else f":red[✗ {CLASS_NAMES[predicted[index]]}]"
-            st.markdown(mark)
-            st.caption(f"actual {CLASS_NAMES[actual[index]]}")
-            st.button(f"#{index}", key=f"pick_{index}", on_click=select, args=(index,), width="stretch")
-
-with detail:
-    chosen = int(st.session_state.get("ti_image", 0))
-    st.subheader(f"Test image #{chosen}")
-    st.image(test.images[chosen], width=224)
-    p, a = int(predicted[chosen]), int(actual[chosen])
-    st.markdown(f"**Predicted: {CLASS_NAMES[p]}**")
-    st.markdown(f"**Actual: {CLASS_NAMES[a]}**")
-    if p == a:
-        st.success("Correct")
-    else:
-        st.error("Misclassified")
-    st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch", key="ti_probs")
-    st.page_link(
-        "pages/feature_maps.py",
-        label="See its feature maps",
-        icon=":material/layers:",
-        query_params={"image": chosen},
+    mask = np.ones(len(test), dtype=bool)
+    if actual_filter != ALL:
+        mask &= actual == CLASS_NAMES.index(actual_filter)
+    if predicted_filter != ALL:
+        mask &= predicted == CLASS_NAMES.index(predicted_filter)
+    if only_wrong:
+        mask &= predicted != actual
+    matches = np.flatnonzero(mask)
+    wrong_total = int((predicted != actual).sum())
+    st.caption(
+        f"**{len(matches):,}** of {len(test):,} images match · model {info.id} gets {wrong_total:,} wrong "
+        f"({1 - wrong_total / len(test):.2%} accuracy) · green frame: right, thick red frame: wrong"
     )
-    why_panel(info, test.images[chosen], p, key="ti_why")
 
-st.divider()
-st.subheader("Try your own image")
-st.caption("PNG, JPEG, WebP, BMP or GIF (first frame). It is turned into a 28×28 light-on-dark image like the data.")
-upload = upload_widget("ti_upload")
-if upload is not None:
-    up_probs = upload_probabilities(info.id, info.created, upload["digest"], upload["image"])
-    up_pred = int(up_probs.argmax())
-    left, right = st.columns([2, 3], gap="large")
-    with left:
-        show_upload_pair(upload)
-        st.markdown(f"**Predicted: {CLASS_NAMES[up_pred]}** ({up_probs[up_pred]:.1%})")
+    pages = max(1, -(-len(matches) // PER_PAGE))
+    signature = (actual_filter, predicted_filter, only_wrong)
+    if state.get("_ti_signature") != signature:  # new filters: back to their first page
+        if state.get("_ti_signature") is not None:
+            state["ti_page"] = 1
+        state["_ti_signature"] = signature
+
+    chosen = int(state.get("ti_image", 0))
+    if len(matches) and not mask[chosen]:
+        st.info(f"Image #{chosen} is outside these filters; showing the first match, #{int(matches[0])}.")
+        chosen = int(matches[0])
+        state["ti_image"] = chosen
+        state["_ti_follow_page"] = True
+    position = int(np.searchsorted(matches, chosen)) if len(matches) else 0
+
+    def go_to(index: int) -> None:
+        """Prev/next callback: select an image and show the grid page that holds it."""
+        state["ti_image"] = int(index)
+        state["_ti_follow_page"] = True
+
+    if state.pop("_ti_follow_page", False) and len(matches):
+        state["ti_page"] = position // PER_PAGE + 1
+    if int(state.get("ti_page", 1)) > pages:
+        state["ti_page"] = pages
+
+    grid, detail = st.columns([3, 2], gap="large")
+    with grid:
+        page_no = int(kept(st.number_input, f"Page (of {pages})", "ti_page", 1, min_value=1, max_value=pages))
+        shown = matches[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
+        if len(shown) == 0:
+            st.info("No test image matches these filters.")
+        else:
+            grid_key = f"ti_grid_{'_'.join(map(str, signature))}_{page_no}"
+            event = state.get(grid_key)
+            points = (event or {}).get("selection", {}).get("points", []) if event else []
+            clicked = None
+            for point in points:
+                data = point.get("customdata")
+                clicked = int(data[0] if isinstance(data, list | tuple) else data) if data is not None else None
+            if clicked is None:
+                state.pop("_ti_clicked", None)
+            elif state.get("_ti_clicked") != (grid_key, clicked):
+                state["_ti_clicked"] = (grid_key, clicked)
+                chosen = clicked
+                state["ti_image"] = chosen
+                position = int(np.searchsorted(matches, chosen))
+            hover = [
+                f"#{i} · predicted {CLASS_NAMES[predicted[i]]} · actual {CLASS_NAMES[actual[i]]}"
+                + (" ✓" if predicted[i] == actual[i] else " ✗")
+                for i in shown
+            ]
+            st.plotly_chart(
+                thumbnail_grid(
+                    test.images[shown], shown.tolist(), (predicted[shown] == actual[shown]).tolist(), hover, chosen
+                ),
+                key=grid_key,
+                on_select="rerun",
+                selection_mode="points",
+                width="stretch",
+                config={"displayModeBar": False},
+            )
+            st.caption("Click an image to see it in detail.")
+
+    with detail:
+        st.subheader(f"Test image #{chosen}")
+        prev_col, next_col = st.columns(2)
+        prev_col.button(
+            "◀ Previous",
+            on_click=go_to,
+            args=(int(matches[position - 1]) if len(matches) and position > 0 else chosen,),
+            disabled=not len(matches) or position <= 0,
+            width="stretch",
+        )
+        next_col.button(
+            "Next ▶",
+            on_click=go_to,
+            args=(int(matches[position + 1]) if position + 1 < len(matches) else chosen,),
+            disabled=position + 1 >= len(matches),
+            width="stretch",
+        )
+        st.image(test.images[chosen], width=224)
+        p, a = int(predicted[chosen]), int(actual[chosen])
+        st.markdown(f"**Predicted: {CLASS_NAMES[p]}**")
+        st.markdown(f"**Actual: {CLASS_NAMES[a]}**")
+        if p == a:
+            st.success("Correct")
+        else:
+            st.error("Misclassified")
+        st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch", key="ti_probs")
         st.page_link(
             "pages/feature_maps.py",
             label="See its feature maps",
             icon=":material/layers:",
-            query_params={"source": "upload"},
+            query_params={"image": chosen},
         )
-    with right:
-        st.plotly_chart(probability_bars(up_probs, CLASS_NAMES), width="stretch", key="ti_upload_probs")
-    why_panel(info, upload["image"], up_pred, key="ti_upload_why")
+        why_panel(info, test.images[chosen], p, key="ti_why")
 
-write_url(PAGE, {"image": chosen})
+with tab_upload:
+    upload_section(info, key="ti_upload")
+
+params = {"image": chosen}
+if actual_filter != ALL:
+    params["actual"] = CLASS_NAMES.index(actual_filter)
+if predicted_filter != ALL:
+    params["predicted"] = CLASS_NAMES.index(predicted_filter)
+if only_wrong:
+    params["wrong"] = 1
+write_url(PAGE, params)

@@ -1,54 +1,96 @@
 """Train: pick a preset and settings, press Train, watch it learn live, stop any time.
 
-The job lives in this browser session's state and trains in its own thread; a fragment polls its
+The job lives in this browser session's state and trains off the script thread; a fragment polls its
 snapshot once a second, so the page stays responsive and training survives visits to other pages.
 """
 
 import streamlit as st
 
 from fmnist_core.data import EXPECTED_COUNT
+from fmnist_core.estimate import estimate_training_seconds
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, TrainingJob
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
-from ui.state import JOB_KEY, set_active_run
+from ui.state import JOB_KEY, kept, runs, set_active_run
 
 page_frame()
 
 POLL_FLAG = "_train_polling"
+TOAST_KEY = "_train_toast"
+TOTAL = EXPECTED_COUNT["train"]
+LONG_RUN_SECONDS = 60
 
 st.title("Train")
+if toast := st.session_state.pop(TOAST_KEY, None):
+    st.toast(toast, icon=":material/check_circle:")
 job: TrainingJob | None = st.session_state.get(JOB_KEY)
 busy = job is not None and not job.finished
-
 names = list(PRESETS)
-preset_name = st.selectbox(
-    "Preset",
-    names,
-    index=names.index(DEFAULT_PRESET),
-    format_func=lambda name: f"{name}: {PRESETS[name].description}",
-    disabled=busy,
-    key="tr_preset",
-)
-preset = PRESETS[preset_name]
-total = EXPECTED_COUNT["train"]
-c = st.columns(5)
-# Keys carry the preset so switching presets resets the fields to that preset's defaults.
-c[0].number_input("Epochs", 1, 200, preset.epochs, 1, key=f"epochs_{preset_name}", disabled=busy)
-c[1].number_input("Batch size", 1, 4096, preset.batch_size, 1, key=f"batch_{preset_name}", disabled=busy)
-c[2].number_input(
-    "Learning rate",
-    min_value=1e-6,
-    max_value=1.0,
-    value=preset.learning_rate,
-    step=1e-4,
-    format="%.5f",
-    key=f"lr_{preset_name}",
-    disabled=busy,
-)
-c[3].number_input("Seed", 0, 2**31 - 1, 42, 1, disabled=busy, key="tr_seed")
-c[4].number_input(
-    "Training images", 1, total, total, 1000, help=f"How many of the {total:,} to use", disabled=busy, key="tr_images"
-)
+
+
+def _describe(name: str) -> str:
+    return f"{name}: {PRESETS[name].description}"
+
+
+if busy:
+    # While a training runs, the fields show that training's own settings (read-only).
+    cfg = job.config
+    st.selectbox("Preset", [cfg.preset], format_func=_describe, disabled=True, key="tr_running_preset")
+    c = st.columns(5)
+    c[0].number_input("Epochs", value=int(cfg.epochs), disabled=True, key="tr_running_epochs")
+    c[1].number_input("Batch size", value=int(cfg.batch_size), disabled=True, key="tr_running_batch")
+    c[2].number_input(
+        "Learning rate", value=float(cfg.learning_rate), format="%.5f", disabled=True, key="tr_running_lr"
+    )
+    c[3].number_input("Seed", value=int(cfg.seed), disabled=True, key="tr_running_seed")
+    c[4].number_input("Training images", value=int(cfg.limit or TOTAL), disabled=True, key="tr_running_images")
+else:
+    preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=names, format_func=_describe)
+    preset = PRESETS[preset_name]
+    c = st.columns(5)
+    # Keys carry the preset so switching presets shows that preset's defaults; each keeps what the user typed.
+    with c[0]:
+        epochs = kept(st.number_input, "Epochs", f"epochs_{preset_name}", preset.epochs, min_value=1, max_value=200)
+    with c[1]:
+        kept(st.number_input, "Batch size", f"batch_{preset_name}", preset.batch_size, min_value=1, max_value=4096)
+    with c[2]:
+        kept(
+            st.number_input,
+            "Learning rate",
+            f"lr_{preset_name}",
+            preset.learning_rate,
+            min_value=1e-6,
+            max_value=1.0,
+            step=1e-4,
+            format="%.5f",
+        )
+    with c[3]:
+        kept(st.number_input, "Seed", "tr_seed", 42, min_value=0, max_value=2**31 - 1)
+    with c[4]:
+        images = kept(
+            st.number_input,
+            "Training images",
+            "tr_images",
+            TOTAL,
+            min_value=1,
+            max_value=TOTAL,
+            step=1000,
+            help=f"How many of the {TOTAL:,} to use",
+        )
+    guess = estimate_training_seconds(preset_name, int(epochs), int(images), runs())
+    if guess is None:
+        st.caption("No training of this preset has been measured here yet, so no time estimate.")
+    else:
+        basis = (
+            f"from run {guess.source_run}: {guess.seconds_per_image_epoch * 1000:.2f} ms per image and epoch, "
+            "test evaluation included"
+        )
+        minutes = guess.seconds / 60
+        when = f"about {minutes:.0f} minutes" if minutes >= 1.5 else f"about {guess.seconds:.0f} seconds"
+        if guess.seconds >= LONG_RUN_SECONDS:
+            st.warning(f"This training takes {when} here ({basis}). Fewer images or epochs make it quicker.")
+        else:
+            st.caption(f"Expected: {when} here ({basis}).")
 
 
 def start_training() -> None:
@@ -57,7 +99,7 @@ def start_training() -> None:
     state = st.session_state
     name = state["tr_preset"]
     defaults = PRESETS[name]
-    images = int(state.get("tr_images", total))
+    images = int(state.get("tr_images", TOTAL))
     try:
         config = TrainConfig(
             preset=name,
@@ -65,12 +107,18 @@ def start_training() -> None:
             batch_size=int(state.get(f"batch_{name}", defaults.batch_size)),
             learning_rate=float(state.get(f"lr_{name}", defaults.learning_rate)),
             seed=int(state.get("tr_seed", 42)),
-            limit=None if images >= total else images,
+            limit=None if images >= TOTAL else images,
         )
         state[JOB_KEY] = TrainingJob(config).start()
         state.pop("_train_error", None)
     except ConfigError as exc:
         state["_train_error"] = str(exc)
+
+
+def use_run(run_id: str) -> None:
+    """'Use this model' callback: make the run active and confirm it on the next run."""
+    set_active_run(run_id)
+    st.session_state[TOAST_KEY] = f"Now using run {run_id} on every page."
 
 
 st.button("Train", type="primary", on_click=start_training, disabled=busy)
@@ -90,35 +138,40 @@ def _fmt_seconds(seconds: float | None) -> str:
 
 @st.fragment(run_every=1.0 if busy else None)
 def live_view() -> None:
-    """Redraw progress, charts and results from the job's snapshot (plain values; the model is never touched)."""
+    """Redraw status, charts and results from the job's snapshot (plain values; the model is never touched).
+
+    The top slot holds the progress while the job runs and the result once it ends, so the outcome appears
+    where the eyes are and nothing below it moves.
+    """
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     if job is None:
         st.info("Choose settings and press **Train**. Tip: 3,000 training images and 1 epoch take a few seconds.")
         return
     snap = job.snapshot()
     state = snap["state"]
-    if state == "queued":
-        st.info(
-            f"Waiting for a training slot: place {snap['queue_position'] or 1} in the queue "
-            "(other sessions are training)."
-        )
-        st.button("Cancel", on_click=job.stop)
-    elif state in ("running", "stopping"):
-        label = (
-            f"Epoch {max(snap['epoch'], 1)}/{snap['epochs']} · batch {snap['batch']}/{snap['batches_per_epoch']}"
-            f" · {snap['phase']} · elapsed {_fmt_seconds(snap['elapsed'])} · ETA {_fmt_seconds(snap['eta'])}"
-        )
-        st.progress(snap["progress"], text=label)
-        if state == "stopping":
-            st.warning("Stopping after the current batch; the partial model will be saved.")
+    with st.container(border=True):
+        if state == "queued":
+            st.info(
+                f"Waiting for a training slot: place {snap['queue_position'] or 1} in the queue "
+                "(other sessions are training)."
+            )
+            st.button("Cancel", on_click=job.stop)
+        elif state in ("running", "stopping"):
+            label = (
+                f"Epoch {max(snap['epoch'], 1)}/{snap['epochs']} · batch {snap['batch']}/{snap['batches_per_epoch']}"
+                f" · {snap['phase']} · elapsed {_fmt_seconds(snap['elapsed'])} · ETA {_fmt_seconds(snap['eta'])}"
+            )
+            st.progress(snap["progress"], text=label)
+            if state == "stopping":
+                st.warning("Stopping after the current batch; the partial model will be saved.")
+            else:
+                st.button("Stop", on_click=job.stop)
         else:
-            st.button("Stop", on_click=job.stop)
+            _draw_result(job, snap)
     _draw_metrics(snap)
-    if state in ("done", "stopped", "failed"):
-        _draw_result(job, snap)
-        if st.session_state.get(POLL_FLAG):
-            st.session_state[POLL_FLAG] = False
-            st.rerun()  # once, so the sidebar lists the new run and polling turns off
+    if state in ("done", "stopped", "failed") and st.session_state.get(POLL_FLAG):
+        st.session_state[POLL_FLAG] = False
+        st.rerun()  # once, so the sidebar lists the new run and polling turns off
 
 
 def _draw_metrics(snap: dict) -> None:
@@ -133,11 +186,11 @@ def _draw_metrics(snap: dict) -> None:
             [
                 {
                     "epoch": row["epoch"],
-                    "train loss": row["loss"],
-                    "train accuracy": row["accuracy"],
-                    "test loss": row["test_loss"],
-                    "test accuracy": row["test_accuracy"],
-                    "seconds": row["seconds"],
+                    "train loss": round(row["loss"], 4),
+                    "train accuracy": f"{row['accuracy']:.2%}",
+                    "test loss": None if row["test_loss"] is None else round(row["test_loss"], 4),
+                    "test accuracy": None if row["test_accuracy"] is None else f"{row['test_accuracy']:.2%}",
+                    "seconds": round(row["seconds"], 1),
                     "complete": row["complete"],
                 }
                 for row in history
@@ -172,7 +225,7 @@ def _draw_result(job: TrainingJob, snap: dict) -> None:
     elif snap["run_id"]:
         st.write(f"Saved as run **{snap['run_id']}**.")
         # The button lives in a fragment: rerun the whole app so the sidebar's Model box shows the choice.
-        if st.button("Use this model", type="primary", on_click=set_active_run, args=(snap["run_id"],)):
+        if st.button("Use this model", type="primary", on_click=use_run, args=(snap["run_id"],)):
             st.rerun()
 
 

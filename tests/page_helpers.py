@@ -9,11 +9,13 @@ AppTest notes (streamlit 1.67):
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -128,3 +130,23 @@ def run_until(at: AppTest, done: Callable[[], bool], timeout: float = TRAIN_TIME
 def clear_caches() -> None:
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def plotly_array(value: object) -> np.ndarray:
+    """A plotly JSON array as numpy: plain lists, or plotly's typed form {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = tuple(int(n) for n in str(value.get("shape", len(flat))).split(","))
+        return flat.reshape(shape)
+    return np.asarray(value)
+
+
+def plotly_figure(at: AppTest, title_part: str) -> dict:
+    """The JSON of the first plotly chart whose title contains `title_part`."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title_ = spec.get("layout", {}).get("title", {})
+        text = title_.get("text", "") if isinstance(title_, dict) else str(title_)
+        if title_part in text:
+            return spec
+    raise AssertionError(f"no chart titled like {title_part!r}; titles: {plotly_titles(at)}")

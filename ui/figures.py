@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 HEATMAP_SCALE = "Viridis"
@@ -15,9 +16,11 @@ GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]
 
 
 def _square(fig: go.Figure, height: int) -> go.Figure:
+    """Image-like layout: square pixels, row 0 at the top, no axes, ticks or grid."""
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x")
+    axis = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", showline=False)
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x")
     return fig
 
 
@@ -40,19 +43,50 @@ def channel_heatmap(channel: np.ndarray, title: str, height: int = 360) -> go.Fi
 
 
 def mosaic_figure(
-    mosaic: np.ndarray, channels: np.ndarray, marked: tuple[int, int, int, int] | None, title: str, height: int = 520
+    mosaic: np.ndarray,
+    channels: np.ndarray,
+    marked: tuple[int, int, int, int] | None,
+    title: str,
+    height: int = 520,
+    raw: np.ndarray | None = None,
+    tile_shape: tuple[int, int] | None = None,
 ) -> go.Figure:
-    """All channels tiled in one heatmap (NaN gutters), the chosen channel outlined; hover names the channel."""
+    """All channels tiled in one heatmap (NaN gutters), the chosen channel outlined, its number on each tile.
+
+    `raw` (same layout as `mosaic`) is what hover shows when the tiles are drawn rescaled per channel.
+    `tile_shape` (h, w) places a channel number at each tile's top-left corner.
+    """
+    shown = mosaic if raw is None else raw
+    custom = np.stack([channels, np.nan_to_num(shown)], axis=-1)
     fig = go.Figure(
         go.Heatmap(
             z=mosaic,
-            customdata=channels,
+            customdata=custom,
             colorscale=HEATMAP_SCALE,
             hoverongaps=False,
-            hovertemplate="channel %{customdata}: %{z:.3f}<extra></extra>",
+            hovertemplate="channel %{customdata[0]}: %{customdata[1]:.3f}<extra></extra>",
             showscale=False,
         )
     )
+    if tile_shape is not None:
+        h, w = tile_shape
+        tops, lefts = np.nonzero(
+            (channels >= 0)
+            & (np.pad(channels, ((1, 0), (0, 0)), constant_values=-1)[:-1] < 0)
+            & (np.pad(channels, ((0, 0), (1, 0)), constant_values=-1)[:, :-1] < 0)
+        )
+        for top, left in zip(tops, lefts, strict=True):
+            fig.add_annotation(
+                x=left - 0.5,
+                y=top - 0.5,
+                text=str(int(channels[top, left])),
+                showarrow=False,
+                xanchor="left",
+                yanchor="top",
+                font=dict(size=9, color="#ffffff"),
+                bgcolor="rgba(0,0,0,0.45)",
+                borderpad=0,
+            )
     if marked is not None:
         top, left, h, w = marked
         fig.add_shape(
@@ -106,9 +140,28 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> go.Figur
             hovertemplate="actual %{y}, predicted %{x}: %{z}<extra></extra>",
         )
     )
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10), title="Confusion matrix")
-    fig.update_xaxes(title="Predicted", side="bottom")
-    fig.update_yaxes(title="Actual", autorange="reversed")
+    # Plotly reports no clicks on heatmap cells: one transparent marker per cell carries (actual, predicted).
+    n = len(class_names)
+    fig.add_trace(
+        go.Scatter(
+            x=[class_names[j] for i in range(n) for j in range(n)],
+            y=[class_names[i] for i in range(n) for j in range(n)],
+            customdata=[[i, j] for i in range(n) for j in range(n)],
+            mode="markers",
+            marker=dict(size=28, symbol="square", opacity=0.0),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        height=560,
+        margin=dict(l=10, r=10, t=40, b=10),
+        title="Confusion matrix",
+        dragmode=False,
+        clickmode="event+select",
+    )
+    fig.update_xaxes(title="Predicted", side="bottom", fixedrange=True)
+    fig.update_yaxes(title="Actual", autorange="reversed", fixedrange=True)
     return fig
 
 
@@ -139,13 +192,15 @@ def batch_curve(trace: Sequence[dict], batches_per_epoch: int) -> go.Figure:
 def compare_curves(runs: dict[str, Sequence[dict]], metric: str, title: str) -> go.Figure:
     """Several runs' test `metric` per epoch on one chart."""
     fig = go.Figure()
-    for name, history in runs.items():
+    palette = plotly.colors.qualitative.Plotly  # ten distinct hues; runs beyond ten reuse them
+    for k, (name, history) in enumerate(runs.items()):
         fig.add_trace(
             go.Scatter(
                 x=[row["epoch"] for row in history],
                 y=[row.get(f"test_{metric}") for row in history],
                 mode="lines+markers",
                 name=name,
+                line=dict(color=palette[k % len(palette)]),
             )
         )
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), title=title, xaxis_title="epoch")
@@ -163,10 +218,70 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, height: int 
                 opacity=0.55,
                 zmin=0,
                 zmax=1,
-                showscale=False,
+                showscale=True,
+                colorbar=dict(title=dict(text="relevance", side="right"), tickvals=[0, 0.5, 1], thickness=12),
                 hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
             ),
         ]
     )
     fig.update_layout(title=title)
     return _square(fig, height)
+
+
+RIGHT_COLOUR = (47, 158, 68)  # green: predicted class is the actual one
+WRONG_COLOUR = (224, 49, 49)  # red: misclassified
+SELECTED_COLOUR = (76, 110, 245)  # the primary colour: the image shown in detail
+
+
+def thumbnail_grid(
+    images: np.ndarray,
+    indices: Sequence[int],
+    correct: Sequence[bool],
+    hover: Sequence[str],
+    selected: int | None = None,
+    columns: int = 10,
+) -> go.Figure:
+    """Test images as one aligned, clickable mosaic: a green frame for right, a thicker red one for wrong.
+
+    One RGBA image draws far faster than a hundred st.image calls; transparent gutters let the theme show
+    through. A transparent marker on each tile makes it clickable (plotly reports no clicks on images), and its
+    customdata is the test-image index.
+    """
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    tile, pad = 28, 3  # 3 px of frame around each 28x28 image; 2 px gutters between tiles
+    step = tile + 2 * pad + 2
+    canvas = np.zeros((rows * step, columns * step, 4), dtype=np.uint8)
+    xs, ys = [], []
+    for k in range(n):
+        r, c = divmod(k, columns)
+        top, left = r * step + 1, c * step + 1
+        colour = SELECTED_COLOUR if indices[k] == selected else (RIGHT_COLOUR if correct[k] else WRONG_COLOUR)
+        width = pad if (indices[k] == selected or not correct[k]) else 1
+        frame = canvas[top : top + tile + 2 * pad, left : left + tile + 2 * pad]
+        frame[...] = 0
+        inner = pad - width
+        frame[inner : tile + 2 * pad - inner, inner : tile + 2 * pad - inner] = (*colour, 255)
+        gray = images[k].astype(np.uint8)
+        frame[pad : pad + tile, pad : pad + tile, :3] = gray[:, :, None]
+        frame[pad : pad + tile, pad : pad + tile, 3] = 255
+        xs.append(left + pad + tile / 2)
+        ys.append(top + pad + tile / 2)
+    fig = go.Figure(go.Image(z=canvas, colormodel="rgba", hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            marker=dict(size=30, symbol="square", opacity=0.0),
+            customdata=list(indices),
+            text=list(hover),
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    height = max(120, int(rows * step * 1.6)) + 10
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), dragmode=False, clickmode="event+select")
+    fig.update_xaxes(visible=False, range=[0, columns * step], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[rows * step, 0], fixedrange=True, scaleanchor="x")
+    return fig

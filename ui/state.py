@@ -172,3 +172,61 @@ def write_url(page: str, params: dict[str, Any]) -> None:
     st.session_state[f"_url_{page}"] = dict(wanted)
     if {k: st.query_params.get(k) for k in wanted} != wanted or set(st.query_params.keys()) - set(wanted):
         st.query_params.from_dict(wanted)
+
+
+# --- widget values that outlive their page -----------------------------------------------------------
+KEPT_KEY = "_kept_widgets"
+
+
+def kept(widget: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+    """Draw `widget(label, key=key, **kwargs)` seeded with the value the user last chose.
+
+    Streamlit deletes a widget's state at the end of any run that does not draw it, so a visit to another
+    page would reset filters and forms to their defaults. The last value is kept under a plain session key
+    and put back before the widget is drawn again (no `value=` is passed, so Streamlit has one source).
+    """
+    store_ = st.session_state.setdefault(KEPT_KEY, {})
+    if key not in st.session_state:
+        st.session_state[key] = store_.get(key, default)
+    value = widget(label, key=key, **kwargs)
+    store_[key] = value
+    return value
+
+
+def forget_kept(*keys: str) -> None:
+    """Drop kept values (and the live widget state) so the next draw starts from the default."""
+    store_ = st.session_state.setdefault(KEPT_KEY, {})
+    for key in keys:
+        store_.pop(key, None)
+        st.session_state.pop(key, None)
+
+
+def kept_value(key: str, default: Any) -> Any:
+    """The widget's current value, else the value the user last chose on an earlier visit, else `default`."""
+    if key in st.session_state:
+        return st.session_state[key]
+    return st.session_state.get(KEPT_KEY, {}).get(key, default)
+
+
+def readable_time(stamp: str | None) -> str:
+    """An ISO timestamp as people read it ('2026-11-28 13:45 UTC'); '—' when absent or unparseable."""
+    from datetime import datetime
+
+    if not stamp:
+        return "—"
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    zone = " UTC" if when.utcoffset() is not None and when.utcoffset().total_seconds() == 0 else ""
+    return f"{when:%Y-%m-%d %H:%M}{zone}"
+
+
+def run_label(run: store.RunInfo) -> str:
+    """A short name for charts and pickers: 'improved (shipped)', or 'fast · 11-28 13:45 · 1a2b' for a saved run."""
+    preset = run.preset or "run"
+    if run.shipped:
+        return f"{run.id} (shipped)"
+    when = readable_time(run.created)
+    short = when[5:16] if when != "—" and len(when) >= 16 else when
+    return f"{preset} · {short} · {run.id[-4:]}"

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import store
+from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
 
 @pytest.fixture
@@ -92,3 +92,27 @@ def no_data(fmnist_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     empty.mkdir()
     monkeypatch.setenv("FMNIST_DATA_DIR", str(empty))
     return empty
+
+
+@pytest.fixture(scope="session")
+def trained_run_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Two real tiny trainings (fast, then improved: 600 images, 2 epochs each) saved once for the session."""
+    from fmnist_core.training import TrainConfig, TrainingJob
+
+    folder = tmp_path_factory.mktemp("trained_runs")
+    ids = []
+    for preset, run_id in (("fast", "tiny-fast"), ("improved", "tiny-improved")):
+        job = TrainingJob(TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id)
+        job.start().wait(TRAIN_TIMEOUT)
+        assert job.snapshot()["run_id"] == run_id, job.snapshot()["error"]
+        ids.append(run_id)
+    return [str(folder / run_id) for run_id in ids]
+
+
+@pytest.fixture
+def trained_runs(trained_run_files: list[str], fmnist_home: Path) -> list[str]:
+    """The two tiny trained runs copied into this test's store; returns their ids (fast's first)."""
+    for stem in trained_run_files:
+        for suffix in (".keras", ".json"):
+            shutil.copy2(stem + suffix, fmnist_home)
+    return [Path(stem).name for stem in trained_run_files]

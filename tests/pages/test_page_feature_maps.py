@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from page_helpers import exceptions, open_page, plotly_titles, rerun, texts
 
 from fmnist_core import store
+from page_helpers import exceptions, open_page, plotly_titles, rerun, texts
 
 
 def test_feature_maps_params_set_the_controls(make_app) -> None:

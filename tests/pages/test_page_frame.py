@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from fmnist_core import data, store
 from page_helpers import (
     DATA_FIX,
     MODEL_PAGES,
@@ -20,8 +22,6 @@ from page_helpers import (
     texts,
     title,
 )
-
-from fmnist_core import data, store
 
 
 @pytest.mark.parametrize("page", list(TITLES))

@@ -1,39 +1,114 @@
-"""Model page: summary, metrics, delete, downloads, compare runs, confusion matrix."""
+"""Model page: summary, metrics, confusion matrix and per-class table, compare runs, delete with confirmation."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from page_helpers import exceptions, open_page, rerun, texts
+import numpy as np
 
 from fmnist_core import store
+from page_helpers import exceptions, open_page, plotly_array, plotly_figure, rerun, texts
 
 
-def test_model_page_summary_and_delete(make_app, tiny_run: str, fmnist_home: Path) -> None:
+def _button(at, key: str):
+    return at.button(key=key)
+
+
+def test_model_page_summary_and_metrics(make_app) -> None:
     at = open_page(make_app, "model", model_id="default")
     assert not at.exception, exceptions(at)
     assert "default" in texts(at.subheader)
-    assert at.dataframe, "no summary table"
     assert any("243,786" in m for m in texts(at.markdown)), "no 'Total parameters: 243,786'"
-    assert {"Test accuracy", "Test loss"} <= {m.label for m in at.metric}
-    delete_keys = {b.key for b in at.button if b.label == "Delete"}
-    assert delete_keys == {f"del_{tiny_run}"}  # the shipped model has no Delete button
+    metrics = {m.label: m.value for m in at.metric}
+    shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
+    assert metrics["Test accuracy"] == f"{shipped:.2%}"
+    assert metrics["Parameters"] == "243,786"
 
-    at.button(key=f"del_{tiny_run}").click()
+
+def test_confusion_matrix_and_per_class_table_agree(make_app) -> None:
+    at = open_page(make_app, "model", model_id="default")
+    z = plotly_array(plotly_figure(at, "Confusion matrix")["data"][0]["z"])
+    assert z.shape == (10, 10) and z.sum() == 10_000
+    shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
+    assert np.trace(z) == round(shipped * 10_000)
+    table = next(df.value for df in at.dataframe if "recall" in df.value.columns)
+    assert len(table) == 10
+    np.testing.assert_allclose(table["recall"].to_numpy(), np.diag(z) / z.sum(axis=1), atol=1e-9)
+    np.testing.assert_allclose(table["precision"].to_numpy(), np.diag(z) / z.sum(axis=0), atol=1e-9)
+    assert table["support"].tolist() == [1000] * 10
+
+
+def test_delete_asks_first_and_cancel_keeps_the_run(make_app, tiny_run: str, fmnist_home: Path) -> None:
+    at = open_page(make_app, "model", model_id="default")
+    assert at.selectbox(key="del_target").options == [tiny_run]  # shipped models are not offered
+    _button(at, "del_ask").click()
+    rerun(at, "default")
+    assert any(f"Delete run **{tiny_run}**?" in w for w in texts(at.warning)), texts(at.warning)
+    assert (fmnist_home / f"{tiny_run}.json").exists()
+    _button(at, "del_cancel").click()
+    rerun(at, "default")
+    assert not at.warning and (fmnist_home / f"{tiny_run}.json").exists()
+
+    _button(at, "del_ask").click()
+    rerun(at, "default")
+    _button(at, "del_confirm").click()
     rerun(at, "default")
     assert not at.exception, exceptions(at)
     assert any(f"Deleted run {tiny_run}" in s for s in texts(at.success)), texts(at.success)
     assert not (fmnist_home / f"{tiny_run}.json").exists()
     assert not (fmnist_home / f"{tiny_run}.keras").exists()
-    assert not [b for b in at.button if b.label == "Delete"]
 
 
-def test_model_page_delete_active_run_falls_back_to_default(make_app, tiny_run: str) -> None:
+def test_saved_runs_table_has_headers_and_readable_times(make_app, tiny_run: str) -> None:
+    at = open_page(make_app, "model", model_id="default")
+    table = next(df.value for df in at.dataframe if "created" in df.value.columns)
+    assert list(table.columns) == ["run", "test accuracy", "status", "preset", "created", "kind"]
+    row = table[table["run"] == tiny_run].iloc[0]
+    assert row["test accuracy"] == "10.00%"
+    created = store.get_run(tiny_run).created
+    assert row["created"] == f"{created[:10]} {created[11:16]} UTC", (row["created"], created)
+
+
+def test_delete_active_run_falls_back_to_default(make_app, tiny_run: str) -> None:
     at = open_page(make_app, "model", model_id=tiny_run)
     assert tiny_run in texts(at.subheader)
-    assert any("243,786" in m for m in texts(at.markdown))
-    at.button(key=f"del_{tiny_run}").click().run()
+    _button(at, "del_ask").click().run()
+    _button(at, "del_confirm").click().run()
     assert not at.exception, exceptions(at)
     assert at.session_state["model_id"] == "default"
     assert "default" in texts(at.subheader)
     assert tiny_run not in [r.id for r in store.list_runs()]
+
+
+def test_compare_runs_short_labels_colours_and_smoothing_note(make_app, trained_runs: list[str]) -> None:
+    at = open_page(make_app, "model", model_id="default")
+    assert not at.exception, exceptions(at)
+    picker = at.multiselect(key="cmp_runs")
+    assert set(picker.value) == set(trained_runs)  # the two newest comparable runs by default
+    spec = plotly_figure(at, "Test accuracy per epoch")
+    names = [trace["name"] for trace in spec["data"]]
+    assert all(n.startswith(("fast · ", "improved · ")) and len(n) <= 30 for n in names), names
+    colours = [trace["line"]["color"] for trace in spec["data"]]
+    assert len(set(colours)) == len(colours)
+    assert any("label smoothing" in c for c in texts(at.caption)), texts(at.caption)
+    table = next(df.value for df in at.dataframe if "images/s" in df.value.columns)
+    assert all(isinstance(v, int | np.integer) for v in table["images/s"]), table["images/s"].tolist()
+    assert all(v == round(v, 1) for v in table["seconds"])
+    assert all(str(v).endswith("%") for v in table["test accuracy"])
+
+
+def test_compare_selection_survives_deleting_another_run(make_app, trained_runs: list[str], tiny_run: str) -> None:
+    # tiny_run has no history, so it is not comparable; add the shipped 'default' to the comparison instead.
+    at = open_page(make_app, "model", model_id="default")
+    at.multiselect(key="cmp_runs").set_value([*trained_runs, "default"])
+    rerun(at, "default")
+    at.selectbox(key="del_target").set_value(trained_runs[0])
+    rerun(at, "default")  # as in a browser: choosing in the box reruns before the button can be pressed
+    _button(at, "del_ask").click()
+    rerun(at, "default")
+    _button(at, "del_confirm").click()
+    rerun(at, "default")
+    assert not at.exception, exceptions(at)
+    assert any(f"Deleted run {trained_runs[0]}" in s for s in texts(at.success)), (texts(at.success), texts(at.warning))
+    assert at.multiselect(key="cmp_runs").value == [trained_runs[1], "default"]

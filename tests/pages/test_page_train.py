@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from page_helpers import PAGE_FILES, button, exceptions, model_box, number_input, open_page, run_until, show_home, texts
 
 from fmnist_core import store
+from page_helpers import PAGE_FILES, button, exceptions, model_box, number_input, open_page, run_until, show_home, texts
 
 
 @pytest.mark.slow
