@@ -116,3 +116,14 @@ def trained_runs(trained_run_files: list[str], fmnist_home: Path) -> list[str]:
         for suffix in (".keras", ".json"):
             shutil.copy2(stem + suffix, fmnist_home)
     return [Path(stem).name for stem in trained_run_files]
+
+
+@pytest.fixture(scope="session")
+def default_predictions() -> tuple:
+    """(predicted, actual) for the 10,000 test images under the shipped default model, computed outside the app."""
+    from fmnist_core import data
+    from fmnist_core.inference import predict_proba
+
+    test = data.load_test_set(data.DEBIAN_DIR)
+    predicted = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images).argmax(axis=1)
+    return predicted, test.labels.astype(int)

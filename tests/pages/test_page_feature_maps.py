@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fmnist_core import store
-from page_helpers import exceptions, open_page, plotly_titles, rerun, texts
+from page_helpers import PAGE_FILES, exceptions, open_page, plotly_array, plotly_figure, plotly_titles, rerun, texts
 
 
 def test_feature_maps_params_set_the_controls(make_app) -> None:
@@ -96,3 +97,50 @@ def test_improved_model_works_on_feature_maps_and_model_pages(make_app) -> None:
     assert not at.exception, exceptions(at)
     assert any("the 32 3×3 kernels of conv2d" in t for t in texts(at.markdown)), texts(at.markdown)
     assert "BatchNormalization" in at.dataframe[0].value.to_string()
+
+
+def test_layer_channel_and_scale_survive_a_visit_elsewhere(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "3", "layer": "conv2d_1", "channel": "7"})
+    at.radio(key="fm_scale").set_value("Shared").run()
+    at.switch_page(PAGE_FILES["home"]).run()
+    at.switch_page(PAGE_FILES["feature_maps"]).run()
+    assert not at.exception, exceptions(at)
+    assert at.number_input(key="fm_image").value == 3
+    assert at.selectbox(key="fm_layer").value == "conv2d_1"
+    assert at.slider(key="fm_channel").value == 7
+    assert at.radio(key="fm_scale").value == "Shared"
+    assert any("All 64 channels of conv2d_1 (shared scale)" in t for t in plotly_titles(at)), plotly_titles(at)
+
+
+def test_per_channel_scale_rescales_tiles_and_hover_keeps_raw_values(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "0"})
+    spec = plotly_figure(at, "All 64 channels of conv2d (per channel scale)")
+    z = plotly_array(spec["data"][0]["z"]).astype(float)
+    custom = plotly_array(spec["data"][0]["customdata"]).astype(float)
+    assert np.nanmax(z) <= 1.0 + 1e-6 and np.nanmin(z) >= 0.0
+    assert np.nanmax(custom[..., 1]) > 1.0 or not np.allclose(custom[..., 1], np.nan_to_num(z))  # raw values
+    numbers = [a["text"] for a in spec["layout"]["annotations"]]
+    assert numbers == [str(k) for k in range(64)]
+
+
+def test_source_upload_shows_the_uploaded_image(make_app) -> None:
+    from fmnist_core import data
+    from ui.components import UPLOAD_KEY
+
+    test = data.load_test_set(data.DEBIAN_DIR)
+    at = make_app()
+    at.session_state[UPLOAD_KEY] = {
+        "name": "pullover.png",
+        "digest": "up110",
+        "image": test.images[110],
+        "original": test.images[110],
+        "notes": [],
+    }
+    at.run()
+    at.switch_page(PAGE_FILES["feature_maps"])
+    at.query_params.update({"source": "upload", "layer": "conv2d", "channel": "2"})
+    at.run()
+    assert not at.exception, exceptions(at)
+    assert at.radio(key="fm_source").value == "Uploaded image"
+    assert any("Uploaded · pullover.png" in t for t in plotly_titles(at)), plotly_titles(at)
+    assert at.query_params["source"] == "upload"

@@ -1,8 +1,22 @@
-"""Test images page: the address, filters, the why panel, uploads."""
+"""Test images page: the address, filters and their count, the selection following the filters, the why panel,
+values kept across pages, uploads."""
 
 from __future__ import annotations
 
-from page_helpers import exceptions, open_page, texts
+import numpy as np
+import pytest
+
+from fmnist_core import data
+from fmnist_core.data import CLASS_NAMES
+from page_helpers import PAGE_FILES, exceptions, open_page, rerun, texts
+
+SHIRT, TSHIRT, PULLOVER, COAT = 6, 0, 2, 4
+
+
+def explain_box(at):
+    boxes = [b for b in at.selectbox if b.label == "Explain class"]
+    assert boxes, "no 'Explain class' box"
+    return boxes[0]
 
 
 def test_test_images_image_param_selects_image(make_app) -> None:
@@ -12,3 +26,98 @@ def test_test_images_image_param_selects_image(make_app) -> None:
     assert "Test image #110" in texts(at.subheader)
     assert "**Actual: Pullover**" in texts(at.markdown)
     assert at.query_params["image"] == "110"
+    assert at.number_input(key="ti_page").value == 2  # image 110 sits on the second page of 100
+
+
+def test_filters_count_and_the_selection_follows_them(make_app, default_predictions) -> None:
+    predicted, actual = default_predictions
+    at = open_page(make_app, "test_images", {"image": "0"})
+    at.selectbox(key="ti_actual").set_value(CLASS_NAMES[SHIRT])
+    at.selectbox(key="ti_predicted").set_value(CLASS_NAMES[TSHIRT])
+    at.checkbox(key="ti_wrong").check()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    matches = np.flatnonzero((actual == SHIRT) & (predicted == TSHIRT))
+    assert len(matches) > 0
+    assert any(f"**{len(matches):,}** of 10,000 images match" in c for c in texts(at.caption)), texts(at.caption)
+    first = int(matches[0])
+    assert f"Test image #{first}" in texts(at.subheader)  # not image 0, which is outside the filter
+    assert any("Image #0 is outside these filters" in i for i in texts(at.info)), texts(at.info)
+    assert "**Actual: Shirt**" in texts(at.markdown) and "**Predicted: T-shirt/top**" in texts(at.markdown)
+    assert at.query_params["actual"] == str(SHIRT) and at.query_params["predicted"] == str(TSHIRT)
+
+    at.button[[b.label for b in at.button].index("Next ▶")].click()
+    rerun(at)
+    assert f"Test image #{int(matches[1])}" in texts(at.subheader)
+
+
+def test_confusion_cell_link_shows_exactly_that_cell(make_app, default_predictions) -> None:
+    predicted, actual = default_predictions
+    at = open_page(make_app, "test_images", {"actual": str(SHIRT), "predicted": str(TSHIRT)})
+    assert not at.exception, exceptions(at)
+    assert at.selectbox(key="ti_actual").value == "Shirt"
+    assert at.selectbox(key="ti_predicted").value == "T-shirt/top"
+    cell = int(((actual == SHIRT) & (predicted == TSHIRT)).sum())
+    assert any(f"**{cell:,}** of 10,000 images match" in c for c in texts(at.caption)), texts(at.caption)
+
+
+@pytest.mark.parametrize("params", [{"actual": "10"}, {"predicted": "x"}, {"actual": "-1"}])
+def test_bad_class_params_warn_and_show_all(make_app, params: dict[str, str]) -> None:
+    at = open_page(make_app, "test_images", params)
+    assert not at.exception, exceptions(at)
+    assert any("a class index 0..9" in w for w in texts(at.warning)), texts(at.warning)
+    assert at.selectbox(key="ti_actual").value == "All" and at.selectbox(key="ti_predicted").value == "All"
+
+
+def test_why_panel_follows_the_image(make_app, default_predictions) -> None:
+    predicted, _ = default_predictions
+    at = open_page(make_app, "test_images", {"image": "0"})
+    assert explain_box(at).value == predicted[0]
+    explain_box(at).set_value(int(PULLOVER))
+    rerun(at)
+    assert any("Grad-CAM · Pullover (not the prediction)" in t for t in _titles(at)), _titles(at)
+    at.button[[b.label for b in at.button].index("Next ▶")].click()
+    rerun(at)
+    assert "Test image #1" in texts(at.subheader)
+    assert explain_box(at).value == predicted[1]  # starts again from image 1's own prediction
+    assert any(f"Grad-CAM · {CLASS_NAMES[predicted[1]]} (the prediction)" in t for t in _titles(at)), _titles(at)
+    assert any("last conv block" in c for c in texts(at.caption)), texts(at.caption)
+
+
+def test_filters_and_page_survive_a_visit_elsewhere(make_app) -> None:
+    at = open_page(make_app, "test_images")
+    at.selectbox(key="ti_actual").set_value("Coat")
+    rerun(at)
+    at.number_input(key="ti_page").set_value(3)
+    rerun(at)
+    at.switch_page(PAGE_FILES["home"]).run()
+    at.switch_page(PAGE_FILES["test_images"]).run()
+    assert not at.exception, exceptions(at)
+    assert at.selectbox(key="ti_actual").value == "Coat"
+    assert at.number_input(key="ti_page").value == 3
+
+
+def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
+    """AppTest cannot send files; the browser suite uploads real ones (and a bad one that clears this)."""
+    from ui.components import UPLOAD_KEY
+
+    test = data.load_test_set(data.DEBIAN_DIR)
+    at = open_page(make_app, "test_images")
+    at.session_state[UPLOAD_KEY] = {
+        "name": "boot.png",
+        "digest": "d0",
+        "image": test.images[0],
+        "original": test.images[0],
+        "notes": [],
+    }
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    assert [t.label for t in at.tabs] == ["Test set", "Your image"]
+    upload_tab = at.tabs[1]
+    assert any(m.value.startswith("**Predicted: Ankle boot**") for m in upload_tab.markdown)
+
+
+def _titles(at) -> list[str]:
+    from page_helpers import plotly_titles
+
+    return plotly_titles(at)

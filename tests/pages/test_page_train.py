@@ -120,3 +120,46 @@ def test_full_disk_at_save_keeps_the_model_and_retry_saves(make_app, fmnist_home
     run_id = job.snapshot()["run_id"]
     assert run_id and (fmnist_home / f"{run_id}.json").is_file()
     assert store.load_model(run_id, fmnist_home) is not None
+
+
+def test_fields_keep_what_the_user_typed_across_pages(make_app) -> None:
+    at = open_page(make_app, "train")
+    number_input(at, "Epochs").set_value(6)
+    number_input(at, "Training images").set_value(20_000)
+    at.run()
+    at.switch_page(PAGE_FILES["home"]).run()
+    at.switch_page(PAGE_FILES["train"]).run()
+    assert not at.exception, exceptions(at)
+    assert number_input(at, "Epochs").value == 6
+    assert number_input(at, "Training images").value == 20_000
+
+
+@pytest.mark.slow
+def test_running_job_shows_its_own_settings(make_app) -> None:
+    at = open_page(make_app, "train")
+    number_input(at, "Epochs").set_value(2)
+    number_input(at, "Training images").set_value(3_000)
+    at.run()
+    button(at, "Train").click().run()
+    job = at.session_state["training_job"]
+    at.switch_page(PAGE_FILES["home"]).run()
+    at.switch_page(PAGE_FILES["train"]).run()
+    if not job.finished:
+        assert number_input(at, "Epochs").disabled and number_input(at, "Epochs").value == 2
+        assert number_input(at, "Training images").value == 3_000
+    job.stop()
+    run_until(at, lambda: job.finished, what="the job to end")
+    at.run()
+    assert number_input(at, "Epochs").value == 2 and not number_input(at, "Epochs").disabled
+
+
+def test_time_estimate_comes_from_a_measured_run(make_app) -> None:
+    at = open_page(make_app, "train")
+    # The shipped 'default' was trained with the fast preset; its per-epoch times scale to the chosen size.
+    assert any("This training takes about" in w and "from run default" in w for w in texts(at.warning)), texts(
+        at.warning
+    )
+    number_input(at, "Epochs").set_value(1)
+    number_input(at, "Training images").set_value(1_000)
+    at.run()
+    assert any("Expected: about" in c and "seconds" in c for c in texts(at.caption)), texts(at.caption)
