@@ -73,7 +73,7 @@ source = st.radio("Source", sources, horizontal=True, key="fm_source") if len(so
 
 if source == "Test image":
     image_index = int(
-        kept(st.number_input, "Test image", "fm_image", 0, min_value=0, max_value=last, help=f"0 to {last}")
+        kept(st.number_input, "Test image", "fm_image", 0, min_value=0, max_value=last, help=f"0 to {last}", width=220)
     )
     image = test.images[image_index]
     caption = f"Input #{image_index} · {CLASS_NAMES[int(test.labels[image_index])]}"
@@ -93,7 +93,15 @@ def layer_view() -> None:
     else:
         acts = image_activations(info.id, info.created, image_index)
     shapes = {name: acts[name].shape for name in layers}
-    layer = kept(st.selectbox, "Layer", "fm_layer", layers[0], options=layers, format_func=lambda n: f"{n} {shapes[n]}")
+    layer = kept(
+        st.selectbox,
+        "Layer",
+        "fm_layer",
+        layers[0],
+        options=layers,
+        format_func=lambda n: f"{n} {shapes[n]}",
+        width=320,
+    )
     maps = acts[layer]
     channels = maps.shape[-1]
     wanted = kept_value("fm_channel", 0)
@@ -106,7 +114,8 @@ def layer_view() -> None:
     with scale_control:
         scale = kept(st.radio, "Mosaic scale", "fm_scale", "Per channel", options=["Per channel", "Shared"])
     # The three figures share one row, so the outlined tile stays in view while the slider moves.
-    left, middle, right = st.columns([1, 1, 1.5])
+    row = st.container(horizontal=True)  # wraps onto more rows in a narrow window
+    left, middle, right = row.container(width=260), row.container(width=260), row.container(width=360)
     left.plotly_chart(image_figure(image, caption, height=330), width="stretch", key="fm_input")
     middle.plotly_chart(
         channel_heatmap(

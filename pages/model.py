@@ -60,7 +60,8 @@ if model is not None:
     st.markdown(f"**Total parameters: {total_params(model):,}**")
     if probs is not None:
         matrix = confusion_matrix(labels, predicted)
-        cm, metrics = st.columns([3, 2], gap="large")
+        row = st.container(horizontal=True, gap="large")  # wraps onto two rows in a narrow window
+        cm, metrics = row.container(width=560), row.container(width=380)
         with cm:
             event = st.plotly_chart(
                 confusion_figure(matrix, CLASS_NAMES),

@@ -27,7 +27,8 @@ page_frame()
 
 PAGE = "test_images"
 PER_PAGE = 100
-COLUMNS = 10
+GRID_WIDTH = 560  # px: ten 56-px thumbnails a row
+DETAIL_WIDTH = 400
 ALL = "All"
 CLASS_OPTIONS = [ALL, *CLASS_NAMES]
 
@@ -63,12 +64,10 @@ if url_is_new(PAGE, raw):
 tab_test, tab_upload = st.tabs(["Test set", "Your image"])
 
 with tab_test:
-    f1, f2, f3 = st.columns([2, 2, 1.3])
-    with f1:
-        actual_filter = kept(st.selectbox, "Actual class", "ti_actual", ALL, options=CLASS_OPTIONS)
-    with f2:
-        predicted_filter = kept(st.selectbox, "Predicted class", "ti_predicted", ALL, options=CLASS_OPTIONS)
-    with f3:
+    # Horizontal containers wrap their children onto new rows when the window is narrow (768 px and up).
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        actual_filter = kept(st.selectbox, "Actual class", "ti_actual", ALL, options=CLASS_OPTIONS, width=240)
+        predicted_filter = kept(st.selectbox, "Predicted class", "ti_predicted", ALL, options=CLASS_OPTIONS, width=240)
         only_wrong = kept(st.checkbox, "Only misclassified", "ti_wrong", False)
 
     mask = np.ones(len(test), dtype=bool)
@@ -110,9 +109,13 @@ with tab_test:
     if int(state.get("ti_page", 1)) > pages:
         state["ti_page"] = pages
 
-    grid, detail = st.columns([3, 2], gap="large")
+    layout = st.container(horizontal=True, gap="large")
+    grid = layout.container(width=GRID_WIDTH)
+    detail = layout.container(width=DETAIL_WIDTH)
     with grid:
-        page_no = int(kept(st.number_input, f"Page (of {pages})", "ti_page", 1, min_value=1, max_value=pages))
+        page_no = int(
+            kept(st.number_input, f"Page (of {pages})", "ti_page", 1, min_value=1, max_value=pages, width=200)
+        )
         shown = matches[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
         if len(shown) == 0:
             st.info("No test image matches these filters.")
@@ -138,7 +141,12 @@ with tab_test:
             ]
             st.plotly_chart(
                 thumbnail_grid(
-                    test.images[shown], shown.tolist(), (predicted[shown] == actual[shown]).tolist(), hover, chosen
+                    test.images[shown],
+                    shown.tolist(),
+                    (predicted[shown] == actual[shown]).tolist(),
+                    hover,
+                    chosen,
+                    width=GRID_WIDTH,
                 ),
                 key=grid_key,
                 on_select="rerun",

@@ -36,24 +36,36 @@ if busy:
     # While a training runs, the fields show that training's own settings (read-only).
     cfg = job.config
     st.selectbox("Preset", [cfg.preset], format_func=_describe, disabled=True, key="tr_running_preset")
-    c = st.columns(5)
-    c[0].number_input("Epochs", value=int(cfg.epochs), disabled=True, key="tr_running_epochs")
-    c[1].number_input("Batch size", value=int(cfg.batch_size), disabled=True, key="tr_running_batch")
-    c[2].number_input(
-        "Learning rate", value=float(cfg.learning_rate), format="%.5f", disabled=True, key="tr_running_lr"
+    row = st.container(horizontal=True)
+    row.number_input("Epochs", value=int(cfg.epochs), width=170, disabled=True, key="tr_running_epochs")
+    row.number_input("Batch size", value=int(cfg.batch_size), width=170, disabled=True, key="tr_running_batch")
+    row.number_input(
+        "Learning rate", value=float(cfg.learning_rate), format="%.5f", width=170, disabled=True, key="tr_running_lr"
     )
-    c[3].number_input("Seed", value=int(cfg.seed), disabled=True, key="tr_running_seed")
-    c[4].number_input("Training images", value=int(cfg.limit or TOTAL), disabled=True, key="tr_running_images")
+    row.number_input("Seed", value=int(cfg.seed), width=170, disabled=True, key="tr_running_seed")
+    row.number_input(
+        "Training images", value=int(cfg.limit or TOTAL), width=170, disabled=True, key="tr_running_images"
+    )
 else:
     preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=names, format_func=_describe)
     preset = PRESETS[preset_name]
-    c = st.columns(5)
+    row = st.container(horizontal=True)  # one row that wraps in a narrow window
     # Keys carry the preset so switching presets shows that preset's defaults; each keeps what the user typed.
-    with c[0]:
-        epochs = kept(st.number_input, "Epochs", f"epochs_{preset_name}", preset.epochs, min_value=1, max_value=200)
-    with c[1]:
-        kept(st.number_input, "Batch size", f"batch_{preset_name}", preset.batch_size, min_value=1, max_value=4096)
-    with c[2]:
+    with row:
+        epochs = kept(
+            st.number_input, "Epochs", f"epochs_{preset_name}", preset.epochs, min_value=1, max_value=200, width=170
+        )
+    with row:
+        kept(
+            st.number_input,
+            "Batch size",
+            f"batch_{preset_name}",
+            preset.batch_size,
+            min_value=1,
+            max_value=4096,
+            width=170,
+        )
+    with row:
         kept(
             st.number_input,
             "Learning rate",
@@ -63,10 +75,11 @@ else:
             max_value=1.0,
             step=1e-4,
             format="%.5f",
+            width=170,
         )
-    with c[3]:
-        kept(st.number_input, "Seed", "tr_seed", 42, min_value=0, max_value=2**31 - 1)
-    with c[4]:
+    with row:
+        kept(st.number_input, "Seed", "tr_seed", 42, min_value=0, max_value=2**31 - 1, width=170)
+    with row:
         images = kept(
             st.number_input,
             "Training images",
@@ -76,6 +89,7 @@ else:
             max_value=TOTAL,
             step=1000,
             help=f"How many of the {TOTAL:,} to use",
+            width=170,
         )
     guess = estimate_training_seconds(preset_name, int(epochs), int(images), runs())
     if guess is None:
@@ -209,10 +223,10 @@ def _draw_result(job: TrainingJob, snap: dict) -> None:
         return
     word = "finished" if state == "done" else "stopped early (partial model kept)"
     st.success(f"Training {word}.")
-    c = st.columns(3)
-    c[0].metric("Test accuracy", f"{snap['test_accuracy']:.2%}")
-    c[1].metric("Images/s", f"{snap['samples_per_second']:,.0f}" if snap["samples_per_second"] else "n/a")
-    c[2].metric("Training time", _fmt_seconds(snap["fit_seconds"]))
+    row = st.container(horizontal=True)
+    row.metric("Test accuracy", f"{snap['test_accuracy']:.2%}")
+    row.metric("Images/s", f"{snap['samples_per_second']:,.0f}" if snap["samples_per_second"] else "n/a")
+    row.metric("Training time", _fmt_seconds(snap["fit_seconds"]))
     st.caption(f"Precision: {snap['precision']} ({snap['precision_note']})")
     if snap["save_error"]:
         st.error(f"The run was not saved: {snap['save_error']}. The model is still in memory; fix it and retry.")

@@ -240,6 +240,7 @@ def thumbnail_grid(
     hover: Sequence[str],
     selected: int | None = None,
     columns: int = 10,
+    width: int = 560,
 ) -> go.Figure:
     """Test images as one aligned, clickable mosaic: a green frame for right, a thicker red one for wrong.
 
@@ -257,10 +258,10 @@ def thumbnail_grid(
         r, c = divmod(k, columns)
         top, left = r * step + 1, c * step + 1
         colour = SELECTED_COLOUR if indices[k] == selected else (RIGHT_COLOUR if correct[k] else WRONG_COLOUR)
-        width = pad if (indices[k] == selected or not correct[k]) else 1
+        border = pad if (indices[k] == selected or not correct[k]) else 1
         frame = canvas[top : top + tile + 2 * pad, left : left + tile + 2 * pad]
         frame[...] = 0
-        inner = pad - width
+        inner = pad - border
         frame[inner : tile + 2 * pad - inner, inner : tile + 2 * pad - inner] = (*colour, 255)
         gray = images[k].astype(np.uint8)
         frame[pad : pad + tile, pad : pad + tile, :3] = gray[:, :, None]
@@ -280,7 +281,7 @@ def thumbnail_grid(
             showlegend=False,
         )
     )
-    height = max(120, int(rows * step * 1.6)) + 10
+    height = int(width * rows / columns)  # drawn at `width` px wide, square tiles, no blank band
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), dragmode=False, clickmode="event+select")
     fig.update_xaxes(visible=False, range=[0, columns * step], fixedrange=True)
     fig.update_yaxes(visible=False, range=[rows * step, 0], fixedrange=True, scaleanchor="x")
