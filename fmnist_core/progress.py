@@ -97,7 +97,25 @@ class Failed:
     error: str
 
 
-Event = Started | Phase | Setup | EpochBegin | BatchEnd | EpochEnd | FitEnd | Evaluated | SaveResult | Ended | Failed
+@dataclass(frozen=True)
+class Cancelled:
+    """Stopped while waiting to start (a queue place or cluster resources): nothing trained, nothing saved."""
+
+
+Event = (
+    Started
+    | Phase
+    | Setup
+    | EpochBegin
+    | BatchEnd
+    | EpochEnd
+    | FitEnd
+    | Evaluated
+    | SaveResult
+    | Ended
+    | Failed
+    | Cancelled
+)
 
 
 # --- the snapshot ------------------------------------------------------------------------------------
@@ -187,6 +205,8 @@ class LiveState:
         """Fold one event in; `now` is this side's time.monotonic() (clocks differ between nodes)."""
         if isinstance(event, Started):
             self.executor, self.node, self.worker_pid = event.executor, event.node, event.pid
+            if self.state == "queued":
+                self.state = "running"
         elif isinstance(event, Phase):
             self.phase = event.phase
         elif isinstance(event, Setup):
@@ -227,6 +247,8 @@ class LiveState:
             self.state, self.phase, self.ended = ("stopped" if event.stopped else "done"), "ended", now
         elif isinstance(event, Failed):
             self.fail(event.error, now)
+        elif isinstance(event, Cancelled):
+            self.state, self.phase, self.ended = "stopped", "cancelled before it started", now
 
     def fail(self, error: str, now: float) -> None:
         if not self.finished:

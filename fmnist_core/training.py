@@ -24,7 +24,16 @@ from fmnist_core.presets import (  # re-exported: the pages, the CLI and the tes
     TrainConfig,
     bfloat16_supported,
 )
-from fmnist_core.progress import FINAL_STATES, MAX_BATCH_POINTS, STATES, Event, LiveState, Snapshot, Started
+from fmnist_core.progress import (
+    FINAL_STATES,
+    MAX_BATCH_POINTS,
+    STATES,
+    Cancelled,
+    Event,
+    LiveState,
+    Snapshot,
+    Started,
+)
 from fmnist_core.worker import WorkerSpec
 
 __all__ = [
@@ -179,8 +188,8 @@ class TrainingJob:
     def _apply(self, event: Event) -> None:
         with self._cond:
             self._s.apply(event, time.monotonic())
-            if isinstance(event, Started) and self._s.state == "queued":
-                self._s.state = "stopping" if self._stop.is_set() else "running"
+            if isinstance(event, Started) and self._stop.is_set() and self._s.state == "running":
+                self._s.state = "stopping"
             self._cond.notify_all()
 
     def _end(self, error: str | None = None) -> None:
@@ -195,8 +204,7 @@ class TrainingJob:
             self._s.started = time.monotonic()
         local = self.executor == executors.LOCAL
         if local and not SLOTS.acquire(self, self._stop):
-            with self._cond:
-                self._s.state, self._s.phase, self._s.ended = "stopped", "cancelled before it started", time.monotonic()
+            self._apply(Cancelled())
             self._end()
             return
         holding = local

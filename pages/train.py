@@ -95,7 +95,7 @@ def live_view() -> None:
     snap = job.snapshot()
     state = snap.state
     if state == "queued" and snap.executor == "ray":
-        st.info(f"Waiting for cluster resources ({snap.phase}).")
+        st.info("Waiting for cluster resources: the Ray cluster starts this training when it has room.")
         st.button("Cancel", on_click=job.stop)
     elif state == "queued":
         st.info(
