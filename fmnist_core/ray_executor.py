@@ -97,7 +97,8 @@ def describe_actor_death(exc: BaseException) -> str:
             break
     else:
         reason = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return f"the training process on the Ray cluster died: {reason[:300]}"
+    reason = reason.split(" Some common causes", 1)[0]  # Ray appends a paragraph of generic guesses
+    return f"the training process on the Ray cluster died: {reason[:200]}"
 
 
 class RayActor:
