@@ -152,7 +152,7 @@ class Snapshot:
     preset: str
     executor: str  # "local-process" or "ray"
     node: str | None  # the host that trains it, once known
-    worker_pid: int | None
+    worker_pid: int | None  # on its node
     started: float | None  # time.monotonic() on the server
     fit_started: float | None
     ended: float | None

@@ -120,6 +120,8 @@ class TrainingJob:
         self.home = Path(home or store.home_dir()).absolute()
         self.data_dir = data_dir
         self.executor = executor or executors.executor_name()
+        if self.executor not in (executors.LOCAL, executors.RAY):
+            raise ConfigError(f"unknown executor {self.executor!r}; choose {executors.LOCAL!r} or {executors.RAY!r}")
         self._cond = threading.Condition()  # guards _s; notified on every event
         self._stop = threading.Event()
         self._ended = threading.Event()

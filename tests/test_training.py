@@ -97,9 +97,11 @@ def test_bad_settings_are_config_errors(changes: dict, names: str) -> None:
     assert issubclass(ConfigError, ValueError)
 
 
-def test_job_rejects_a_bad_run_id() -> None:
+def test_job_rejects_a_bad_run_id_or_executor() -> None:
     with pytest.raises(store.StoreError, match="invalid run id"):
         TrainingJob(tiny(), run_id="../escape")
+    with pytest.raises(ConfigError, match="unknown executor 'slurm'; choose 'local-process' or 'ray'"):
+        TrainingJob(tiny(), executor="slurm")
 
 
 def test_a_job_not_started_yet() -> None:
