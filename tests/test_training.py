@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import FrozenInstanceError, asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import pytest
 
 from fmnist_core import data, store, training, worker
 from fmnist_core.inference import evaluate
-from fmnist_core.progress import Setup, Snapshot
+from fmnist_core.progress import BatchEnd, Ended, EpochBegin, Failed, Setup, Snapshot
 from fmnist_core.training import ConfigError, TrainConfig, TrainingJob
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
@@ -111,6 +111,25 @@ def test_a_job_not_started_yet() -> None:
     assert (snap.state, snap.progress, snap.eta, snap.queue_position) == ("queued", 0.0, None, None)
     assert snap.config.limit == 512 and snap.preset == "seed" and snap.executor == "local-process"
     json.dumps(asdict(snap))
+
+
+def test_snapshot_is_a_frozen_copy_and_final_states_stick() -> None:
+    job = TrainingJob(tiny())
+    job._apply(Setup(batches_per_epoch=16, train_images=512, batch_size=32, precision="float32", precision_note=""))
+    job._apply(EpochBegin(1))
+    job._apply(BatchEnd(done_in_epoch=4, loss=0.5, accuracy=0.25, seconds=0.2))
+    snap = job.snapshot()
+    assert (snap.epoch, snap.batch, snap.samples_seen, snap.progress) == (1, 4, 128, 0.25)
+    assert snap.samples_per_second == pytest.approx(640.0) and snap["batch"] == 4
+    with pytest.raises(FrozenInstanceError):
+        snap.state = "done"  # type: ignore[misc]
+    snap.batch_trace.append({"step": 99})
+    assert job.snapshot().batch_trace == [{"step": 4, "epoch": 1, "loss": 0.5, "accuracy": 0.25}]
+
+    job._apply(Ended(stopped=True))
+    job._apply(Failed("late news"))  # a worker dying after it reported the end does not undo the end
+    snap = job.snapshot()
+    assert (snap.state, snap.phase, snap.error, snap.progress) == ("stopped", "ended", None, 0.25)
 
 
 def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
