@@ -279,3 +279,25 @@ def test_a_second_training_waits_for_cluster_resources(on_ray: str, train_page, 
     assert (snap.state, snap.phase, snap.run_id) == ("stopped", "cancelled before it started", None)
     first.stop()
     assert first.wait(TIMEOUT) and first.snapshot().state == "stopped"
+
+
+def test_a_failed_save_on_ray_can_be_retried_from_the_page(
+    on_ray: str, train_page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = train_page()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the store's parent folder should be")
+    monkeypatch.setenv("FMNIST_HOME", str(blocker / "home"))  # read when the job is created
+    job = start_training(at)
+    run_until(at, lambda: job.finished, "the training on Ray")
+    snap = job.snapshot()
+    assert snap.state == "done" and snap.run_id is None and "could not save run" in snap.save_error
+    assert any(e.startswith("The run was not saved") for e in texts(at.error)), texts(at.error)
+
+    blocker.unlink()
+    button(at, "Retry saving").click().run()
+    assert not at.exception, _exceptions(at)
+    snap = job.snapshot()
+    assert snap.save_error is None and snap.run_id
+    info = store.get_run(snap.run_id, home=blocker / "home")
+    assert info.status == "finished" and info.metadata["executor"] == "ray"
