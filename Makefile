@@ -64,10 +64,10 @@ $(VENV)/.req-stamp: requirements.txt | $(VPY)
 	$(PIP) install -r requirements.txt
 	@touch $@
 
-dev-venv: $(VENV)/.dev-req-stamp ## venv plus requirements-dev.txt (pytest, ruff, playwright)
+dev-venv: $(VENV)/.dev-req-stamp ## venv plus requirements-dev.txt (pytest, ruff, playwright) and requirements-ray.txt
 
-$(VENV)/.dev-req-stamp: requirements-dev.txt $(VENV)/.req-stamp
-	$(PIP) install -r requirements-dev.txt
+$(VENV)/.dev-req-stamp: requirements-dev.txt requirements-ray.txt $(VENV)/.req-stamp
+	$(PIP) install -r requirements-dev.txt -r requirements-ray.txt
 	@touch $@
 
 data: ## make sure the four Fashion-MNIST .gz files are on this machine

@@ -1,7 +1,7 @@
 """fmnist_core: the whole Fashion-MNIST CNN domain, importable without Streamlit or plotly.
 
 Importing this package is cheap: TensorFlow is imported only by the modules that need it
-(model, training, store loading, inference, activations), so pages that only show data stay fast.
+(model, the training worker, store loading, inference, activations), so pages that only show data stay fast.
 """
 
 import os

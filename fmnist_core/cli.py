@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from fmnist_core import data, store
-from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig
+from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -183,7 +183,7 @@ def cmd_models(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> None:
     from fmnist_core.training import TrainingJob
 
-    data.find_data_dir(args.data_dir)  # fail fast, before a thread starts
+    data.find_data_dir(args.data_dir)  # fail fast, before a worker starts
     config = TrainConfig(
         preset=args.preset,
         epochs=args.epochs,
@@ -205,40 +205,42 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
         job.wait()
     snap = job.snapshot()
     _report_epochs(args, snap, reported)
-    if snap["state"] == "failed":
-        raise CliError(f"training failed: {snap['error']}")
-    if snap["save_error"]:
-        raise CliError(snap["save_error"])
+    if snap.state == "failed":
+        raise CliError(f"training failed: {snap.error}")
+    if snap.save_error:
+        raise CliError(snap.save_error)
     payload = {
-        "run_id": snap["run_id"],
-        "status": "stopped" if snap["state"] == "stopped" else "finished",
+        "run_id": snap.run_id,
+        "status": "stopped" if snap.state == "stopped" else "finished",
         "preset": args.preset,
-        "epochs": len(snap["history"]),
-        "seconds": snap["fit_seconds"],
-        "samples_per_second": snap["samples_per_second"],
-        "seconds_to_target": snap["seconds_to_target"],
-        "test_loss": snap["test_loss"],
-        "test_accuracy": snap["test_accuracy"],
-        "precision": snap["precision"],
-        "history": snap["history"],
+        "epochs": len(snap.history),
+        "seconds": snap.fit_seconds,
+        "samples_per_second": snap.samples_per_second,
+        "seconds_to_target": snap.seconds_to_target,
+        "test_loss": snap.test_loss,
+        "test_accuracy": snap.test_accuracy,
+        "precision": snap.precision,
+        "executor": snap.executor,
+        "node": snap.node,
+        "history": snap.history,
     }
     text = (
-        f"saved run {snap['run_id']}: test accuracy {snap['test_accuracy']:.4f}, "
-        f"{snap['samples_per_second']:.0f} images/s, {snap['fit_seconds']:.1f} s"
+        f"saved run {snap.run_id}: test accuracy {snap.test_accuracy:.4f}, "
+        f"{snap.samples_per_second:.0f} images/s, {snap.fit_seconds:.1f} s"
     )
     _emit(args, payload, text)
 
 
-def _report_epochs(args: argparse.Namespace, snap: dict[str, Any], reported: int) -> int:
-    for row in snap["history"][reported:]:
+def _report_epochs(args: argparse.Namespace, snap: Snapshot, reported: int) -> int:
+    for row in snap.history[reported:]:
         test = f", test accuracy {row['test_accuracy']:.4f}" if row["test_accuracy"] is not None else ""
         print(
-            f"epoch {row['epoch']}/{snap['epochs']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}{test}"
+            f"epoch {row['epoch']}/{snap.epochs}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}{test}"
             f" ({row['seconds']:.1f} s)",
             file=sys.stderr if args.json else sys.stdout,
             flush=True,
         )
-    return len(snap["history"])
+    return len(snap.history)
 
 
 COMMANDS = {

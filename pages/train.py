@@ -1,14 +1,14 @@
 """Train: pick a preset and settings, press Train, watch it learn live, stop any time.
 
-The job lives in this browser session's state and trains off the script thread; a fragment polls its
-snapshot once a second, so the page stays responsive and training survives visits to other pages.
+The job lives in this browser session's state and trains in a worker process (or on a Ray cluster); a fragment
+polls its snapshot once a second, so the page stays responsive and training survives visits to other pages.
 """
 
 import streamlit as st
 
 from fmnist_core.data import EXPECTED_COUNT
 from fmnist_core.estimate import estimate_training_seconds
-from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, TrainingJob
+from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig, TrainingJob
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.state import JOB_KEY, kept, runs, set_active_run
@@ -162,20 +162,23 @@ def live_view() -> None:
         st.info("Choose settings and press **Train**. Tip: 3,000 training images and 1 epoch take a few seconds.")
         return
     snap = job.snapshot()
-    state = snap["state"]
+    state = snap.state
     with st.container(border=True):
-        if state == "queued":
+        if state == "queued" and snap.executor == "ray":
+            st.info("Waiting for cluster resources: the Ray cluster starts this training when it has room.")
+            st.button("Cancel", on_click=job.stop)
+        elif state == "queued":
             st.info(
-                f"Waiting for a training slot: place {snap['queue_position'] or 1} in the queue "
+                f"Waiting for a training slot: place {snap.queue_position or 1} in the queue "
                 "(other sessions are training)."
             )
             st.button("Cancel", on_click=job.stop)
         elif state in ("running", "stopping"):
             label = (
-                f"Epoch {max(snap['epoch'], 1)}/{snap['epochs']} · batch {snap['batch']}/{snap['batches_per_epoch']}"
-                f" · {snap['phase']} · elapsed {_fmt_seconds(snap['elapsed'])} · ETA {_fmt_seconds(snap['eta'])}"
+                f"Epoch {max(snap.epoch, 1)}/{snap.epochs} · batch {snap.batch}/{snap.batches_per_epoch}"
+                f" · {snap.phase} · elapsed {_fmt_seconds(snap.elapsed)} · ETA {_fmt_seconds(snap.eta)}"
             )
-            st.progress(snap["progress"], text=label)
+            st.progress(snap.progress, text=label)
             if state == "stopping":
                 st.warning("Stopping after the current batch; the partial model will be saved.")
             else:
@@ -188,10 +191,10 @@ def live_view() -> None:
         st.rerun()  # once, so the sidebar lists the new run and polling turns off
 
 
-def _draw_metrics(snap: dict) -> None:
-    history = snap["history"]
-    if snap["batch_trace"]:
-        st.plotly_chart(batch_curve(snap["batch_trace"], snap["batches_per_epoch"]), width="stretch")
+def _draw_metrics(snap: Snapshot) -> None:
+    history = snap.history
+    if snap.batch_trace:
+        st.plotly_chart(batch_curve(snap.batch_trace, snap.batches_per_epoch), width="stretch")
     if history:
         left, right = st.columns(2)
         left.plotly_chart(epoch_curves(history, "loss", "Loss per epoch"), width="stretch")
@@ -213,33 +216,33 @@ def _draw_metrics(snap: dict) -> None:
         )
 
 
-def _draw_result(job: TrainingJob, snap: dict) -> None:
-    state = snap["state"]
+def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
+    state = snap.state
     if state == "failed":
-        st.error(f"Training failed: {snap['error']}")
+        st.error(f"Training failed: {snap.error}")
         return
-    if snap["test_accuracy"] is None:
+    if snap.test_accuracy is None:
         st.info("Training was cancelled before it started; nothing was saved.")
         return
     word = "finished" if state == "done" else "stopped early (partial model kept)"
     st.success(f"Training {word}.")
     row = st.container(horizontal=True)
-    row.metric("Test accuracy", f"{snap['test_accuracy']:.2%}")
-    row.metric("Images/s", f"{snap['samples_per_second']:,.0f}" if snap["samples_per_second"] else "n/a")
-    row.metric("Training time", _fmt_seconds(snap["fit_seconds"]))
-    st.caption(f"Precision: {snap['precision']} ({snap['precision_note']})")
-    if snap["save_error"]:
-        st.error(f"The run was not saved: {snap['save_error']}. The model is still in memory; fix it and retry.")
+    row.metric("Test accuracy", f"{snap.test_accuracy:.2%}")
+    row.metric("Images/s", f"{snap.samples_per_second:,.0f}" if snap.samples_per_second else "n/a")
+    row.metric("Training time", _fmt_seconds(snap.fit_seconds))
+    st.caption(f"Precision: {snap.precision} ({snap.precision_note})")
+    if snap.save_error:
+        st.error(f"The run was not saved: {snap.save_error}. The model is still in memory; fix it and retry.")
         if st.button("Retry saving"):
             try:
                 job.retry_save()
                 st.rerun()
             except Exception as exc:  # noqa: BLE001 - any failure is shown and the model stays for another try
                 st.error(str(exc))
-    elif snap["run_id"]:
-        st.write(f"Saved as run **{snap['run_id']}**.")
+    elif snap.run_id:
+        st.write(f"Saved as run **{snap.run_id}**.")
         # The button lives in a fragment: rerun the whole app so the sidebar's Model box shows the choice.
-        if st.button("Use this model", type="primary", on_click=use_run, args=(snap["run_id"],)):
+        if st.button("Use this model", type="primary", on_click=use_run, args=(snap.run_id,)):
             st.rerun()
 
 

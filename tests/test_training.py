@@ -1,18 +1,24 @@
-"""fmnist_core.training: settings validation, tiny real trainings, determinism, stop, failure, queue, save retry."""
+"""fmnist_core.training (with presets, progress and worker): settings, the live state, tiny real trainings in
+worker processes, determinism, stop, failure, queue, save retry. Faults (killed workers) are in test_worker.py."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import FrozenInstanceError, asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fmnist_core import data, store, training
+from fmnist_core import data, store, training, worker
 from fmnist_core.inference import evaluate
+from fmnist_core.progress import BatchEnd, Ended, EpochBegin, Failed, Setup, Snapshot
 from fmnist_core.training import ConfigError, TrainConfig, TrainingJob
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
@@ -20,9 +26,9 @@ needs_data = pytest.mark.skipif(not HAS_REAL_DATA, reason=f"real Fashion-MNIST n
 TIMEOUT = 300
 
 
-def run_to_end(job: TrainingJob) -> dict:
+def run_to_end(job: TrainingJob) -> Snapshot:
     job.start()
-    assert job.wait(TIMEOUT), f"training did not end: {job.snapshot()['phase']}"
+    assert job.wait(TIMEOUT), f"training did not end: {job.snapshot().phase}"
     return job.snapshot()
 
 
@@ -91,18 +97,39 @@ def test_bad_settings_are_config_errors(changes: dict, names: str) -> None:
     assert issubclass(ConfigError, ValueError)
 
 
-def test_job_rejects_a_bad_run_id() -> None:
+def test_job_rejects_a_bad_run_id_or_executor() -> None:
     with pytest.raises(store.StoreError, match="invalid run id"):
         TrainingJob(tiny(), run_id="../escape")
+    with pytest.raises(ConfigError, match="unknown executor 'slurm'; choose 'local-process' or 'ray'"):
+        TrainingJob(tiny(), executor="slurm")
 
 
 def test_a_job_not_started_yet() -> None:
     job = TrainingJob(tiny())
     assert job.wait(0.01) is False and not job.finished
     snap = job.snapshot()
-    assert (snap["state"], snap["progress"], snap["eta"], snap["queue_position"]) == ("queued", 0.0, None, None)
-    assert snap["config"]["limit"] == 512 and snap["preset"] == "seed"
-    json.dumps(snap)
+    assert (snap.state, snap.progress, snap.eta, snap.queue_position) == ("queued", 0.0, None, None)
+    assert snap.config.limit == 512 and snap.preset == "seed" and snap.executor == "local-process"
+    json.dumps(asdict(snap))
+
+
+def test_snapshot_is_a_frozen_copy_and_final_states_stick() -> None:
+    job = TrainingJob(tiny())
+    job._apply(Setup(batches_per_epoch=16, train_images=512, batch_size=32, precision="float32", precision_note=""))
+    job._apply(EpochBegin(1))
+    job._apply(BatchEnd(done_in_epoch=4, loss=0.5, accuracy=0.25, seconds=0.2))
+    snap = job.snapshot()
+    assert (snap.epoch, snap.batch, snap.samples_seen, snap.progress) == (1, 4, 128, 0.25)
+    assert snap.samples_per_second == pytest.approx(640.0) and snap.batch == 4
+    with pytest.raises(FrozenInstanceError):
+        snap.state = "done"  # type: ignore[misc]
+    snap.batch_trace.append({"step": 99})
+    assert job.snapshot().batch_trace == [{"step": 4, "epoch": 1, "loss": 0.5, "accuracy": 0.25}]
+
+    job._apply(Ended(stopped=True))
+    job._apply(Failed("late news"))  # a worker dying after it reported the end does not undo the end
+    snap = job.snapshot()
+    assert (snap.state, snap.phase, snap.error, snap.progress) == ("stopped", "ended", None, 0.25)
 
 
 def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,8 +145,8 @@ def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> None:
     job = TrainingJob(TrainConfig(preset="seed", epochs=2, batch_size=128, limit=10_000))
-    job._set(train_images=10_000, batches_per_epoch=79, fit_started=time.monotonic())
-    callback = training._live_callback(job, batch_size=128)
+    job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
+    callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     for epoch in range(2):
         callback.on_epoch_begin(epoch)
         for batch in range(79):
@@ -127,28 +154,30 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
         val = 0.9 if epoch == 0 else 0.95
         callback.on_epoch_end(epoch, {"loss": 0.4, "accuracy": 0.8, "val_loss": 0.3, "val_accuracy": val})
     snap = job.snapshot()
-    assert snap["samples_seen"] == 20_000  # the last batch of each epoch holds 10,000 - 78 * 128 = 16 images
-    assert (snap["epoch"], snap["batch"]) == (2, 79)
-    trace = snap["batch_trace"]
+    assert snap.samples_seen == 20_000  # the last batch of each epoch holds 10,000 - 78 * 128 = 16 images
+    assert (snap.epoch, snap.batch) == (2, 79)
+    trace = snap.batch_trace
     assert [p["step"] for p in trace] == list(range(1, 159))
     assert trace[0] == {"step": 1, "epoch": 1, "loss": 1.0, "accuracy": 0.5}
     assert all(type(p["loss"]) is float for p in trace)
-    rows = snap["history"]
+    rows = snap.history
     assert [(r["epoch"], r["test_accuracy"], r["complete"], r["batches"]) for r in rows] == [
         (1, 0.9, True, 79),
         (2, 0.95, True, 79),
     ]
-    assert snap["seconds_to_target"] == rows[1]["elapsed"]  # 0.9 < 0.9137 <= 0.95
-    json.dumps(snap)
+    assert snap.seconds_to_target == rows[1]["elapsed"]  # 0.9 < 0.9137 <= 0.95
+    json.dumps(asdict(snap))
 
     # A long run keeps at most MAX_BATCH_POINTS points, evenly spaced, ending near the latest step.
     job2 = TrainingJob(TrainConfig(preset="seed", epochs=1))
-    job2._set(train_images=60_000, batches_per_epoch=1875)
-    cb2 = training._live_callback(job2, batch_size=32)
+    job2._apply(
+        Setup(batches_per_epoch=1875, train_images=60_000, batch_size=32, precision="float32", precision_note="")
+    )
+    cb2 = worker.live_callback(job2._apply, threading.Event(), batches_per_epoch=1875)
     cb2.on_epoch_begin(0)
     for batch in range(1875):
         cb2.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
-    steps = [p["step"] for p in job2.snapshot()["batch_trace"]]
+    steps = [p["step"] for p in job2.snapshot().batch_trace]
     assert len(steps) < training.MAX_BATCH_POINTS
     stride = steps[1] - steps[0]
     assert stride == 8 and steps == list(range(stride, 1876, stride))
@@ -176,37 +205,40 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
 @pytest.mark.parametrize(("preset", "batch_size"), [("seed", 32), ("fast", 128)])
 def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size: int) -> None:
     snap, home = tiny_runs(preset)
-    assert (snap["state"], snap["error"], snap["save_error"], snap["phase"]) == ("done", None, None, "ended")
+    assert (snap.state, snap.error, snap.save_error, snap.phase) == ("done", None, None, "ended")
     bpe = math.ceil(512 / batch_size)
-    assert (snap["epoch"], snap["batches_per_epoch"]) == (1, bpe)
-    assert snap["train_images"] == 512 and snap["samples_seen"] == 512
-    assert snap["progress"] == 1.0 and snap["eta"] is None and snap["queue_position"] is None
-    assert snap["samples_per_second"] > 0 and snap["fit_seconds"] > 0
+    assert (snap.epoch, snap.batches_per_epoch) == (1, bpe)
+    assert snap.train_images == 512 and snap.samples_seen == 512
+    assert snap.progress == 1.0 and snap.eta is None and snap.queue_position is None
+    assert snap.samples_per_second > 0 and snap.fit_seconds > 0
     expect_bf16 = preset == "fast" and training.bfloat16_supported()[0]
-    assert snap["precision"] == ("mixed_bfloat16" if expect_bf16 else "float32")
+    assert snap.precision == ("mixed_bfloat16" if expect_bf16 else "float32")
 
-    (row,) = snap["history"]
+    (row,) = snap.history
     assert (row["epoch"], row["complete"]) == (1, True)
     assert math.isfinite(row["loss"]) and 0 < row["accuracy"] <= 1
     assert 0.2 < row["test_accuracy"] <= 1  # chance is 0.1
-    assert row["test_accuracy"] == pytest.approx(snap["test_accuracy"], abs=1e-2 if expect_bf16 else 1e-3)
-    steps = [p["step"] for p in snap["batch_trace"]]
+    assert row["test_accuracy"] == pytest.approx(snap.test_accuracy, abs=1e-2 if expect_bf16 else 1e-3)
+    steps = [p["step"] for p in snap.batch_trace]
     assert steps and steps == sorted(set(steps)) and steps[0] >= 1
-    json.dumps(snap)
+    json.dumps(asdict(snap))
+    assert snap.executor == "local-process" and snap.node == socket.gethostname()
+    assert snap.worker_pid not in (None, os.getpid())  # the fit ran in a worker process
 
-    info = store.get_run(snap["run_id"], home=home)
+    info = store.get_run(snap.run_id, home=home)
     assert info.status == "finished" and info.preset == preset
-    assert info.test_accuracy == snap["test_accuracy"] and info.test_loss == snap["test_loss"]
+    assert info.test_accuracy == snap.test_accuracy and info.test_loss == snap.test_loss
     meta = info.metadata
-    assert meta["history"] == snap["history"] and meta["train_images"] == 512
+    assert meta["history"] == snap.history and meta["train_images"] == 512
     assert meta["settings"]["limit"] == 512 and meta["settings"]["seed"] == 42
     assert meta["data_fingerprint"] == data.fingerprint(REAL_DATA_DIR)
     assert set(meta["versions"]) == {"python", "tensorflow", "keras", "numpy", "fmnist_core"}
+    assert (meta["executor"], meta["node"]) == ("local-process", socket.gethostname())
 
     test = data.load_test_set(REAL_DATA_DIR)
-    fresh = evaluate(store.load_model(snap["run_id"], home=home), test.images, test.labels)
-    assert fresh.accuracy == pytest.approx(snap["test_accuracy"], abs=1e-6)
-    assert fresh.loss == pytest.approx(snap["test_loss"], abs=1e-6)
+    fresh = evaluate(store.load_model(snap.run_id, home=home), test.images, test.labels)
+    assert fresh.accuracy == pytest.approx(snap.test_accuracy, abs=1e-6)
+    assert fresh.loss == pytest.approx(snap.test_loss, abs=1e-6)
 
 
 BATCH_BUG = (
@@ -219,10 +251,10 @@ BATCH_BUG = (
 @pytest.mark.parametrize("preset", ["seed", "fast"])
 def test_tiny_job_batch_counts_stay_within_the_epoch(tiny_runs, preset: str) -> None:
     snap, _ = tiny_runs(preset)
-    bpe = snap["batches_per_epoch"]
+    bpe = snap.batches_per_epoch
     spe = training.PRESETS[preset].steps_per_execution  # the callback fires once per executed chunk
-    assert snap["batch"] == bpe and snap["history"][0]["batches"] == bpe
-    assert [p["step"] for p in snap["batch_trace"]] == [min(s, bpe) for s in range(spe, bpe + spe, spe)]
+    assert snap.batch == bpe and snap.history[0]["batches"] == bpe
+    assert [p["step"] for p in snap.batch_trace] == [min(s, bpe) for s in range(spe, bpe + spe, spe)]
 
 
 def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -238,7 +270,7 @@ def test_augmentation_flips_and_shifts_each_image_and_follows_the_seed() -> None
     images = rng.random((64, 28, 28, 1)).astype(np.float32)
     labels = rng.integers(0, 10, 64).astype(np.int32)
     preset = training.Preset(name="t", description="", augment=("flip", "shift"), label_smoothing=0.1)
-    prepare = training._batch_preparer(preset, tf.constant(images), tf.constant(labels))
+    prepare = worker._batch_preparer(preset, tf.constant(images), tf.constant(labels))
     idx = tf.range(64, dtype=tf.int64)
     out, y = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
     again, _ = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
@@ -268,7 +300,7 @@ def test_no_augmentation_passes_batches_through() -> None:
 
     images = np.random.default_rng(1).random((8, 28, 28, 1)).astype(np.float32)
     labels = np.arange(8, dtype=np.int32)
-    prepare = training._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
+    prepare = worker._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
     x, y = prepare(tf.constant([5, 1], tf.int64))
     np.testing.assert_array_equal(np.asarray(x), images[[5, 1]])
     np.testing.assert_array_equal(np.asarray(y), [5, 1])
@@ -276,16 +308,16 @@ def test_no_augmentation_passes_batches_through() -> None:
 
 def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None:
     job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000))
-    job._set(train_images=10_000, batches_per_epoch=79)
-    callback = training._live_callback(job, batch_size=128)
+    job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
+    callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     callback.on_epoch_begin(0)
     for end_step in range(7, 80, 8):  # what Keras passes with steps_per_execution=8: 7, 15, ..., 79
         callback.on_train_batch_end(end_step, {"loss": 1.0, "accuracy": 0.5})
     callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
     snap = job.snapshot()
-    assert snap["samples_seen"] == 10_000
-    assert snap["batch"] == 79 and snap["history"][0]["batches"] == 79
-    assert snap["batch_trace"][-1]["step"] == 79
+    assert snap.samples_seen == 10_000
+    assert snap.batch == 79 and snap.history[0]["batches"] == 79
+    assert snap.batch_trace[-1]["step"] == 79
 
 
 @needs_data
@@ -293,11 +325,11 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Pa
     first, first_home = tiny_runs("seed")
     again = run_to_end(TrainingJob(tiny(evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)))
     other = run_to_end(TrainingJob(tiny(seed=7, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)))
-    assert again["test_loss"] == first["test_loss"] and again["test_accuracy"] == first["test_accuracy"]
-    for a, b in zip(weights_of(first["run_id"], first_home), weights_of(again["run_id"], tmp_path), strict=True):
+    assert again.test_loss == first.test_loss and again.test_accuracy == first.test_accuracy
+    for a, b in zip(weights_of(first.run_id, first_home), weights_of(again.run_id, tmp_path), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert other["test_loss"] != first["test_loss"]
-    kernels = zip(weights_of(first["run_id"], first_home), weights_of(other["run_id"], tmp_path), strict=True)
+    assert other.test_loss != first.test_loss
+    kernels = zip(weights_of(first.run_id, first_home), weights_of(other.run_id, tmp_path), strict=True)
     assert all(not np.array_equal(a, b) for a, b in kernels)
 
 
@@ -305,30 +337,28 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Pa
 def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
     job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR)).start()
-    poll(lambda: job.snapshot()["batch"] > 0 or job.finished, "the first batch")
+    poll(lambda: job.snapshot().batch > 0 or job.finished, "the first batch")
     job.stop()
-    assert job.snapshot()["state"] == "stopping"
+    assert job.snapshot().state == "stopping"
     assert job.wait(TIMEOUT)
     snap = job.snapshot()
-    assert snap["state"] == "stopped" and snap["error"] is None and snap["run_id"]
-    assert snap["epoch"] == 1 and 0 < snap["batch"] < snap["batches_per_epoch"] == 157
-    assert snap["progress"] < 1.0
-    assert all(not row["complete"] for row in snap["history"])
-    info = store.get_run(snap["run_id"], home=tmp_path)
+    assert snap.state == "stopped" and snap.error is None and snap.run_id
+    assert snap.epoch == 1 and 0 < snap.batch < snap.batches_per_epoch == 157
+    assert snap.progress < 1.0
+    assert all(not row["complete"] for row in snap.history)
+    info = store.get_run(snap.run_id, home=tmp_path)
     assert info.status == "stopped" and info.metadata["status"] == "stopped"
-    assert info.test_accuracy == snap["test_accuracy"] and 0 <= info.test_accuracy <= 1
-    store.load_model(snap["run_id"], home=tmp_path)
+    assert info.test_accuracy == snap.test_accuracy and 0 <= info.test_accuracy <= 1
+    store.load_model(snap.run_id, home=tmp_path)
 
 
-def test_a_failing_job_reports_its_error(store_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*args, **kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(data, "load_train_set", boom)
-    snap = run_to_end(TrainingJob(tiny()))
-    assert snap["state"] == "failed" and snap["phase"] == "failed"
-    assert "boom" in snap["error"] and "RuntimeError" in snap["error"]
-    assert snap["run_id"] is None and not store_home.exists()
+def test_a_failing_job_reports_its_error(store_home: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    snap = run_to_end(TrainingJob(tiny(), data_dir=str(empty)))  # the worker's data.load_train_set raises
+    assert snap.state == "failed" and snap.phase == "failed"
+    assert snap.error.startswith("fmnist_core.data.DataError: ") and str(empty) in snap.error
+    assert snap.run_id is None and not store_home.exists()
     assert training.SLOTS.running() == 0  # the slot was given back
 
 
@@ -342,26 +372,26 @@ def test_queue_runs_one_at_a_time_and_a_queued_job_can_be_cancelled(
     )
     first, second, third = make(), make(), make()
     first.start()
-    poll(lambda: first.snapshot()["state"] == "running", "the first job to run")
+    poll(lambda: first.snapshot().state == "running", "the first job to run")
     second.start()
-    poll(lambda: second.snapshot()["queue_position"] == 1, "the second job to queue")
+    poll(lambda: second.snapshot().queue_position == 1, "the second job to queue")
     third.start()
-    poll(lambda: third.snapshot()["queue_position"] == 2, "the third job to queue")
+    poll(lambda: third.snapshot().queue_position == 2, "the third job to queue")
     snap = second.snapshot()
-    assert (snap["state"], snap["phase"]) == ("queued", "waiting for a training slot")
+    assert (snap.state, snap.phase) == ("queued", "waiting for a training slot")
 
     third.stop()
     assert third.wait(10), "a cancelled queued job must end at once"
     cancelled = third.snapshot()
-    assert (cancelled["state"], cancelled["phase"]) == ("stopped", "cancelled before it started")
-    assert cancelled["history"] == [] and cancelled["run_id"] is None and cancelled["batch_trace"] == []
+    assert (cancelled.state, cancelled.phase) == ("stopped", "cancelled before it started")
+    assert cancelled.history == [] and cancelled.run_id is None and cancelled.batch_trace == []
     assert not first.finished  # it ended while the first was still training
 
     a, b = run_to_end(first), run_to_end(second)
-    assert a["state"] == b["state"] == "done"
-    assert a["ended"] <= b["fit_started"]  # never two at once
-    assert b["queue_position"] is None and training.SLOTS.running() == 0
-    assert {r.id for r in store.list_runs(tmp_path, include_shipped=False)} == {a["run_id"], b["run_id"]}
+    assert a.state == b.state == "done"
+    assert a.ended <= b.fit_started  # never two at once
+    assert b.queue_position is None and training.SLOTS.running() == 0
+    assert {r.id for r in store.list_runs(tmp_path, include_shipped=False)} == {a.run_id, b.run_id}
 
 
 @needs_data
@@ -373,22 +403,23 @@ def test_a_failed_save_can_be_retried(tmp_path: Path) -> None:
         tiny("fast", evaluate_each_epoch=False), home=home, data_dir=str(REAL_DATA_DIR), run_id="retry-me"
     )
     snap = run_to_end(job)
-    assert snap["state"] == "done" and snap["run_id"] is None
-    assert "could not save run retry-me" in snap["save_error"]
+    assert snap.state == "done" and snap.run_id is None
+    assert "could not save run retry-me" in snap.save_error
 
     blocker.unlink()
     assert job.retry_save() == "retry-me"
     after = job.snapshot()
-    assert (after["run_id"], after["save_error"]) == ("retry-me", None)
+    assert (after.run_id, after.save_error) == ("retry-me", None)
     info = store.get_run("retry-me", home=home)
-    assert info.status == "finished" and info.test_accuracy == snap["test_accuracy"]
+    assert info.status == "finished" and info.test_accuracy == snap.test_accuracy
     store.load_model("retry-me", home=home)
     with pytest.raises(store.StoreError, match="nothing to save"):
         job.retry_save()
 
 
 def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) -> None:
-    """A browser tab closed mid-training drops the session's reference: the thread must finish and save."""
+    """A browser tab closed mid-training drops the session's reference: the job's thread and worker must finish
+    and save."""
     import gc
 
     job = TrainingJob(TrainConfig(preset="seed", epochs=1, limit=256, seed=3), home=tmp_path).start()

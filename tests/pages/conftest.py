@@ -104,7 +104,7 @@ def trained_run_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     for preset, run_id in (("fast", "tiny-fast"), ("improved", "tiny-improved")):
         job = TrainingJob(TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id)
         job.start().wait(TRAIN_TIMEOUT)
-        assert job.snapshot()["run_id"] == run_id, job.snapshot()["error"]
+        assert job.snapshot().run_id == run_id, job.snapshot().error
         ids.append(run_id)
     return [str(folder / run_id) for run_id in ids]
 

@@ -30,8 +30,8 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
     at.run()
     assert not at.exception, exceptions(at)
     snap = job.snapshot()
-    assert snap["state"] == "done", snap["error"]
-    run_id = snap["run_id"]
+    assert snap.state == "done", snap.error
+    run_id = snap.run_id
     assert run_id
     assert "Test accuracy" in [m.label for m in at.metric]
     assert any("finished" in s for s in texts(at.success)), texts(at.success)
@@ -69,8 +69,8 @@ def test_stop_keeps_a_stopped_run(make_app, fmnist_home: Path) -> None:
 
     def training_started() -> bool:
         snap = job.snapshot()
-        assert snap["state"] not in ("done", "failed"), snap
-        return snap["state"] == "running" and snap["batch"] > 0 and any(b.label == "Stop" for b in at.button)
+        assert snap.state not in ("done", "failed"), snap
+        return snap.state == "running" and snap.batch > 0 and any(b.label == "Stop" for b in at.button)
 
     run_until(at, training_started, what="the first batch")
     button(at, "Stop").click().run()
@@ -80,15 +80,15 @@ def test_stop_keeps_a_stopped_run(make_app, fmnist_home: Path) -> None:
     assert not at.exception, exceptions(at)
 
     snap = job.snapshot()
-    assert snap["state"] == "stopped", snap["error"]
-    assert snap["run_id"]
-    epochs_done = len(snap["history"])
-    assert epochs_done < 3 or not snap["history"][-1]["complete"], "the job did not stop early"
+    assert snap.state == "stopped", snap.error
+    assert snap.run_id
+    epochs_done = len(snap.history)
+    assert epochs_done < 3 or not snap.history[-1]["complete"], "the job did not stop early"
     assert any("stopped early" in s for s in texts(at.success)), texts(at.success)
-    info = store.get_run(snap["run_id"])
+    info = store.get_run(snap.run_id)
     assert info.status == "stopped" and not info.shipped
     assert json.loads((fmnist_home / f"{snap['run_id']}.json").read_text())["status"] == "stopped"
-    assert snap["run_id"] in [r.id for r in store.list_runs()]
+    assert snap.run_id in [r.id for r in store.list_runs()]
 
 
 @pytest.mark.slow
@@ -117,7 +117,7 @@ def test_full_disk_at_save_keeps_the_model_and_retry_saves(make_app, fmnist_home
     button(at, "Retry saving").click().run()
     at.run()
     assert not at.exception, exceptions(at)
-    run_id = job.snapshot()["run_id"]
+    run_id = job.snapshot().run_id
     assert run_id and (fmnist_home / f"{run_id}.json").is_file()
     assert store.load_model(run_id, fmnist_home) is not None
 

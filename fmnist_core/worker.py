@@ -1,0 +1,436 @@
+"""The Keras side of a training: data pipeline, live callback, fit, evaluate, save. Runs in a worker.
+
+A worker is a spawned process (`process_main`, the local default) or a Ray actor (fmnist_core.executors); the
+web server never imports TensorFlow for a training. The worker reports through `emit(event)` (plain values,
+fmnist_core.progress) and saves the run through `store` itself. After a failed save it keeps the model and
+waits for a retry, so "Retry saving" needs neither TensorFlow in the server nor a temporary model file.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist_core import data, store
+from fmnist_core.presets import PRESETS, TARGET_ACCURACY, Preset, TrainConfig, bfloat16_supported
+from fmnist_core.progress import (
+    BatchEnd,
+    Ended,
+    EpochBegin,
+    EpochEnd,
+    Evaluated,
+    Event,
+    Failed,
+    FitEnd,
+    LiveState,
+    Phase,
+    SaveResult,
+    Setup,
+    Started,
+)
+
+RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
+WORKER_NICE = 10  # below the web server's priority, so pages stay responsive while a training runs
+# Test-only fault injection, read from the server's environment (a browser cannot set it):
+# "abort-at-batch" (os.abort after the first batch), "exit-at-batch" (exit code 3), "hang-in-save" (pause before
+# the saved files are renamed into place, so a test can kill the worker mid-save).
+FAULT_ENV = "FMNIST_TEST_FAULT"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs, picklable: the settings and where to read data and save the run."""
+
+    config: TrainConfig  # resolved
+    home: str  # the store's absolute path; with Ray it must be shared storage every node sees
+    data_dir: str | None
+    run_id: str | None
+    command: str | None
+    executor: str  # "local-process" or "ray"
+    parent_pid: int | None = None  # the server's pid: a local worker dies with it
+
+
+def _fault(where: str) -> None:
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault == f"abort-{where}":
+        os.abort()
+    if fault == f"exit-{where}":
+        os._exit(3)
+    if fault == f"hang-{where}":
+        real_replace = os.replace
+
+        def slow_replace(src: Any, dst: Any) -> None:
+            time.sleep(120)
+            real_replace(src, dst)
+
+        os.replace = slow_replace  # type: ignore[assignment]
+
+
+class Trainer:
+    """One training inside a worker: `run()` fits, evaluates and saves; `retry_save()` after a failed save."""
+
+    def __init__(self, spec: WorkerSpec, send: Callable[[Event], None], stop: threading.Event) -> None:
+        self.spec = spec
+        self.config = spec.config
+        self.preset = PRESETS[spec.config.preset]
+        self._send = send
+        self.stop = stop
+        self.state = LiveState(epochs=int(spec.config.epochs), executor=spec.executor)
+        self.model: Any = None  # the float32 model, kept only while a failed save may be retried
+        self._stopped = False  # whether the fit ended early (a Stop during evaluation does not count)
+
+    def emit(self, event: Event) -> None:
+        """Fold the event into this worker's state (for the metadata) and send it to the job."""
+        self.state.apply(event, time.monotonic())
+        self._send(event)
+
+    def run(self) -> None:
+        """The whole training; any exception becomes a Failed event with its one-line description."""
+        self.state.started = time.monotonic()
+        self.emit(Started(executor=self.spec.executor, node=socket.gethostname(), pid=os.getpid()))
+        try:
+            self._train()
+        except Exception as exc:  # reported to the job, which shows it; the worker then exits
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.emit(Failed(detail))
+
+    @property
+    def can_retry(self) -> bool:
+        return self.model is not None
+
+    def retry_save(self) -> SaveResult:
+        """Save the kept model again (after the disk was freed or the folder made writable)."""
+        if self.model is None:
+            result = SaveResult(None, "nothing to save: the model is gone or was saved already")
+            self._send(result)
+            return result
+        return self._save()
+
+    def _save(self) -> SaveResult:
+        _fault("in-save")
+        try:
+            run_id = store.save_run(self.model, self.metadata(), run_id=self.spec.run_id, home=Path(self.spec.home))
+            result = SaveResult(run_id, None)
+            self.model = None
+        except store.StoreError as exc:
+            result = SaveResult(None, str(exc))
+        self.emit(result)
+        return result
+
+    def _train(self) -> None:
+        self.emit(Phase("starting: loading TensorFlow"))
+        from fmnist_core._tf import quiet_import_tensorflow
+
+        quiet_import_tensorflow()
+        import keras
+        import tensorflow as tf
+
+        from fmnist_core.inference import evaluate
+        from fmnist_core.model import as_float32, build_model
+
+        cfg, preset = self.config, self.preset
+        self.emit(Phase("loading data"))
+        train = data.load_train_set(self.spec.data_dir)
+        test = data.load_test_set(self.spec.data_dir)
+        n = cfg.limit or len(train)
+        precision, note = preset.precision, "float32 compute"
+        if precision == "mixed_bfloat16":
+            ok, why = bfloat16_supported()
+            precision, note = ("mixed_bfloat16", why) if ok else ("float32", why)
+        bpe = -(-n // cfg.batch_size)
+
+        dtype = np.float64 if preset.input_dtype == "float64" else np.float32
+        x_train = tf.constant(data.scale(train.images[:n], dtype))
+        y_train = tf.constant(train.labels[:n].astype(np.int32))
+        # Shuffle indices, then gather: the order depends only on the seed, and no shuffle buffer copies images.
+        batches = (
+            tf.data.Dataset.range(n).shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+        )
+        prepare = _batch_preparer(preset, x_train, y_train)
+        if preset.augment:  # a seeded stream of per-batch seeds: same seed, same augmentation; new draws each epoch
+            keys = tf.data.Dataset.random(seed=cfg.seed, rerandomize_each_iteration=True).batch(2)
+            ds = tf.data.Dataset.zip(batches, keys).map(prepare)
+        else:
+            ds = batches.map(prepare)
+        # No background threads in the input pipeline: no autotuning and no prefetch. On 2 cores the autotune
+        # thread made the end of every other epoch wait 15-20 s (UnboundedThreadPool join in the iterator's
+        # destructor), and a destructor that waits on a pipeline thread can run at any garbage collection.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        ds = ds.with_options(options)
+        val = None
+        if cfg.evaluate_each_epoch:
+            val_labels = test.labels.astype(np.int32)
+            if preset.label_smoothing:
+                val_labels = np.eye(10, dtype=np.float32)[val_labels]
+            val = (data.scale(test.images, dtype), val_labels)
+
+        model = build_model(preset.architecture, seed=cfg.seed, compute_dtype=precision)
+        lr: Any = cfg.learning_rate
+        if preset.schedule == "cosine":
+            # Warm up from lr/10 over the first 5% of steps, then cosine down to 0: stable at batch 128 and a high peak.
+            total_steps = cfg.epochs * bpe
+            warmup = max(1, total_steps // 20)
+            lr = keras.optimizers.schedules.CosineDecay(
+                cfg.learning_rate / 10,
+                decay_steps=max(1, total_steps - warmup),
+                warmup_target=cfg.learning_rate,
+                warmup_steps=warmup,
+                alpha=0.0,
+            )
+        loss: Any = "sparse_categorical_crossentropy"
+        if preset.label_smoothing:
+            loss = keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=lr),
+            loss=loss,
+            metrics=["accuracy"],
+            steps_per_execution=preset.steps_per_execution,
+        )
+        self.emit(Setup(bpe, n, int(cfg.batch_size), precision, note))
+        fit_started = time.monotonic()
+        model.fit(
+            ds,
+            shuffle=False,
+            epochs=cfg.epochs,
+            validation_data=val,
+            validation_batch_size=1000,
+            verbose=0,
+            callbacks=[live_callback(self.emit, self.stop, bpe)],
+        )
+        stopped = self._stopped = self.stop.is_set()
+        self.emit(FitEnd(time.monotonic() - fit_started, stopped))
+        final = as_float32(model, preset.architecture)
+        del model
+        result = evaluate(final, test.images, test.labels)
+        self.emit(Evaluated(result.loss, result.accuracy))
+        self.model = final
+        self._save()
+        self.emit(Ended(stopped))
+
+    def metadata(self) -> dict[str, Any]:
+        """The run's JSON metadata, from this worker's own copy of the live state."""
+        import keras
+        import tensorflow as tf
+
+        from fmnist_core import __version__
+        from fmnist_core.model import summary_rows, total_params
+
+        s = self.state
+        try:
+            fingerprint = data.fingerprint(self.spec.data_dir)
+        except data.DataError:
+            fingerprint = None
+        stopped = self._stopped
+        return {
+            "preset": self.config.preset,
+            "architecture": self.preset.architecture,
+            "settings": asdict(self.config),
+            "status": "stopped" if stopped else "finished",
+            "history": s.history,
+            "batch_trace": s.batch_trace,
+            "test_loss": s.test_loss,
+            "test_accuracy": s.test_accuracy,
+            "seconds": s.fit_seconds,
+            "train_seconds": s.train_seconds,
+            "samples_per_second": s.samples_seen / s.train_seconds if s.train_seconds else None,
+            "seconds_to_target": s.seconds_to_target,
+            "target_accuracy": TARGET_ACCURACY,
+            "train_images": s.train_images,
+            "precision": s.precision,
+            "precision_note": s.precision_note,
+            "executor": self.spec.executor,
+            "node": s.node,
+            "versions": {
+                "python": platform.python_version(),
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "numpy": np.__version__,
+                "fmnist_core": __version__,
+            },
+            "data_fingerprint": fingerprint,
+            "command": self.spec.command,
+            "params": total_params(self.model),
+            "summary": [asdict(row) for row in summary_rows(self.model)],
+        }
+
+
+def _batch_preparer(preset: Preset, x_train: Any, y_train: Any) -> Any:
+    """The tf.data map from a batch of indices (and, with augmentation, a seed pair) to (images, labels).
+
+    Augmentation runs on whole batches with stateless random ops, so it costs little on 2 cores and depends
+    only on the training seed.
+    """
+    import tensorflow as tf
+
+    def labels_of(idx: Any) -> Any:
+        y = tf.gather(y_train, idx)
+        if preset.label_smoothing:
+            y = tf.one_hot(y, 10)
+        return y
+
+    def augment(x: Any, key: Any) -> Any:
+        b = tf.shape(x)[0]
+        seeds = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 3)
+        if "flip" in preset.augment:
+            flip = tf.random.stateless_uniform([b, 1, 1, 1], seed=seeds[0]) < 0.5
+            x = tf.where(flip, tf.reverse(x, axis=[2]), x)
+        if "shift" in preset.augment:  # pad 2 px of background, then take a 28x28 window at a random offset
+            pad = 2
+            padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+            dy = tf.random.stateless_uniform([b], seed=seeds[1], maxval=2 * pad + 1, dtype=tf.int32)
+            dx = tf.random.stateless_uniform([b], seed=seeds[2], maxval=2 * pad + 1, dtype=tf.int32)
+            rows = dy[:, None] + tf.range(28)[None, :]
+            cols = dx[:, None] + tf.range(28)[None, :]
+            x = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        return x
+
+    if preset.augment:
+        return lambda idx, key: (augment(tf.gather(x_train, idx), key), labels_of(idx))
+    return lambda idx: (tf.gather(x_train, idx), labels_of(idx))
+
+
+_callback_class: type | None = None
+
+
+def live_callback(emit: Callable[[Event], None], stop: threading.Event, batches_per_epoch: int) -> Any:
+    """The Keras callback that reports progress as events and turns `stop` into stop_training.
+
+    The class is defined on first use so importing this module stays TensorFlow-free.
+    """
+    global _callback_class
+    if _callback_class is None:
+        from fmnist_core._tf import quiet_import_tensorflow
+
+        quiet_import_tensorflow()
+        import keras
+
+        class _LiveCallback(keras.callbacks.Callback):
+            def __init__(self, emit: Callable[[Event], None], stop: threading.Event, batches_per_epoch: int) -> None:
+                super().__init__()
+                self.emit = emit
+                self.stop = stop
+                self.batches_per_epoch = batches_per_epoch
+                self._fit_start = self._epoch_start = self._last_batch_end = time.monotonic()
+                self._first_batch = True
+
+            def on_train_begin(self, logs: dict | None = None) -> None:
+                self._fit_start = time.monotonic()
+
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                self._epoch_start = self._last_batch_end = time.monotonic()
+                self.emit(EpochBegin(epoch + 1))
+
+            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+                now = time.monotonic()
+                logs = logs or {}
+                # With steps_per_execution > 1 Keras reports the end of a whole chunk, past the epoch's last batch.
+                done = min(batch + 1, self.batches_per_epoch) if self.batches_per_epoch else batch + 1
+                loss, acc = float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan))
+                self.emit(BatchEnd(done, loss, acc, now - self._last_batch_end))
+                self._last_batch_end = now
+                if self._first_batch:
+                    self._first_batch = False
+                    _fault("at-batch")
+                if self.stop.is_set():
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                logs = logs or {}
+                now = time.monotonic()
+                self.emit(
+                    EpochEnd(
+                        epoch=epoch + 1,
+                        loss=float(logs.get("loss", np.nan)),
+                        accuracy=float(logs.get("accuracy", np.nan)),
+                        test_loss=float(logs["val_loss"]) if "val_loss" in logs else None,
+                        test_accuracy=float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+                        seconds=now - self._epoch_start,
+                        elapsed=now - self._fit_start,
+                    )
+                )
+
+        _callback_class = _LiveCallback
+    return _callback_class(emit, stop, batches_per_epoch)
+
+
+# --- the local worker process ------------------------------------------------------------------------
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Ask Linux to SIGKILL this process when the server dies (even by SIGKILL), so no worker is orphaned."""
+    if parent_pid is None:
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the server died before prctl took effect
+        os._exit(1)
+
+
+def process_main(spec: WorkerSpec, conn: Connection) -> None:
+    """Entry point of a spawned worker: train, save, then linger only while a failed save may be retried.
+
+    The job sends "stop", "retry" or "quit" through `conn`; a closed connection means the server is gone.
+    """
+    _die_with_parent(spec.parent_pid)
+    # Ctrl-C in a terminal reaches the whole process group: the server decides (Stop, or ending this process).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
+    stop = threading.Event()
+    commands: queue.Queue[str] = queue.Queue()
+    send_lock = threading.Lock()
+
+    def send(event: Event) -> None:
+        with send_lock:
+            try:
+                conn.send(event)
+            except (BrokenPipeError, OSError):  # nobody listens any more: finish quietly and save
+                pass
+
+    def listen() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                stop.set()
+                commands.put("quit")
+                return
+            if message == "stop":
+                stop.set()
+            else:
+                commands.put(message)
+
+    threading.Thread(target=listen, name="commands", daemon=True).start()
+    trainer = Trainer(spec, send, stop)
+    trainer.run()
+    deadline = time.monotonic() + RETRY_WINDOW_SECONDS
+    while trainer.can_retry:
+        try:
+            command = commands.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if command != "retry":
+            break
+        trainer.retry_save()
+    conn.close()

@@ -1,0 +1,159 @@
+"""Training worker processes: faults stay contained (SIGKILL mid-epoch and mid-save, a native abort, an exit code),
+the failed state says how the worker died, other jobs and the store are unaffected, and no worker outlives its
+server (SIGTERM, SIGKILL, Ctrl-C of the parent)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fmnist_core import executors, store, training, worker
+from fmnist_core.training import TrainConfig, TrainingJob
+from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
+
+TIMEOUT = 180
+
+
+def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def long_job(home: Path) -> TrainingJob:
+    """Long enough (3 epochs of 20,000 images) never to end by itself during a test."""
+    config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+
+
+def tiny_job(home: Path, **changes) -> TrainingJob:
+    config = TrainConfig(**{"preset": "seed", "epochs": 1, "limit": 600, "evaluate_each_epoch": False, **changes})
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+
+
+def gone(pid: int) -> bool:
+    """True once the process no longer runs (reaped, or a zombie waiting for its reaper)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_describe_exit_names_the_signal_or_code() -> None:
+    assert executors.describe_exit(0) is None
+    assert executors.describe_exit(3) == "the training process died: it exited with code 3"
+    assert executors.describe_exit(-9) == (
+        "the training process died: it was killed by SIGKILL (the system's out-of-memory killer sends this signal too)"
+    )
+    assert executors.describe_exit(-6).startswith("the training process died: it was killed by SIGABRT (a native abort")
+    assert executors.describe_exit(-15) == "the training process died: it was killed by SIGTERM"
+
+
+@requires_real_data
+def test_sigkill_mid_epoch_fails_that_job_within_2_s_and_another_job_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FMNIST_MAX_TRAININGS", "2")
+    victim, other = long_job(tmp_path).start(), tiny_job(tmp_path).start()
+    poll(lambda: victim.snapshot().batch > 0, "the victim's first batch")
+    pid = victim.snapshot().worker_pid
+    assert pid not in (None, os.getpid()) and psutil.Process(pid).nice() >= worker.WORKER_NICE
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    poll(lambda: victim.finished, "the killed job to end", timeout=2)
+    assert time.monotonic() - killed < 2
+    snap = victim.snapshot()
+    assert (snap.state, snap.phase, snap.run_id) == ("failed", "failed", None)
+    assert snap.error.startswith("the training process died: it was killed by SIGKILL")
+    assert snap.epoch == 1 and snap.batch > 0  # the progress seen before the kill stays visible
+
+    assert other.wait(TIMEOUT)
+    done = other.snapshot()
+    assert (done.state, done.error) == ("done", None), done.error
+    assert [r.id for r in store.list_runs(tmp_path, include_shipped=False)] == [done.run_id]
+    assert training.SLOTS.running() == 0  # both slots were given back
+
+
+@requires_real_data
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("abort-at-batch", "the training process died: it was killed by SIGABRT (a native abort"),
+        ("exit-at-batch", "the training process died: it exited with code 3"),
+    ],
+)
+def test_a_worker_that_aborts_or_exits_fails_its_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
+) -> None:
+    monkeypatch.setenv(worker.FAULT_ENV, fault)  # read by the worker after its first batch
+    job = tiny_job(tmp_path).start()
+    assert job.wait(TIMEOUT)
+    snap = job.snapshot()
+    assert snap.state == "failed" and snap.error.startswith(message), snap.error
+    assert snap.batch >= 1 and snap.run_id is None
+    assert store.list_runs(tmp_path, include_shipped=False) == [] and not list(tmp_path.iterdir())
+
+
+@requires_real_data
+def test_sigkill_mid_save_lists_nothing_half_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(worker.FAULT_ENV, "hang-in-save")  # the worker pauses before renaming the model into place
+    job = tiny_job(tmp_path, preset="fast").start()
+    poll(lambda: any(tmp_path.glob(".*.tmp.keras")) or job.finished, "the model's temporary file")
+    snap = job.snapshot()
+    assert (snap.state, snap.phase) == ("running", "saving")
+    os.kill(snap.worker_pid, signal.SIGKILL)
+    assert job.wait(2)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "SIGKILL" in snap.error and snap.run_id is None
+    assert snap.test_accuracy is not None  # it had evaluated; only the save was cut short
+    assert store.list_runs(tmp_path, include_shipped=False) == []
+    # Only the store's hidden temporary file is left behind, and nothing lists it.
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+    assert any(tmp_path.glob(".*.tmp.keras"))
+    with pytest.raises(store.StoreError, match="nothing to save"):
+        job.retry_save()
+
+
+PARENT = """
+import sys, time
+from fmnist_core.training import TrainConfig, TrainingJob
+
+if __name__ == "__main__":  # the spawned worker imports this file as __mp_main__
+    config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
+    job = TrainingJob(config, home=sys.argv[1], data_dir=sys.argv[2]).start()
+    while job.snapshot().worker_pid is None:
+        time.sleep(0.02)
+    print(job.snapshot().worker_pid, flush=True)
+    time.sleep(600)
+"""
+
+
+@requires_real_data
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
+def test_no_worker_outlives_its_server(tmp_path: Path, sig: signal.Signals) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(textwrap.dedent(PARENT))
+    parent = subprocess.Popen(
+        [PYTHON, str(script), str(tmp_path / "home"), str(REAL_DATA_DIR)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(tmp_path / "home"),
+    )
+    try:
+        pid = int(parent.stdout.readline())
+        assert psutil.Process(pid).ppid() == parent.pid and not gone(pid)
+        parent.send_signal(sig)
+        parent.wait(30)
+        poll(lambda: gone(pid), f"worker {pid} to end after the server got {sig.name}", timeout=5)
+    finally:
+        parent.kill()
+        parent.wait()
