@@ -26,6 +26,7 @@ ALLOWED_LAYER_CLASSES = {
     "InputLayer",
     "Conv2D",
     "MaxPooling2D",
+    "AveragePooling2D",
     "Flatten",
     "Dense",
     "Dropout",
