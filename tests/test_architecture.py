@@ -4,6 +4,7 @@ builds with stable names, presets as specs (same config as the shipped files), c
 from __future__ import annotations
 
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from fmnist_core import architecture as a
 from fmnist_core import store
 from fmnist_core.model import build_model, summary_rows
-from helpers import requires_real_data
+from helpers import PYTHON, REPO_ROOT, requires_real_data, subprocess_env
 
 NOTEBOOK = {"conv": [{"filters": 64, "kernel": 3}, {"filters": 64, "kernel": 3}], "dense": [128]}
 B = {"filters": 8, "kernel": 3}  # a small valid block
@@ -321,3 +322,48 @@ def test_custom_models_train_save_load_and_explain(
     assert heat.shape == (28, 28) and np.isfinite(heat).all() and heat.max() <= 1.0
     kernels = explain.first_layer_kernels(loaded)
     assert kernels.shape == (spec.conv[0].kernel, spec.conv[0].kernel, spec.conv[0].filters)
+
+
+def _arch_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "-m", "fmnist_core", "arch", *args],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_cli_arch_prints_the_table_and_costs(tmp_path: Path) -> None:
+    path = tmp_path / "notebook.json"
+    path.write_text(json.dumps(NOTEBOOK))
+    done = _arch_cli(tmp_path, str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == a.describe(a.parse_spec(NOTEBOOK)).to_json()
+    assert json.loads(done.stdout)["params"] == 243_786
+    text = _arch_cli(tmp_path, str(path))
+    assert text.returncode == 0
+    assert "conv2d_1               Conv2D               11x11x64             36,928    8.921" in text.stdout
+    assert text.stdout.strip().endswith(
+        "243,786 parameters; 10.11 MFLOP per image forward, 29.56 per training image (forward + gradients)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (json.dumps({"conv": [dict(B, kernel=4)]}), "error: conv block 1: kernel must be odd (1, 3, 5 or 7), not 4."),
+        ("{", "error: the spec is not valid JSON"),
+        (None, "error: cannot read the spec"),
+    ],
+)
+def test_cli_arch_refuses_a_bad_spec_in_one_line(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "spec.json"
+    if content is not None:
+        path.write_text(content)
+    done = _arch_cli(tmp_path, str(path), "--json")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
