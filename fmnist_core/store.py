@@ -8,15 +8,18 @@ Shipped models live in fmnist_core/assets/ and are never deleted.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import re
 import tempfile
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from fmnist_core import architecture
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 DEFAULT_RUN_ID = "default"
@@ -43,30 +46,153 @@ class StoreError(RuntimeError):
     """A run could not be saved, found or loaded; the message says why in one line."""
 
 
+# Version 1: files written before RunMetadata existed (no "version" key); 2: adds version, arch, executor, node,
+# and the imported-model fields. Readers accept both.
+METADATA_VERSION = 2
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# How each field is read from JSON: a converter returning None when the stored value has the wrong type.
+_READERS: dict[str, Any] = {
+    "version": _whole,
+    "id": _text,
+    "created": _text,
+    "status": _text,
+    "preset": _text,
+    "architecture": _text,
+    "arch": lambda v: v if isinstance(v, dict) else None,
+    "settings": lambda v: v if isinstance(v, dict) else None,
+    "history": lambda v: v if isinstance(v, list) else None,
+    "batch_trace": lambda v: v if isinstance(v, list) else None,
+    "test_loss": _number,
+    "test_accuracy": _number,
+    "seconds": _number,
+    "train_seconds": _number,
+    "samples_per_second": _number,
+    "seconds_to_target": _number,
+    "target_accuracy": _number,
+    "train_images": _whole,
+    "precision": _text,
+    "precision_note": _text,
+    "versions": lambda v: v if isinstance(v, dict) else None,
+    "data_fingerprint": _text,
+    "command": _text,
+    "params": _whole,
+    "summary": lambda v: v if isinstance(v, list) else None,
+    "executor": _text,
+    "node": _text,
+    "input_scaling": _text,
+    "imported_from": _text,
+}
+
+
+@dataclass
+class RunMetadata:
+    """A saved run's JSON, typed. Unknown keys (from newer versions or other tools) are kept in `extra` and
+    written back; a known key whose value has the wrong type is kept there too rather than lost."""
+
+    version: int = METADATA_VERSION
+    id: str | None = None
+    created: str | None = None
+    status: str = "finished"  # finished | stopped | imported
+    preset: str | None = None
+    architecture: str | None = None  # a preset architecture's name ("seed_cnn", "improved_cnn")
+    arch: dict[str, Any] | None = None  # the architecture spec (architecture.to_dict), when there is one
+    settings: dict[str, Any] = field(default_factory=dict)  # the training settings (TrainConfig as a dict)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
+    batch_trace: list[dict[str, Any]] = field(default_factory=list)
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    seconds: float | None = None
+    train_seconds: float | None = None
+    samples_per_second: float | None = None
+    seconds_to_target: float | None = None
+    target_accuracy: float | None = None
+    train_images: int | None = None
+    precision: str | None = None
+    precision_note: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    data_fingerprint: str | None = None
+    command: str | None = None
+    params: int | None = None
+    summary: list[dict[str, Any]] = field(default_factory=list)  # model.LayerRow as dicts
+    executor: str | None = None
+    node: str | None = None
+    input_scaling: str | None = None  # what inputs the model expects, when that is an assumption (imports)
+    imported_from: str | None = None  # the file name an imported model came from
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunMetadata:
+        """Read any version's JSON object; files without "version" are version 1."""
+        known: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            reader = _READERS.get(key)
+            converted = reader(value) if reader else None
+            if converted is None:
+                if value is not None or reader is None:
+                    extra[key] = value
+            else:
+                known[key] = converted
+        known.setdefault("version", 1)
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object to write: every field, then the kept unknown keys."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**out, **self.extra}
+
+    def spec(self) -> architecture.ArchSpec | None:
+        """The run's network as a spec: its own, or its preset architecture's; None for an imported model."""
+        if self.arch is not None:
+            try:
+                return architecture.parse_spec(self.arch)
+            except architecture.SpecError:
+                return None
+        return architecture.PRESET_SPECS.get(self.architecture or "")
+
+
 @dataclass
 class RunInfo:
     """What the list of runs shows for one run, read from its JSON (the model file is opened lazily)."""
 
     id: str
-    status: str  # finished | stopped | damaged
+    status: str  # finished | stopped | imported | damaged
     test_accuracy: float | None = None
     test_loss: float | None = None
     created: str | None = None
     preset: str | None = None
     shipped: bool = False
     error: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: RunMetadata = field(default_factory=RunMetadata)
 
     @property
     def usable(self) -> bool:
         return self.status != "damaged"
 
     def label(self) -> str:
-        """Human label for pickers: id, accuracy, and a mark for shipped or damaged runs."""
+        """Human label for pickers: id, accuracy, and a mark for shipped, stopped, imported or damaged runs."""
         if not self.usable:
             return f"{self.id} (damaged)"
         acc = f"{self.test_accuracy:.2%}" if self.test_accuracy is not None else "n/a"
-        tag = " · shipped" if self.shipped else (" · stopped" if self.status == "stopped" else "")
+        if self.shipped:
+            tag = " · shipped"
+        elif self.status in ("stopped", "imported"):
+            tag = f" · {self.status}"
+        else:
+            tag = ""
         return f"{self.id} — {acc}{tag}"
 
 
@@ -125,22 +251,28 @@ def _describe_os_error(exc: OSError, folder: Path) -> str:
     return f"{exc.strerror or exc} ({folder})"
 
 
-def save_run(model: Any, metadata: dict[str, Any], run_id: str | None = None, home: Path | None = None) -> str:
-    """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure."""
+def save_run(
+    model: Any, metadata: RunMetadata | dict[str, Any], run_id: str | None = None, home: Path | None = None
+) -> str:
+    """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure.
+
+    A dict is read as RunMetadata first (so it is written in the current version's shape).
+    """
     base = home or home_dir()
-    run_id = validate_run_id(run_id or new_run_id(str(metadata.get("preset", "run"))))
+    meta = metadata if isinstance(metadata, RunMetadata) else RunMetadata.from_dict(metadata)
+    run_id = validate_run_id(run_id or new_run_id(meta.preset or "run"))
     shipping = base.resolve() == ASSETS_DIR  # deliberately (re)training a shipped model
     if not shipping and (ASSETS_DIR / f"{run_id}.json").exists():
         raise StoreError(f"{run_id} is the id of a shipped model; choose another run id")
     if not shipping and (base / f"{run_id}.json").exists():
         raise StoreError(f"a run with id {run_id} exists already; delete it first or choose another id")
-    meta = dict(metadata, id=run_id)
-    meta.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
+    created = meta.created or datetime.now(UTC).isoformat(timespec="seconds")
+    text = json.dumps(
+        replace(meta, id=run_id, created=created, version=METADATA_VERSION).to_dict(), indent=2, default=_json_default
+    )
     try:
         _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p))
-        _atomic_write(
-            base / f"{run_id}.json", lambda p: p.write_text(json.dumps(meta, indent=2, default=_json_default))
-        )
+        _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text))
     except OSError as exc:
         raise StoreError(f"could not save run {run_id}: {_describe_os_error(exc, base)}") from exc
     return run_id
@@ -216,21 +348,17 @@ def _read_info(run_id: str, json_path: Path, model_path: Path, shipped: bool) ->
     except (OSError, ValueError) as exc:
         return RunInfo(id=run_id, status="damaged", shipped=shipped, error=f"metadata unreadable ({exc})")
     reason = _cached_inspect(model_path)
-
-    def num(key: str) -> float | None:
-        value = meta.get(key)
-        return float(value) if isinstance(value, int | float) else None
-
+    metadata = RunMetadata.from_dict(meta)
     return RunInfo(
         id=run_id,
-        status="damaged" if reason else str(meta.get("status", "finished")),
-        test_accuracy=num("test_accuracy"),
-        test_loss=num("test_loss"),
-        created=meta.get("created"),
-        preset=meta.get("preset"),
+        status="damaged" if reason else metadata.status,
+        test_accuracy=metadata.test_accuracy,
+        test_loss=metadata.test_loss,
+        created=metadata.created,
+        preset=metadata.preset,
         shipped=shipped,
         error=reason,
-        metadata=meta,
+        metadata=metadata,
     )
 
 
@@ -300,7 +428,7 @@ def history_csv(info: RunInfo) -> str:
     """A run's per-epoch history as CSV text."""
     columns = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds", "complete"]
     rows = [",".join(columns)]
-    for row in info.metadata.get("history") or []:
+    for row in info.metadata.history:
         rows.append(",".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
     return "\n".join(rows) + "\n"
 

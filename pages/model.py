@@ -41,11 +41,11 @@ if model is not None:
             c2.metric("Test loss", f"{cross_entropy(probs, labels):.4f}")
             meta = info.metadata
             st.caption(
-                f"Preset {meta.get('preset', 'n/a')} · {meta.get('precision', 'float32')} · "
-                f"{meta.get('train_images', 'n/a')} training images · status {info.status}"
+                f"Preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
+                f"{meta.train_images or 'n/a'} training images · status {info.status}"
             )
-            if meta.get("command"):
-                st.code(meta["command"], language="bash")
+            if meta.command:
+                st.code(meta.command, language="bash")
         matrix = confusion_matrix(labels, predicted)
         cm, metrics = st.columns([3, 2], gap="large")
         cm.plotly_chart(confusion_figure(matrix, CLASS_NAMES), width="stretch")
@@ -67,7 +67,7 @@ if model is not None:
     st.plotly_chart(
         mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"
     )
-    history = info.metadata.get("history") or []
+    history = info.metadata.history
     d1, d2, d3 = st.columns(3)
     try:
         d1.download_button(
@@ -96,7 +96,7 @@ if model is not None:
         b.plotly_chart(epoch_curves(history, "accuracy", "Accuracy per epoch"), width="stretch")
 
 st.subheader("Compare runs")
-comparable = [r for r in runs() if r.usable and r.metadata.get("history")]
+comparable = [r for r in runs() if r.usable and r.metadata.history]
 chosen_ids = st.multiselect(
     "Compare runs",
     [r.id for r in comparable],
@@ -106,7 +106,7 @@ chosen_ids = st.multiselect(
 if len(chosen_ids) >= 2:
     picked = [r for r in comparable if r.id in chosen_ids]
     a, b = st.columns(2)
-    histories = {r.id: r.metadata["history"] for r in picked}
+    histories = {r.id: r.metadata.history for r in picked}
     a.plotly_chart(compare_curves(histories, "accuracy", "Test accuracy per epoch"), width="stretch", key="cmp_acc")
     b.plotly_chart(compare_curves(histories, "loss", "Test loss per epoch"), width="stretch", key="cmp_loss")
     st.dataframe(
@@ -114,14 +114,14 @@ if len(chosen_ids) >= 2:
             {
                 "run": r.id,
                 "preset": r.preset,
-                "epochs": len(r.metadata["history"]),
-                "batch size": (r.metadata.get("settings") or {}).get("batch_size"),
-                "learning rate": (r.metadata.get("settings") or {}).get("learning_rate"),
-                "seed": (r.metadata.get("settings") or {}).get("seed"),
-                "training images": r.metadata.get("train_images"),
+                "epochs": len(r.metadata.history),
+                "batch size": r.metadata.settings.get("batch_size"),
+                "learning rate": r.metadata.settings.get("learning_rate"),
+                "seed": r.metadata.settings.get("seed"),
+                "training images": r.metadata.train_images,
                 "test accuracy": r.test_accuracy,
-                "seconds": r.metadata.get("seconds"),
-                "images/s": r.metadata.get("samples_per_second"),
+                "seconds": r.metadata.seconds,
+                "images/s": r.metadata.samples_per_second,
                 "status": r.status,
             }
             for r in picked

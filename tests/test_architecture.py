@@ -308,7 +308,7 @@ def test_custom_models_train_save_load_and_explain(
     run_id = store.save_run(
         final, {"preset": "custom", "arch": a.to_dict(spec)}, run_id=f"custom-{name}".replace("_", "-")
     )
-    assert store.get_run(run_id).metadata["arch"] == a.to_dict(spec)
+    assert store.get_run(run_id).metadata.arch == a.to_dict(spec)
     loaded = store.load_model(run_id)
     image = test_set.images[0]
     outputs = layer_outputs(loaded, image)
