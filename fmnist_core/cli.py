@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="JSON output path (default bench/results/latest.json)")
     models = sub.add_parser("models", parents=[common(suppress=True)], help="list saved runs")
     models.add_argument("--delete", metavar="RUN_ID", default=None, help="delete a saved run")
+    models.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE.keras",
+        default=None,
+        help="check, evaluate on the test set and store a .keras model (at most 50 MB; no custom code)",
+    )
+    models.add_argument("--name", default=None, help="run id for the imported model (default: generated)")
     arch = sub.add_parser(
         "arch", parents=[common(suppress=True)], help="check a network spec (JSON) and show its layers and cost"
     )
@@ -159,6 +167,30 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    if args.import_file:
+        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir)
+        info = result.info
+        payload = {
+            "id": result.run_id,
+            "status": info.status,
+            "test_accuracy": info.test_accuracy,
+            "test_loss": info.test_loss,
+            "params": info.metadata.params,
+            "input_scaling": info.metadata.input_scaling,
+            "notes": list(result.notes),
+        }
+        text = "\n".join(
+            [
+                f"imported {result.run_id}: test accuracy {info.test_accuracy:.4f}, loss {info.test_loss:.4f}, "
+                f"{info.metadata.params:,} parameters",
+                f"inputs: {info.metadata.input_scaling}",
+                *result.notes,
+            ]
+        )
+        _emit(args, payload, text)
+        return
+    if args.name:
+        raise CliError("--name goes with --import")
     if args.delete:
         store.delete_run(args.delete)
         _emit(args, {"deleted": args.delete}, f"deleted {args.delete}")

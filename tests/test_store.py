@@ -416,7 +416,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
     assert {k: written[k] for k in raw} == raw
-    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from"}
+    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from", "notes"}
     # The preset's architecture gives the spec.
     assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
     assert architecture.describe(meta.spec()).params == raw["params"]
