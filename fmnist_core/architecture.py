@@ -227,6 +227,16 @@ def to_dict(spec: ArchSpec) -> dict[str, Any]:
     }
 
 
+def summary_line(spec: ArchSpec) -> str:
+    """One line for tables (Compare runs): "conv 32 3x3 same max → conv 64 3x3 same bn max → dense 256 · relu, dropout 0.3"."""
+    blocks = [
+        f"conv {b.filters} {b.kernel}x{b.kernel} {b.padding}" + (" bn" if b.batch_norm else "") + f" {b.pool}"
+        for b in spec.conv
+    ]
+    tail = f" · {spec.activation}" + (f", dropout {spec.dropout:g}" if spec.dropout else "")
+    return " → ".join(blocks + [f"dense {units}" for units in spec.dense]) + tail
+
+
 def to_json(spec: ArchSpec) -> str:
     """Pretty JSON text: one conv block per line."""
     blocks = ",\n    ".join(json.dumps(asdict(block)) for block in spec.conv)

@@ -13,7 +13,7 @@ import pytest
 
 from fmnist_core import architecture as a
 from fmnist_core import store
-from fmnist_core.model import build_model, summary_rows
+from fmnist_core.model import SEED_LAYER_NAMES, build_model, summary_rows
 from helpers import PYTHON, REPO_ROOT, requires_real_data, subprocess_env
 
 NOTEBOOK = {"conv": [{"filters": 64, "kernel": 3}, {"filters": 64, "kernel": 3}], "dense": [128]}
@@ -147,18 +147,17 @@ def test_defaults_and_round_trips() -> None:
         a.parse_spec(a.ArchSpec(conv=(a.ConvBlock(8, 2),)))
 
 
+def test_summary_line_names_every_block() -> None:
+    assert a.summary_line(a.IMPROVED_SPEC) == (
+        "conv 32 3x3 same max → conv 64 3x3 same bn max → dense 256 · relu, dropout 0.3"
+    )
+    assert a.summary_line(a.parse_spec({"conv": [dict(B, pool="none")], "dense": []})) == "conv 8 3x3 valid none · relu"
+
+
 def test_notebook_spec_costs_by_hand() -> None:
     d = a.describe(a.parse_spec(NOTEBOOK))
     assert d.params == 243_786
-    assert [r.name for r in d.layers] == [
-        "conv2d",
-        "max_pooling2d",
-        "conv2d_1",
-        "max_pooling2d_1",
-        "flatten",
-        "dense",
-        "dense_1",
-    ]
+    assert [r.name for r in d.layers] == list(SEED_LAYER_NAMES)
     # Multiply-adds x 2: conv2d 26*26*64*(3*3*1), conv2d_1 11*11*64*(3*3*64), dense 1600*128, dense_1 128*10.
     by_hand = 2 * (26 * 26 * 64 * 9 + 11 * 11 * 64 * 9 * 64 + 1600 * 128 + 128 * 10)
     assert by_hand == 10_112_000 == d.flops_forward

@@ -143,22 +143,18 @@ def _block_widgets(key: str, index: int, block: dict[str, Any], removable: bool)
         key=_widget_key(key, f"{index}.kernel"),
         **on,
     )
-    padding = block.get("padding", "valid")
-    cols[2].selectbox(
-        "Padding",
-        architecture.PADDINGS,
-        index=architecture.PADDINGS.index(padding) if padding in architecture.PADDINGS else 0,
-        key=_widget_key(key, f"{index}.padding"),
-        **on,
-    )
-    pool = block.get("pool", "max")
-    cols[3].selectbox(
-        "Pool",
-        architecture.POOLS,
-        index=architecture.POOLS.index(pool) if pool in architecture.POOLS else 0,
-        key=_widget_key(key, f"{index}.pool"),
-        **on,
-    )
+    for col, field, options, default in (
+        (cols[2], "padding", architecture.PADDINGS, "valid"),
+        (cols[3], "pool", architecture.POOLS, "max"),
+    ):
+        value = block.get(field, default)
+        col.selectbox(
+            field.capitalize(),
+            options,
+            index=options.index(value) if value in options else 0,
+            key=_widget_key(key, f"{index}.{field}"),
+            **on,
+        )
     cols[4].checkbox(
         "Batch norm", value=block.get("batch_norm") is True, key=_widget_key(key, f"{index}.batch_norm"), **on
     )

@@ -10,6 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import architecture as a
+from fmnist_core.model import SEED_LAYER_NAMES
+from helpers import REAL_DATA_DIR, requires_real_data
 
 EDITOR_SCRIPT = """
 import streamlit as st
@@ -61,15 +63,7 @@ def test_editor_starts_with_the_notebook_network(editor: AppTest) -> None:
     assert [w.label for w in editor.number_input] == ["Block 1 filters", "Block 2 filters"]
     assert not _errors(editor) and not _train_disabled(editor)
     table = editor.dataframe[0].value
-    assert list(table["layer"]) == [
-        "conv2d",
-        "max_pooling2d",
-        "conv2d_1",
-        "max_pooling2d_1",
-        "flatten",
-        "dense",
-        "dense_1",
-    ]
+    assert list(table["layer"]) == list(SEED_LAYER_NAMES)
 
 
 def test_add_and_remove_blocks_keep_widgets_json_and_cost_in_sync(editor: AppTest) -> None:
@@ -175,3 +169,66 @@ def test_import_widget_renders_and_waits_for_a_file(tmp_path: Path, monkeypatch:
     assert at.button(key="import_model.go").disabled
     assert "50 MB" in at.caption[0].value and "0..1" in at.caption[0].value
     assert not at.error and not at.success
+
+
+IMPORT_SCRIPT = """
+import streamlit as st
+from ui import architecture as ua
+
+class Upload:
+    name = {name!r}
+
+    def getvalue(self):
+        return open({path!r}, "rb").read()
+
+# AppTest cannot drive a file uploader: stand one in for this script run only.
+original = st.file_uploader
+st.file_uploader = lambda *args, **kwargs: Upload()
+try:
+    ua.import_model_widget()
+finally:
+    st.file_uploader = original
+"""
+
+
+@requires_real_data
+def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+
+    from fmnist_core import store
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FMNIST_HOME", str(home))
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(REAL_DATA_DIR))
+    good = tmp_path / "small.keras"
+    a.build({"conv": [{"filters": 4, "kernel": 3}], "dense": []}, seed=1).save(good)
+    bad = tmp_path / "lambda.keras"
+    keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x), keras.layers.Flatten(), keras.layers.Dense(10)]
+    ).save(bad)
+
+    script = tmp_path / "import_bad.py"
+    script.write_text(IMPORT_SCRIPT.format(name="lambda.keras", path=str(bad)))
+    at = AppTest.from_file(str(script), default_timeout=120).run()
+    assert not at.button(key="import_model.go").disabled
+    at.button(key="import_model.go").click().run()
+    assert [e.value for e in at.error] == [
+        "**lambda.keras** was not imported: lambda.keras contains layers this app does not load: Lambda"
+    ]
+    assert not home.exists() or not list(home.iterdir())
+
+    script = tmp_path / "import_good.py"
+    script.write_text(IMPORT_SCRIPT.format(name="small.keras", path=str(good)))
+    at = AppTest.from_file(str(script), default_timeout=120).run()
+    at.text_input(key="import_model.name").set_value("small-one").run()
+    at.button(key="import_model.go").click().run()
+    assert not at.exception and not at.error
+    info = store.get_run("small-one")
+    assert info.status == "imported"
+    assert [s.value for s in at.success] == [
+        f"Imported **small-one**: test accuracy {info.test_accuracy:.2%} on the 10,000 test images."
+    ]
+    at.button(key="import_model.use").click().run()
+    assert at.session_state["model_id"] == "small-one"
