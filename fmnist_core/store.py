@@ -301,6 +301,8 @@ MAX_UNPACKED_BYTES = 64 * 1024 * 1024  # a 50 MB model plus its config; more is 
 MAX_PACKING_RATIO = 100  # weights hardly compress; JSON about 10:1
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MODEL_CLASSES = {"Sequential"}
+# Where Keras 3 says its built-in models, layers and their parts live; Keras imports the module a config names.
+BUILTIN_MODULES = {"keras", "keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints"}
 # Objects other than layers a built-in model's config holds: dtype policies, initialisers, regularisers,
 # constraints. Anything else (functions, lambdas, custom classes) is refused before Keras sees the file.
 ALLOWED_OBJECT_CLASSES = {
@@ -401,7 +403,7 @@ def _check_config(config: Any, what: str) -> None:
         raise StoreError(f"{what} contains layers this app does not load: {', '.join(foreign)}")
     for obj in _serialised_objects(config):
         module, name, registered = obj.get("module"), obj.get("class_name"), obj.get("registered_name")
-        builtin = isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+        builtin = module in BUILTIN_MODULES
         known = name in MODEL_CLASSES or name in ALLOWED_LAYER_CLASSES or name in ALLOWED_OBJECT_CLASSES
         if not builtin or not known or registered not in (None, name):
             shown = f"{name} {obj.get('config')}" if name in ("function", "__lambda__") else (registered or name)

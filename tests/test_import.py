@@ -227,6 +227,20 @@ def _zip_bomb(tmp_path: Path) -> Path:
     return path
 
 
+def _foreign_module(tmp_path: Path) -> Path:
+    """A well-formed archive whose config asks Keras to find a known class name in another module."""
+    with zipfile.ZipFile(_wrong_outputs(tmp_path)) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    config = json.loads(parts["config.json"])
+    config["config"]["layers"][-1]["config"]["kernel_initializer"]["module"] = "keras.src.utils.file_utils"
+    parts["config.json"] = json.dumps(config).encode()
+    path = tmp_path / "module.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, content in parts.items():
+            zf.writestr(name, content)
+    return path
+
+
 def _extra_entry(tmp_path: Path) -> Path:
     path = tmp_path / "extra.keras"
     path.write_bytes(_good_bytes(tmp_path))
@@ -268,6 +282,10 @@ BAD_FILES = {
     "zip_bomb": (
         _zip_bomb,
         "bomb.keras looks like a zip bomb: model.weights.h5 would unpack 10",
+    ),
+    "foreign_module": (
+        _foreign_module,
+        "module.keras contains objects this app does not load: GlorotUniform from module keras.src.utils.file_utils",
     ),
     "extra_entry": (_extra_entry, "extra.keras holds entries a .keras model does not have: run_me.py"),
     "not_keras_name": (_not_keras_name, "model.h5 is not a .keras file; save the model with model.save('name.keras')"),
