@@ -121,7 +121,7 @@ def _init(key: str, initial: ArchSpec | dict[str, Any] | None) -> None:
 
 
 def _block_widgets(key: str, index: int, block: dict[str, Any], removable: bool) -> None:
-    cols = st.columns([2, 2, 2, 2, 2, 1], vertical_alignment="bottom")
+    cols = st.columns([2, 2, 2, 2, 2, 1.7], vertical_alignment="bottom")
     low, high = architecture.FILTERS_RANGE
     filters = block.get("filters")
     kernel = block.get("kernel")
@@ -325,8 +325,10 @@ def architecture_diagram(source: ArchSpec | dict[str, Any] | Any) -> str:
         details = [_layer_detail(layer) for layer in source.layers]
     lines = [
         "digraph network {",
-        "  rankdir=TB; nodesep=0.2; ranksep=0.25;",
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#ffffff"];',
+        # Transparent background and filled pastel boxes with dark text: readable in the light and dark themes.
+        '  rankdir=TB; nodesep=0.2; ranksep=0.25; bgcolor="transparent";',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#ffffff",'
+        ' color="#888888", fontcolor="#111111"];',
         '  edge [color="#888888", arrowsize=0.6];',
         f"  input [label={_quote('input' + chr(10) + '28 x 28 x 1')}];",
     ]
@@ -351,7 +353,12 @@ def import_model_widget(key: str = "import_model") -> str | None:
         f"A Keras 3 .keras file of at most {store.MAX_IMPORT_BYTES // 2**20} MB: a Sequential model of built-in "
         "layers (no Lambda, no custom classes), 28x28 grayscale input, 10 outputs. Inputs are assumed scaled to 0..1."
     )
-    upload = st.file_uploader("Import a model (.keras)", type=["keras"], key=_k(key, "file"))
+    upload = st.file_uploader(
+        "Import a model (.keras)",
+        type=["keras"],
+        key=_k(key, "file"),
+        max_upload_size=store.MAX_IMPORT_BYTES // 2**20,  # the browser refuses bigger files before sending them
+    )
     name = st.text_input("Name (optional)", key=_k(key, "name"), help="Letters, digits, '_' and '-'")
     imported = st.session_state.get(_k(key, "done"))
     if st.button("Import", key=_k(key, "go"), disabled=upload is None, type="primary"):
