@@ -158,6 +158,24 @@ def test_diagram_from_a_spec_and_from_its_model_agree() -> None:
     four = {"conv": [{"filters": 8, "kernel": 3, "padding": "same", "pool": "avg"}] * 4, "dense": []}
     assert architecture_diagram(four) == architecture_diagram(a.build(four))
     assert "2x2 average pool" in architecture_diagram(four)
+    # An imported model may hold layers no spec makes: they are drawn with their name, type and shape.
+    import keras
+
+    other = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Reshape((28, 28), name="squeeze"),
+            keras.layers.Reshape((28, 28, 1), name="unsqueeze"),
+            keras.layers.Conv2D(4, 3, name="c"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(10, name="logits"),
+            keras.layers.Softmax(name="probs"),
+        ]
+    )
+    dot = architecture_diagram(other)
+    assert 'n0 [label="squeeze (Reshape)\\n28 x 28"' in dot
+    assert 'n3 [label="gap (GlobalAveragePooling2D)\\n4"' in dot
+    assert 'n4 [label="logits (Dense)\\n10 units, linear\\n10"' in dot and dot.count(" -> ") == 6
 
 
 def test_import_widget_renders_and_waits_for_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
