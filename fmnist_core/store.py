@@ -694,18 +694,56 @@ def _load_imported(raw: bytes, shown: str) -> tuple[Any, tuple[str, ...]]:
     model = as_float32(model)
     notes: list[str] = []
     layers = list(model.layers)
+    inserted: set[str] = set()
     if in_shape == (28, 28) and type(layers[0]).__name__ != "Flatten":
         layers.insert(0, keras.layers.Reshape((28, 28), name=_free_name(layers, "to_28x28")))
+        inserted.add(layers[0].name)
         notes.append("The model takes 28x28 images; a reshape from 28x28x1 was put in front.")
     elif in_shape == (28, 28):
         notes.append("The model takes 28x28 images; its Flatten layer takes 28x28x1 the same way.")
     if not _ends_in_softmax(layers[-1]):
         layers.append(keras.layers.Softmax(name=_free_name(layers, "softmax")))
+        inserted.add(layers[-1].name)
         notes.append("The model's last layer has no softmax; one was added so outputs are probabilities.")
-    if len(layers) != len(model.layers) or in_shape != (28, 28, 1):
+    if inserted or in_shape != (28, 28, 1):
         # The same (trained) layer objects behind a (28, 28, 1) input: weights are shared, not copied.
         model = keras.Sequential([keras.Input((28, 28, 1), name="input"), *layers], name=model.name)
+    model, renamed = _with_default_names(model)
+    renamed = [(old, new) for old, new in renamed if old not in inserted]  # the note is about the file's layers
+    if renamed:
+        shown = ", ".join(f"{old} → {new}" for old, new in renamed[:4]) + (", ..." if len(renamed) > 4 else "")
+        notes.append(f"Layers were given Keras' default names, as this app's own models have ({shown}).")
     return model, tuple(notes)
+
+
+def _snake_case(class_name: str) -> str:
+    """Keras' default layer name for a class: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _with_default_names(model: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """The model with layers named as Keras names them in a fresh process (conv2d, conv2d_1, ...), so pages
+    and links that look layers up by name (the first conv is "conv2d") work; returns (model, renames)."""
+    config = model.get_config()
+    counts: dict[str, int] = {}
+    renamed: list[tuple[str, str]] = []
+    for layer in config["layers"]:
+        if layer.get("class_name") == "InputLayer":
+            layer["config"]["name"] = "input"
+            continue
+        base = _snake_case(layer["class_name"])
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        new = base if n == 0 else f"{base}_{n}"
+        if layer["config"]["name"] != new:
+            renamed.append((layer["config"]["name"], new))
+            layer["config"]["name"] = new
+    if not renamed:
+        return model, []
+    clone = type(model).from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone, renamed
 
 
 def _ends_in_softmax(layer: Any) -> bool:

@@ -69,18 +69,18 @@ def test_a_28x28_logits_model_is_adapted_and_says_so(store_home: Path, tmp_path:
     mlp = keras.Sequential(
         [
             keras.Input((28, 28)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(10),
+            keras.layers.Flatten(name="pixels"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(10, name="logits"),
         ]
     )
     conv = keras.Sequential(
         [
             keras.Input((28, 28)),
-            keras.layers.Reshape((28, 28, 1)),
-            keras.layers.Conv2D(4, 3, activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
+            keras.layers.Reshape((28, 28, 1), name="add_channel"),
+            keras.layers.Conv2D(4, 3, activation="relu", name="edges"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(10, activation="softmax", name="classes"),
         ]
     )
     x = test_set.images[:50].astype(np.float32) / 255
@@ -96,11 +96,22 @@ def test_a_28x28_logits_model_is_adapted_and_says_so(store_home: Path, tmp_path:
     assert store.get_run("mlp").metadata.notes == [
         "The model takes 28x28 images; its Flatten layer takes 28x28x1 the same way.",
         "The model's last layer has no softmax; one was added so outputs are probabilities.",
+        "Layers were given Keras' default names, as this app's own models have "
+        "(pixels → flatten, hidden → dense, logits → dense_1).",
     ]
+    assert [layer.name for layer in store.load_model("mlp").layers] == ["flatten", "dense", "dense_1", "softmax"]
     assert store.get_run("conv").metadata.notes == [
-        "The model takes 28x28 images; a reshape from 28x28x1 was put in front."
+        "The model takes 28x28 images; a reshape from 28x28x1 was put in front.",
+        "Layers were given Keras' default names, as this app's own models have "
+        "(add_channel → reshape_1, edges → conv2d, flat → flatten, classes → dense).",
     ]
-    assert [layer.name for layer in store.load_model("conv").layers][0] == "to_28x28"
+    assert [layer.name for layer in store.load_model("conv").layers] == [
+        "reshape",
+        "reshape_1",
+        "conv2d",
+        "flatten",
+        "dense",
+    ]
 
 
 # --- bad files: each refused with its sentence, nothing stored -----------------------------------------------

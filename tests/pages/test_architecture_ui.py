@@ -4,6 +4,7 @@ shown with their reason and Train disabled), the diagram, and the import widget'
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,109 @@ def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
     ]
     at.button(key="import_model.use").click().run()
     assert at.session_state["model_id"] == "small-one"
+
+
+# --- the pages follow a custom network --------------------------------------------------------------------
+FOUR_BLOCKS = {
+    "conv": [
+        {"filters": 8, "kernel": 5, "padding": "same", "batch_norm": True, "pool": "avg"},
+        {"filters": 12, "kernel": 3, "padding": "same", "pool": "none"},
+        {"filters": 16, "kernel": 3, "padding": "valid", "pool": "max"},
+        {"filters": 16, "kernel": 1, "padding": "same", "batch_norm": True, "pool": "max"},
+    ],
+    "dense": [32],
+    "dropout": 0.1,
+    "activation": "gelu",
+}
+
+
+def _open_pages(run_id: str) -> Iterator[tuple[str, AppTest]]:
+    """Run app.py, then Feature maps, Test images and Model with `run_id` active; no exception, nothing red."""
+    from helpers import REPO_ROOT
+
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.session_state["model_id"] = run_id
+    at.run()
+    assert not at.exception, at.exception
+    for page in ("pages/feature_maps.py", "pages/test_images.py", "pages/model.py"):
+        at.switch_page(page)
+        at.session_state["model_id"] = run_id  # a page run alone does not run app.py's sidebar
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        # Test images marks wrong predictions with an error-styled "Misclassified" badge; nothing else may be red.
+        assert {e.value for e in at.error} <= {"Misclassified"}, (page, [e.value for e in at.error])
+        yield page, at
+
+
+@pytest.fixture
+def page_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    import streamlit as st
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FMNIST_HOME", str(home))
+    monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield home
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@requires_real_data
+def test_pages_follow_a_four_block_custom_network(page_store: Path) -> None:
+    """A saved 4-block run: every conv and pool layer listed on Feature maps, the first conv's 5x5 kernels drawn."""
+    from fmnist_core import store
+
+    spec = a.parse_spec(FOUR_BLOCKS)
+    store.save_run(a.build(spec, seed=1), {"preset": "custom", "arch": a.to_dict(spec)}, run_id="four-blocks")
+    described = {r.name: r for r in a.describe(spec).layers}
+    spatial = [name for name, row in described.items() if row.type.endswith(("Conv2D", "Pooling2D"))]
+    assert spatial == [
+        "conv2d",
+        "average_pooling2d",
+        "conv2d_1",
+        "conv2d_2",
+        "max_pooling2d",
+        "conv2d_3",
+        "max_pooling2d_1",
+    ]
+    for page, at in _open_pages("four-blocks"):
+        if page.endswith("feature_maps.py"):
+            options = at.selectbox(key="fm_layer").options
+            assert options == [f"{name} {described[name].output_shape}" for name in spatial]
+        if page.endswith("model.py"):
+            assert list(at.dataframe[0].value["layer"]) == list(described)
+            assert any("the 8 5×5 kernels of conv2d" in m.value for m in at.markdown)
+
+
+@requires_real_data
+def test_pages_follow_an_imported_model_with_its_own_layer_names(page_store: Path, tmp_path: Path) -> None:
+    import keras
+
+    from fmnist_core import store
+
+    keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Reshape((28, 28, 1), name="add_channel"),
+            keras.layers.Conv2D(6, 5, activation="relu", name="edges"),
+            keras.layers.MaxPooling2D(name="shrink"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    ).save(tmp_path / "theirs.keras")
+    store.import_model(tmp_path / "theirs.keras", name="theirs")
+    for page, at in _open_pages("theirs"):
+        if page.endswith("feature_maps.py"):
+            assert at.selectbox(key="fm_layer").options == ["conv2d (24, 24, 6)", "max_pooling2d (12, 12, 6)"]
+        if page.endswith("model.py"):
+            assert list(at.dataframe[0].value["layer"]) == [
+                "reshape",
+                "reshape_1",
+                "conv2d",
+                "max_pooling2d",
+                "flatten",
+                "dense",
+                "softmax",
+            ]
+            assert any("the 6 5×5 kernels of conv2d" in m.value for m in at.markdown)
