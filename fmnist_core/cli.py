@@ -1,4 +1,4 @@
-"""Command line: python -m fmnist_core {train,evaluate,predict,activations,models} [--json].
+"""Command line: python -m fmnist_core {train,evaluate,predict,activations,models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fmnist_core import data, store
+from fmnist_core import architecture, data, store
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig
 
 EXIT_USAGE = 2
@@ -93,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="JSON output path (default bench/results/latest.json)")
     models = sub.add_parser("models", parents=[common(suppress=True)], help="list saved runs")
     models.add_argument("--delete", metavar="RUN_ID", default=None, help="delete a saved run")
+    models.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE.keras",
+        default=None,
+        help="check, evaluate on the test set and store a .keras model (at most 50 MB; no custom code)",
+    )
+    models.add_argument("--name", default=None, help="run id for the imported model (default: generated)")
+    arch = sub.add_parser(
+        "arch", parents=[common(suppress=True)], help="check a network spec (JSON) and show its layers and cost"
+    )
+    arch.add_argument("spec", metavar="SPEC.json", help='the spec file, e.g. {"conv": [{"filters": 32, "kernel": 3}]}')
     return parser
 
 
@@ -155,6 +167,30 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    if args.import_file:
+        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir)
+        info = result.info
+        payload = {
+            "id": result.run_id,
+            "status": info.status,
+            "test_accuracy": info.test_accuracy,
+            "test_loss": info.test_loss,
+            "params": info.metadata.params,
+            "input_scaling": info.metadata.input_scaling,
+            "notes": list(result.notes),
+        }
+        text = "\n".join(
+            [
+                f"imported {result.run_id}: test accuracy {info.test_accuracy:.4f}, loss {info.test_loss:.4f}, "
+                f"{info.metadata.params:,} parameters",
+                f"inputs: {info.metadata.input_scaling}",
+                *result.notes,
+            ]
+        )
+        _emit(args, payload, text)
+        return
+    if args.name:
+        raise CliError("--name goes with --import")
     if args.delete:
         store.delete_run(args.delete)
         _emit(args, {"deleted": args.delete}, f"deleted {args.delete}")
@@ -243,7 +279,30 @@ def _report_epochs(args: argparse.Namespace, snap: Snapshot, reported: int) -> i
     return len(snap.history)
 
 
+def read_spec(path: str) -> architecture.ArchSpec:
+    """A spec file, validated; CliError or SpecError with one sentence when it cannot be used."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read the spec {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return architecture.parse_spec(text)
+
+
+def cmd_arch(args: argparse.Namespace) -> None:
+    described = architecture.describe(read_spec(args.spec))
+    lines = [f"{'layer':<22} {'type':<20} {'output shape':<16} {'params':>10} {'MFLOP':>8}"]
+    for row in described.layers:
+        shape = "x".join(str(d) for d in row.output_shape)
+        lines.append(f"{row.name:<22} {row.type:<20} {shape:<16} {row.params:>10,} {(row.flops or 0) / 1e6:>8.3f}")
+    lines.append(
+        f"{described.params:,} parameters; {described.mflop_forward:.2f} MFLOP per image forward, "
+        f"{described.mflop_train:.2f} per training image (forward + gradients)"
+    )
+    _emit(args, described.to_json(), "\n".join(lines))
+
+
 COMMANDS = {
+    "arch": cmd_arch,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
@@ -266,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd_train(args, argv)
         else:
             COMMANDS[args.command](args)
-    except (data.DataError, store.StoreError, ConfigError, CliError) as exc:
+    except (data.DataError, store.StoreError, ConfigError, CliError, architecture.SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

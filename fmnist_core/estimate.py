@@ -24,18 +24,13 @@ def estimate_training_seconds(preset: str, epochs: int, images: int, runs: Itera
     """
     ordered = sorted(runs, key=lambda r: bool(getattr(r, "shipped", False)))
     for run in ordered:
-        if _field(run.metadata, "preset") != preset:
+        if run.metadata.preset != preset:
             continue
-        history = _field(run.metadata, "history") or []
-        trained = _field(run.metadata, "train_images")
+        history = run.metadata.history or []
+        trained = run.metadata.train_images
         complete = [row for row in history if row.get("complete", True) and row.get("seconds")]
         if not complete or not trained:
             continue
         per_image_epoch = sum(row["seconds"] for row in complete) / (len(complete) * trained)
         return Estimate(per_image_epoch * epochs * images, run.id, per_image_epoch)
     return None
-
-
-def _field(metadata: Any, name: str) -> Any:
-    """A metadata value whether the run's metadata is a dict (older callers) or a dataclass."""
-    return metadata.get(name) if isinstance(metadata, dict) else getattr(metadata, name, None)

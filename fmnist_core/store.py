@@ -7,16 +7,20 @@ Shipped models live in fmnist_core/assets/ and are never deleted.
 
 from __future__ import annotations
 
+import io
 import json
+import numbers
 import os
 import re
 import tempfile
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from fmnist_core import architecture
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 DEFAULT_RUN_ID = "default"
@@ -26,11 +30,18 @@ ALLOWED_LAYER_CLASSES = {
     "InputLayer",
     "Conv2D",
     "MaxPooling2D",
+    "AveragePooling2D",
     "Flatten",
     "Dense",
     "Dropout",
     "BatchNormalization",
     "Activation",
+    "Reshape",
+    "ReLU",
+    "LeakyReLU",
+    "Softmax",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
     "RandomTranslation",
     "RandomFlip",
     "RandomRotation",
@@ -42,30 +53,155 @@ class StoreError(RuntimeError):
     """A run could not be saved, found or loaded; the message says why in one line."""
 
 
+# Version 1: files written before RunMetadata existed (no "version" key); 2: adds version, arch, executor, node,
+# and the imported-model fields (input_scaling, imported_from, notes). Readers accept both.
+METADATA_VERSION = 2
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# How each field is read from JSON: a converter returning None when the stored value has the wrong type.
+_READERS: dict[str, Any] = {
+    "version": _whole,
+    "id": _text,
+    "created": _text,
+    "status": _text,
+    "preset": _text,
+    "architecture": _text,
+    "arch": lambda v: v if isinstance(v, dict) else None,
+    "settings": lambda v: v if isinstance(v, dict) else None,
+    "history": lambda v: v if isinstance(v, list) else None,
+    "batch_trace": lambda v: v if isinstance(v, list) else None,
+    "test_loss": _number,
+    "test_accuracy": _number,
+    "seconds": _number,
+    "train_seconds": _number,
+    "samples_per_second": _number,
+    "seconds_to_target": _number,
+    "target_accuracy": _number,
+    "train_images": _whole,
+    "precision": _text,
+    "precision_note": _text,
+    "versions": lambda v: v if isinstance(v, dict) else None,
+    "data_fingerprint": _text,
+    "command": _text,
+    "params": _whole,
+    "summary": lambda v: v if isinstance(v, list) else None,
+    "executor": _text,
+    "node": _text,
+    "input_scaling": _text,
+    "imported_from": _text,
+    "notes": lambda v: v if isinstance(v, list) and all(isinstance(x, str) for x in v) else None,
+}
+
+
+@dataclass
+class RunMetadata:
+    """A saved run's JSON, typed. Unknown keys (from newer versions or other tools) are kept in `extra` and
+    written back; a known key whose value has the wrong type is kept there too rather than lost."""
+
+    version: int = METADATA_VERSION
+    id: str | None = None
+    created: str | None = None
+    status: str = "finished"  # finished | stopped | imported
+    preset: str | None = None
+    architecture: str | None = None  # a preset architecture's name ("seed_cnn", "improved_cnn")
+    arch: dict[str, Any] | None = None  # the architecture spec (architecture.to_dict), when there is one
+    settings: dict[str, Any] = field(default_factory=dict)  # the training settings (TrainConfig as a dict)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
+    batch_trace: list[dict[str, Any]] = field(default_factory=list)
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    seconds: float | None = None
+    train_seconds: float | None = None
+    samples_per_second: float | None = None
+    seconds_to_target: float | None = None
+    target_accuracy: float | None = None
+    train_images: int | None = None
+    precision: str | None = None
+    precision_note: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    data_fingerprint: str | None = None
+    command: str | None = None
+    params: int | None = None
+    summary: list[dict[str, Any]] = field(default_factory=list)  # model.LayerRow as dicts
+    executor: str | None = None
+    node: str | None = None
+    input_scaling: str | None = None  # what inputs the model expects, when that is an assumption (imports)
+    imported_from: str | None = None  # the file name an imported model came from
+    notes: list[str] = field(default_factory=list)  # sentences about the run, e.g. how an import was adapted
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunMetadata:
+        """Read any version's JSON object; files without "version" are version 1."""
+        known: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            reader = _READERS.get(key)
+            converted = reader(value) if reader else None
+            if converted is None:
+                if value is not None or reader is None:
+                    extra[key] = value
+            else:
+                known[key] = converted
+        known.setdefault("version", 1)
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object to write: every field, then the kept unknown keys."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**out, **self.extra}
+
+    def spec(self) -> architecture.ArchSpec | None:
+        """The run's network as a spec: its own, or its preset architecture's; None for an imported model."""
+        if self.arch is not None:
+            try:
+                return architecture.parse_spec(self.arch)
+            except architecture.SpecError:
+                return None
+        return architecture.PRESET_SPECS.get(self.architecture or "")
+
+
 @dataclass
 class RunInfo:
     """What the list of runs shows for one run, read from its JSON (the model file is opened lazily)."""
 
     id: str
-    status: str  # finished | stopped | damaged
+    status: str  # finished | stopped | imported | damaged
     test_accuracy: float | None = None
     test_loss: float | None = None
     created: str | None = None
     preset: str | None = None
     shipped: bool = False
     error: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: RunMetadata = field(default_factory=RunMetadata)
 
     @property
     def usable(self) -> bool:
         return self.status != "damaged"
 
     def label(self) -> str:
-        """Human label for pickers: id, accuracy, and a mark for shipped or damaged runs."""
+        """Human label for pickers: id, accuracy, and a mark for shipped, stopped, imported or damaged runs."""
         if not self.usable:
             return f"{self.id} (damaged)"
         acc = f"{self.test_accuracy:.2%}" if self.test_accuracy is not None else "n/a"
-        tag = " · shipped" if self.shipped else (" · stopped" if self.status == "stopped" else "")
+        if self.shipped:
+            tag = " · shipped"
+        elif self.status in ("stopped", "imported"):
+            tag = f" · {self.status}"
+        else:
+            tag = ""
         return f"{self.id} — {acc}{tag}"
 
 
@@ -124,22 +260,28 @@ def _describe_os_error(exc: OSError, folder: Path) -> str:
     return f"{exc.strerror or exc} ({folder})"
 
 
-def save_run(model: Any, metadata: dict[str, Any], run_id: str | None = None, home: Path | None = None) -> str:
-    """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure."""
+def save_run(
+    model: Any, metadata: RunMetadata | dict[str, Any], run_id: str | None = None, home: Path | None = None
+) -> str:
+    """Save model and metadata atomically; return the run id. Raises StoreError (model untouched) on failure.
+
+    A dict is read as RunMetadata first (so it is written in the current version's shape).
+    """
     base = home or home_dir()
-    run_id = validate_run_id(run_id or new_run_id(str(metadata.get("preset", "run"))))
+    meta = metadata if isinstance(metadata, RunMetadata) else RunMetadata.from_dict(metadata)
+    run_id = validate_run_id(run_id or new_run_id(meta.preset or "run"))
     shipping = base.resolve() == ASSETS_DIR  # deliberately (re)training a shipped model
     if not shipping and (ASSETS_DIR / f"{run_id}.json").exists():
         raise StoreError(f"{run_id} is the id of a shipped model; choose another run id")
     if not shipping and (base / f"{run_id}.json").exists():
         raise StoreError(f"a run with id {run_id} exists already; delete it first or choose another id")
-    meta = dict(metadata, id=run_id)
-    meta.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
+    created = meta.created or datetime.now(UTC).isoformat(timespec="seconds")
+    text = json.dumps(
+        replace(meta, id=run_id, created=created, version=METADATA_VERSION).to_dict(), indent=2, default=_json_default
+    )
     try:
         _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p))
-        _atomic_write(
-            base / f"{run_id}.json", lambda p: p.write_text(json.dumps(meta, indent=2, default=_json_default))
-        )
+        _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text))
     except OSError as exc:
         raise StoreError(f"could not save run {run_id}: {_describe_os_error(exc, base)}") from exc
     return run_id
@@ -153,42 +295,165 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def inspect_model_file(path: Path) -> str | None:
-    """Cheap checks without running anything: the reason a .keras file is unusable, or None."""
-    if not path.is_file():
-        return "model file is missing"
-    if path.stat().st_size == 0:
-        return "model file is empty"
-    if not zipfile.is_zipfile(path):
-        return "model file is not a .keras archive (damaged or truncated)"
+# The archive a .keras file is: exactly these entries (Keras 3 writes them uncompressed).
+ARCHIVE_ENTRIES = {"metadata.json", "config.json", "model.weights.h5"}
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024  # a 50 MB model plus its config; more is a zip bomb or not ours
+MAX_PACKING_RATIO = 100  # weights hardly compress; JSON about 10:1
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MODEL_CLASSES = {"Sequential"}
+# Where Keras 3 says its built-in models, layers and their parts live; Keras imports the module a config names.
+BUILTIN_MODULES = {"keras", "keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints"}
+# Objects other than layers a built-in model's config holds: dtype policies, initialisers, regularisers,
+# constraints. Anything else (functions, lambdas, custom classes) is refused before Keras sees the file.
+ALLOWED_OBJECT_CLASSES = {
+    "DTypePolicy",
+    "FloatDTypePolicy",
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "L1",
+    "L2",
+    "L1L2",
+    "OrthogonalRegularizer",
+    "MaxNorm",
+    "MinMaxNorm",
+    "NonNeg",
+    "UnitNorm",
+}
+
+
+def check_archive(source: Path | bytes, what: str = "model file") -> dict[str, Any]:
+    """Every check that needs no Keras: zip structure and sizes (no zip bomb), checksums, the HDF5 weights'
+    signature, and a config made only of built-in classes. Returns the parsed config; StoreError says why not.
+
+    Nothing from the file is deserialised here: the config is plain JSON, walked as data.
+    """
+    if isinstance(source, bytes | bytearray):
+        if not source:
+            raise StoreError(f"{what} is empty")
+        handle: Any = io.BytesIO(source)
+    else:
+        if not source.is_file():
+            raise StoreError(f"{what} is missing")
+        if source.stat().st_size == 0:
+            raise StoreError(f"{what} is empty")
+        handle = source
+    if not zipfile.is_zipfile(handle):
+        raise StoreError(f"{what} is not a .keras archive (damaged or truncated)")
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
+        with zipfile.ZipFile(handle) as zf:
+            infos = zf.infolist()
+            names = {info.filename for info in infos}
             if "config.json" not in names or "model.weights.h5" not in names:
-                return "model file lacks its config or weights"
+                raise StoreError(f"{what} lacks its config or weights")
+            unexpected = sorted(names - ARCHIVE_ENTRIES)
+            if unexpected or len(infos) != len(names):
+                raise StoreError(f"{what} holds entries a .keras model does not have: {', '.join(unexpected[:3])}")
+            _check_sizes(infos, what)
             bad = zf.testzip()
             if bad:
-                return f"model file is corrupt ({bad} fails its checksum)"
+                raise StoreError(f"{what} is corrupt ({bad} fails its checksum)")
+            with zf.open("model.weights.h5") as weights:
+                if weights.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+                    raise StoreError(f"{what}'s weights are not an HDF5 file")
             config = json.loads(zf.read("config.json"))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        return f"model file is damaged ({exc})"
-    classes = _layer_classes(config)
-    foreign = sorted(classes - ALLOWED_LAYER_CLASSES)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise StoreError(f"{what} is damaged ({exc})") from None
+    _check_config(config, what)
+    return config
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], what: str) -> None:
+    """Declared sizes bound what zipfile will ever unpack (it stops at file_size and checks the CRC)."""
+    total = sum(info.file_size for info in infos)
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1_000_000 and ratio > MAX_PACKING_RATIO:
+            raise StoreError(
+                f"{what} looks like a zip bomb: {info.filename} would unpack {info.compress_size:,} bytes "
+                f"into {info.file_size:,} ({ratio:,.0f}:1)"
+            )
+    if total > MAX_UNPACKED_BYTES:
+        raise StoreError(
+            f"{what} would unpack to {total:,} bytes, more than the {MAX_UNPACKED_BYTES // 2**20} MB a model may take"
+        )
+
+
+def _check_config(config: Any, what: str) -> None:
+    """A Sequential model of allowed layers whose every nested object is a built-in Keras class."""
+    if not isinstance(config, dict):
+        raise StoreError(f"{what}'s config is not a JSON object")
+    if config.get("class_name") not in MODEL_CLASSES:
+        raise StoreError(f"{what} holds a {_shown(config.get('class_name'))} model; only Sequential models are loaded")
+    layers = _layer_configs(config)
+    foreign = sorted({str(layer.get("class_name")) for layer in layers} - ALLOWED_LAYER_CLASSES)
     if foreign:
-        return f"model contains layers this app does not load: {', '.join(foreign)}"
-    return None
+        raise StoreError(f"{what} contains layers this app does not load: {', '.join(foreign)}")
+    for obj in _serialised_objects(config):
+        module, name, registered = obj.get("module"), obj.get("class_name"), obj.get("registered_name")
+        builtin = module in BUILTIN_MODULES
+        known = name in MODEL_CLASSES or name in ALLOWED_LAYER_CLASSES or name in ALLOWED_OBJECT_CLASSES
+        if not builtin or not known or registered not in (None, name):
+            shown = f"{name} {obj.get('config')}" if name in ("function", "__lambda__") else (registered or name)
+            origin = f" from module {_shown(module)}" if not builtin else ""
+            raise StoreError(f"{what} contains objects this app does not load: {_shown(shown)}{origin}")
 
 
-def _layer_classes(config: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(config, dict):
-        inner = config.get("config")
-        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
-            for layer in inner["layers"]:
-                if isinstance(layer, dict):
-                    found.add(str(layer.get("class_name")))
-                    found |= _layer_classes(layer)
+def _shown(value: Any) -> str:
+    return str(value)[:60]
+
+
+def _layer_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every layer entry, nested Sequential models included."""
+    found: list[dict[str, Any]] = []
+    inner = config.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+        for layer in inner["layers"]:
+            if isinstance(layer, dict):
+                found.append(layer)
+                found += _layer_configs(layer)
+            else:
+                found.append({"class_name": _shown(layer)})
     return found
+
+
+def _serialised_objects(value: Any) -> list[dict[str, Any]]:
+    """Every dict that Keras would deserialise as an object (it has a class_name, module or registered_name).
+
+    compile_config is skipped: loading passes compile=False, and Keras then discards it unread.
+    """
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if {"class_name", "module", "registered_name"} & set(value):
+            found.append(value)
+        for key, item in value.items():
+            if key != "compile_config":
+                found += _serialised_objects(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _serialised_objects(item)
+    return found
+
+
+def inspect_model_file(path: Path) -> str | None:
+    """Cheap checks without running anything: the reason a .keras file is unusable, or None."""
+    try:
+        check_archive(path)
+    except StoreError as exc:
+        return str(exc)
+    return None
 
 
 _inspect_cache: dict[tuple, str | None] = {}
@@ -215,21 +480,17 @@ def _read_info(run_id: str, json_path: Path, model_path: Path, shipped: bool) ->
     except (OSError, ValueError) as exc:
         return RunInfo(id=run_id, status="damaged", shipped=shipped, error=f"metadata unreadable ({exc})")
     reason = _cached_inspect(model_path)
-
-    def num(key: str) -> float | None:
-        value = meta.get(key)
-        return float(value) if isinstance(value, int | float) else None
-
+    metadata = RunMetadata.from_dict(meta)
     return RunInfo(
         id=run_id,
-        status="damaged" if reason else str(meta.get("status", "finished")),
-        test_accuracy=num("test_accuracy"),
-        test_loss=num("test_loss"),
-        created=meta.get("created"),
-        preset=meta.get("preset"),
+        status="damaged" if reason else metadata.status,
+        test_accuracy=metadata.test_accuracy,
+        test_loss=metadata.test_loss,
+        created=metadata.created,
+        preset=metadata.preset,
         shipped=shipped,
         error=reason,
-        metadata=meta,
+        metadata=metadata,
     )
 
 
@@ -299,7 +560,7 @@ def history_csv(info: RunInfo) -> str:
     """A run's per-epoch history as CSV text."""
     columns = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds", "complete"]
     rows = [",".join(columns)]
-    for row in info.metadata.get("history") or []:
+    for row in info.metadata.history:
         rows.append(",".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
     return "\n".join(rows) + "\n"
 
@@ -313,3 +574,197 @@ def delete_run(run_id: str, home: Path | None = None) -> None:
         raise StoreError(f"no saved run with id {run_id!r}")
     json_path.unlink(missing_ok=True)
     model_path.unlink(missing_ok=True)
+
+
+# --- importing a model made elsewhere ------------------------------------------------------------------------
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+INPUT_SCALING = "pixels / 255 (0..1), assumed: an imported file does not say how it was trained"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What importing gave: the run's id and info (with its accuracy) and what was adapted, in sentences."""
+
+    run_id: str
+    info: RunInfo
+    notes: tuple[str, ...]
+
+
+def import_model(
+    source: Path | str | bytes,
+    name: str | None = None,
+    home: Path | None = None,
+    data_dir: str | os.PathLike | None = None,
+    file_name: str | None = None,
+) -> str:
+    """Check, load (safe mode), evaluate on the 10,000 test images and store a .keras model; returns its run id.
+
+    Every check that can be made on the bytes comes before Keras deserialises anything (check_archive); no
+    code from the file ever runs. A model must take 28x28 or 28x28x1 images and give 10 outputs; 28x28 models
+    get a reshape in front, models ending in logits get a softmax, so every page sees (28, 28, 1) -> 10
+    probabilities. StoreError (or data.DataError without the test set) says why in one sentence.
+    """
+    return import_model_details(source, name, home, data_dir, file_name).run_id
+
+
+def import_model_details(
+    source: Path | str | bytes,
+    name: str | None = None,
+    home: Path | None = None,
+    data_dir: str | os.PathLike | None = None,
+    file_name: str | None = None,
+) -> ImportResult:
+    """import_model, returning the stored run's info and the adaptations made (for the UI and CLI)."""
+    raw, shown = _read_import(source, file_name)
+    base = home or home_dir()
+    run_id = validate_run_id(name) if name else new_run_id("imported")
+    if (ASSETS_DIR / f"{run_id}.json").exists() or (base / f"{run_id}.json").exists():
+        raise StoreError(f"a run with id {run_id} exists already; choose another name")
+    check_archive(raw, what=shown)
+    model, notes = _load_imported(raw, shown)
+
+    from fmnist_core import data
+    from fmnist_core.inference import evaluate
+    from fmnist_core.model import summary_rows, total_params
+
+    test = data.load_test_set(data_dir)
+    try:
+        result = evaluate(model, test.images, test.labels)
+    except Exception as exc:  # a model that loads but cannot run on 28x28 images
+        raise StoreError(f"{shown} could not be evaluated: {str(exc).splitlines()[0][:200]}") from None
+    metadata = RunMetadata(
+        status="imported",
+        test_loss=result.loss,
+        test_accuracy=result.accuracy,
+        params=total_params(model),
+        summary=[asdict(row) for row in summary_rows(model)],
+        input_scaling=INPUT_SCALING,
+        imported_from=shown,
+        data_fingerprint=_fingerprint(data_dir),
+        notes=list(notes),
+    )
+    save_run(model, metadata, run_id=run_id, home=base)
+    return ImportResult(run_id=run_id, info=get_run(run_id, base), notes=notes)
+
+
+def _read_import(source: Path | str | bytes, file_name: str | None) -> tuple[bytes, str]:
+    """The file's bytes, refused by name or size before anything reads them whole."""
+    if isinstance(source, bytes | bytearray):
+        shown = file_name or "the uploaded file"
+        if file_name and not file_name.lower().endswith(".keras"):
+            raise StoreError(f"{shown} is not a .keras file; save the model with model.save('name.keras')")
+        if len(source) > MAX_IMPORT_BYTES:
+            raise StoreError(f"{shown} is {len(source) / 2**20:.1f} MB; models of up to 50 MB can be imported")
+        return bytes(source), shown
+    path = Path(source)
+    shown = file_name or path.name
+    if path.suffix.lower() != ".keras":
+        raise StoreError(f"{shown} is not a .keras file; save the model with model.save('name.keras')")
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise StoreError(f"{shown} is {size / 2**20:.1f} MB; models of up to 50 MB can be imported")
+        return path.read_bytes(), shown
+    except OSError as exc:
+        raise StoreError(f"cannot read {shown}: {exc.strerror or exc}") from None
+
+
+def _load_imported(raw: bytes, shown: str) -> tuple[Any, tuple[str, ...]]:
+    """Load checked bytes with safe_mode and adapt the model to what the pages expect."""
+    from fmnist_core._tf import quiet_import_tensorflow
+
+    quiet_import_tensorflow()
+    import keras
+
+    from fmnist_core.model import as_float32
+
+    with tempfile.TemporaryDirectory(prefix="fmnist-import-") as folder:
+        path = Path(folder) / "model.keras"
+        path.write_bytes(raw)
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises many types for bad files; all mean "this file is unusable"
+            raise StoreError(f"{shown} could not be loaded: {str(exc).splitlines()[0][:200]}") from None
+    in_shape = tuple(model.inputs[0].shape[1:]) if model.inputs else None
+    out_shape = tuple(model.outputs[0].shape[1:]) if model.outputs else None
+    if in_shape not in ((28, 28), (28, 28, 1)):
+        raise StoreError(f"{shown} takes input of shape {in_shape}; it must take 28x28 grayscale images")
+    if out_shape != (10,):
+        raise StoreError(f"{shown} gives outputs of shape {out_shape}; it must give 10 (one per class)")
+    model = as_float32(model)
+    notes: list[str] = []
+    layers = list(model.layers)
+    inserted: set[str] = set()
+    if in_shape == (28, 28) and type(layers[0]).__name__ != "Flatten":
+        layers.insert(0, keras.layers.Reshape((28, 28), name=_free_name(layers, "to_28x28")))
+        inserted.add(layers[0].name)
+        notes.append("The model takes 28x28 images; a reshape from 28x28x1 was put in front.")
+    elif in_shape == (28, 28):
+        notes.append("The model takes 28x28 images; its Flatten layer takes 28x28x1 the same way.")
+    if not _ends_in_softmax(layers[-1]):
+        layers.append(keras.layers.Softmax(name=_free_name(layers, "softmax")))
+        inserted.add(layers[-1].name)
+        notes.append("The model's last layer has no softmax; one was added so outputs are probabilities.")
+    if inserted or in_shape != (28, 28, 1):
+        # The same (trained) layer objects behind a (28, 28, 1) input: weights are shared, not copied.
+        model = keras.Sequential([keras.Input((28, 28, 1), name="input"), *layers], name=model.name)
+    model, renamed = _with_default_names(model)
+    renamed = [(old, new) for old, new in renamed if old not in inserted]  # the note is about the file's layers
+    if renamed:
+        shown = ", ".join(f"{old} → {new}" for old, new in renamed[:4]) + (", ..." if len(renamed) > 4 else "")
+        notes.append(f"Layers were given Keras' default names, as this app's own models have ({shown}).")
+    return model, tuple(notes)
+
+
+def _snake_case(class_name: str) -> str:
+    """Keras' default layer name for a class: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _with_default_names(model: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """The model with layers named as Keras names them in a fresh process (conv2d, conv2d_1, ...), so pages
+    and links that look layers up by name (the first conv is "conv2d") work; returns (model, renames)."""
+    config = model.get_config()
+    counts: dict[str, int] = {}
+    renamed: list[tuple[str, str]] = []
+    for layer in config["layers"]:
+        if layer.get("class_name") == "InputLayer":
+            layer["config"]["name"] = "input"
+            continue
+        base = _snake_case(layer["class_name"])
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        new = base if n == 0 else f"{base}_{n}"
+        if layer["config"]["name"] != new:
+            renamed.append((layer["config"]["name"], new))
+            layer["config"]["name"] = new
+    if not renamed:
+        return model, []
+    clone = type(model).from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone, renamed
+
+
+def _ends_in_softmax(layer: Any) -> bool:
+    kind = type(layer).__name__
+    activation = getattr(getattr(layer, "activation", None), "__name__", None)
+    return kind == "Softmax" or activation == "softmax"
+
+
+def _free_name(layers: list[Any], wanted: str) -> str:
+    taken = {layer.name for layer in layers}
+    name, n = wanted, 0
+    while name in taken:
+        n += 1
+        name = f"{wanted}_{n}"
+    return name
+
+
+def _fingerprint(data_dir: str | os.PathLike | None) -> str | None:
+    from fmnist_core import data
+
+    try:
+        return data.fingerprint(data_dir)
+    except data.DataError:
+        return None

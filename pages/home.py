@@ -43,9 +43,7 @@ with right:
             c1, c2 = st.columns(2)
             acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "n/a"
             c1.metric("Test accuracy", acc)
-            c2.metric("Parameters", f"{meta.get('params', 0):,}" if meta.get("params") else "n/a")
-            arch = " → ".join(f"{row['name']} {tuple(row['output_shape'])}" for row in meta.get("summary", []))
-            st.caption(f"Architecture: {arch}" if arch else f"Architecture: {meta.get('architecture', 'n/a')}")
-            st.caption(
-                f"Preset {meta.get('preset', 'n/a')}, {len(meta.get('history', []))} epochs, status {info.status}"
-            )
+            c2.metric("Parameters", f"{meta.params:,}" if meta.params else "n/a")
+            arch = " → ".join(f"{row['name']} {tuple(row['output_shape'])}" for row in meta.summary)
+            st.caption(f"Architecture: {arch}" if arch else f"Architecture: {meta.architecture or 'n/a'}")
+            st.caption(f"Preset {meta.preset or 'n/a'}, {len(meta.history)} epochs, status {info.status}")

@@ -4,13 +4,14 @@ import json
 
 import streamlit as st
 
-from fmnist_core import store
+from fmnist_core import architecture, store
 from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.model import summary_rows, total_params
 from fmnist_core.training import PRESETS
+from ui.architecture import architecture_diagram, import_model_widget
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
 from ui.state import (
@@ -38,8 +39,8 @@ if model is not None:
     meta = info.metadata
     st.subheader(f"{info.id}")
     st.caption(
-        f"Preset {meta.get('preset', 'n/a')} · {meta.get('precision', 'float32')} · "
-        f"{meta.get('train_images', 'n/a')} training images · status {info.status}"
+        f"Preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
+        f"{meta.train_images or 'n/a'} training images · status {info.status}"
     )
     test = test_set_or_message()
     probs = test_probabilities(info.id, info.created) if test is not None else None
@@ -50,9 +51,17 @@ if model is not None:
         labels = test.labels.astype(int)
         m1.metric("Test accuracy", f"{(predicted == labels).mean():.2%}")
         m2.metric("Test loss", f"{cross_entropy(probs, labels):.4f}")
-    if meta.get("command"):
-        st.code(meta["command"], language="bash")
+    if meta.command:
+        st.code(meta.command, language="bash")
     rows = summary_rows(model)
+    with st.expander("Architecture", expanded=True):
+        diagram, spec_col = st.columns([1, 1])
+        diagram.graphviz_chart(architecture_diagram(model))
+        spec = meta.spec()
+        if spec is not None:
+            spec_col.code(architecture.to_json(spec), language="json")
+        else:
+            spec_col.caption(f"Imported from {meta.imported_from}; inputs: {meta.input_scaling}")
     st.dataframe(
         [{"layer": r.name, "type": r.type, "output shape": str(r.output_shape), "parameters": r.params} for r in rows],
         hide_index=True,
@@ -97,7 +106,7 @@ if model is not None:
     st.plotly_chart(
         mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"
     )
-    history = meta.get("history") or []
+    history = meta.history or []
     d1, d2, d3 = st.columns(3)
     try:
         d1.download_button(
@@ -128,7 +137,7 @@ if model is not None:
 st.subheader("Compare runs")
 all_runs = runs()
 # Saved runs (newest first) before the shipped ones, so the default comparison is the user's latest two.
-comparable = sorted((r for r in all_runs if r.usable and r.metadata.get("history")), key=lambda r: r.shipped)
+comparable = sorted((r for r in all_runs if r.usable and r.metadata.history), key=lambda r: r.shipped)
 labels_by_id = {r.id: run_label(r) for r in comparable}
 # Keep the choice across visits and deletes: drop only ids that no longer exist.
 previous = st.session_state.get("cmp_runs", st.session_state.get("_kept_widgets", {}).get("cmp_runs"))
@@ -146,7 +155,7 @@ chosen_ids = kept(
 if len(chosen_ids) >= 2:
     picked = [r for r in comparable if r.id in chosen_ids]
     a, b = st.columns(2)
-    histories = {labels_by_id[r.id]: r.metadata["history"] for r in picked}
+    histories = {labels_by_id[r.id]: r.metadata.history for r in picked}
     a.plotly_chart(compare_curves(histories, "accuracy", "Test accuracy per epoch"), width="stretch", key="cmp_acc")
     b.plotly_chart(compare_curves(histories, "loss", "Test loss per epoch"), width="stretch", key="cmp_loss")
     smoothed = sorted({r.preset for r in picked if r.preset in PRESETS and PRESETS[r.preset].label_smoothing})
@@ -165,16 +174,17 @@ if len(chosen_ids) >= 2:
                 "run": labels_by_id[r.id],
                 "id": r.id,
                 "preset": r.preset,
-                "epochs": len(r.metadata["history"]),
-                "batch size": (r.metadata.get("settings") or {}).get("batch_size"),
-                "learning rate": (r.metadata.get("settings") or {}).get("learning_rate"),
-                "seed": (r.metadata.get("settings") or {}).get("seed"),
-                "training images": r.metadata.get("train_images"),
+                "network": architecture.summary_line(r.metadata.spec()) if r.metadata.spec() else "imported",
+                "epochs": len(r.metadata.history),
+                "batch size": (r.metadata.settings or {}).get("batch_size"),
+                "learning rate": (r.metadata.settings or {}).get("learning_rate"),
+                "seed": (r.metadata.settings or {}).get("seed"),
+                "training images": r.metadata.train_images,
                 "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
-                "seconds": rounded(r.metadata.get("seconds"), 1),
+                "seconds": rounded(r.metadata.seconds, 1),
                 "images/s": None
-                if r.metadata.get("samples_per_second") is None
-                else int(round(r.metadata["samples_per_second"])),
+                if r.metadata.samples_per_second is None
+                else int(round(r.metadata.samples_per_second)),
                 "status": r.status,
             }
             for r in picked
@@ -185,6 +195,8 @@ elif comparable:
     st.caption("Choose two or more runs to compare.")
 
 st.subheader("Saved runs")
+with st.expander("Import a model (.keras)"):
+    import_model_widget()
 message = st.session_state.pop(MESSAGE_KEY, None)
 if message:
     getattr(st, message[0])(message[1])

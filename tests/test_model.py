@@ -108,3 +108,40 @@ def test_build_model_knows_both_architectures_and_rejects_others() -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="unknown architecture 'resnet'.*improved_cnn.*seed_cnn"):
         m.build_model("resnet")
+
+
+def test_build_model_takes_a_spec_and_as_float32_clones_any_spec_built_model() -> None:
+    spec = {
+        "conv": [
+            {"filters": 8, "kernel": 5, "padding": "same", "batch_norm": True, "pool": "avg"},
+            {"filters": 8, "kernel": 3},
+            {"filters": 16, "kernel": 1, "pool": "none", "batch_norm": True},
+            {"filters": 16, "kernel": 3, "padding": "same"},
+        ],
+        "dense": [32, 16],
+        "dropout": 0.2,
+        "activation": "elu",
+    }
+    mixed = m.build_model(spec, seed=4, compute_dtype="mixed_bfloat16")
+    names = [layer.name for layer in mixed.layers]
+    assert names[:5] == ["conv2d", "batch_normalization", "activation", "average_pooling2d", "conv2d_1"]
+    assert names[-1] == "dense_2" and mixed.layers[-1].dtype_policy.name == "float32"
+    plain = m.as_float32(mixed)
+    assert plain is not mixed and [layer.name for layer in plain.layers] == names
+    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
+    for wa, wb in zip(mixed.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    x = _images(8, seed=2)
+    np.testing.assert_allclose(np.asarray(plain(x, training=False)), np.asarray(mixed(x, training=False)), atol=2e-2)
+    assert m.spatial_layers(plain) == [
+        "conv2d",
+        "average_pooling2d",
+        "conv2d_1",
+        "max_pooling2d",
+        "conv2d_2",
+        "conv2d_3",
+        "max_pooling2d_1",
+    ]
+    # The improved preset keeps the shipped file's "relu" name for its Activation layer through the clone.
+    improved = m.as_float32(m.build_model("improved_cnn", seed=1, compute_dtype="mixed_bfloat16"))
+    assert "relu" in [layer.name for layer in improved.layers] and improved.name == "improved"

@@ -67,7 +67,7 @@ needs_improved = pytest.mark.skipif(not IMPROVED.exists(), reason=f"{IMPROVED} i
 def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, test_set: data.Split) -> None:
     info = store.get_run("improved")
     assert (info.shipped, info.usable, info.preset) == (True, True, "improved")
-    assert info.metadata["command"].startswith("python -m fmnist_core train --preset improved --seed 1")
+    assert info.metadata.command.startswith("python -m fmnist_core train --preset improved --seed 1")
     improved = store.load_model("improved")
     assert [layer.name for layer in improved.layers if type(layer).__name__ in ("Conv2D", "MaxPooling2D")] == [
         "conv2d",

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import store
+from fmnist_core import architecture, store
 from fmnist_core.model import build_seed_cnn
 from helpers import PYTHON, subprocess_env
 
@@ -61,7 +61,7 @@ def test_save_list_load_round_trip(store_home: Path, tiny_model: keras.Model) ->
     assert (info.id, info.status, info.preset, info.shipped, info.error) == ("run-1", "finished", "seed", False, None)
     assert info.test_accuracy == 0.75 and info.test_loss == 0.5 and info.usable
     assert info.label() == "run-1 — 75.00%"
-    assert info.metadata["history"] == [{"epoch": 1, "loss": 0.5}]  # numpy values saved as plain numbers
+    assert info.metadata.history == [{"epoch": 1, "loss": 0.5}]  # numpy values saved as plain numbers
     assert info.created and info.created.startswith("20")
     assert json.loads((store_home / "run-1.json").read_text())["id"] == "run-1"
     assert store.get_run("run-1").metadata == info.metadata
@@ -397,3 +397,56 @@ def test_zip_without_weights_is_damaged(store_home: Path, tiny_model: keras.Mode
     with zipfile.ZipFile(store_home / "r.keras", "w") as zf:
         zf.writestr("config.json", "{}")
     assert store.get_run("r").error == "model file lacks its config or weights"
+
+
+# --- RunMetadata ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("asset", ["default", "improved"])
+def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
+    raw = json.loads((store.ASSETS_DIR / f"{asset}.json").read_text())
+    assert "version" not in raw  # written before RunMetadata existed
+    meta = store.get_run(asset).metadata
+    assert meta.version == 1 and meta.extra == {}
+    assert meta.id == asset and meta.status == "finished" and meta.created == raw["created"]
+    assert meta.test_accuracy == raw["test_accuracy"] and meta.test_loss == raw["test_loss"]
+    assert meta.history == raw["history"] and len(meta.history) == raw["settings"]["epochs"]
+    assert meta.batch_trace == raw["batch_trace"] and meta.summary == raw["summary"]
+    assert meta.params == raw["params"] and meta.train_images == 60_000
+    assert meta.settings["seed"] == 1 and meta.versions["keras"] == "3.15.1"
+    assert (meta.arch, meta.executor, meta.node, meta.input_scaling) == (None, None, None, None)
+    # Written back, it is the same object plus the new fields.
+    written = meta.to_dict()
+    assert {k: written[k] for k in raw} == raw
+    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from", "notes"}
+    # The preset's architecture gives the spec.
+    assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
+    assert architecture.describe(meta.spec()).params == raw["params"]
+
+
+def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path, tiny_model: keras.Model) -> None:
+    spec = architecture.to_dict(architecture.NOTEBOOK_SPEC)
+    meta = store.RunMetadata(
+        preset="custom",
+        arch=spec,
+        settings={"epochs": 1},
+        history=[{"epoch": 1, "loss": 0.5}],
+        test_accuracy=0.5,
+        executor="ray",
+        node="n1",
+        extra={"from_the_future": {"x": [1, 2]}},
+    )
+    run_id = store.save_run(tiny_model, meta, run_id="typed")
+    raw = json.loads((store_home / "typed.json").read_text())
+    assert raw["version"] == store.METADATA_VERSION == 2 and raw["from_the_future"] == {"x": [1, 2]}
+    assert "extra" not in raw
+    read = store.get_run(run_id).metadata
+    assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
+    assert read.spec() == architecture.NOTEBOOK_SPEC
+    # A known key with a value of the wrong type is kept as written (in extra), not lost or trusted.
+    odd = store.RunMetadata.from_dict({"params": "many", "test_accuracy": True, "status": "finished", "history": None})
+    assert odd.params is None and odd.test_accuracy is None and odd.history == []
+    assert odd.extra == {"params": "many", "test_accuracy": True}
+    assert odd.to_dict()["params"] == "many" and odd.version == 1
+    # A dict given to save_run is converted the same way.
+    store.save_run(tiny_model, {"preset": "seed", "mystery": 3}, run_id="from-dict")
+    assert store.get_run("from-dict").metadata.extra == {"mystery": 3}
+    assert store.get_run("from-dict").metadata.version == 2

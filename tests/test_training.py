@@ -229,11 +229,11 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     assert info.status == "finished" and info.preset == preset
     assert info.test_accuracy == snap.test_accuracy and info.test_loss == snap.test_loss
     meta = info.metadata
-    assert meta["history"] == snap.history and meta["train_images"] == 512
-    assert meta["settings"]["limit"] == 512 and meta["settings"]["seed"] == 42
-    assert meta["data_fingerprint"] == data.fingerprint(REAL_DATA_DIR)
-    assert set(meta["versions"]) == {"python", "tensorflow", "keras", "numpy", "fmnist_core"}
-    assert (meta["executor"], meta["node"]) == ("local-process", socket.gethostname())
+    assert meta.history == snap.history and meta.train_images == 512
+    assert meta.settings["limit"] == 512 and meta.settings["seed"] == 42
+    assert meta.data_fingerprint == data.fingerprint(REAL_DATA_DIR)
+    assert set(meta.versions) == {"python", "tensorflow", "keras", "numpy", "fmnist_core"}
+    assert (meta.executor, meta.node) == ("local-process", socket.gethostname())
 
     test = data.load_test_set(REAL_DATA_DIR)
     fresh = evaluate(store.load_model(snap.run_id, home=home), test.images, test.labels)
@@ -347,7 +347,7 @@ def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
     assert snap.progress < 1.0
     assert all(not row["complete"] for row in snap.history)
     info = store.get_run(snap.run_id, home=tmp_path)
-    assert info.status == "stopped" and info.metadata["status"] == "stopped"
+    assert info.status == "stopped" and info.metadata.status == "stopped"
     assert info.test_accuracy == snap.test_accuracy and 0 <= info.test_accuracy <= 1
     store.load_model(snap.run_id, home=tmp_path)
 

@@ -231,7 +231,7 @@ def test_train_page_on_ray(on_ray: str, train_page, tmp_path: Path) -> None:
     assert any("finished" in s for s in texts(at.success)), texts(at.success)
     assert any(snap.run_id in m for m in texts(at.markdown))
     info = store.get_run(snap.run_id, home=tmp_path / "home")
-    assert info.status == "finished" and info.metadata["executor"] == "ray"
+    assert info.status == "finished" and info.metadata.executor == "ray"
 
 
 def test_stop_on_ray_keeps_a_stopped_run(on_ray: str, train_page, tmp_path: Path) -> None:
@@ -300,4 +300,4 @@ def test_a_failed_save_on_ray_can_be_retried_from_the_page(
     snap = job.snapshot()
     assert snap.save_error is None and snap.run_id
     info = store.get_run(snap.run_id, home=blocker / "home")
-    assert info.status == "finished" and info.metadata["executor"] == "ray"
+    assert info.status == "finished" and info.metadata.executor == "ray"
