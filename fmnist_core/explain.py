@@ -64,6 +64,12 @@ def _cell_centres(model: Any, layer: str, size: int) -> np.ndarray:
     Unpadded 3x3 convs and 2x2 pools shift and stretch the grid; resizing an 11x11 map over 28x28 would
     misplace the heat by up to 4 pixels.
     """
+    offset, scale = cell_grid(model, layer)
+    return offset + scale * np.arange(size)
+
+
+def cell_grid(model: Any, layer: str) -> tuple[float, float]:
+    """(centre of cell 0, spacing between cells) in input pixels along one axis: where a map lies over the image."""
     offset, scale = 0.0, 1.0
     for lyr in model.layers:
         kind = type(lyr).__name__
@@ -75,7 +81,7 @@ def _cell_centres(model: Any, layer: str, size: int) -> np.ndarray:
             scale *= stride
         if lyr.name == layer:
             break
-    return offset + scale * np.arange(size)
+    return offset, scale
 
 
 def _to_pixels(cam: np.ndarray, centres: np.ndarray) -> np.ndarray:
