@@ -32,6 +32,7 @@ from ui.lab_figures import (
 from ui.state import cached_model, test_set_or_message
 
 CELL_PARAM = "cell"
+NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover their titles
 ALL = "All"
 EXEMPLARS = 9
 ROW_KEY, COL_KEY = "lab_row", "lab_col"
@@ -125,6 +126,19 @@ def parse_cell(raw: str, height: int, width: int) -> tuple[tuple[int, int] | Non
     return (row, col), None
 
 
+def _clicked_cell(event: Any, width: int) -> tuple[int, int] | None:
+    """The cell of a click on the picker's marker trace (trace 1, one marker per cell in row-major order)."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points:
+        if point.get("curve_number") == 1 and isinstance(point.get("point_index"), int):
+            row, col = divmod(point["point_index"], width)
+            return int(row), int(col)
+    return None
+
+
 def _choose_cell(channel_map: np.ndarray) -> tuple[int, int]:
     """The cell to explain: the address (when it changed), else a click, else the inputs; clamped to the map."""
     h, w = channel_map.shape
@@ -137,13 +151,9 @@ def _choose_cell(channel_map: np.ndarray) -> tuple[int, int]:
             st.warning(f"{problem}; explaining the channel's strongest cell, row {cell[0]}, column {cell[1]}.")
         st.session_state[ROW_KEY], st.session_state[COL_KEY] = cell
     nonce = st.session_state.get(_CHART_NONCE_KEY, 0)
-    picked = st.session_state.get(f"lab_cell_chart_{nonce}")
-    points = [p for p in (picked or {}).get("selection", {}).get("points", []) if len(p.get("customdata") or []) >= 2]
-    if points:
-        st.session_state[ROW_KEY], st.session_state[COL_KEY] = (
-            int(points[0]["customdata"][0]),
-            int(points[0]["customdata"][1]),
-        )
+    clicked = _clicked_cell(st.session_state.get(f"lab_cell_chart_{nonce}"), w)
+    if clicked is not None:
+        st.session_state[ROW_KEY], st.session_state[COL_KEY] = clicked
         st.session_state[_CHART_NONCE_KEY] = nonce + 1
     if ROW_KEY not in st.session_state or COL_KEY not in st.session_state:
         strongest = np.unravel_index(int(np.argmax(channel_map)), (h, w))
@@ -181,6 +191,7 @@ def explain_cell_section(
         key=f"lab_cell_chart_{nonce}",
         on_select="rerun",
         selection_mode="points",
+        config=NO_TOOLBAR,
     )
     top, left_px, bottom, right_px = cell.receptive_field
     right.plotly_chart(
@@ -196,10 +207,11 @@ def explain_cell_section(
     else:
         _explain_pool(cell)
     if cell.note:
-        st.caption(cell.note.capitalize() + ".")
+        st.caption(f"This is {cell.note}.")
+    source_text = "the input image" if cell.source_layer == "input" else f"{cell.source_layer}'s output"
+    weights = "the layer's weights and " if cell.kind == "conv" else ""
     st.caption(
-        f"Recomputed here from the weights and {cell.source_layer}'s output; the model's own value is "
-        f"{cell.model_value:.6f}."
+        f"Recomputed here in numpy from {weights}{source_text}; the model's own value is {cell.model_value:.6f}."
     )
     value = f"{row},{col}"
     st.session_state[_CELL_URL_KEY] = value
@@ -218,7 +230,12 @@ def _explain_conv(cell: Any) -> None:
         titles = ("Input patch", "Kernel", "Products")
         arrays = (cell.patch[:, :, 0], cell.kernel[:, :, 0], cell.products[:, :, 0])
         for n, (col, title, values) in enumerate(zip(cols, titles, arrays, strict=True)):
-            col.plotly_chart(small_matrix_figure(values, title, diverging=n > 0), width="stretch", key=f"lab_cell_m{n}")
+            col.plotly_chart(
+                small_matrix_figure(values, title, diverging=n > 0),
+                width="stretch",
+                key=f"lab_cell_m{n}",
+                config=NO_TOOLBAR,
+            )
         return
     st.plotly_chart(contributions_figure(cell.contributions), width="stretch", key="lab_cell_contrib")
     st.markdown("**The strongest input channels: patch, kernel and products**")
@@ -236,6 +253,7 @@ def _explain_conv(cell: Any) -> None:
                 small_matrix_figure(values, title, diverging=n > 0, height=220),
                 width="stretch",
                 key=f"lab_cell_top{rank}_{n}",
+                config=NO_TOOLBAR,
             )
 
 
@@ -255,6 +273,7 @@ def _explain_pool(cell: Any) -> None:
         small_matrix_figure(cell.patch, f"{cell.source_layer} window", marked=winner),
         width="content",
         key="lab_cell_pool",
+        config=NO_TOOLBAR,
     )
 
 
@@ -275,5 +294,18 @@ def embedding_chart(
     confidence = probabilities.max(axis=1)
     fig = embedding_figure(points, COLOUR_CHOICES[colour], actual, predicted, confidence, CLASS_NAMES, title)
     event = st.plotly_chart(fig, width="stretch", key=key, on_select="rerun", selection_mode=("points", "box", "lasso"))
-    points_chosen = (event or {}).get("selection", {}).get("points", []) if event else []
-    return sorted({int(p["customdata"][0]) for p in points_chosen if p.get("customdata")})
+    try:
+        chosen = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return []
+    return sorted({index for point in chosen if (index := _image_index(point)) is not None})
+
+
+def _image_index(point: dict) -> int | None:
+    """customdata[0] of a selected point; the browser sends a row of customdata as a list or an {"0": ...} object."""
+    data = point.get("customdata")
+    first = data.get("0") if isinstance(data, dict) else (data[0] if isinstance(data, list) and data else None)
+    try:
+        return int(first)
+    except (TypeError, ValueError):
+        return None

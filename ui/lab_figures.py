@@ -16,6 +16,14 @@ from ui.figures import GRAY_SCALE, HEATMAP_SCALE
 
 MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
+# Viridis with a transparent low end: where the channel is silent the image shows through.
+OVERLAY_SCALE = [
+    [0.0, "rgba(68,1,84,0)"],
+    [0.25, "rgba(59,82,139,0.35)"],
+    [0.5, "rgba(33,145,140,0.6)"],
+    [0.75, "rgba(94,201,98,0.8)"],
+    [1.0, "rgba(253,231,37,0.9)"],
+]
 CLASS_COLOURS = (
     "#1f77b4",
     "#ff7f0e",
@@ -58,7 +66,7 @@ def exemplars_figure(
     columns: int = 3,
     height: int = 640,
 ) -> go.Figure:
-    """Each image in grayscale with the channel's map laid over it (semi-transparent viridis), in a grid.
+    """Each image in grayscale with the channel's map laid over it (viridis fading to transparent at 0), in a grid.
 
     `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell sits over the pixels it sees.
     """
@@ -81,10 +89,9 @@ def exemplars_figure(
                 dx=spacing,
                 y0=offset,
                 dy=spacing,
-                colorscale=HEATMAP_SCALE,
-                zmin=0 if np.nanmin(maps) >= 0 else None,
-                zmax=top,
-                opacity=0.55,
+                colorscale=OVERLAY_SCALE,
+                zmin=0,  # what excites is the positive part; negative cells stay transparent
+                zmax=top if top > 0 else 1.0,
                 showscale=False,
                 hovertemplate="%{z:.3f}<extra></extra>",
             ),
@@ -149,8 +156,9 @@ def small_matrix_figure(
     NaN cells (a pool window past the map's edge) stay empty.
     """
     z = np.asarray(values, dtype=float)
-    text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.3g}")(np.nan_to_num(z)))
-    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v + 0.0:.3g}")(np.nan_to_num(z)))  # no "-0"
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
+    bound = bound or 1.0  # an all-zero patch keeps a scale, drawn at its low end
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -158,8 +166,8 @@ def small_matrix_figure(
             texttemplate="%{text}",
             colorscale=DIVERGING if diverging else HEATMAP_SCALE,
             zmid=0 if diverging else None,
-            zmin=-bound if diverging else None,
-            zmax=bound if diverging else None,
+            zmin=-bound if diverging else min(0.0, float(np.nanmin(z)) if np.isfinite(z).any() else 0.0),
+            zmax=bound,
             showscale=False,
             hoverongaps=False,
             hovertemplate="row %{y}, col %{x}: %{z:.5f}<extra></extra>",

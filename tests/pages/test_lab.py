@@ -277,3 +277,21 @@ def test_bad_cell_values_show_a_message_and_fall_back(lab_dir: Path, raw: str, m
     assert 0 <= row < 26 and 0 <= col < 26
     at.run()  # the fallback is now the address; the message does not repeat
     assert not at.warning
+
+
+def test_click_events_become_cells_and_image_indices() -> None:
+    """The shapes the browser sends (seen in Chromium): a click on the picker's marker trace, customdata rows of
+    the embedding as lists or as {"0": ...} objects (a typed-array row)."""
+    from ui.lab import _clicked_cell, _image_index, parse_cell
+
+    click = {"selection": {"points": [{"curve_number": 1, "point_index": 100, "customdata": {"0": 3, "1": 22}}]}}
+    assert _clicked_cell(click, 26) == (3, 22)
+    assert _clicked_cell({"selection": {"points": [{"curve_number": 0, "point_index": 5}]}}, 26) is None
+    assert _clicked_cell({"selection": {"points": []}}, 26) is None
+    assert _clicked_cell(None, 26) is None
+    assert _image_index({"customdata": [427, "Bag", "Bag", 1.0]}) == 427
+    assert _image_index({"customdata": {"0": 12, "1": "Coat"}}) == 12
+    assert _image_index({"customdata": None}) is None and _image_index({}) is None
+    assert parse_cell("10,12", 26, 26) == ((10, 12), None)
+    assert parse_cell(" 3 , 4 ", 11, 11) == ((3, 4), None)
+    assert parse_cell("10,12", 5, 5)[0] is None
