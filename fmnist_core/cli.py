@@ -300,6 +300,9 @@ def cmd_explain_cell(args: argparse.Namespace) -> None:
         "receptive_field": list(cell.receptive_field),
         "contributions": [float(c) for c in cell.contributions] if cell.contributions is not None else None,
         "kind": cell.kind,
+        "source_layer": cell.source_layer,
+        "window": list(cell.window),
+        "winner": list(cell.winner) if cell.winner is not None else None,
         "note": cell.note,
     }
     _emit(args, payload, cell.describe())

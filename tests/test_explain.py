@@ -417,8 +417,16 @@ def test_cli_explain_cell_json(model: keras.Model, boot: np.ndarray, capsys: pyt
     assert out["value"] == pytest.approx(want.value) and out["pre_activation"] == pytest.approx(want.pre_activation)
     assert out["contributions"] == pytest.approx(list(want.contributions)) and len(out["contributions"]) == 1
     assert out["pre_activation"] == pytest.approx(sum(out["contributions"]) + out["bias"])
+    assert (out["kind"], out["source_layer"], out["window"], out["winner"]) == ("conv", "input", [10, 12, 12, 14], None)
     assert cli.main(args) == 0
     assert "receptive field: rows 10..12, cols 12..14" in capsys.readouterr().out
+    pool = ["explain-cell", "--index", "0", "--layer", "max_pooling2d", "--channel", "1", "--row", "5", "--col", "6"]
+    assert cli.main([*pool, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    want = explain.explain_cell(model, boot, "max_pooling2d", 1, 5, 6)
+    assert (out["kind"], out["source_layer"], out["window"]) == ("max_pool", "conv2d", [10, 12, 11, 13])
+    assert out["winner"] == list(want.winner) and out["value"] == pytest.approx(want.value)
+    assert out["pre_activation"] is None and out["contributions"] is None
     assert cli.main([*args[:-4], "--row", "26", "--col", "0"]) != 0
     err = capsys.readouterr().err.strip()
     assert err == "error: cell (26, 0) is outside conv2d's 26x26 map (rows and columns 0..25)"

@@ -41,9 +41,9 @@ _CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so
 
 
 # --- cached computations ----------------------------------------------------------------------------
-@st.cache_data(max_entries=24, show_spinner="Finding the test images that excite each channel (all 10,000)...")
+@st.cache_data(max_entries=12, show_spinner="Finding the test images that excite each channel (all 10,000)...")
 def channel_maxima(run_id: str, created: str | None, layer: str) -> Any:
-    """Every test image's per-channel maximum of `layer`, once per (model, layer)."""
+    """Every test image's per-channel maximum of `layer`, once per (model, layer): about 5 MB for 64 channels."""
     from fmnist_core import activations
 
     test = test_set_or_message()
