@@ -36,7 +36,8 @@ NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover
 ALL = "All"
 EXEMPLARS = 9
 ROW_KEY, COL_KEY = "lab_row", "lab_col"
-_CELL_URL_KEY = "_lab_cell_url"  # the cell= value last applied or returned for the address
+_CELL_URL_KEY = "_lab_cell_url"  # the cell= value last returned for the address
+_CELL_SEEN_KEY = "_lab_cell_seen"  # the cell= value last read from the address: applied once, not on every rerun
 _CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so a stale selection never re-applies
 
 
@@ -143,8 +144,8 @@ def _choose_cell(channel_map: np.ndarray) -> tuple[int, int]:
     """The cell to explain: the address (when it changed), else a click, else the inputs; clamped to the map."""
     h, w = channel_map.shape
     raw = st.query_params.get(CELL_PARAM)
-    if raw is not None and raw != st.session_state.get(_CELL_URL_KEY):
-        st.session_state[_CELL_URL_KEY] = raw
+    if raw is not None and raw not in (st.session_state.get(_CELL_URL_KEY), st.session_state.get(_CELL_SEEN_KEY)):
+        st.session_state[_CELL_SEEN_KEY] = raw
         cell, problem = parse_cell(raw, h, w)
         if problem:
             cell = tuple(int(v) for v in np.unravel_index(int(np.argmax(channel_map)), (h, w)))

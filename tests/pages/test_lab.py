@@ -295,3 +295,44 @@ def test_click_events_become_cells_and_image_indices() -> None:
     assert parse_cell("10,12", 26, 26) == ((10, 12), None)
     assert parse_cell(" 3 , 4 ", 11, 11) == ((3, 4), None)
     assert parse_cell("10,12", 5, 5)[0] is None
+
+
+SWITCH_SCRIPT = """
+import streamlit as st
+from fmnist_core import data, store
+from ui.lab import explain_cell_section
+from ui.state import cached_model, image_activations
+
+info = store.get_run("default")
+layer = st.selectbox("Layer", ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"], key="layer")
+maps = image_activations(info.id, info.created, 0)[layer]
+explain_cell_section(info, cached_model(info.id, info.created), data.load_test_set().images[0], 0, layer, 3, maps)
+"""
+
+
+def test_a_smaller_layer_keeps_the_cell_inside_its_map(lab_dir: Path) -> None:
+    at = script(lab_dir, "switch.py", SWITCH_SCRIPT)
+    at.query_params["cell"] = "20,25"
+    at.run()
+    no_exception(at)
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (20, 25)
+    at.selectbox(key="layer").set_value("conv2d_1").run()  # 11x11
+    no_exception(at)
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (10, 10)
+    assert any(m.value.startswith("**conv2d_1, channel 3, row 10, column 10 of #0") for m in at.markdown)
+    at.selectbox(key="layer").set_value("max_pooling2d_1").run()  # 5x5
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (4, 4)
+    assert not at.warning
+
+
+@pytest.mark.slow
+def test_embedding_page_draws_the_tsne_map(lab_dir: Path) -> None:
+    """t-SNE of all 10,000 images through the page's cache (13-15 s of CPU here)."""
+    at = script(lab_dir, "app.py", EMBEDDING_APP).run()
+    at.radio(key="emb_method").set_value("t-SNE").run()
+    no_exception(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["title"]["text"] == "t-SNE of dense · default"
+    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in spec["data"]])
+    assert points.shape == (10_000, 2) and np.isfinite(points).all()
+    assert points.std(axis=0).min() > 1  # spread out, not collapsed
