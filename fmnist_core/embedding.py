@@ -7,6 +7,7 @@ time on 10,000 images (24-30 s of wall time while other work loads the 2 cores),
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -81,12 +82,11 @@ def pca(features: np.ndarray, components: int = 2) -> np.ndarray:
 
 
 def tsne_available() -> bool:
-    """True when openTSNE can be imported (requirements.txt installs it; the app works without it)."""
-    try:
-        import openTSNE  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when openTSNE is installed (requirements.txt installs it; the app works without it).
+
+    find_spec, not an import: importing openTSNE pulls in scipy and scikit-learn, which only t-SNE needs.
+    """
+    return importlib.util.find_spec("openTSNE") is not None
 
 
 def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2) -> np.ndarray:
