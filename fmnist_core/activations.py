@@ -7,11 +7,12 @@ scrubbing through images costs a single forward pass.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from fmnist_core.inference import as_model_input, per_model
+from fmnist_core.inference import NUM_CLASSES, as_model_input, per_model
 
 
 def activation_function(model: Any) -> Any:
@@ -73,3 +74,120 @@ def mosaic_cell(
     columns = columns or math.ceil(math.sqrt(c))
     r, col = divmod(index, columns)
     return r * (h + gutter), col * (w + gutter), h, w
+
+
+# --- what excites a channel: every test image's per-channel maximum ---------------------------------
+@dataclass(frozen=True)
+class ChannelMaxima:
+    """For one layer: each image's maximum over positions of each channel, and where it occurs.
+
+    maxima, rows and cols are (N, C); a channel's exemplars are the images with its highest maxima.
+    """
+
+    layer: str
+    maxima: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    map_shape: tuple[int, int, int]
+
+    @property
+    def channels(self) -> int:
+        return self.map_shape[2]
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """One image that excites a channel: its index, the channel's maximum and that maximum's cell."""
+
+    index: int
+    value: float
+    row: int
+    col: int
+
+
+def check_spatial_layer(model: Any, layer: str) -> tuple[int, int, int]:
+    """The (H, W, C) output shape of a layer with feature maps, or a ValueError in one sentence naming the choices."""
+    spatial = [lyr.name for lyr in model.layers if len(lyr.output.shape) == 4]
+    if layer not in spatial:
+        raise ValueError(f"layer {layer!r} has no feature maps; choose one of {', '.join(spatial)}")
+    return tuple(int(d) for d in model.get_layer(layer).output.shape[1:])
+
+
+def _maxima_function(model: Any, layer: str) -> Any:
+    """A sub-model up to `layer` that reduces each map to its maximum and argmax in the graph.
+
+    Reducing inside the graph keeps the transfer at (batch, C) instead of (batch, H, W, C): for conv2d on the
+    whole test set that is 2.5 MB instead of 1.7 GB.
+    """
+
+    def build() -> Any:
+        import keras
+        import tensorflow as tf
+
+        sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
+
+        def reduce(x: Any) -> tuple[Any, Any]:
+            maps = sub(x, training=False)
+            flat = tf.reshape(maps, (tf.shape(maps)[0], -1, tf.shape(maps)[3]))
+            return tf.reduce_max(flat, axis=1), tf.argmax(flat, axis=1, output_type=tf.int32)
+
+        return tf.function(reduce, reduce_retracing=True)
+
+    return per_model(model, f"maxima:{layer}", build)
+
+
+def channel_maxima(model: Any, images: np.ndarray, layer: str, batch_size: int = 1000) -> ChannelMaxima:
+    """Every image's per-channel maximum of `layer` and its (row, col), computed in batches."""
+    shape = check_spatial_layer(model, layer)
+    x = as_model_input(images)
+    reduce = _maxima_function(model, layer)
+    maxima, where = [], []
+    for start in range(0, len(x), batch_size):
+        top, arg = reduce(x[start : start + batch_size])
+        maxima.append(np.asarray(top, dtype=np.float32))
+        where.append(np.asarray(arg))
+    flat = np.concatenate(where) if where else np.zeros((0, shape[2]), np.int32)
+    values = np.concatenate(maxima) if maxima else np.zeros((0, shape[2]), np.float32)
+    rows, cols = np.divmod(flat, shape[1])
+    return ChannelMaxima(layer, values, rows.astype(np.int16), cols.astype(np.int16), shape)
+
+
+def top_exemplars(
+    maxima: ChannelMaxima,
+    channel: int,
+    k: int = 9,
+    labels: np.ndarray | None = None,
+    class_index: int | None = None,
+) -> list[Exemplar]:
+    """The k images whose maximum of `channel` is highest (highest first; ties by lower index), optionally of one class."""
+    if not 0 <= channel < maxima.channels:
+        raise ValueError(f"channel {channel} does not exist in {maxima.layer} (0..{maxima.channels - 1})")
+    if k < 1:
+        raise ValueError(f"the number of images must be 1 or more, not {k}")
+    candidates = np.arange(len(maxima.maxima))
+    if class_index is not None:
+        if labels is None:
+            raise ValueError("a class filter needs the images' labels")
+        if not 0 <= class_index < NUM_CLASSES:
+            raise ValueError(f"class {class_index} is outside 0..{NUM_CLASSES - 1}")
+        candidates = candidates[np.asarray(labels)[candidates] == class_index]
+    values = maxima.maxima[candidates, channel]
+    order = candidates[np.lexsort((candidates, -values))][:k]
+    return [
+        Exemplar(int(i), float(maxima.maxima[i, channel]), int(maxima.rows[i, channel]), int(maxima.cols[i, channel]))
+        for i in order
+    ]
+
+
+def layer_maps(model: Any, images: np.ndarray, layer: str) -> np.ndarray:
+    """One layer's (N, H, W, C) maps for a few images (the exemplars), from the same per-model sub-model cache."""
+    check_spatial_layer(model, layer)
+
+    def build() -> Any:
+        import keras
+        import tensorflow as tf
+
+        sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
+        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True)
+
+    return np.asarray(per_model(model, f"maps:{layer}", build)(as_model_input(images)), dtype=np.float32)

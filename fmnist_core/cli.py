@@ -1,4 +1,4 @@
-"""Command line: python -m fmnist_core {train,evaluate,predict,activations,models,arch} [--json].
+"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--index", type=_index, required=True)
     act = sub.add_parser("activations", parents=[common(suppress=True)], help="layer outputs for one test image")
     act.add_argument("--index", type=_index, required=True)
+    _add_lab_commands(sub, common(suppress=True))
     bench = sub.add_parser("bench", help="benchmark presets side by side (numbers, not pass/fail)")
     bench.add_argument("--quick", action="store_true", help="few epochs; finishes within about 3 minutes")
     bench.add_argument("--preset", action="append", dest="presets", help="preset to include (repeatable)")
@@ -106,6 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     arch.add_argument("spec", metavar="SPEC.json", help='the spec file, e.g. {"conv": [{"filters": 32, "kernel": 3}]}')
     return parser
+
+
+def _whole(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+
+
+def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """exemplars and explain-cell: what excites a channel, and how one cell of a feature map is computed."""
+    ex = sub.add_parser("exemplars", parents=[common], help="test images that excite one channel most")
+    ex.add_argument("--layer", required=True, help="a conv or pool layer, e.g. conv2d_1")
+    ex.add_argument("--channel", type=_whole, required=True)
+    ex.add_argument("--top", type=_positive, default=9, help="how many images (default 9)")
+    ex.add_argument("--class", dest="class_index", type=_whole, default=None, help="only images of this class (0..9)")
+    cell = sub.add_parser("explain-cell", parents=[common], help="how one cell of a feature map is computed")
+    cell.add_argument("--index", type=_index, required=True, help="test image")
+    cell.add_argument("--layer", required=True, help="a conv or pool layer, e.g. conv2d")
+    cell.add_argument("--channel", type=_whole, required=True)
+    cell.add_argument("--row", type=_whole, required=True)
+    cell.add_argument("--col", type=_whole, required=True)
 
 
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
@@ -301,6 +324,50 @@ def cmd_arch(args: argparse.Namespace) -> None:
     _emit(args, described.to_json(), "\n".join(lines))
 
 
+def cmd_exemplars(args: argparse.Namespace) -> None:
+    from fmnist_core.activations import channel_maxima, top_exemplars
+
+    test = data.load_test_set(args.data_dir)
+    model = _load(args)
+    try:
+        maxima = channel_maxima(model, test.images, args.layer)
+        found = top_exemplars(maxima, args.channel, k=args.top, labels=test.labels, class_index=args.class_index)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    images = [{"index": e.index, "value": e.value, "row": e.row, "col": e.col} for e in found]
+    lines = [f"{args.layer} channel {args.channel}: the {len(images)} test images that excite it most"]
+    lines += [f"  #{e.index:<5} {e.value:9.4f} at row {e.row}, col {e.col}" for e in found]
+    _emit(args, {"layer": args.layer, "channel": args.channel, "images": images}, "\n".join(lines))
+
+
+def cmd_explain_cell(args: argparse.Namespace) -> None:
+    from fmnist_core.explain import explain_cell
+
+    test = data.load_test_set(args.data_dir)
+    model = _load(args)
+    try:
+        cell = explain_cell(model, test.images[args.index], args.layer, args.channel, args.row, args.col)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    payload = {
+        "layer": cell.layer,
+        "channel": cell.channel,
+        "row": cell.row,
+        "col": cell.col,
+        "value": cell.value,
+        "pre_activation": cell.pre_activation,
+        "bias": cell.bias,
+        "receptive_field": list(cell.receptive_field),
+        "contributions": [float(c) for c in cell.contributions] if cell.contributions is not None else None,
+        "kind": cell.kind,
+        "source_layer": cell.source_layer,
+        "window": list(cell.window),
+        "winner": list(cell.winner) if cell.winner is not None else None,
+        "note": cell.note,
+    }
+    _emit(args, payload, cell.describe())
+
+
 COMMANDS = {
     "arch": cmd_arch,
     "train": cmd_train,
@@ -308,6 +375,8 @@ COMMANDS = {
     "predict": cmd_predict,
     "activations": cmd_activations,
     "models": cmd_models,
+    "exemplars": cmd_exemplars,
+    "explain-cell": cmd_explain_cell,
 }
 
 

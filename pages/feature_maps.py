@@ -13,6 +13,7 @@ from fmnist_core.model import spatial_layers
 from ui.components import show_upload_pair, upload_widget
 from ui.figures import channel_heatmap, image_figure, mosaic_figure
 from ui.frame import page_frame
+from ui.lab import CELL_PARAM, exemplars_section, explain_cell_section
 from ui.state import (
     active_run,
     image_activations,
@@ -41,7 +42,7 @@ if test is None or model is None:
 
 layers = spatial_layers(model)
 last = len(test) - 1
-raw = url_params(("image", "layer", "channel", "source"))
+raw = url_params(("image", "layer", "channel", "source", CELL_PARAM))
 if url_is_new(PAGE, raw):
     image, problem = int_param("image", 0, last)
     if problem:
@@ -139,8 +140,10 @@ def layer_view() -> None:
         width="stretch",
         key="fm_mosaic",
     )
+    cell = explain_cell_section(info, model, image, image_index, layer, channel, maps)
+    exemplars_section(info, layer, channel)
     where = {"image": image_index} if image_index is not None else {"source": "upload"}
-    write_url(PAGE, {**where, "layer": layer, "channel": channel})
+    write_url(PAGE, {**where, "layer": layer, "channel": channel, CELL_PARAM: cell})
 
 
 layer_view()

@@ -32,6 +32,7 @@ TITLES = {
     "test_images": "Test images",
     "feature_maps": "Feature maps",
     "model": "Model",
+    "embedding": "Embedding",
 }
 MODEL_PAGES = ("test_images", "feature_maps", "model")  # the pages that load the active model
 TIMEOUT = 120  # seconds per script run: importing TensorFlow and loading a model is slow on a busy CPU

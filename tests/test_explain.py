@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -238,3 +240,193 @@ def test_grad_cam_peaks_on_the_dot_for_valid_padding() -> None:
     for y, x in DOTS:
         py, px = heat_peak(built, dot_at(y, x))
         assert abs(py - y) <= 1 and abs(px - x) <= 1, ((y, x), (py, px))
+
+
+# --- explain_cell: how one number is made ---------------------------------------------------------
+CELLS_PER_LAYER = 6
+
+
+def spatial_maps(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray]:
+    """Every 4-D layer's output from a separately built Keras model and predict(): the model's own numbers."""
+    layers = [lyr for lyr in model.layers if len(lyr.output.shape) == 4]
+    multi = keras.Model(model.inputs, [lyr.output for lyr in layers])
+    outs = multi.predict(data.scale(image[None]), verbose=0)
+    return {lyr.name: out[0] for lyr, out in zip(layers, outs, strict=True)}
+
+
+def keras_pre_activation(model: keras.Model, image: np.ndarray, layer: str) -> np.ndarray:
+    """The conv's pre-activation map by keras.ops.conv on the previous layer's output (an independent path)."""
+    target = model.get_layer(layer)
+    before = keras.Model(model.inputs, target.input).predict(data.scale(image[None]), verbose=0)
+    pre = keras.ops.conv(before, target.kernel, strides=target.strides, padding=target.padding)
+    pre = np.asarray(pre)[0]
+    return pre + (np.asarray(target.bias) if target.use_bias else 0.0)
+
+
+def random_cells(rng: np.random.Generator, shape: tuple[int, ...], n: int) -> list[tuple[int, int, int]]:
+    """n cells (channel, row, col) with the two corners among them: 'same' padding reaches past them."""
+    h, w, c = shape
+    cells = [(0, 0, 0), (c - 1, h - 1, w - 1)]
+    cells += [(int(rng.integers(c)), int(rng.integers(h)), int(rng.integers(w))) for _ in range(n - 2)]
+    return cells
+
+
+def check_cells(model: keras.Model, image: np.ndarray, seed: int) -> int:
+    """Every conv and pool layer: recomputed numbers equal the model's; returns how many cells were checked."""
+    rng = np.random.default_rng(seed)
+    maps = spatial_maps(model, image)
+    checked = 0
+    for lyr in model.layers:
+        kind = type(lyr).__name__
+        if kind not in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+            continue
+        pre_map = keras_pre_activation(model, image, lyr.name) if kind == "Conv2D" else None
+        for channel, row, col in random_cells(rng, maps[lyr.name].shape, CELLS_PER_LAYER):
+            cell = explain.explain_cell(model, image, lyr.name, channel, row, col)
+            want = float(maps[lyr.name][row, col, channel])
+            assert cell.value == pytest.approx(want, abs=1e-4), (lyr.name, channel, row, col)
+            assert cell.model_value == pytest.approx(want, abs=1e-6)
+            if kind == "Conv2D":
+                assert cell.kind == "conv"
+                assert cell.pre_activation == pytest.approx(float(pre_map[row, col, channel]), abs=1e-4)
+                np.testing.assert_allclose(cell.products, cell.patch * cell.kernel)
+                np.testing.assert_allclose(cell.contributions, cell.products.sum(axis=(0, 1)))
+                assert cell.total + cell.bias == pytest.approx(cell.pre_activation, abs=1e-9)
+                assert cell.contributions.shape == (cell.source_shape[2],)
+                np.testing.assert_array_equal(cell.kernel, np.asarray(lyr.kernel)[:, :, :, channel])
+            else:
+                window = cell.patch[~np.isnan(cell.patch)]
+                assert cell.value == (window.max() if kind == "MaxPooling2D" else pytest.approx(window.mean()))
+                if kind == "MaxPooling2D":
+                    source = maps.get(cell.source_layer)
+                    if source is not None:
+                        assert source[cell.winner[0], cell.winner[1], channel] == pytest.approx(cell.value, abs=1e-6)
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("run_id", ["default", "improved"])
+def test_explain_cell_adds_up_on_both_shipped_models(run_id: str, test_set: data.Split) -> None:
+    """default: 'valid' padding, relu inside the convs; improved: 'same' padding, conv2d_1 linear + BN + relu."""
+    from fmnist_core import store
+
+    shipped = store.load_model(run_id)
+    checked = sum(check_cells(shipped, test_set.images[i], seed=i) for i in (0, 10, 110))
+    assert checked == 3 * 4 * CELLS_PER_LAYER
+
+
+def test_explain_cell_with_strides_average_pooling_and_same_padding() -> None:
+    """Layers the shipped models lack: a strided 'same' conv (uneven padding), 5x5 kernels, an average pool."""
+    init = keras.initializers.RandomNormal(seed=3)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 5, strides=2, padding="same", activation="tanh", kernel_initializer=init, name="c1"),
+            keras.layers.AveragePooling2D(3, strides=2, padding="same", name="a1"),
+            keras.layers.Conv2D(3, 3, padding="valid", bias_initializer="ones", kernel_initializer=init, name="c2"),
+            keras.layers.MaxPooling2D(2, padding="same", name="m1"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    image = np.random.default_rng(1).integers(0, 256, (28, 28), dtype=np.uint8)
+    assert check_cells(model, image, seed=2) == 4 * CELLS_PER_LAYER
+
+
+@pytest.mark.parametrize("run_id", ["default", "improved"])
+def test_receptive_field_holds_every_pixel_that_matters(run_id: str, test_set: data.Split) -> None:
+    """Pixels outside the field can change at will without moving the cell; some pixel inside does move it."""
+    from fmnist_core import store
+
+    shipped = store.load_model(run_id)
+    rng = np.random.default_rng(5)
+    image = test_set.images[0]
+    for layer in ("conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"):
+        cell = explain.explain_cell(shipped, image, layer, 3, 2, 3)
+        top, left, bottom, right = cell.receptive_field
+        assert 0 <= top <= bottom <= 27 and 0 <= left <= right <= 27
+        outside = np.ones((28, 28), bool)
+        outside[top : bottom + 1, left : right + 1] = False
+        noisy = np.where(outside, rng.integers(0, 256, (28, 28)), image).astype(np.uint8)
+        again = explain.explain_cell(shipped, noisy, layer, 3, 2, 3)
+        assert again.model_value == pytest.approx(cell.model_value, abs=1e-6), layer
+        inside = np.where(outside, image, 255 - image).astype(np.uint8)
+        moved = explain.explain_cell(shipped, inside, layer, 3, 2, 3).model_value
+        assert moved != pytest.approx(cell.model_value, abs=1e-6) or cell.model_value == 0.0, layer
+
+
+def test_receptive_field_by_hand(model: keras.Model) -> None:
+    """The default (valid) model: conv2d_1 (0, 3) <- pool rows 0..2, cols 3..5 <- conv2d rows 0..5, cols 6..11."""
+    assert explain.receptive_field(model, "conv2d", 10, 12) == (10, 12, 12, 14)
+    assert explain.receptive_field(model, "max_pooling2d", 0, 3) == (0, 6, 3, 9)
+    assert explain.receptive_field(model, "conv2d_1", 0, 3) == (0, 6, 7, 13)
+    # the last cell: conv2d_1 rows 8..9 <- pool 8..11 <- conv2d 16..23 <- input 16..25; pixels 26-27 reach only
+    # conv2d_1's row 10, which the 2x2 pool drops
+    assert explain.receptive_field(model, "max_pooling2d_1", 4, 4) == (16, 16, 25, 25)
+
+
+def test_explain_cell_notes_the_batch_norm_after_a_conv(test_set: data.Split) -> None:
+    from fmnist_core import store
+
+    improved = store.load_model("improved")
+    cell = explain.explain_cell(improved, test_set.images[0], "conv2d_1", 5, 3, 3)
+    assert cell.activation == "linear" and cell.bias == 0.0
+    assert "batch_normalization, relu" in cell.note
+    pool = explain.explain_cell(improved, test_set.images[0], "max_pooling2d_1", 5, 3, 3)
+    assert pool.source_layer == "relu"
+
+
+@pytest.mark.parametrize(
+    ("layer", "channel", "row", "col", "message"),
+    [
+        ("conv2d", 0, 26, 0, r"cell \(26, 0\) is outside conv2d's 26x26 map"),
+        ("conv2d", 0, 0, -1, "is outside"),
+        ("conv2d", 64, 0, 0, r"channel 64 does not exist in conv2d \(0..63\)"),
+        ("dense", 0, 0, 0, "is not a conv or pool layer; choose one of conv2d, max_pooling2d"),
+        ("flatten", 0, 0, 0, "is not a conv or pool layer"),
+    ],
+)
+def test_explain_cell_bad_cells_are_one_sentence(
+    model: keras.Model, boot: np.ndarray, layer: str, channel: int, row: int, col: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        explain.explain_cell(model, boot, layer, channel, row, col)
+    assert "\n" not in str(info.value)
+
+
+def test_cli_explain_cell_json(model: keras.Model, boot: np.ndarray, capsys: pytest.CaptureFixture) -> None:
+    from fmnist_core import cli
+
+    args = ["explain-cell", "--index", "0", "--layer", "conv2d", "--channel", "1", "--row", "10", "--col", "12"]
+    assert cli.main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    want = explain.explain_cell(model, boot, "conv2d", 1, 10, 12)
+    assert {
+        "layer",
+        "channel",
+        "row",
+        "col",
+        "value",
+        "pre_activation",
+        "bias",
+        "receptive_field",
+        "contributions",
+    } <= set(out)
+    assert (out["layer"], out["channel"], out["row"], out["col"]) == ("conv2d", 1, 10, 12)
+    assert out["receptive_field"] == [10, 12, 12, 14]
+    assert out["value"] == pytest.approx(want.value) and out["pre_activation"] == pytest.approx(want.pre_activation)
+    assert out["contributions"] == pytest.approx(list(want.contributions)) and len(out["contributions"]) == 1
+    assert out["pre_activation"] == pytest.approx(sum(out["contributions"]) + out["bias"])
+    assert (out["kind"], out["source_layer"], out["window"], out["winner"]) == ("conv", "input", [10, 12, 12, 14], None)
+    assert cli.main(args) == 0
+    assert "receptive field: rows 10..12, cols 12..14" in capsys.readouterr().out
+    pool = ["explain-cell", "--index", "0", "--layer", "max_pooling2d", "--channel", "1", "--row", "5", "--col", "6"]
+    assert cli.main([*pool, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    want = explain.explain_cell(model, boot, "max_pooling2d", 1, 5, 6)
+    assert (out["kind"], out["source_layer"], out["window"]) == ("max_pool", "conv2d", [10, 12, 11, 13])
+    assert out["winner"] == list(want.winner) and out["value"] == pytest.approx(want.value)
+    assert out["pre_activation"] is None and out["contributions"] is None
+    assert cli.main([*args[:-4], "--row", "26", "--col", "0"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err == "error: cell (26, 0) is outside conv2d's 26x26 map (rows and columns 0..25)"

@@ -25,6 +25,7 @@ PAGE_SPECS = (
     ("pages/test_images.py", "Test images", ":material/grid_view:", "test_images"),
     ("pages/feature_maps.py", "Feature maps", ":material/layers:", "feature_maps"),
     ("pages/model.py", "Model", ":material/analytics:", "model"),
+    ("pages/embedding.py", "Embedding", ":material/scatter_plot:", "embedding"),
 )
 
 

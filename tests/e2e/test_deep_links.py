@@ -22,9 +22,10 @@ DEEP_LINKS = {
     "/test_images?image=110": "Test images",
     "/feature_maps?image=0&layer=conv2d&channel=1": "Feature maps",
     "/model": "Model",
+    "/embedding": "Embedding",
     "/": "Fashion-MNIST CNN dashboard",
 }
-NAV_TITLES = ["Home", "Train", "Test images", "Feature maps", "Model"]
+NAV_TITLES = ["Home", "Train", "Test images", "Feature maps", "Model", "Embedding"]
 
 
 @pytest.fixture

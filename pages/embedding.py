@@ -1,0 +1,71 @@
+"""Embedding: the map of all 10,000 test images, from the model's last hidden layer projected to 2-D.
+
+PCA is instant; t-SNE (when openTSNE is installed) takes 10-40 s once per model and is cached. Box or lasso
+selection lists the chosen images; each opens on Test images.
+"""
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.data import CLASS_NAMES
+from fmnist_core.embedding import PCA, TSNE, tsne_available
+from ui.frame import page_frame
+from ui.lab import COLOUR_CHOICES, embedding, embedding_chart
+from ui.state import active_run, model_or_message, test_probabilities, test_set_or_message
+
+page_frame()
+
+SHOWN = 40  # thumbnails listed for a selection
+COLUMNS = 8
+
+st.title("Embedding")
+test = test_set_or_message()
+info = active_run()
+if test is None or info is None or model_or_message(info) is None:
+    st.stop()
+
+methods = [PCA, TSNE] if tsne_available() else [PCA]
+a, b = st.columns(2)
+method = a.radio(
+    "Projection",
+    methods,
+    horizontal=True,
+    key="emb_method",
+    help="PCA: the two directions of largest variance (instant). t-SNE: keeps neighbours together "
+    "(about 20 s the first time for each model).",
+)
+colour = b.selectbox("Colour by", list(COLOUR_CHOICES), key="emb_colour")
+if len(methods) == 1:
+    st.caption("t-SNE needs the openTSNE package (`pip install -r requirements.txt`); showing PCA.")
+
+spinner = "Computing t-SNE of 10,000 images (about 20 s, once per model)..." if method == TSNE else "Projecting..."
+with st.spinner(spinner):
+    result = embedding(info.id, info.created, method)
+probs = test_probabilities(info.id, info.created)
+actual = test.labels.astype(int)
+wrong = int((probs.argmax(axis=1) != actual).sum())
+st.caption(
+    f"Each point is one test image: the {result.layer} layer's output of model {info.id}, projected by {method}. "
+    f"Crosses are the {wrong:,} misclassified images. Drag a box or lasso to list images; hover for details."
+)
+chosen = embedding_chart(result.points, colour, actual, probs, f"{method} of {result.layer} · {info.id}", "emb_chart")
+
+if chosen:
+    predicted = probs.argmax(axis=1)
+    picked = np.asarray(chosen)
+    share = float((predicted[picked] == actual[picked]).mean())
+    st.subheader(f"{len(chosen):,} selected images")
+    counts = np.bincount(actual[picked], minlength=len(CLASS_NAMES))
+    top = ", ".join(f"{CLASS_NAMES[c]} {counts[c]}" for c in np.argsort(-counts)[:3] if counts[c])
+    st.caption(f"{share:.0%} classified correctly · most common actual classes: {top}")
+    if len(chosen) > SHOWN:
+        st.caption(f"Showing the first {SHOWN}.")
+    cols = st.columns(COLUMNS)
+    for n, index in enumerate(chosen[:SHOWN]):
+        with cols[n % COLUMNS]:
+            st.image(test.images[index], width=64)
+            ok = predicted[index] == actual[index]
+            st.caption(f"{'✓' if ok else '✗'} {CLASS_NAMES[predicted[index]]}")
+            st.page_link("pages/test_images.py", label=f"#{index}", query_params={"image": index})
+else:
+    st.info("Select points with the box or lasso tool to list those images here.")

@@ -1,0 +1,338 @@
+"""AppTest of the lab: the Embedding page, and the "What excites this channel" and "Explain a cell" sections run
+from small scripts (the Feature maps page that will call them belongs to another change).
+
+Each script lives in tmp_path beside a link to the repo's pages/ folder, so st.page_link("pages/test_images.py")
+resolves as it does under app.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import data, store
+from helpers import REPO_ROOT, requires_real_data
+
+pytestmark = requires_real_data
+TIMEOUT = 180  # seconds per script run: TensorFlow, a model, and all 10,000 test images on a busy CPU
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """tmp_path with pages/ linked to the repo's, an empty store, the real data and Streamlit's caches cleared."""
+    (tmp_path / "pages").symlink_to(REPO_ROOT / "pages")
+    monkeypatch.setenv("FMNIST_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield tmp_path
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def script(folder: Path, name: str, body: str) -> AppTest:
+    path = folder / name
+    path.write_text(textwrap.dedent(body))
+    return AppTest.from_file(str(path), default_timeout=TIMEOUT)
+
+
+def specs(at: AppTest) -> dict[str, dict]:
+    """Every plotly chart's figure JSON, by its element key's suffix (the key we gave it)."""
+    out = {}
+    for chart in at.get("plotly_chart"):
+        key = chart.proto.id.rsplit("-", 1)[-1] if chart.proto.id else ""
+        out[key] = json.loads(chart.proto.spec)
+    return out
+
+
+def values(field: object) -> np.ndarray:
+    """A trace's array as numpy: plotly writes numpy arrays as {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(field, dict) and "bdata" in field:
+        raw = np.frombuffer(base64.b64decode(field["bdata"]), dtype=np.dtype(field["dtype"]))
+        shape = field.get("shape")
+        return raw.reshape([int(n) for n in str(shape).split(",")]) if shape else raw
+    return np.asarray(field)
+
+
+def figure_titles(at: AppTest) -> list[str]:
+    titles = []
+    for spec in specs(at).values():
+        title = spec.get("layout", {}).get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def url_value(at: AppTest, name: str) -> str:
+    """A query parameter as the script left it (AppTest keeps what the test set as a string, a script's as a list)."""
+    value = at.query_params[name]
+    return value[-1] if isinstance(value, list) else value
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def test_images() -> data.Split:
+    return data.load_test_set()
+
+
+# --- the Embedding page ---------------------------------------------------------------------------------
+EMBEDDING_APP = """
+import streamlit as st
+st.navigation([
+    st.Page("pages/embedding.py", url_path="embedding", title="Embedding", default=True),
+    st.Page("pages/test_images.py", url_path="test_images", title="Test images"),
+]).run()
+"""
+
+
+def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
+    at = script(lab_dir, "app.py", EMBEDDING_APP).run()
+    no_exception(at)
+    assert [t.value for t in at.title] == ["Embedding"]
+    assert at.radio(key="emb_method").value == "PCA"
+    assert "t-SNE" in at.radio(key="emb_method").options
+    assert at.selectbox(key="emb_colour").value == "Actual class"
+    assert at.selectbox(key="emb_colour").options == ["Actual class", "Predicted class", "Correct or not", "Confidence"]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 1
+    traces = charts[0]["data"]
+    assert [t["name"] for t in traces] == list(data.CLASS_NAMES) and {t["type"] for t in traces} == {"scattergl"}
+    assert sum(len(values(t["x"])) for t in traces) == 10_000
+    crosses = sum(s == "x" for t in traces for s in values(t["marker"]["symbol"]))
+    assert crosses == 10_000 - round(10_000 * store.get_run("default").test_accuracy)  # the misclassified ones
+    assert "dense" in charts[0]["layout"]["title"]["text"]
+    assert any("misclassified" in c.value for c in at.caption)
+
+    at.selectbox(key="emb_colour").set_value("Correct or not").run()
+    no_exception(at)
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert [t["name"] for t in traces] == ["correct", "misclassified"]
+    assert len(values(traces[1]["x"])) == crosses
+
+    at.selectbox(key="emb_colour").set_value("Confidence").run()
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    confidence = values(traces[0]["marker"]["color"])
+    assert len(traces) == 1 and len(confidence) == 10_000
+    assert 0.1 <= confidence.min() and confidence.max() <= 1.0
+
+
+# --- What excites this channel ------------------------------------------------------------------------
+EXEMPLARS_SCRIPT = """
+from fmnist_core import store
+from ui.lab import exemplars_section
+
+exemplars_section(store.get_run("{run}"), "{layer}", {channel})
+"""
+
+
+@pytest.mark.parametrize(("run", "layer", "channel"), [("default", "conv2d_1", 5), ("improved", "max_pooling2d", 3)])
+def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
+    lab_dir: Path, test_images: data.Split, run: str, layer: str, channel: int
+) -> None:
+    from fmnist_core import activations
+
+    model = store.load_model(run)
+    maxima = activations.channel_maxima(model, test_images.images, layer)
+    want = activations.top_exemplars(maxima, channel)
+    at = script(lab_dir, "exemplars.py", EXEMPLARS_SCRIPT.format(run=run, layer=layer, channel=channel)).run()
+    no_exception(at)
+    assert [s.value for s in at.subheader] == ["What excites this channel"]
+    assert at.selectbox(key="lab_ex_class").value == "All"
+    spec = next(iter(specs(at).values()))
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert len(titles) == 9
+    for title, e in zip(titles, want, strict=True):
+        assert title.startswith(f"#{e.index} ") and title.endswith(f"{e.value:.3f}")
+    assert len(spec["data"]) == 18  # each image and its map
+
+    at.selectbox(key="lab_ex_class").set_value("Sandal").run()
+    no_exception(at)
+    spec = next(iter(specs(at).values()))
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    sandals = activations.top_exemplars(maxima, channel, labels=test_images.labels, class_index=5)
+    assert [int(t.split()[0][1:]) for t in titles] == [e.index for e in sandals]
+    assert all(" Sandal · " in t for t in titles)
+
+
+# --- Explain a cell -----------------------------------------------------------------------------------
+EXPLAIN_SCRIPT = """
+import streamlit as st
+from fmnist_core import data, store
+from ui.lab import explain_cell_section
+from ui.state import cached_model, image_activations
+
+info = store.get_run("{run}")
+model = cached_model(info.id, info.created)
+maps = image_activations(info.id, info.created, {index})["{layer}"]
+cell = explain_cell_section(info, model, data.load_test_set().images[{index}], {index}, "{layer}", {channel}, maps)
+st.query_params["cell"] = cell  # what the Feature maps page's write_url does
+"""
+
+
+def explain_app(folder: Path, run: str, layer: str, channel: int, index: int = 0) -> AppTest:
+    body = EXPLAIN_SCRIPT.format(run=run, layer=layer, channel=channel, index=index)
+    return script(folder, "explain.py", body)
+
+
+def shown_value(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**") and " of #" in m.value)
+
+
+@pytest.mark.parametrize(
+    ("run", "layer", "channel", "cell"),
+    [
+        ("default", "conv2d", 1, (10, 12)),
+        ("default", "conv2d_1", 5, (3, 4)),
+        ("improved", "conv2d_1", 5, (0, 6)),
+        ("default", "max_pooling2d", 1, (6, 6)),
+        ("improved", "max_pooling2d_1", 2, (6, 0)),
+    ],
+)
+def test_explain_cell_section_follows_the_address_and_shows_the_models_number(
+    lab_dir: Path, test_images: data.Split, run: str, layer: str, channel: int, cell: tuple[int, int]
+) -> None:
+    from fmnist_core.explain import explain_cell
+
+    at = explain_app(lab_dir, run, layer, channel)
+    at.query_params["cell"] = f"{cell[0]},{cell[1]}"
+    at.run()
+    no_exception(at)
+    assert [s.value for s in at.subheader] == ["Explain a cell"]
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == cell
+    assert not at.warning
+    want = explain_cell(store.load_model(run), test_images.images[0], layer, channel, *cell)
+    assert shown_value(at).endswith(f": {want.value:.4f}**")
+    charts = specs(at)
+    top, left, bottom, right = want.receptive_field
+    assert f"Receptive field: rows {top}–{bottom}, columns {left}–{right}" in figure_titles(at)
+    picker = next(s for s in charts.values() if "click a cell" in s["layout"]["title"]["text"])
+    rect = picker["layout"]["shapes"][0]
+    assert (rect["y0"] + 0.5, rect["x0"] + 0.5) == cell  # the chosen cell outlined
+    assert len(values(picker["data"][1]["x"])) == picker_cells(picker)  # one clickable marker per cell
+    if want.kind == "conv" and want.source_shape[2] == 1:
+        assert {"Input patch", "Kernel", "Products"} <= set(figure_titles(at))
+    elif want.kind == "conv":
+        assert any(t.startswith("Contribution of each input channel") for t in figure_titles(at))
+        assert sum(t.startswith("products: ") for t in figure_titles(at)) == 3
+    else:
+        assert any(t.endswith(" window") for t in figure_titles(at))
+        assert any("wins" in m.value for m in at.markdown)
+    if want.note:
+        assert any("batch_normalization" in c.value for c in at.caption)
+    assert url_value(at, "cell") == f"{cell[0]},{cell[1]}"
+
+
+def picker_cells(picker: dict) -> int:
+    z = values(picker["data"][0]["z"])
+    return z.shape[0] * z.shape[1]
+
+
+def test_explain_cell_inputs_move_the_cell(lab_dir: Path, test_images: data.Split) -> None:
+    from fmnist_core.activations import layer_outputs
+    from fmnist_core.explain import explain_cell
+
+    model = store.load_model("default")
+    at = explain_app(lab_dir, "default", "conv2d", 7, index=10).run()
+    no_exception(at)
+    channel_map = layer_outputs(model, test_images.images[10])["conv2d"][:, :, 7]
+    strongest = tuple(int(v) for v in np.unravel_index(int(channel_map.argmax()), channel_map.shape))
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == strongest  # the default
+    at.number_input(key="lab_row").set_value(2).run()
+    at.number_input(key="lab_col").set_value(25).run()
+    no_exception(at)
+    want = explain_cell(model, test_images.images[10], "conv2d", 7, 2, 25)
+    assert shown_value(at).endswith(f": {want.value:.4f}**")
+    assert url_value(at, "cell") == "2,25"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("x", "`cell=x` in the address is not ROW,COL (two whole numbers)"),
+        ("3", "is not ROW,COL"),
+        ("1,2,3", "is not ROW,COL"),
+        ("26,0", "`cell=26,0` in the address is outside the 26×26 map"),
+        ("-1,4", "is outside the 26×26 map"),
+    ],
+)
+def test_bad_cell_values_show_a_message_and_fall_back(lab_dir: Path, raw: str, message: str) -> None:
+    at = explain_app(lab_dir, "default", "conv2d", 1)
+    at.query_params["cell"] = raw
+    at.run()
+    no_exception(at)
+    assert len(at.warning) == 1 and message in at.warning[0].value
+    assert "explaining the channel's strongest cell" in at.warning[0].value
+    assert [s.value for s in at.subheader] == ["Explain a cell"]
+    row, col = at.number_input(key="lab_row").value, at.number_input(key="lab_col").value
+    assert 0 <= row < 26 and 0 <= col < 26
+    at.run()  # the fallback is now the address; the message does not repeat
+    assert not at.warning
+
+
+def test_click_events_become_cells_and_image_indices() -> None:
+    """The shapes the browser sends (seen in Chromium): a click on the picker's marker trace, customdata rows of
+    the embedding as lists or as {"0": ...} objects (a typed-array row)."""
+    from ui.lab import _clicked_cell, _image_index, parse_cell
+
+    click = {"selection": {"points": [{"curve_number": 1, "point_index": 100, "customdata": {"0": 3, "1": 22}}]}}
+    assert _clicked_cell(click, 26) == (3, 22)
+    assert _clicked_cell({"selection": {"points": [{"curve_number": 0, "point_index": 5}]}}, 26) is None
+    assert _clicked_cell({"selection": {"points": []}}, 26) is None
+    assert _clicked_cell(None, 26) is None
+    assert _image_index({"customdata": [427, "Bag", "Bag", 1.0]}) == 427
+    assert _image_index({"customdata": {"0": 12, "1": "Coat"}}) == 12
+    assert _image_index({"customdata": None}) is None and _image_index({}) is None
+    assert parse_cell("10,12", 26, 26) == ((10, 12), None)
+    assert parse_cell(" 3 , 4 ", 11, 11) == ((3, 4), None)
+    assert parse_cell("10,12", 5, 5)[0] is None
+
+
+SWITCH_SCRIPT = """
+import streamlit as st
+from fmnist_core import data, store
+from ui.lab import explain_cell_section
+from ui.state import cached_model, image_activations
+
+info = store.get_run("default")
+layer = st.selectbox("Layer", ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"], key="layer")
+maps = image_activations(info.id, info.created, 0)[layer]
+explain_cell_section(info, cached_model(info.id, info.created), data.load_test_set().images[0], 0, layer, 3, maps)
+"""
+
+
+def test_a_smaller_layer_keeps_the_cell_inside_its_map(lab_dir: Path) -> None:
+    at = script(lab_dir, "switch.py", SWITCH_SCRIPT)
+    at.query_params["cell"] = "20,25"
+    at.run()
+    no_exception(at)
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (20, 25)
+    at.selectbox(key="layer").set_value("conv2d_1").run()  # 11x11
+    no_exception(at)
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (10, 10)
+    assert any(m.value.startswith("**conv2d_1, channel 3, row 10, column 10 of #0") for m in at.markdown)
+    at.selectbox(key="layer").set_value("max_pooling2d_1").run()  # 5x5
+    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (4, 4)
+    assert not at.warning
+
+
+@pytest.mark.slow
+def test_embedding_page_draws_the_tsne_map(lab_dir: Path) -> None:
+    """t-SNE of all 10,000 images through the page's cache (13-15 s of CPU here)."""
+    at = script(lab_dir, "app.py", EMBEDDING_APP).run()
+    at.radio(key="emb_method").set_value("t-SNE").run()
+    no_exception(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["title"]["text"] == "t-SNE of dense · default"
+    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in spec["data"]])
+    assert points.shape == (10_000, 2) and np.isfinite(points).all()
+    assert points.std(axis=0).min() > 1  # spread out, not collapsed

@@ -1,0 +1,312 @@
+"""Lab sections: "What excites this channel", "Explain a cell", and the cached data of the Embedding page.
+
+How pages/feature_maps.py uses them, inside its layer view once `layer`, `channel` and `maps = acts[layer]` are known:
+
+    from ui.lab import CELL_PARAM, exemplars_section, explain_cell_section
+    raw = url_params(("image", "layer", "channel", "source", CELL_PARAM))   # so a pasted cell= counts as new
+    ...
+    cell = explain_cell_section(info, model, image, image_index, layer, channel, maps)
+    exemplars_section(info, layer, channel)
+    write_url(PAGE, {**where, "layer": layer, "channel": channel, CELL_PARAM: cell})
+
+explain_cell_section draws its own clickable copy of the channel heatmap and reads ?cell=ROW,COL itself; it
+returns "ROW,COL" for the address. Both sections key their widgets with a "lab_" prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.data import CLASS_NAMES
+from ui.lab_figures import (
+    cell_picker_figure,
+    contributions_figure,
+    embedding_figure,
+    exemplars_figure,
+    receptive_field_figure,
+    small_matrix_figure,
+)
+from ui.state import cached_model, test_set_or_message
+
+CELL_PARAM = "cell"
+NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover their titles
+ALL = "All"
+EXEMPLARS = 9
+ROW_KEY, COL_KEY = "lab_row", "lab_col"
+_CELL_URL_KEY = "_lab_cell_url"  # the cell= value last returned for the address
+_CELL_SEEN_KEY = "_lab_cell_seen"  # the cell= value last read from the address: applied once, not on every rerun
+_CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so a stale selection never re-applies
+
+
+# --- cached computations ----------------------------------------------------------------------------
+@st.cache_data(max_entries=12, show_spinner="Finding the test images that excite each channel (all 10,000)...")
+def channel_maxima(run_id: str, created: str | None, layer: str) -> Any:
+    """Every test image's per-channel maximum of `layer`, once per (model, layer): about 5 MB for 64 channels."""
+    from fmnist_core import activations
+
+    test = test_set_or_message()
+    return activations.channel_maxima(cached_model(run_id, created), test.images, layer)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _exemplar_maps(run_id: str, created: str | None, layer: str, channel: int, indices: tuple[int, ...]) -> np.ndarray:
+    from fmnist_core import activations
+
+    test = test_set_or_message()
+    maps = activations.layer_maps(cached_model(run_id, created), test.images[list(indices)], layer)
+    return maps[..., channel]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def embedding(run_id: str, created: str | None, method: str) -> Any:
+    """The test set's last-hidden-layer features projected by `method`, once per (model, method)."""
+    from fmnist_core import embedding as core
+
+    test = test_set_or_message()
+    return core.embed(cached_model(run_id, created), test.images, method, seed=0)
+
+
+def _grid(run_id: str, created: str | None, layer: str) -> tuple[float, float]:
+    from fmnist_core.explain import cell_grid
+
+    return cell_grid(cached_model(run_id, created), layer)
+
+
+# --- What excites this channel ------------------------------------------------------------------------
+def exemplars_section(info: Any, layer: str, channel: int) -> None:
+    """The 9 test images whose maximum of this channel is highest, each with the channel's map over it."""
+    from fmnist_core.activations import top_exemplars
+
+    st.subheader("What excites this channel")
+    test = test_set_or_message()
+    if test is None:
+        return
+    choice = st.selectbox("Class", [ALL, *CLASS_NAMES], key="lab_ex_class", help="only images of this class")
+    class_index = None if choice == ALL else CLASS_NAMES.index(choice)
+    maxima = channel_maxima(info.id, info.created, layer)
+    try:
+        found = top_exemplars(maxima, channel, k=EXEMPLARS, labels=test.labels, class_index=class_index)
+    except ValueError as exc:
+        st.warning(f"{exc}.")
+        return
+    if not found:
+        st.info("No test image of this class.")
+        return
+    indices = tuple(e.index for e in found)
+    maps = _exemplar_maps(info.id, info.created, layer, channel, indices)
+    titles = [f"#{e.index} {CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}" for e in found]
+    st.caption(
+        f"The test images whose highest value in {layer} channel {channel} is largest, highest first"
+        f"{'' if class_index is None else f' (only {choice})'}; the channel's map lies over each image."
+    )
+    st.plotly_chart(
+        exemplars_figure(test.images[list(indices)], maps, titles, _grid(info.id, info.created, layer)),
+        width="stretch",
+        key="lab_exemplars",
+    )
+    cols = st.columns(len(found))
+    for col, e in zip(cols, found, strict=True):
+        col.page_link("pages/test_images.py", label=f"#{e.index}", query_params={"image": e.index})
+
+
+# --- Explain a cell -----------------------------------------------------------------------------------
+def parse_cell(raw: str, height: int, width: int) -> tuple[tuple[int, int] | None, str | None]:
+    """'ROW,COL' -> ((row, col), None) inside an height x width map, or (None, a sentence saying what is wrong)."""
+    parts = raw.split(",")
+    try:
+        row, col = (int(p) for p in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        row = col = None
+    if row is None or col is None:
+        return None, f"`cell={raw[:40]}` in the address is not ROW,COL (two whole numbers)"
+    if not (0 <= row < height and 0 <= col < width):
+        return None, f"`cell={row},{col}` in the address is outside the {height}×{width} map"
+    return (row, col), None
+
+
+def _clicked_cell(event: Any, width: int) -> tuple[int, int] | None:
+    """The cell of a click on the picker's marker trace (trace 1, one marker per cell in row-major order)."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points:
+        if point.get("curve_number") == 1 and isinstance(point.get("point_index"), int):
+            row, col = divmod(point["point_index"], width)
+            return int(row), int(col)
+    return None
+
+
+def _choose_cell(channel_map: np.ndarray) -> tuple[int, int]:
+    """The cell to explain: the address (when it changed), else a click, else the inputs; clamped to the map."""
+    h, w = channel_map.shape
+    raw = st.query_params.get(CELL_PARAM)
+    if raw is not None and raw not in (st.session_state.get(_CELL_URL_KEY), st.session_state.get(_CELL_SEEN_KEY)):
+        st.session_state[_CELL_SEEN_KEY] = raw
+        cell, problem = parse_cell(raw, h, w)
+        if problem:
+            cell = tuple(int(v) for v in np.unravel_index(int(np.argmax(channel_map)), (h, w)))
+            st.warning(f"{problem}; explaining the channel's strongest cell, row {cell[0]}, column {cell[1]}.")
+        st.session_state[ROW_KEY], st.session_state[COL_KEY] = cell
+    nonce = st.session_state.get(_CHART_NONCE_KEY, 0)
+    clicked = _clicked_cell(st.session_state.get(f"lab_cell_chart_{nonce}"), w)
+    if clicked is not None:
+        st.session_state[ROW_KEY], st.session_state[COL_KEY] = clicked
+        st.session_state[_CHART_NONCE_KEY] = nonce + 1
+    if ROW_KEY not in st.session_state or COL_KEY not in st.session_state:
+        strongest = np.unravel_index(int(np.argmax(channel_map)), (h, w))
+        st.session_state[ROW_KEY], st.session_state[COL_KEY] = int(strongest[0]), int(strongest[1])
+    # another layer may have a smaller map: keep the inputs inside it
+    st.session_state[ROW_KEY] = min(max(int(st.session_state[ROW_KEY]), 0), h - 1)
+    st.session_state[COL_KEY] = min(max(int(st.session_state[COL_KEY]), 0), w - 1)
+    return st.session_state[ROW_KEY], st.session_state[COL_KEY]
+
+
+def explain_cell_section(
+    info: Any, model: Any, image: np.ndarray, image_index: int | None, layer: str, channel: int, maps: np.ndarray
+) -> str:
+    """Pick a cell (click the heatmap or type Row and Column), see its receptive field and how its value is made.
+
+    Returns the cell as "ROW,COL" for the address (?cell=ROW,COL).
+    """
+    from fmnist_core.explain import explain_cell
+
+    st.subheader("Explain a cell")
+    channel_map = maps[:, :, channel]
+    h, w = channel_map.shape
+    _choose_cell(channel_map)
+    a, b = st.columns(2)
+    row = int(a.number_input("Row", 0, h - 1, key=ROW_KEY, help=f"0 to {h - 1}"))
+    col = int(b.number_input("Column", 0, w - 1, key=COL_KEY, help=f"0 to {w - 1}"))
+    cell = explain_cell(model, image, layer, channel, row, col)
+    source = f"#{image_index}" if image_index is not None else "the uploaded image"
+
+    left, right = st.columns(2)
+    nonce = st.session_state.get(_CHART_NONCE_KEY, 0)
+    left.plotly_chart(
+        cell_picker_figure(channel_map, f"{layer} · channel {channel}: click a cell", (row, col)),
+        width="stretch",
+        key=f"lab_cell_chart_{nonce}",
+        on_select="rerun",
+        selection_mode="points",
+        config=NO_TOOLBAR,
+    )
+    top, left_px, bottom, right_px = cell.receptive_field
+    right.plotly_chart(
+        receptive_field_figure(
+            image, cell.receptive_field, f"Receptive field: rows {top}–{bottom}, columns {left_px}–{right_px}"
+        ),
+        width="stretch",
+        key="lab_cell_field",
+    )
+    st.markdown(f"**{layer}, channel {channel}, row {row}, column {col} of {source}: {cell.value:.4f}**")
+    if cell.kind == "conv":
+        _explain_conv(cell)
+    else:
+        _explain_pool(cell)
+    if cell.note:
+        st.caption(f"This is {cell.note}.")
+    source_text = "the input image" if cell.source_layer == "input" else f"{cell.source_layer}'s output"
+    weights = "the layer's weights and " if cell.kind == "conv" else ""
+    st.caption(
+        f"Recomputed here in numpy from {weights}{source_text}; the model's own value is {cell.model_value:.6f}."
+    )
+    value = f"{row},{col}"
+    st.session_state[_CELL_URL_KEY] = value
+    return value
+
+
+def _explain_conv(cell: Any) -> None:
+    cin = cell.source_shape[2]
+    st.markdown(
+        f"Sum of the {cell.products.size} products (the {cell.kernel.shape[0]}×{cell.kernel.shape[1]} window × "
+        f"{cin} input channel{'s' if cin > 1 else ''}) **{cell.total:.4f}** + bias **{cell.bias:.4f}** = "
+        f"**{cell.pre_activation:.4f}**, then {cell.activation} → **{cell.value:.4f}**"
+    )
+    if cin == 1:
+        cols = st.columns(3)
+        titles = ("Input patch", "Kernel", "Products")
+        arrays = (cell.patch[:, :, 0], cell.kernel[:, :, 0], cell.products[:, :, 0])
+        for n, (col, title, values) in enumerate(zip(cols, titles, arrays, strict=True)):
+            col.plotly_chart(
+                small_matrix_figure(values, title, diverging=n > 0),
+                width="stretch",
+                key=f"lab_cell_m{n}",
+                config=NO_TOOLBAR,
+            )
+        return
+    st.plotly_chart(contributions_figure(cell.contributions), width="stretch", key="lab_cell_contrib")
+    st.markdown("**The strongest input channels: patch, kernel and products**")
+    for rank, k in enumerate(np.argsort(-np.abs(cell.contributions), kind="stable")[:3]):
+        k = int(k)
+        cols = st.columns(3)
+        arrays = (cell.patch[:, :, k], cell.kernel[:, :, k], cell.products[:, :, k])
+        titles = (
+            f"{cell.source_layer} ch {k}: patch",
+            f"kernel for ch {k}",
+            f"products: {cell.contributions[k]:+.4f}",
+        )
+        for n, (col, title, values) in enumerate(zip(cols, titles, arrays, strict=True)):
+            col.plotly_chart(
+                small_matrix_figure(values, title, diverging=n > 0, height=220),
+                width="stretch",
+                key=f"lab_cell_top{rank}_{n}",
+                config=NO_TOOLBAR,
+            )
+
+
+def _explain_pool(cell: Any) -> None:
+    top, left = cell.window[0], cell.window[1]
+    if cell.kind == "max_pool":
+        winner = (cell.winner[0] - top, cell.winner[1] - left)
+        st.markdown(
+            f"The largest of the {cell.patch.size} values in {cell.source_layer}'s window (rows {top}–{cell.window[2]}, "
+            f"columns {left}–{cell.window[3]}) wins: **{cell.value:.4f}** at row {cell.winner[0]}, "
+            f"column {cell.winner[1]}."
+        )
+    else:
+        winner = None
+        st.markdown(f"The mean of {cell.source_layer}'s window (rows {top}–{cell.window[2]}): **{cell.value:.4f}**.")
+    st.plotly_chart(
+        small_matrix_figure(cell.patch, f"{cell.source_layer} window", marked=winner),
+        width="content",
+        key="lab_cell_pool",
+        config=NO_TOOLBAR,
+    )
+
+
+# --- Embedding page pieces ----------------------------------------------------------------------------
+COLOUR_CHOICES = {
+    "Actual class": "actual",
+    "Predicted class": "predicted",
+    "Correct or not": "correct",
+    "Confidence": "confidence",
+}
+
+
+def embedding_chart(
+    points: np.ndarray, colour: str, actual: np.ndarray, probabilities: np.ndarray, title: str, key: str
+) -> list[int]:
+    """Draw the map; return the indices of the images selected with box or lasso (or a click)."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    fig = embedding_figure(points, COLOUR_CHOICES[colour], actual, predicted, confidence, CLASS_NAMES, title)
+    event = st.plotly_chart(fig, width="stretch", key=key, on_select="rerun", selection_mode=("points", "box", "lasso"))
+    try:
+        chosen = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return []
+    return sorted({index for point in chosen if (index := _image_index(point)) is not None})
+
+
+def _image_index(point: dict) -> int | None:
+    """customdata[0] of a selected point; the browser sends a row of customdata as a list or an {"0": ...} object."""
+    data = point.get("customdata")
+    first = data.get("0") if isinstance(data, dict) else (data[0] if isinstance(data, list) and data else None)
+    try:
+        return int(first)
+    except (TypeError, ValueError):
+        return None

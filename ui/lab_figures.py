@@ -1,0 +1,266 @@
+"""Figure builders for the lab sections (exemplars, explain a cell, the embedding): arrays in, a Figure out.
+
+No backgrounds or font colours are set: st.plotly_chart applies Streamlit's light or dark theme. The colours used
+(viridis, a red-blue diverging scale, plotly's qualitative palette, #ff4b4b outlines) read on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.figures import GRAY_SCALE, HEATMAP_SCALE
+
+MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
+DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
+# Viridis with a transparent low end: where the channel is silent the image shows through.
+OVERLAY_SCALE = [
+    [0.0, "rgba(68,1,84,0)"],
+    [0.25, "rgba(59,82,139,0.35)"],
+    [0.5, "rgba(33,145,140,0.6)"],
+    [0.75, "rgba(94,201,98,0.8)"],
+    [1.0, "rgba(253,231,37,0.9)"],
+]
+CLASS_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def _image_axes(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def _rect(fig: go.Figure, top: float, left: float, bottom: float, right: float, **where: str) -> None:
+    """Outline cells top..bottom, left..right (inclusive, cell centres at integers)."""
+    fig.add_shape(
+        type="rect",
+        x0=left - 0.5,
+        x1=right + 0.5,
+        y0=top - 0.5,
+        y1=bottom + 0.5,
+        line=dict(color=MARK, width=2),
+        **where,
+    )
+
+
+def exemplars_figure(
+    images: np.ndarray,
+    maps: np.ndarray,
+    titles: Sequence[str],
+    grid: tuple[float, float],
+    columns: int = 3,
+    height: int = 640,
+) -> go.Figure:
+    """Each image in grayscale with the channel's map laid over it (viridis fading to transparent at 0), in a grid.
+
+    `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell sits over the pixels it sees.
+    """
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=list(titles), horizontal_spacing=0.02, vertical_spacing=0.06
+    )
+    offset, spacing = grid
+    top = float(np.nanmax(maps)) if n else 1.0
+    for k in range(n):
+        r, c = divmod(k, columns)
+        fig.add_trace(
+            go.Heatmap(z=images[k], colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"), row=r + 1, col=c + 1
+        )
+        fig.add_trace(
+            go.Heatmap(
+                z=maps[k],
+                x0=offset,
+                dx=spacing,
+                y0=offset,
+                dy=spacing,
+                colorscale=OVERLAY_SCALE,
+                zmin=0,  # what excites is the positive part; negative cells stay transparent
+                zmax=top if top > 0 else 1.0,
+                showscale=False,
+                hovertemplate="%{z:.3f}<extra></extra>",
+            ),
+            row=r + 1,
+            col=c + 1,
+        )
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, 27.5])
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[27.5, -0.5])
+    for k in range(n):
+        fig.update_yaxes(scaleanchor=f"x{k + 1 if k else ''}", row=k // columns + 1, col=k % columns + 1)
+    return fig
+
+
+def cell_picker_figure(
+    channel_map: np.ndarray, title: str, cell: tuple[int, int] | None, height: int = 380
+) -> go.Figure:
+    """The channel heatmap with the chosen cell outlined, clickable cell by cell.
+
+    Plotly reports no clicks on heatmap cells in select mode, so an invisible marker sits on every cell; its
+    customdata is (row, col).
+    """
+    h, w = channel_map.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    fig = go.Figure(
+        [
+            go.Heatmap(z=channel_map, colorscale=HEATMAP_SCALE, hoverinfo="skip"),
+            go.Scatter(
+                x=cols.ravel(),
+                y=rows.ravel(),
+                mode="markers",
+                marker=dict(size=max(6, 300 // max(h, w)), color="rgba(0,0,0,0)", symbol="square"),
+                customdata=np.stack([rows.ravel(), cols.ravel(), channel_map.ravel()], axis=1),
+                hovertemplate="row %{customdata[0]}, col %{customdata[1]}: %{customdata[2]:.4f}<extra></extra>",
+                showlegend=False,
+            ),
+        ]
+    )
+    if cell is not None:
+        _rect(fig, cell[0], cell[1], cell[0], cell[1])
+    fig.update_layout(title=title, clickmode="event+select", dragmode=False)
+    return _image_axes(fig, height)
+
+
+def receptive_field_figure(
+    image: np.ndarray, field: tuple[int, int, int, int], title: str, height: int = 380
+) -> go.Figure:
+    """The input image with the receptive field [top, left, bottom, right] outlined."""
+    fig = go.Figure(
+        go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hovertemplate="x %{x}, y %{y}: %{z}<extra></extra>")
+    )
+    _rect(fig, *field)
+    fig.update_layout(title=title)
+    return _image_axes(fig, height)
+
+
+def small_matrix_figure(
+    values: np.ndarray, title: str, diverging: bool = False, marked: tuple[int, int] | None = None, height: int = 240
+) -> go.Figure:
+    """A small matrix (a 3x3 patch, kernel, products, pool window) as a heatmap with each number written in.
+
+    NaN cells (a pool window past the map's edge) stay empty.
+    """
+    z = np.asarray(values, dtype=float)
+    text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v + 0.0:.3g}")(np.nan_to_num(z)))  # no "-0"
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
+    bound = bound or 1.0  # an all-zero patch keeps a scale, drawn at its low end
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            colorscale=DIVERGING if diverging else HEATMAP_SCALE,
+            zmid=0 if diverging else None,
+            zmin=-bound if diverging else min(0.0, float(np.nanmin(z)) if np.isfinite(z).any() else 0.0),
+            zmax=bound,
+            showscale=False,
+            hoverongaps=False,
+            hovertemplate="row %{y}, col %{x}: %{z:.5f}<extra></extra>",
+        )
+    )
+    if marked is not None:
+        _rect(fig, marked[0], marked[1], marked[0], marked[1])
+    fig.update_layout(title=title)
+    return _image_axes(fig, height)
+
+
+def contributions_figure(contributions: np.ndarray, top: int = 20, height: int = 360) -> go.Figure:
+    """Per-input-channel contributions sorted by size (largest magnitude first): which channels made the sum."""
+    values = np.asarray(contributions, dtype=float)
+    order = np.argsort(-np.abs(values), kind="stable")[:top]
+    fig = go.Figure(
+        go.Bar(
+            x=[f"ch {int(c)}" for c in order],
+            y=values[order],
+            marker_color=["#d62728" if values[c] >= 0 else "#1f77b4" for c in order],
+            hovertemplate="input %{x}: %{y:.5f}<extra></extra>",
+        )
+    )
+    shown = f"the {len(order)} largest of {len(values)}" if len(order) < len(values) else f"all {len(values)}"
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        title=f"Contribution of each input channel ({shown})",
+        yaxis_title="sum of its products",
+    )
+    return fig
+
+
+def embedding_figure(
+    points: np.ndarray,
+    colour_by: str,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    class_names: Sequence[str],
+    title: str,
+    height: int = 640,
+) -> go.Figure:
+    """One WebGL point per image; misclassified images drawn as crosses; customdata is the image index.
+
+    colour_by: "actual" / "predicted" (one trace per class, so the legend toggles classes), "correct"
+    (two traces) or "confidence" (one trace on a colour scale).
+    """
+    index = np.arange(len(points))
+    wrong = actual != predicted
+    symbols = np.where(wrong, "x", "circle")
+    hover = (
+        "#%{customdata[0]}<br>actual %{customdata[1]}<br>predicted %{customdata[2]}"
+        "<br>confidence %{customdata[3]:.1%}<extra></extra>"
+    )
+    names = np.asarray(class_names, dtype=object)
+    custom = np.stack([index, names[actual], names[predicted], confidence], axis=1)
+
+    def trace(mask: np.ndarray, name: str, colour: str | np.ndarray, **marker: object) -> go.Scattergl:
+        return go.Scattergl(
+            x=points[mask, 0],
+            y=points[mask, 1],
+            mode="markers",
+            name=name,
+            customdata=custom[mask],
+            hovertemplate=hover,
+            marker=dict(size=5, color=colour, symbol=symbols[mask], opacity=0.8, **marker),
+        )
+
+    fig = go.Figure()
+    if colour_by in ("actual", "predicted"):
+        key = actual if colour_by == "actual" else predicted
+        for cls, name in enumerate(class_names):
+            fig.add_trace(trace(key == cls, name, CLASS_COLOURS[cls % len(CLASS_COLOURS)]))
+    elif colour_by == "correct":
+        fig.add_trace(trace(~wrong, "correct", "#2ca02c"))
+        fig.add_trace(trace(wrong, "misclassified", MARK))
+    elif colour_by == "confidence":
+        every = np.ones(len(points), dtype=bool)
+        fig.add_trace(
+            trace(
+                every, "confidence", confidence, colorscale=HEATMAP_SCALE, cmin=0, cmax=1, colorbar=dict(title="conf.")
+            )
+        )
+    else:
+        raise ValueError(f"unknown colouring {colour_by!r}")
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        title=title,
+        dragmode="lasso",
+        legend=dict(itemsizing="constant"),
+    )
+    fig.update_xaxes(showticklabels=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
+    return fig
