@@ -233,6 +233,15 @@ def _geometry(layer: Any) -> tuple[tuple[int, int], tuple[int, int], tuple[int, 
     return size, strides, before
 
 
+def _keeps_grid(layer: Any) -> bool:
+    """A reshape that only adds or drops the channel axis (an imported 28x28 model's front) moves no cell."""
+    if type(layer).__name__ != "Reshape":
+        return False
+    in_shape = tuple(int(d) for d in layer.input.shape[1:])
+    out_shape = tuple(int(d) for d in layer.output.shape[1:])
+    return in_shape[:2] == out_shape[:2]
+
+
 def receptive_field(model: Any, layer: str, row: int, col: int) -> tuple[int, int, int, int]:
     """[top, left, bottom, right] (inclusive) of the input pixels that can affect one cell of `layer`.
 
@@ -247,7 +256,7 @@ def receptive_field(model: Any, layer: str, row: int, col: int) -> tuple[int, in
             h, w = (int(d) for d in lyr.input.shape[1:3])
             top, bottom = max(top * sh - ph, 0), min(bottom * sh - ph + kh - 1, h - 1)
             left, right = max(left * sw - pw, 0), min(right * sw - pw + kw - 1, w - 1)
-        elif kind not in POINTWISE_TYPES:
+        elif kind not in POINTWISE_TYPES and not _keeps_grid(lyr):
             raise ValueError(f"the receptive field cannot be traced through {lyr.name} ({kind})")
     return top, left, bottom, right
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,12 @@ def test_feature_maps_params_set_the_controls(make_app) -> None:
     assert at.slider(key="fm_channel").value == 1
     assert any("conv2d · channel 1 · 26×26" in t for t in plotly_titles(at)), plotly_titles(at)
     assert any("Input #0 · Ankle boot" in t for t in plotly_titles(at)), plotly_titles(at)
-    assert at.query_params == {"image": "0", "layer": "conv2d", "channel": "1"}
+    assert {k: v for k, v in at.query_params.items() if k != "cell"} == {
+        "image": "0",
+        "layer": "conv2d",
+        "channel": "1",
+    }
+    assert re.fullmatch(r"\d+,\d+", at.query_params["cell"])  # the explained cell rides along
 
 
 def test_feature_maps_other_params_open_their_view(make_app) -> None:
