@@ -1,0 +1,110 @@
+"""Watch it learn (Train page): the first conv layer's kernels and one sample image's maps, epoch by epoch.
+
+The arrays come from the training job's snapshot (sent by the worker at each epoch end) or, for a saved run,
+from its frames sidecar; the page never touches a model. While a training runs the newest epoch is shown; after
+it an "Epoch" slider replays them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from fmnist_core import store
+from fmnist_core.activations import channel_mosaic, normalise_channels
+from fmnist_core.data import CLASS_NAMES
+from fmnist_core.progress import Snapshot
+from fmnist_core.watch import Frames
+from ui.figures import image_figure, mosaic_figure
+from ui.state import active_run, test_set_or_message
+
+HEADING = "Watch it learn"
+
+
+# --- figures: arrays in, Figure out ----------------------------------------------------------------
+def _channels_figure(channels: np.ndarray, title: str, height: int) -> go.Figure:
+    """(h, w, C) tiled into one heatmap, each channel on its own scale; hover shows the real values."""
+    raw, index = channel_mosaic(channels)
+    return mosaic_figure(channel_mosaic(normalise_channels(channels))[0], index, None, title, height=height, raw=raw)
+
+
+def kernels_figure(kernels: np.ndarray, title: str, height: int = 340) -> go.Figure:
+    """The first conv layer's kernels (kh, kw, filters) as a mosaic: one tile per filter."""
+    return _channels_figure(kernels, title, height)
+
+
+def maps_figure(maps: np.ndarray, title: str, height: int = 420) -> go.Figure:
+    """One image's feature maps (h, w, filters) as a mosaic, in the kernels' tile order."""
+    return _channels_figure(maps, title, height)
+
+
+# --- the section -----------------------------------------------------------------------------------
+@st.cache_data(max_entries=4, show_spinner=False)
+def _saved_frames(run_id: str, created: str | None) -> Frames:
+    return store.load_frames(run_id)
+
+
+def watch_section(snap: Snapshot | None) -> None:
+    """The section for the job's snapshot, or for the sidebar's active run when no job is shown."""
+    st.subheader(HEADING)
+    if snap is None:
+        info = active_run()
+        if info is None:
+            return
+        try:
+            frames = _saved_frames(info.id, info.created)
+        except store.StoreError as exc:
+            st.caption(f"{exc}.")
+            return
+        st.caption(f"Replay of run **{info.id}** (the model chosen in the sidebar).")
+        _draw(frames, live=False, source=info.id)
+        return
+    running = snap.state not in ("done", "stopped", "failed")
+    if snap.frames is None or not snap.frames.epochs:
+        if running:
+            st.caption("The first conv layer's kernels and maps appear here at the end of the first epoch.")
+        else:
+            st.caption("No epoch finished, so there is nothing to replay.")
+        return
+    _draw(snap.frames, live=running, source=f"job-{snap.started}")
+
+
+def _draw(frames: Frames, live: bool, source: str) -> None:
+    test = test_set_or_message()
+    samples = frames.samples
+
+    def name(i: int) -> str:
+        index = samples[i]
+        if test is None or index >= len(test):
+            return f"test image #{index}"
+        return f"#{index} · {CLASS_NAMES[int(test.labels[index])]}"
+
+    sample = st.selectbox("Sample image", range(len(samples)), format_func=name, key="watch_sample", width=320)
+    epochs = [f.epoch for f in frames.epochs]
+    if live:
+        epoch = epochs[-1]
+        st.caption(f"Epoch {epoch}: refreshed at every epoch end while the training runs.")
+    elif len(epochs) > 1:
+        # Keyed by the source: another run's slider position may lie outside this one's epochs.
+        epoch = st.slider("Epoch", epochs[0], epochs[-1], epochs[-1], key=f"watch_epoch_{source}")
+    else:
+        epoch = epochs[0]
+        st.caption(f"Epoch {epoch}, the only one this training finished.")
+    frame = frames.frame(epoch) if epoch in epochs else frames.epochs[-1]
+    index = samples[sample]
+    row = st.container(horizontal=True)  # wraps onto more rows in a narrow window
+    if test is not None and index < len(test):
+        row.container(width=240).plotly_chart(
+            image_figure(test.images[index], f"Input {name(sample)}", height=300), width="stretch"
+        )
+    kh, kw, filters = frame.kernels.shape
+    row.container(width=320).plotly_chart(
+        kernels_figure(frame.kernels, f"{frames.layer} kernels ({filters} × {kh}×{kw}) · epoch {epoch}"),
+        width="stretch",
+    )
+    maps = frame.feature_maps(sample)
+    row.container(width=440).plotly_chart(
+        maps_figure(maps, f"{frames.layer} maps of #{index} ({maps.shape[0]}×{maps.shape[1]}) · epoch {epoch}"),
+        width="stretch",
+    )
