@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from fmnist_core import store
+from fmnist_core.progress import Ended, EpochBegin, Setup, Started, Watched
 from fmnist_core.training import TrainConfig, TrainingJob
 from page_helpers import (
+    PAGE_FILES,
     REAL_DATA_DIR,
     TRAIN_TIMEOUT,
     button,
@@ -61,7 +63,7 @@ def test_the_section_follows_a_tiny_training_and_replays_it(make_app) -> None:
     at.run()
     assert not at.exception, exceptions(at)
     assert HEADING in texts(at.subheader)
-    assert "kernels" in " ".join(t for t in [f["layout"]["title"]["text"] for f in [plotly_figure(at, "kernels")]])
+    assert "epoch" in plotly_figure(at, "kernels")["layout"]["title"]["text"]
     if before.state == "running" and job.snapshot().state == "running":  # still training: newest epoch, no slider
         assert epoch_slider(at) is None
         assert any("refreshed at every epoch end" in c for c in texts(at.caption)), texts(at.caption)
@@ -143,3 +145,36 @@ def test_a_run_without_or_with_a_damaged_replay_says_so(make_app, tiny_run: str,
     assert not at.exception, exceptions(at)
     assert any(f"the replay of run {tiny_run} is damaged" in c for c in texts(at.caption)), texts(at.caption)
     assert epoch_slider(at) is None
+
+
+@pytest.mark.slow
+def test_while_training_the_newest_epoch_is_shown_and_refreshed(make_app, watched_run_files: Path) -> None:
+    # A job fed its worker's events by hand (the real frames of a saved training): the page sees them arrive.
+    frames = store.load_frames("watched-run", watched_run_files)
+    job = TrainingJob(TrainConfig(preset="seed", epochs=2, limit=300))
+    job._apply(Started(executor="local-process", node="here", pid=1))
+    job._apply(Setup(batches_per_epoch=10, train_images=300, batch_size=32, precision="float32", precision_note=""))
+    job._apply(EpochBegin(1))
+    at = make_app()
+    at.session_state["training_job"] = job
+    at.run()
+    at.switch_page(PAGE_FILES["train"]).run()
+    assert not at.exception, exceptions(at)
+    assert HEADING in texts(at.subheader)
+    assert any("end of the first epoch" in c for c in texts(at.caption)), texts(at.caption)
+    assert not at.get("plotly_chart")
+
+    for frame in frames.epochs:
+        job._apply(Watched(frames.layer, frames.samples, frame))
+        at.run()
+        assert not at.exception, exceptions(at)
+        shown = plotly_figure(at, "kernels")
+        assert f"epoch {frame.epoch}" in shown["layout"]["title"]["text"]
+        assert_same_mosaic(shown, kernels_figure(frame.kernels, ""))
+        assert epoch_slider(at) is None
+        assert any(f"Epoch {frame.epoch}: refreshed at every epoch end" in c for c in texts(at.caption))
+    job._apply(Ended(stopped=False))
+    at.run()
+    assert not at.exception, exceptions(at)
+    slider = epoch_slider(at)
+    assert slider is not None and slider.value == 2
