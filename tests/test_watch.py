@@ -246,3 +246,33 @@ def test_shipped_models_have_no_replay() -> None:
     assert info.shipped and not info.has_frames
     with pytest.raises(store.StoreError, match="shipped models were trained before"):
         store.load_frames(store.DEFAULT_RUN_ID)
+
+
+CUSTOM = {"conv": [{"filters": 6, "kernel": 5, "padding": "same", "batch_norm": True, "pool": "avg"}], "dense": [16]}
+
+
+@requires_real_data
+@pytest.mark.parametrize(
+    ("changes", "shape"),
+    [
+        ({"preset": "fast"}, (10, 26, 26, 64)),  # mixed bfloat16: the maps are computed in bfloat16
+        ({"preset": "improved"}, (10, 28, 28, 32)),
+        ({"preset": "custom", "arch": CUSTOM}, (10, 28, 28, 6)),  # batch norm after it, 5x5 kernels
+    ],
+    ids=["fast", "improved", "custom"],
+)
+def test_every_kind_of_network_sends_frames(tmp_path: Path, test_set, changes: dict, shape: tuple) -> None:
+    config = TrainConfig(**{"epochs": 1, "limit": 300, "seed": 2, "evaluate_each_epoch": False, **changes})
+    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), run_id="r").start()
+    assert job.wait(TIMEOUT)
+    snap = job.snapshot()
+    assert snap.state == "done", snap.error
+    frame = snap.frames.epochs[0]
+    assert snap.frames.layer == "conv2d" and frame.maps.shape == shape
+    model = store.load_model("r", tmp_path)
+    np.testing.assert_allclose(frame.kernels, model.get_layer("conv2d").get_weights()[0][:, :, 0, :], atol=1e-7)
+    # The worker's maps come from the training model (bfloat16 for fast); the saved one is float32.
+    maps = layer_outputs(model, test_set.images[snap.frames.samples[0]])["conv2d"]
+    span = (frame.hi[0] - frame.lo[0]).max()
+    assert np.abs(frame.feature_maps(0) - maps).max() <= 0.02 * span
+    assert store.get_run("r", tmp_path).has_frames
