@@ -14,7 +14,7 @@ from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.state import JOB_KEY, kept, runs, set_active_run
-from ui.watch import watch_section
+from ui.watch import new_frame, watch_section
 
 page_frame()
 
@@ -187,7 +187,6 @@ def live_view() -> None:
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     if job is None:
         st.info("Choose settings and press **Train**. Tip: 3,000 training images and 1 epoch take a few seconds.")
-        watch_section(None)  # the sidebar's model: a saved run's replay
         return
     snap = job.snapshot()
     state = snap.state
@@ -214,7 +213,8 @@ def live_view() -> None:
         else:
             _draw_result(job, snap)
     _draw_metrics(snap)
-    watch_section(snap)
+    if new_frame(snap):
+        st.rerun()  # an epoch ended: the page redraws "Watch it learn" below with its frame
     if state in ("done", "stopped", "failed") and st.session_state.get(POLL_FLAG):
         st.session_state[POLL_FLAG] = False
         st.rerun()  # once, so the sidebar lists the new run and polling turns off
@@ -276,3 +276,4 @@ def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
 
 
 live_view()
+watch_section(st.session_state[JOB_KEY].snapshot() if st.session_state.get(JOB_KEY) else None)

@@ -20,13 +20,19 @@ from ui.figures import image_figure, mosaic_figure
 from ui.state import active_run, test_set_or_message
 
 HEADING = "Watch it learn"
+DRAWN_KEY = "_watch_drawn"  # (job, epochs) the section last drew: the live view asks for a redraw after a new one
 
 
 # --- figures: arrays in, Figure out ----------------------------------------------------------------
 def _channels_figure(channels: np.ndarray, title: str, height: int) -> go.Figure:
     """(h, w, C) tiled into one heatmap, each channel on its own scale; hover shows the real values."""
     raw, index = channel_mosaic(channels)
-    return mosaic_figure(channel_mosaic(normalise_channels(channels))[0], index, None, title, height=height, raw=raw)
+    fig = mosaic_figure(channel_mosaic(normalise_channels(channels))[0], index, None, title, height=height, raw=raw)
+    trace = fig.data[0]
+    smaller = np.asarray(trace.customdata, dtype=np.float32)  # half the bytes sent to the browser
+    trace.customdata = None  # plotly ignores an assignment of equal values, even in another dtype
+    trace.customdata = smaller
+    return fig
 
 
 def kernels_figure(kernels: np.ndarray, title: str, height: int = 340) -> go.Figure:
@@ -45,9 +51,30 @@ def _saved_frames(run_id: str, created: str | None) -> Frames:
     return store.load_frames(run_id)
 
 
+def _drawn_key(snap: Snapshot) -> tuple[float | None, int]:
+    return snap.started, len(snap.frames.epochs) if snap.frames else 0
+
+
+def new_frame(snap: Snapshot) -> bool:
+    """True once per new epoch's frame of a running job: the live view then reruns the page to draw it.
+
+    The section sits outside the once-a-second fragment, so its figures (about 1 MB for the notebook's
+    network) are sent once per epoch, not every second.
+    """
+    if snap.state not in ("running", "stopping") or snap.frames is None:
+        return False
+    key = _drawn_key(snap)
+    if st.session_state.get(DRAWN_KEY) == key:
+        return False
+    st.session_state[DRAWN_KEY] = key  # asked for once: the rerun draws it (or a newer one)
+    return True
+
+
 def watch_section(snap: Snapshot | None) -> None:
     """The section for the job's snapshot, or for the sidebar's active run when no job is shown."""
     st.subheader(HEADING)
+    if snap is not None:
+        st.session_state[DRAWN_KEY] = _drawn_key(snap)
     if snap is None:
         info = active_run()
         if info is None:

@@ -25,7 +25,7 @@ from page_helpers import (
     run_until,
     texts,
 )
-from ui.watch import HEADING, kernels_figure, maps_figure
+from ui.watch import DRAWN_KEY, HEADING, kernels_figure, maps_figure
 
 
 def z_of(figure: dict) -> np.ndarray:
@@ -173,6 +173,8 @@ def test_while_training_the_newest_epoch_is_shown_and_refreshed(make_app, watche
         assert_same_mosaic(shown, kernels_figure(frame.kernels, ""))
         assert epoch_slider(at) is None
         assert any(f"Epoch {frame.epoch}: refreshed at every epoch end" in c for c in texts(at.caption))
+        # What the section drew is recorded, so the once-a-second view asks for a redraw only at the next epoch.
+        assert at.session_state[DRAWN_KEY] == (job.snapshot().started, frame.epoch)
     job._apply(Ended(stopped=False))
     at.run()
     assert not at.exception, exceptions(at)
