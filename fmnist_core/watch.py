@@ -50,7 +50,10 @@ class Frames:
     epochs: tuple[Frame, ...] = ()
 
     def with_frame(self, frame: Frame) -> Frames:
-        """A new Frames with `frame` appended (the arrays are shared, not copied)."""
+        """A new Frames with `frame` appended (the arrays are shared, not copied, so they are made read-only:
+        a frame that came through a pipe was unpickled writeable)."""
+        for array in (frame.kernels, frame.maps, frame.lo, frame.hi):
+            array.flags.writeable = False
         return Frames(self.layer, self.samples, (*self.epochs, frame))
 
     def frame(self, epoch: int) -> Frame:

@@ -135,6 +135,7 @@ def test_frames_reach_the_snapshot_at_each_epoch_end_and_are_the_models_own(trai
     assert all(h - 1 <= f <= h for h, f in seen), seen
     assert (1, 1) in seen or (2, 1) in seen, "no snapshot showed the first epoch's frame while training"
     first, last = frames.epochs
+    assert not first.maps.flags.writeable and not last.kernels.flags.writeable  # shared by every snapshot
     assert first.kernels.shape == (3, 3, 64) and first.maps.shape == (10, 26, 26, 64)
     assert np.abs(last.kernels - first.kernels).max() > 1e-3  # the kernels moved between the epochs
 

@@ -107,6 +107,8 @@ def _draw(frames: Frames, live: bool, source: str) -> None:
             return f"test image #{index}"
         return f"#{index} · {CLASS_NAMES[int(test.labels[index])]}"
 
+    if st.session_state.get("watch_sample", 0) not in range(len(samples)):  # another run's choice
+        st.session_state["watch_sample"] = 0
     sample = st.selectbox("Sample image", range(len(samples)), format_func=name, key="watch_sample", width=320)
     epochs = [f.epoch for f in frames.epochs]
     if live:
