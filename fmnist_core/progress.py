@@ -132,7 +132,8 @@ Event = (
 # --- the snapshot ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Snapshot:
-    """The job's live state at one moment, plain values only; safe to keep and read from any thread."""
+    """The job's live state at one moment, plain values (and the frames' read-only arrays, shared by every
+    snapshot); safe to keep and read from any thread."""
 
     state: str
     phase: str
