@@ -594,7 +594,8 @@ def delete_run(run_id: str, home: Path | None = None) -> None:
 # --- watch it learn: the per-epoch frames beside a run ----------------------------------------------------
 FRAMES_SUFFIX = ".frames.npz"
 FRAMES_VERSION = 1
-MAX_FRAMES_BYTES = 64 * 1024 * 1024  # far above any real run's (about 1 MB for 10 epochs); more is not ours
+MAX_FRAMES_BYTES = 64 * 1024 * 1024  # far above any real run's (1-2 MB for 10 epochs); more is not ours
+MAX_FRAMES_UNPACKED = 256 * 1024 * 1024  # 200 epochs of the notebook's network unpack to about 90 MB
 NO_REPLAY_SHIPPED = (
     "The shipped models were trained before this app kept how a training learned, so they have no replay; "
     "train a model here to watch it learn."
@@ -636,6 +637,9 @@ def load_frames(run_id: str, home: Path | None = None) -> Frames:
     try:
         if path.stat().st_size > MAX_FRAMES_BYTES:
             raise ValueError("too large")
+        with zipfile.ZipFile(path) as zf:  # declared sizes bound what np.load will unpack (no zip bomb)
+            if sum(info.file_size for info in zf.infolist()) > MAX_FRAMES_UNPACKED:
+                raise ValueError("it unpacks to more than a replay can hold")
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in ("version", "layer", "samples", "epochs", "kernels", "maps", "lo", "hi")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:

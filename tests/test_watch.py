@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,9 @@ def _damage(path: Path, how: str) -> None:
         arrays["lo"] = arrays["lo"][:, :1]
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)
+    elif how == "bomb":  # 300 MB of zeros that compress to a few hundred KB
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("maps.npy", b"\0" * (300 * 1024 * 1024))
     elif how == "missing_key":
         arrays = dict(np.load(path))
         del arrays["maps"]
@@ -231,7 +235,7 @@ def _damage(path: Path, how: str) -> None:
             np.savez(fh, **arrays)
 
 
-@pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "pickled", "mismatched", "missing_key"])
+@pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "pickled", "mismatched", "missing_key", "bomb"])
 def test_a_damaged_sidecar_is_one_sentence(tmp_path: Path, how: str) -> None:
     from fmnist_core.model import build_seed_cnn
 
