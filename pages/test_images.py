@@ -32,6 +32,7 @@ GRID_WIDTH = 500  # px: ten 50-px thumbnails a row
 DETAIL_WIDTH = 380
 ALL = "All"
 CLASS_OPTIONS = [ALL, *CLASS_NAMES]
+MOVED_KEY = "_ti_moved"  # (the image the person chose, the first match shown instead)
 
 st.title("Test images")
 test = test_set_or_message()
@@ -94,10 +95,18 @@ with tab_test:
 
     chosen = int(state.get("ti_image", 0))
     if len(matches) and not mask[chosen]:
-        st.info(f"Image #{chosen} is outside these filters; showing the first match, #{int(matches[0])}.")
+        # Remember the image the person had chosen, across further filter changes, until they pick another.
+        moved = state.get(MOVED_KEY)
+        original = moved[0] if moved and moved[1] == chosen else chosen
         chosen = int(matches[0])
         state["ti_image"] = chosen
+        state[MOVED_KEY] = (original, chosen)
         state["_ti_follow_page"] = True
+    moved = state.get(MOVED_KEY)
+    if moved and moved[1] == chosen:
+        st.info(f"Image #{moved[0]} is outside these filters; showing the first match, #{chosen}.")
+    else:
+        state.pop(MOVED_KEY, None)
     position = int(np.searchsorted(matches, chosen)) if len(matches) else 0
 
     def go_to(index: int) -> None:

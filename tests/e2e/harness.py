@@ -90,7 +90,8 @@ def choose(page: Page, label: str, option: str | re.Pattern[str], server: AppSer
     box.scroll_into_view_if_needed()
     page.wait_for_timeout(300)  # a click during the scroll opens and closes the list
     box.click()
-    page.get_by_role("option", name=option).first.click()
+    exact = {"exact": True} if isinstance(option, str) else {}
+    page.get_by_role("option", name=option, **exact).first.click()
     wait_for_app(page, server=server)
 
 

@@ -83,7 +83,7 @@ def test_a_second_upload_is_explained_as_itself_and_a_bad_file_clears_it(
         wait_for_app(page, server=app_server)
         shown = panel.get_by_text(re.compile(r"^Predicted: "))
         expect(shown).to_be_visible(timeout=30_000)
-        return re.match(r"Predicted: (.+) \(", shown.inner_text()).group(1)
+        return re.match(r"Predicted: ([^(]+)", shown.first.inner_text()).group(1).strip()
 
     first = upload(0, "boot.png")
     expect(panel.get_by_role("combobox", name="Explain class")).to_have_value(f"{first} (predicted)")
@@ -142,6 +142,7 @@ def test_train_fields_show_the_job_then_the_users_settings(app_server: AppServer
     result = page.get_by_text(re.compile("Training stopped early")).bounding_box()
     first_chart = page.get_by_test_id("stPlotlyChart").first.bounding_box()
     assert result["y"] < first_chart["y"], (result, first_chart)
+    expect(page.get_by_label("Epochs", exact=True)).to_have_count(1)  # the job's read-only copy is gone
     expect(page.get_by_label("Epochs", exact=True)).to_have_value("6")
     expect(page.get_by_label("Epochs", exact=True)).to_be_enabled()
     page.get_by_role("button", name="Use this model").click()
