@@ -83,10 +83,12 @@ if model is not None:
             st.caption("Click a cell to see its images on Test images.")
             points = event.selection.points if event else []
             if points:
-                cell = points[0].get("customdata") or []
-                if len(cell) == 2:
+                # Marker k of the clickable trace is cell (k // 10, k % 10); point_index survives any customdata encoding.
+                index = points[0].get("point_index")
+                if isinstance(index, int) and 0 <= index < matrix.size:
+                    actual_class, predicted_class = divmod(index, matrix.shape[1])
                     st.switch_page(
-                        "pages/test_images.py", query_params={"actual": int(cell[0]), "predicted": int(cell[1])}
+                        "pages/test_images.py", query_params={"actual": actual_class, "predicted": predicted_class}
                     )
         with metrics:
             st.markdown("**Per-class metrics**")

@@ -137,7 +137,7 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> go.Figur
             colorscale="Blues",
             text=matrix,
             texttemplate="%{text}",
-            hovertemplate="actual %{y}, predicted %{x}: %{z}<extra></extra>",
+            hoverinfo="skip",
         )
     )
     # Plotly reports no clicks on heatmap cells: one transparent marker per cell carries (actual, predicted).
@@ -146,10 +146,11 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> go.Figur
         go.Scatter(
             x=[class_names[j] for i in range(n) for j in range(n)],
             y=[class_names[i] for i in range(n) for j in range(n)],
-            customdata=[[i, j] for i in range(n) for j in range(n)],
+            customdata=[[i, j, int(matrix[i][j])] for i in range(n) for j in range(n)],
             mode="markers",
             marker=dict(size=28, symbol="square", opacity=0.0),
-            hoverinfo="skip",
+            # Hover lives on these markers: plotly sends no clicks for a trace whose hover is skipped.
+            hovertemplate="actual %{y}, predicted %{x}: %{customdata[2]}<extra></extra>",
             showlegend=False,
         )
     )

@@ -62,8 +62,8 @@ _POINT_XY = """(el, [trace, k]) => {
   const xa = gd._fullLayout[tr.xaxis === 'x' ? 'xaxis' : 'xaxis' + tr.xaxis.slice(1)];
   const ya = gd._fullLayout[tr.yaxis === 'y' ? 'yaxis' : 'yaxis' + tr.yaxis.slice(1)];
   const r = gd.getBoundingClientRect();
-  const x = xa.type === 'category' ? xa.c2p(tr.x[k]) : xa.l2p(tr.x[k]);
-  const y = ya.type === 'category' ? ya.c2p(tr.y[k]) : ya.l2p(tr.y[k]);
+  const x = xa.c2p(xa.d2c(tr.x[k]));
+  const y = ya.c2p(ya.d2c(tr.y[k]));
   return {x: r.left + xa._offset + x, y: r.top + ya._offset + y};
 }"""
 

@@ -112,7 +112,7 @@ def test_train_shows_live_epochs_then_saves_a_run(app_server: AppServer, train_s
     expect(progress).to_contain_text(re.compile(rf"Epoch 1/{TRAIN_EPOCHS}"), timeout=TRAIN_TIMEOUT)
     expect(progress).to_contain_text(re.compile(rf"Epoch 2/{TRAIN_EPOCHS}"), timeout=TRAIN_TIMEOUT)
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="Test accuracy")).to_be_visible(timeout=TRAIN_TIMEOUT)
-    expect(page.get_by_text("Training finished.")).to_be_visible()
+    expect(page.get_by_text("Training finished.", exact=True)).to_be_visible()
     expect(progress).to_have_count(0)
     wait_for_app(page, server=app_server)
 
