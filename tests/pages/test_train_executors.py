@@ -26,6 +26,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist_core import store
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
+from page_helpers import button, exceptions, number_input, texts
 
 pytestmark = requires_real_data
 TRAIN_PAGE = REPO_ROOT / "pages" / "train.py"
@@ -34,33 +35,13 @@ RAY = shutil.which("ray", path=str(Path(PYTHON).parent))
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-def _exceptions(at: AppTest) -> str:
-    return "\n".join(f"{e.value}\n{''.join(e.stack_trace)}" for e in at.exception)
-
-
-def texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
-
-
-def button(at: AppTest, label: str):
-    found = [b for b in at.button if b.label == label]
-    assert found, f"no {label!r} button; buttons: {[b.label for b in at.button]}"
-    return found[0]
-
-
-def number_input(at: AppTest, label: str):
-    found = [n for n in at.number_input if n.label == label]
-    assert found, f"no {label!r} number input"
-    return found[0]
-
-
 def run_until(at: AppTest, done: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.2)
         at.run()
-        assert not at.exception, _exceptions(at)
+        assert not at.exception, exceptions(at)
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
@@ -87,7 +68,7 @@ def train_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         number_input(at, "Epochs").set_value(epochs)
         number_input(at, "Training images").set_value(images)
         at.run()
-        assert not at.exception, _exceptions(at)
+        assert not at.exception, exceptions(at)
         return at
 
     yield open_page
@@ -100,7 +81,7 @@ def train_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
 
 def start_training(at: AppTest) -> TrainingJob:
     button(at, "Train").click().run()
-    assert not at.exception, _exceptions(at)
+    assert not at.exception, exceptions(at)
     return at.session_state["training_job"]
 
 
@@ -120,7 +101,7 @@ def test_a_killed_local_worker_shows_how_it_died_and_the_page_trains_again(train
     assert job.executor == "local-process"
     assert kill_after_first_batch(at, job) < 2
     at.run()
-    assert not at.exception, _exceptions(at)
+    assert not at.exception, exceptions(at)
     assert any(
         e.startswith("Training failed: the training process died: it was killed by SIGKILL") for e in texts(at.error)
     ), texts(at.error)
@@ -239,7 +220,7 @@ def test_stop_on_ray_keeps_a_stopped_run(on_ray: str, train_page, tmp_path: Path
     job = start_training(at)
     run_until(at, lambda: job.snapshot().batch > 0 and any(b.label == "Stop" for b in at.button), "the first batch")
     button(at, "Stop").click().run()
-    assert not at.exception, _exceptions(at)
+    assert not at.exception, exceptions(at)
     run_until(at, lambda: job.finished, "the stopped job to end")
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.run_id, snap.error
@@ -296,7 +277,7 @@ def test_a_failed_save_on_ray_can_be_retried_from_the_page(
 
     blocker.unlink()
     button(at, "Retry saving").click().run()
-    assert not at.exception, _exceptions(at)
+    assert not at.exception, exceptions(at)
     snap = job.snapshot()
     assert snap.save_error is None and snap.run_id
     info = store.get_run(snap.run_id, home=blocker / "home")
