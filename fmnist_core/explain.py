@@ -19,7 +19,7 @@ def last_conv_layer(model: Any) -> str:
 
     Grad-CAM weighs rectified feature maps: in the seed CNN that is the Conv2D itself (relu built in); in the
     improved CNN the Conv2D is linear and followed by BatchNormalization and a relu, and weighing the raw
-    conv output gave blank maps (all-negative sums clipped to zero) for 38 of the first 60 test images.
+    conv output gives blank maps (all-negative sums clipped to zero) for most images.
     """
     layers = list(model.layers)
     convs = [i for i, layer in enumerate(layers) if type(layer).__name__ == "Conv2D"]
