@@ -73,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", parents=[common(suppress=True)], help="train a model and save it as a run")
-    train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS))
+    train.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(PRESETS),
+        help=f"training recipe (default {DEFAULT_PRESET}; 'custom' with --arch)",
+    )
+    train.add_argument("--arch", metavar="SPEC.json", default=None, help="train your own network (architecture spec)")
     train.add_argument("--epochs", type=_positive, default=None)
     train.add_argument("--batch-size", type=_positive, default=None)
     train.add_argument("--learning-rate", type=float, default=None)
@@ -242,9 +248,12 @@ def cmd_models(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> None:
     from fmnist_core.training import TrainingJob
 
+    arch = architecture.to_dict(read_spec(args.arch)) if args.arch else None
+    preset = args.preset or ("custom" if arch is not None else DEFAULT_PRESET)
     data.find_data_dir(args.data_dir)  # fail fast, before a worker starts
     config = TrainConfig(
-        preset=args.preset,
+        preset=preset,
+        arch=arch,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -271,7 +280,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
     payload = {
         "run_id": snap.run_id,
         "status": "stopped" if snap.state == "stopped" else "finished",
-        "preset": args.preset,
+        "preset": preset,
+        "arch": job.config.arch or _preset_spec(preset),
         "epochs": len(snap.history),
         "seconds": snap.fit_seconds,
         "samples_per_second": snap.samples_per_second,
@@ -288,6 +298,12 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
         f"{snap.samples_per_second:.0f} images/s, {snap.fit_seconds:.1f} s"
     )
     _emit(args, payload, text)
+
+
+def _preset_spec(preset: str) -> dict[str, Any] | None:
+    """The spec of a preset's built-in network (None if it has none)."""
+    spec = architecture.PRESET_SPECS.get(PRESETS[preset].architecture)
+    return architecture.to_dict(spec) if spec is not None else None
 
 
 def _report_epochs(args: argparse.Namespace, snap: Snapshot, reported: int) -> int:

@@ -60,6 +60,13 @@ IMPROVED = replace(
     augment=("flip", "shift"),
     label_smoothing=0.1,
 )
+# Your own network (TrainConfig.arch, an architecture spec) trained with fast's recipe.
+CUSTOM = replace(
+    FAST,
+    name="custom",
+    description="Your own network: design it below; trained with the fast preset's recipe.",
+    architecture="custom",
+)
 PRESETS: dict[str, Preset] = {
     "fast": FAST,
     "improved": IMPROVED,
@@ -67,6 +74,7 @@ PRESETS: dict[str, Preset] = {
         name="seed",
         description="The notebook's recipe as written: inputs /255 (float64), batch 32, Adam 1e-3, 5 epochs.",
     ),
+    "custom": CUSTOM,
 }
 DEFAULT_PRESET = "fast"
 
@@ -86,6 +94,7 @@ class TrainConfig:
     seed: int = 42
     limit: int | None = None  # how many of the 60,000 training images to use
     evaluate_each_epoch: bool = True
+    arch: dict[str, Any] | None = None  # an architecture spec (fmnist_core.architecture); None: the preset's network
 
     def resolved(self) -> TrainConfig:
         """Fill the preset's defaults and validate; raises ConfigError with a clear message."""
@@ -98,6 +107,15 @@ class TrainConfig:
             batch_size=p.batch_size if self.batch_size is None else self.batch_size,
             learning_rate=p.learning_rate if self.learning_rate is None else self.learning_rate,
         )
+        if cfg.arch is not None or cfg.preset == "custom":
+            from fmnist_core import architecture
+
+            if cfg.arch is None:
+                raise ConfigError("the custom preset needs a network spec (--arch SPEC.json or the editor)")
+            try:  # normalised, so the run records exactly the network that was built
+                cfg = replace(cfg, arch=architecture.to_dict(architecture.parse_spec(cfg.arch)))
+            except architecture.SpecError as exc:
+                raise ConfigError(f"the network spec is invalid: {exc}") from None
         _check_int("epochs", cfg.epochs, 1, 200)
         _check_int("batch size", cfg.batch_size, 1, 4096)
         _check_int("seed", cfg.seed, 0, 2**31 - 1)

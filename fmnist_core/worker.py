@@ -179,7 +179,8 @@ class Trainer:
                 val_labels = np.eye(10, dtype=np.float32)[val_labels]
             val = (data.scale(test.images, dtype), val_labels)
 
-        model = build_model(preset.architecture, seed=cfg.seed, compute_dtype=precision)
+        network = cfg.arch if cfg.arch is not None else preset.architecture
+        model = build_model(network, seed=cfg.seed, compute_dtype=precision)
         lr: Any = cfg.learning_rate
         if preset.schedule == "cosine":
             # Warm up from lr/10 over the first 5% of steps, then cosine down to 0: stable at batch 128 and a high peak.
@@ -214,7 +215,7 @@ class Trainer:
         )
         stopped = self._stopped = self.stop.is_set()
         self.emit(FitEnd(time.monotonic() - fit_started, stopped))
-        final = as_float32(model, preset.architecture)
+        final = as_float32(model)
         del model
         result = evaluate(final, test.images, test.labels)
         self.emit(Evaluated(result.loss, result.accuracy))
@@ -239,6 +240,7 @@ class Trainer:
         return {
             "preset": self.config.preset,
             "architecture": self.preset.architecture,
+            "arch": self.config.arch,
             "settings": asdict(self.config),
             "status": "stopped" if stopped else "finished",
             "history": s.history,

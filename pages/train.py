@@ -6,9 +6,11 @@ polls its snapshot once a second, so the page stays responsive and training surv
 
 import streamlit as st
 
+from fmnist_core import architecture
 from fmnist_core.data import EXPECTED_COUNT
 from fmnist_core.estimate import estimate_training_seconds
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig, TrainingJob
+from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.state import JOB_KEY, kept, runs, set_active_run
@@ -16,6 +18,7 @@ from ui.state import JOB_KEY, kept, runs, set_active_run
 page_frame()
 
 POLL_FLAG = "_train_polling"
+CUSTOM_SPEC_KEY = "_custom_arch"  # the editor's last valid spec, read by the Train button's callback
 TOAST_KEY = "_train_toast"
 TOTAL = EXPECTED_COUNT["train"]
 LONG_RUN_SECONDS = 60
@@ -32,10 +35,30 @@ def _describe(name: str) -> str:
     return f"{name}: {PRESETS[name].description}"
 
 
+def time_estimate(preset_name: str, epochs: int, images: int) -> None:
+    """Say how long the training will take here, scaled from the newest measured run of the preset."""
+    guess = estimate_training_seconds(preset_name, epochs, images, runs())
+    if guess is None:
+        st.caption("No training of this preset has been measured here yet, so no time estimate.")
+        return
+    basis = (
+        f"from run {guess.source_run}: {guess.seconds_per_image_epoch * 1000:.2f} ms per image and epoch, "
+        "test evaluation included"
+    )
+    minutes = guess.seconds / 60
+    when = f"about {minutes:.0f} minutes" if minutes >= 1.5 else f"about {guess.seconds:.0f} seconds"
+    if guess.seconds >= LONG_RUN_SECONDS:
+        st.warning(f"This training takes {when} here ({basis}). Fewer images or epochs make it quicker.")
+    else:
+        st.caption(f"Expected: {when} here ({basis}).")
+
+
 if busy:
     # While a training runs, the fields show that training's own settings (read-only).
     cfg = job.config
     st.selectbox("Preset", [cfg.preset], format_func=_describe, disabled=True, key="tr_running_preset")
+    if cfg.arch is not None:
+        st.caption(f"Network: {architecture.summary_line(architecture.parse_spec(cfg.arch))}")
     row = st.container(horizontal=True)
     row.number_input("Epochs", value=int(cfg.epochs), width=170, disabled=True, key="tr_running_epochs")
     row.number_input("Batch size", value=int(cfg.batch_size), width=170, disabled=True, key="tr_running_batch")
@@ -91,20 +114,13 @@ else:
             help=f"How many of the {TOTAL:,} to use",
             width=170,
         )
-    guess = estimate_training_seconds(preset_name, int(epochs), int(images), runs())
-    if guess is None:
-        st.caption("No training of this preset has been measured here yet, so no time estimate.")
+    if preset_name == "custom":
+        st.markdown("**Your network**")
+        # The editor's cost panel estimates the time from the network's FLOPs; no earlier run has this network.
+        custom_spec = spec_editor("custom_arch")
+        st.session_state[CUSTOM_SPEC_KEY] = None if custom_spec is None else architecture.to_dict(custom_spec)
     else:
-        basis = (
-            f"from run {guess.source_run}: {guess.seconds_per_image_epoch * 1000:.2f} ms per image and epoch, "
-            "test evaluation included"
-        )
-        minutes = guess.seconds / 60
-        when = f"about {minutes:.0f} minutes" if minutes >= 1.5 else f"about {guess.seconds:.0f} seconds"
-        if guess.seconds >= LONG_RUN_SECONDS:
-            st.warning(f"This training takes {when} here ({basis}). Fewer images or epochs make it quicker.")
-        else:
-            st.caption(f"Expected: {when} here ({basis}).")
+        time_estimate(preset_name, int(epochs), int(images))
 
 
 def start_training() -> None:
@@ -117,6 +133,7 @@ def start_training() -> None:
     try:
         config = TrainConfig(
             preset=name,
+            arch=state.get(CUSTOM_SPEC_KEY) if name == "custom" else None,
             epochs=int(state.get(f"epochs_{name}", defaults.epochs)),
             batch_size=int(state.get(f"batch_{name}", defaults.batch_size)),
             learning_rate=float(state.get(f"lr_{name}", defaults.learning_rate)),
@@ -135,7 +152,16 @@ def use_run(run_id: str) -> None:
     st.session_state[TOAST_KEY] = f"Now using run {run_id} on every page."
 
 
-st.button("Train", type="primary", on_click=start_training, disabled=busy)
+invalid_custom = (
+    not busy and st.session_state.get("tr_preset") == "custom" and not st.session_state.get(CUSTOM_SPEC_KEY)
+)
+st.button(
+    "Train",
+    type="primary",
+    on_click=start_training,
+    disabled=busy or invalid_custom,
+    help="Fix the network above first" if invalid_custom else None,
+)
 if st.session_state.get("_train_error"):
     st.error(st.session_state["_train_error"])
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from bench.browser import APP_IDLE
 
@@ -52,3 +53,50 @@ def goto(page: Page, server: AppServer, path: str = "/", timeout: int = 60_000) 
     status = response.status if response is not None else "no response"
     assert response is not None and response.ok, f"GET {path}: {status}"
     wait_for_app(page, timeout=timeout, server=server)
+
+
+# Page coordinates of one point of a plotly trace: where a person would click it.
+_POINT_XY = """(el, [trace, k]) => {
+  const gd = el.querySelector('.js-plotly-plot');
+  const tr = gd._fullData[trace];
+  const xa = gd._fullLayout[tr.xaxis === 'x' ? 'xaxis' : 'xaxis' + tr.xaxis.slice(1)];
+  const ya = gd._fullLayout[tr.yaxis === 'y' ? 'yaxis' : 'yaxis' + tr.yaxis.slice(1)];
+  const r = gd.getBoundingClientRect();
+  const x = xa.type === 'category' ? xa.c2p(tr.x[k]) : xa.l2p(tr.x[k]);
+  const y = ya.type === 'category' ? ya.c2p(tr.y[k]) : ya.l2p(tr.y[k]);
+  return {x: r.left + xa._offset + x, y: r.top + ya._offset + y};
+}"""
+
+
+def click_plotly_point(page: Page, chart: Locator, trace: int, point: int, server: AppServer | None = None) -> None:
+    """Click one point of a plotly chart's trace (for example a grid tile or a confusion-matrix cell)."""
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    xy = chart.evaluate(_POINT_XY, [trace, point])
+    page.mouse.move(xy["x"], xy["y"])
+    page.wait_for_timeout(150)
+    page.mouse.click(xy["x"], xy["y"])
+    wait_for_app(page, server=server)
+
+
+def chart_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
+    """The plotly chart whose title matches."""
+    return page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text=title))
+
+
+def choose(page: Page, label: str, option: str | re.Pattern[str], server: AppServer | None = None) -> None:
+    """Pick an option in a select box, as a person does: open it, click the option."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).first.click()
+    wait_for_app(page, server=server)
+
+
+def go_by_nav(page: Page, title: str, server: AppServer | None = None) -> None:
+    """Move to another page through the sidebar's navigation (same session, unlike page.goto)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    wait_for_app(page, server=server)
+
+
+def overflows(locator: Locator) -> bool:
+    """True when an element's text is cut: its content is wider than its box."""
+    return bool(locator.evaluate("(el) => el.scrollWidth > el.clientWidth + 1"))

@@ -28,7 +28,7 @@ DEFAULT_META = REPO_ROOT / "fmnist_core" / "assets" / "default.json"
 TRAIN_IMAGES = 4000
 TRAIN_EPOCHS = 2
 TRAIN_TIMEOUT = 240_000  # ms; 4,000 images x 2 epochs take about a minute on a busy 2-CPU machine
-CHANNEL_FIGURE = re.compile(r"conv2d · channel \d+")
+CHANNEL_FIGURE = re.compile(r"conv2d · channel \d+ · \d+×\d+")  # not the cell picker below it
 # Rows of the first trace's z as plotly holds them after decoding: shape and sum, to see the data change.
 HEATMAP_Z = """(el) => {
   const z = el.querySelector('.js-plotly-plot')._fullData[0].z;
@@ -202,7 +202,9 @@ def test_bad_layer_in_url_warns(app_server: AppServer, app_page: Page) -> None:
     expect(app_page.get_by_test_id("stException")).to_have_count(0)
     expect(heading(app_page)).to_have_text("Feature maps")
     expect(
-        app_page.get_by_test_id("stPlotlyChart").filter(has=app_page.locator(".gtitle", has_text="conv2d · channel 0"))
+        app_page.get_by_test_id("stPlotlyChart").filter(
+            has=app_page.locator(".gtitle", has_text="conv2d · channel 0 · ")
+        )
     ).to_have_count(1)
     expect(app_page).to_have_url(re.compile(r"[?&]layer=conv2d(&|$)"))
 

@@ -75,6 +75,7 @@ def test_uploaded_image_gets_its_prediction(app_server: AppServer, app_page: Pag
     path.write_bytes(buf.getvalue())
 
     goto(app_page, app_server, "/test_images?image=0")
+    app_page.get_by_role("tab", name="Your image").click()
     app_page.get_by_test_id("stFileUploader").locator("input[type='file']").set_input_files(str(path))
     wait_for_app(app_page, server=app_server)
     expect(app_page.get_by_text(re.compile(r"^Predicted: Coat \("))).to_be_visible(timeout=30_000)

@@ -161,3 +161,29 @@ def test_time_estimate_comes_from_a_measured_run(make_app) -> None:
     number_input(at, "Training images").set_value(1_000)
     at.run()
     assert any("Expected: about" in c and "seconds" in c for c in texts(at.caption)), texts(at.caption)
+
+
+@pytest.mark.slow
+def test_custom_network_is_designed_checked_and_trained(make_app, fmnist_home: Path) -> None:
+    at = open_page(make_app, "train")
+    at.selectbox(key="tr_preset").set_value("custom").run()
+    assert not at.exception, exceptions(at)
+    assert button(at, "Add block") and not button(at, "Train").disabled
+    spec_box = at.text_area(key="custom_arch.json")
+    spec_box.set_value(json.dumps({"conv": [{"filters": 8, "kernel": 4}]})).run()
+    assert any("can't be built" in e and "kernel" in e for e in texts(at.error)), texts(at.error)
+    assert button(at, "Train").disabled
+
+    network = {"conv": [{"filters": 8, "kernel": 3, "padding": "same"}, {"filters": 8, "kernel": 3}], "dense": [16]}
+    at.text_area(key="custom_arch.json").set_value(json.dumps(network)).run()
+    assert not at.error, texts(at.error)
+    number_input(at, "Epochs").set_value(1)
+    number_input(at, "Training images").set_value(400)
+    at.run()
+    button(at, "Train").click().run()
+    job = at.session_state["training_job"]
+    assert job.config.preset == "custom" and job.config.arch["conv"][0]["padding"] == "same"
+    run_until(at, lambda: job.finished, what="the custom training")
+    snap = job.snapshot()
+    assert snap.state == "done" and snap.run_id, snap.error
+    assert store.get_run(snap.run_id).metadata.arch == job.config.arch

@@ -1,0 +1,161 @@
+"""The lab in a real browser: dark mode on every page, a confusion-matrix cell leading to its images, a heatmap cell
+explained, the map of all test images, downloads that load back, and a network designed, trained and inspected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from fmnist_core import store
+from fmnist_core.data import load_test_set
+
+from .harness import REPO_ROOT, AppServer, chart_titled, choose, click_plotly_point, go_by_nav, goto, wait_for_app
+
+TRAIN_TIMEOUT = 240_000
+SCREENSHOTS = REPO_ROOT / "test-results"
+DARK_PAGES = [
+    "/",
+    "/train",
+    "/test_images?image=3",
+    "/feature_maps?image=0&layer=conv2d&channel=1",
+    "/model",
+    "/embedding",
+]
+LUMINANCE = """(el) => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const [r, g, b] = parse(getComputedStyle(el).backgroundColor);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""
+TEXT_LUMINANCE = """(el) => {
+  const c = el.style.fill || getComputedStyle(el).fill;
+  const [r, g, b] = (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""
+Z_OF = "(el) => Array.from(el.querySelector('.js-plotly-plot')._fullData[0].z, (row) => Array.from(row))"
+
+
+@pytest.fixture
+def dark_page(chromium_browser: Browser) -> Iterator[Page]:
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", DARK_PAGES)
+def test_dark_system_preference_gives_a_dark_app_with_light_figure_text(
+    app_server: AppServer, dark_page: Page, path: str
+) -> None:
+    goto(dark_page, app_server, path)
+    dark_page.wait_for_timeout(1000)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    name = re.sub(r"\W+", "_", path.split("?")[0]).strip("_") or "home"
+    dark_page.screenshot(path=str(SCREENSHOTS / f"dark-{name}.png"), full_page=True)
+    assert dark_page.get_by_test_id("stApp").evaluate(LUMINANCE) < 0.25
+    titles = dark_page.locator(".js-plotly-plot .gtitle")
+    for i in range(titles.count()):
+        assert titles.nth(i).evaluate(TEXT_LUMINANCE) > 0.6, titles.nth(i).inner_text()
+    ticks = dark_page.locator(".js-plotly-plot .xtick text")
+    if ticks.count():
+        assert ticks.first.evaluate(TEXT_LUMINANCE) > 0.6
+
+
+def test_a_confusion_cell_opens_its_images(app_server: AppServer, app_page: Page) -> None:
+    page = app_page
+    goto(page, app_server, "/model")
+    chart = chart_titled(page, "Confusion matrix")
+    z = chart.evaluate(Z_OF)
+    shirt_as_tshirt = int(z[6][0])
+    click_plotly_point(page, chart, 1, 6 * 10 + 0, server=app_server)  # the marker of cell (actual 6, predicted 0)
+    expect(page).to_have_url(re.compile(r"/test_images\?.*actual=6.*predicted=0"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Test images")
+    expect(page.get_by_text(f"{shirt_as_tshirt:,} of 10,000 images match", exact=False)).to_be_visible()
+
+
+def test_a_clicked_heatmap_cell_is_explained(app_server: AppServer, app_page: Page) -> None:
+    page = app_page
+    goto(page, app_server, "/feature_maps?image=0&layer=conv2d&channel=1")
+    picker = chart_titled(page, re.compile(r"conv2d · channel 1: click a cell"))
+    expect(picker).to_be_visible()
+    row, col = 10, 12
+    click_plotly_point(page, picker, 1, row * 26 + col, server=app_server)
+    expect(page).to_have_url(re.compile(rf"cell={row}(,|%2C){col}"))
+    shown = page.get_by_text(re.compile(rf"conv2d, channel 1, row {row}, column {col} of #0: (-?\d+\.\d+)"))
+    expect(shown).to_be_visible()
+    value = float(re.search(r": (-?\d+\.\d+)", shown.inner_text()).group(1))
+
+    from fmnist_core.activations import layer_outputs
+
+    expected = layer_outputs(store.load_model(store.DEFAULT_RUN_ID), load_test_set().images[0])["conv2d"][row, col, 1]
+    assert value == pytest.approx(float(expected), abs=1e-4)
+
+
+def test_the_map_of_all_test_images(app_server: AppServer, app_page: Page) -> None:
+    goto(app_page, app_server, "/embedding")
+    chart = app_page.get_by_test_id("stPlotlyChart").first
+    expect(chart).to_be_visible(timeout=60_000)
+    points = chart.evaluate("(el) => el.querySelector('.js-plotly-plot')._fullData.reduce((n, t) => n + t.x.length, 0)")
+    assert points >= 10_000
+
+
+def test_downloads_load_back(app_server: AppServer, app_page: Page, tmp_path: Path) -> None:
+    import keras
+
+    page = app_page
+    goto(page, app_server, "/model")
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Download model (.keras)").click()
+    model_path = tmp_path / "model.keras"
+    got.value.save_as(model_path)
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Download history (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
+
+    downloaded = keras.saving.load_model(model_path, safe_mode=True)
+    shipped = store.load_model(store.DEFAULT_RUN_ID)
+    images = load_test_set().images[:100].astype("float32")[..., None] / 255.0
+    np.testing.assert_allclose(downloaded.predict(images, verbose=0), shipped.predict(images, verbose=0), atol=1e-6)
+    history = json.loads((store.ASSETS_DIR / "default.json").read_text())["history"]
+    assert len(rows) == len(history)
+    assert float(rows[-1]["test_accuracy"]) == pytest.approx(history[-1]["test_accuracy"])
+
+
+def test_design_a_network_train_it_and_open_its_feature_maps(app_server: AppServer, app_page: Page) -> None:
+    page = app_page
+    goto(page, app_server, "/train")
+    choose(page, "Preset", re.compile(r"^custom"), server=app_server)
+    network = {
+        "conv": [{"filters": 6, "kernel": 3, "padding": "same"}, {"filters": 10, "kernel": 3, "pool": "avg"}],
+        "dense": [16],
+    }
+    spec_box = page.get_by_label("Spec (JSON)")
+    spec_box.fill(json.dumps(network))
+    spec_box.press("Control+Enter")
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_text(re.compile(r"average_pooling2d"))).to_be_visible()
+    for label, value in (("Training images", 300), ("Epochs", 1)):
+        field_ = page.get_by_label(label, exact=True)
+        field_.fill(str(value))
+        field_.press("Enter")
+        wait_for_app(page, server=app_server)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Training finished.")).to_be_visible(timeout=TRAIN_TIMEOUT)
+    wait_for_app(page, server=app_server)
+    page.get_by_role("button", name="Use this model").click()
+    wait_for_app(page, server=app_server)
+    go_by_nav(page, "Feature maps", server=app_server)
+    layer = page.get_by_role("combobox", name="Layer")
+    expect(layer).to_have_value(re.compile(r"^conv2d \(28, 28, 6\)"))
+    layer.click()
+    expect(page.get_by_role("option", name=re.compile(r"^average_pooling2d \(13, 13, 10\)"))).to_be_visible()
+    page.keyboard.press("Escape")

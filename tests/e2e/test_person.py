@@ -1,0 +1,165 @@
+"""What a person stumbles on (issue 15), tried the way it was found: one browser session moving between images and
+pages on the real server, in Chromium, at 1400 and at 800 pixels wide.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
+
+from fmnist_core import store
+from fmnist_core.data import CLASS_NAMES, load_test_set
+
+from .harness import AppServer, chart_titled, choose, click_plotly_point, go_by_nav, goto, overflows, wait_for_app
+
+TRAIN_TIMEOUT = 240_000
+
+
+@pytest.fixture(scope="module")
+def predicted() -> np.ndarray:
+    """The shipped default model's predictions for the 10,000 test images, computed outside the app."""
+    from fmnist_core.inference import predict_proba
+
+    return predict_proba(store.load_model(store.DEFAULT_RUN_ID), load_test_set().images).argmax(axis=1)
+
+
+@pytest.fixture
+def narrow_page(chromium_browser: Browser) -> Iterator[Page]:
+    context = chromium_browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def explain_box(page: Page):
+    return page.get_by_role("combobox", name="Explain class")
+
+
+def png_of(image: np.ndarray, path: Path) -> Path:
+    buf = io.BytesIO()
+    Image.fromarray(255 - image).resize((140, 140), Image.Resampling.BICUBIC).save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def test_the_why_panel_explains_the_image_on_screen(app_server: AppServer, app_page: Page, predicted) -> None:
+    page = app_page
+    goto(page, app_server, "/test_images?image=0")
+    expect(explain_box(page).first).to_have_value(f"{CLASS_NAMES[predicted[0]]} (predicted)")
+    choose(page, "Explain class", "Coat", server=app_server)
+    expect(chart_titled(page, "Grad-CAM · Coat (not the prediction)")).to_be_visible()
+
+    grid = page.get_by_test_id("stPlotlyChart").first
+    click_plotly_point(page, grid, 1, 1, server=app_server)  # the tile of test image 1
+    expect(page.get_by_role("heading", name="Test image #1")).to_be_visible()
+    own = CLASS_NAMES[predicted[1]]
+    expect(explain_box(page).first).to_have_value(f"{own} (predicted)")
+    expect(chart_titled(page, f"Grad-CAM · {own} (the prediction)")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Grad-CAM: where the channels of `?\w+`? \(the last conv block\)"))
+    ).to_be_visible()
+
+
+def test_a_second_upload_is_explained_as_itself_and_a_bad_file_clears_it(
+    app_server: AppServer, app_page: Page, tmp_path: Path, predicted
+) -> None:
+    page = app_page
+    test = load_test_set()
+    goto(page, app_server, "/test_images")
+    page.get_by_role("tab", name="Your image").click()
+    uploader = page.get_by_test_id("stFileUploader").locator("input[type='file']")
+    panel = page.get_by_role("tabpanel", name="Your image")
+
+    def upload(index: int, name: str) -> str:
+        uploader.set_input_files(str(png_of(test.images[index], tmp_path / name)))
+        wait_for_app(page, server=app_server)
+        shown = panel.get_by_text(re.compile(r"^Predicted: "))
+        expect(shown).to_be_visible(timeout=30_000)
+        return re.match(r"Predicted: (.+) \(", shown.inner_text()).group(1)
+
+    first = upload(0, "boot.png")
+    expect(panel.get_by_role("combobox", name="Explain class")).to_have_value(f"{first} (predicted)")
+    second = upload(1, "pullover.png")
+    expect(panel.get_by_role("combobox", name="Explain class")).to_have_value(f"{second} (predicted)")
+    expect(panel.get_by_text("Uploaded: pullover.png")).to_be_visible()
+
+    # Side by side, no overlap, the file name whole.
+    boxes = [panel.get_by_test_id("stImage").nth(i).bounding_box() for i in range(2)]
+    assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"] + 1, boxes
+    assert not overflows(panel.get_by_text("Uploaded: pullover.png"))
+
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is not a picture" * 10)
+    uploader.set_input_files(str(bad))
+    wait_for_app(page, server=app_server)
+    expect(panel.get_by_text(re.compile(r"can't be used: The file is not an image"))).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"^Predicted: "))).to_have_count(0)
+
+
+def test_the_detail_panel_follows_the_filters(app_server: AppServer, app_page: Page, predicted) -> None:
+    page = app_page
+    actual = load_test_set().labels.astype(int)
+    goto(page, app_server, "/test_images?image=0")
+    choose(page, "Actual class", "Shirt", server=app_server)
+    choose(page, "Predicted class", "T-shirt/top", server=app_server)
+    page.get_by_text("Only misclassified").click()
+    wait_for_app(page, server=app_server)
+    matches = np.flatnonzero((actual == 6) & (predicted == 0))
+    expect(page.get_by_role("heading", name=f"Test image #{int(matches[0])}")).to_be_visible()
+    expect(page.get_by_text(f"{len(matches):,} of 10,000 images match", exact=False)).to_be_visible()
+    expect(page.get_by_text("Image #0 is outside these filters", exact=False)).to_be_visible()
+    assert "actual=6" in page.url and "predicted=0" in page.url and "wrong=1" in page.url
+
+
+def test_train_fields_show_the_job_then_the_users_settings(app_server: AppServer, app_page: Page) -> None:
+    page = app_page
+    goto(page, app_server, "/train")
+    for label, value in (("Training images", 20_000), ("Epochs", 6)):
+        field_ = page.get_by_label(label, exact=True)
+        field_.fill(str(value))
+        field_.press("Enter")
+        wait_for_app(page, server=app_server)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=TRAIN_TIMEOUT)
+    go_by_nav(page, "Home", server=app_server)
+    go_by_nav(page, "Train", server=app_server)
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("6")
+    expect(page.get_by_label("Training images", exact=True)).to_have_value("20000")
+    expect(page.get_by_label("Epochs", exact=True)).to_be_disabled()
+
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text(re.compile("Training stopped early"))).to_be_visible(timeout=TRAIN_TIMEOUT)
+    wait_for_app(page, server=app_server)
+    # The result sits at the top of the live view, above the charts.
+    result = page.get_by_text(re.compile("Training stopped early")).bounding_box()
+    first_chart = page.get_by_test_id("stPlotlyChart").first.bounding_box()
+    assert result["y"] < first_chart["y"], (result, first_chart)
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("6")
+    expect(page.get_by_label("Epochs", exact=True)).to_be_enabled()
+    page.get_by_role("button", name="Use this model").click()
+    expect(page.get_by_text(re.compile(r"Now using run \S+ on every page"))).to_be_visible()
+
+
+@pytest.mark.parametrize("path", ["/model", "/test_images", "/train", "/feature_maps"])
+def test_nothing_is_cut_at_800_pixels(app_server: AppServer, narrow_page: Page, path: str) -> None:
+    page = narrow_page
+    goto(page, app_server, path)
+    cut = []
+    for selector in ("[data-testid='stMetricValue']", "[data-testid='stWidgetLabel']", "button"):
+        items = page.locator(selector)
+        for i in range(items.count()):
+            item = items.nth(i)
+            if item.is_visible() and overflows(item):
+                cut.append(f"{selector}: {item.inner_text()[:40]!r}")
+    assert not cut, cut
+    if path == "/model":
+        values = page.get_by_test_id("stMetricValue").all_inner_texts()
+        assert any(re.fullmatch(r"\d\d\.\d\d%", v.strip()) for v in values), values
