@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fmnist_core.presets import TARGET_ACCURACY, TrainConfig
+from fmnist_core.watch import Frame, Frames
 
 STATES = ("queued", "running", "stopping", "done", "stopped", "failed")
 FINAL_STATES = ("done", "stopped", "failed")
@@ -68,6 +69,15 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class Watched:
+    """After an EpochEnd: that epoch's frame of the first conv layer (fmnist_core.watch), arrays read-only."""
+
+    layer: str
+    samples: tuple[int, ...]  # test-set indices of the sample images
+    frame: Frame
+
+
+@dataclass(frozen=True)
 class FitEnd:
     fit_seconds: float
     stopped: bool
@@ -109,6 +119,7 @@ Event = (
     | EpochBegin
     | BatchEnd
     | EpochEnd
+    | Watched
     | FitEnd
     | Evaluated
     | SaveResult
@@ -121,7 +132,8 @@ Event = (
 # --- the snapshot ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Snapshot:
-    """The job's live state at one moment, plain values only; safe to keep and read from any thread."""
+    """The job's live state at one moment, plain values (and the frames' read-only arrays, shared by every
+    snapshot); safe to keep and read from any thread."""
 
     state: str
     phase: str
@@ -156,6 +168,7 @@ class Snapshot:
     started: float | None  # time.monotonic() on the server
     fit_started: float | None
     ended: float | None
+    frames: Frames | None = None  # watch it learn: shared with the live state, never copied (arrays are read-only)
 
 
 # --- the state both sides build ----------------------------------------------------------------------
@@ -192,6 +205,7 @@ class LiveState:
     fit_seconds: float | None = None
     node: str | None = None
     worker_pid: int | None = None
+    frames: Frames | None = None
 
     @property
     def finished(self) -> bool:
@@ -229,6 +243,9 @@ class LiveState:
             self.history.append(row)
             if self.seconds_to_target is None and (event.test_accuracy or 0) >= TARGET_ACCURACY:
                 self.seconds_to_target = event.elapsed
+        elif isinstance(event, Watched):
+            frames = self.frames if self.frames is not None else Frames(event.layer, event.samples)
+            self.frames = frames.with_frame(event.frame)
         elif isinstance(event, FitEnd):
             self.fit_seconds, self.phase = event.fit_seconds, "evaluating on the test set"
         elif isinstance(event, Evaluated):
@@ -306,4 +323,5 @@ class LiveState:
             started=self.started,
             fit_started=self.fit_started,
             ended=self.ended,
+            frames=self.frames,
         )

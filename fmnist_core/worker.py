@@ -41,7 +41,9 @@ from fmnist_core.progress import (
     SaveResult,
     Setup,
     Started,
+    Watched,
 )
+from fmnist_core.watch import capture_function, sample_indices
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
 WORKER_NICE = 10  # below the web server's priority, so pages stay responsive while a training runs
@@ -123,7 +125,13 @@ class Trainer:
     def _save(self) -> SaveResult:
         _fault("in-save")
         try:
-            run_id = store.save_run(self.model, self.metadata(), run_id=self.spec.run_id, home=Path(self.spec.home))
+            run_id = store.save_run(
+                self.model,
+                self.metadata(),
+                run_id=self.spec.run_id,
+                home=Path(self.spec.home),
+                frames=self.state.frames,
+            )
             result = SaveResult(run_id, None)
             self.model = None
         except store.StoreError as exc:
@@ -179,6 +187,8 @@ class Trainer:
                 val_labels = np.eye(10, dtype=np.float32)[val_labels]
             val = (data.scale(test.images, dtype), val_labels)
 
+        watch_samples = sample_indices(test)  # watch it learn: the same test images at every epoch end
+        watch_images = data.scale(test.images[list(watch_samples)], dtype)
         network = cfg.arch if cfg.arch is not None else preset.architecture
         model = build_model(network, seed=cfg.seed, compute_dtype=precision)
         lr: Any = cfg.learning_rate
@@ -211,7 +221,7 @@ class Trainer:
             validation_data=val,
             validation_batch_size=1000,
             verbose=0,
-            callbacks=[live_callback(self.emit, self.stop, bpe)],
+            callbacks=[live_callback(self.emit, self.stop, bpe, watch_samples, watch_images)],
         )
         stopped = self._stopped = self.stop.is_set()
         self.emit(FitEnd(time.monotonic() - fit_started, stopped))
@@ -309,10 +319,17 @@ def _batch_preparer(preset: Preset, x_train: Any, y_train: Any) -> Any:
 _callback_class: type | None = None
 
 
-def live_callback(emit: Callable[[Event], None], stop: threading.Event, batches_per_epoch: int) -> Any:
+def live_callback(
+    emit: Callable[[Event], None],
+    stop: threading.Event,
+    batches_per_epoch: int,
+    watch_samples: tuple[int, ...] = (),
+    watch_images: np.ndarray | None = None,
+) -> Any:
     """The Keras callback that reports progress as events and turns `stop` into stop_training.
 
-    The class is defined on first use so importing this module stays TensorFlow-free.
+    With `watch_images` (test images `watch_samples`, scaled as trained on) each epoch end also sends the first
+    conv layer's frame (Watched). The class is defined on first use so importing this module stays TensorFlow-free.
     """
     global _callback_class
     if _callback_class is None:
@@ -322,11 +339,20 @@ def live_callback(emit: Callable[[Event], None], stop: threading.Event, batches_
         import keras
 
         class _LiveCallback(keras.callbacks.Callback):
-            def __init__(self, emit: Callable[[Event], None], stop: threading.Event, batches_per_epoch: int) -> None:
+            def __init__(
+                self,
+                emit: Callable[[Event], None],
+                stop: threading.Event,
+                batches_per_epoch: int,
+                watch_samples: tuple[int, ...],
+                watch_images: np.ndarray | None,
+            ) -> None:
                 super().__init__()
                 self.emit = emit
                 self.stop = stop
                 self.batches_per_epoch = batches_per_epoch
+                self.watch_samples, self.watch_images = watch_samples, watch_images
+                self._capture: Any = None  # (layer, epoch -> Frame), built at the first epoch end
                 self._fit_start = self._epoch_start = self._last_batch_end = time.monotonic()
                 self._first_batch = True
 
@@ -365,9 +391,22 @@ def live_callback(emit: Callable[[Event], None], stop: threading.Event, batches_
                         elapsed=now - self._fit_start,
                     )
                 )
+                self._watch(epoch + 1)
+
+            def _watch(self, epoch: int) -> None:
+                if self.watch_images is None:
+                    return
+                try:
+                    if self._capture is None:
+                        self._capture = capture_function(self.model, self.watch_images) or False
+                    if self._capture:
+                        layer, capture = self._capture
+                        self.emit(Watched(layer, self.watch_samples, capture(epoch)))
+                except Exception:  # a view of the training must never end it: stop watching instead
+                    self.watch_images = None
 
         _callback_class = _LiveCallback
-    return _callback_class(emit, stop, batches_per_epoch)
+    return _callback_class(emit, stop, batches_per_epoch, watch_samples, watch_images)
 
 
 # --- the local worker process ------------------------------------------------------------------------

@@ -27,8 +27,9 @@ page_frame()
 
 PAGE = "test_images"
 PER_PAGE = 100
-GRID_WIDTH = 560  # px: ten 56-px thumbnails a row
-DETAIL_WIDTH = 400
+# Grid and detail sit side by side from about 1280 px wide (sidebar open) and stack in narrower windows.
+GRID_WIDTH = 500  # px: ten 50-px thumbnails a row
+DETAIL_WIDTH = 380
 ALL = "All"
 CLASS_OPTIONS = [ALL, *CLASS_NAMES]
 
@@ -109,7 +110,7 @@ with tab_test:
     if int(state.get("ti_page", 1)) > pages:
         state["ti_page"] = pages
 
-    layout = st.container(horizontal=True, gap="large")
+    layout = st.container(horizontal=True, gap="medium")
     grid = layout.container(width=GRID_WIDTH)
     detail = layout.container(width=DETAIL_WIDTH)
     with grid:

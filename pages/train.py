@@ -14,6 +14,7 @@ from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.state import JOB_KEY, kept, runs, set_active_run
+from ui.watch import new_frame, watch_section
 
 page_frame()
 
@@ -212,6 +213,8 @@ def live_view() -> None:
         else:
             _draw_result(job, snap)
     _draw_metrics(snap)
+    if new_frame(snap):
+        st.rerun()  # an epoch ended: the page redraws "Watch it learn" below with its frame
     if state in ("done", "stopped", "failed") and st.session_state.get(POLL_FLAG):
         st.session_state[POLL_FLAG] = False
         st.rerun()  # once, so the sidebar lists the new run and polling turns off
@@ -273,3 +276,4 @@ def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
 
 
 live_view()
+watch_section(st.session_state[JOB_KEY].snapshot() if st.session_state.get(JOB_KEY) else None)

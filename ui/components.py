@@ -123,7 +123,10 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
         )
     )
     cam, sal, layer = _explanations(info.id, info.created, digest, image, cls)
-    which = f"{CLASS_NAMES[cls]} (the prediction)" if cls == predicted else f"{CLASS_NAMES[cls]} (not the prediction)"
+    # Two-line titles: the panel can be narrow, and the class and whether it is the prediction must stay readable.
+    which = (
+        f"{CLASS_NAMES[cls]}<br>(the prediction)" if cls == predicted else f"{CLASS_NAMES[cls]}<br>(not the prediction)"
+    )
     a, b = st.columns(2)
     a.plotly_chart(overlay_figure(image, cam, f"Grad-CAM · {which}"), width="stretch", key=f"{key}_cam")
     b.plotly_chart(overlay_figure(image, sal, f"Saliency · {which}"), width="stretch", key=f"{key}_sal")

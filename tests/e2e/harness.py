@@ -86,7 +86,10 @@ def chart_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
 
 def choose(page: Page, label: str, option: str | re.Pattern[str], server: AppServer | None = None) -> None:
     """Pick an option in a select box, as a person does: open it, click the option."""
-    page.get_by_role("combobox", name=label).click()
+    box = page.get_by_role("combobox", name=label).first
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)  # a click during the scroll opens and closes the list
+    box.click()
     page.get_by_role("option", name=option).first.click()
     wait_for_app(page, server=server)
 

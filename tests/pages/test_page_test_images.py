@@ -75,12 +75,12 @@ def test_why_panel_follows_the_image(make_app, default_predictions) -> None:
     assert explain_box(at).value == predicted[0]
     explain_box(at).set_value(int(PULLOVER))
     rerun(at)
-    assert any("Grad-CAM · Pullover (not the prediction)" in t for t in _titles(at)), _titles(at)
+    assert any("Grad-CAM · Pullover<br>(not the prediction)" in t for t in _titles(at)), _titles(at)
     at.button[[b.label for b in at.button].index("Next ▶")].click()
     rerun(at)
     assert "Test image #1" in texts(at.subheader)
     assert explain_box(at).value == predicted[1]  # starts again from image 1's own prediction
-    assert any(f"Grad-CAM · {CLASS_NAMES[predicted[1]]} (the prediction)" in t for t in _titles(at)), _titles(at)
+    assert any(f"Grad-CAM · {CLASS_NAMES[predicted[1]]}<br>(the prediction)" in t for t in _titles(at)), _titles(at)
     assert any("last conv block" in c for c in texts(at.caption)), texts(at.caption)
 
 
