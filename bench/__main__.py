@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import limits as limits_module
-from bench.train import STRONG_TARGET, bench_presets, child_env
-from fmnist_core.presets import PRESETS, TARGET_ACCURACY
+from bench.train import BENCH_PRESETS, STRONG_TARGET, bench_presets, child_env
+from fmnist_core.presets import TARGET_ACCURACY
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "bench" / "measured"
@@ -125,7 +125,7 @@ def run(
     out: str | None = None,
 ) -> dict[str, Any]:
     """Measure everything, write the JSON and return the report."""
-    presets = presets or [p for p in DEFAULT_PRESETS if p in PRESETS]
+    presets = presets or [p for p in DEFAULT_PRESETS if p in BENCH_PRESETS]
     with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as home:
         env = child_env(home)
         report: dict[str, Any] = {
@@ -159,7 +159,7 @@ def run(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one epoch per preset")
-    parser.add_argument("--preset", action="append", dest="presets", choices=sorted(PRESETS), help="repeatable")
+    parser.add_argument("--preset", action="append", dest="presets", choices=BENCH_PRESETS, help="repeatable")
     parser.add_argument("--limit", type=int, default=None, help="training images per preset (default: all 60,000)")
     parser.add_argument("--matmul-size", type=int, default=limits_module.DEFAULT_SIZE)
     parser.add_argument("--no-inference", dest="inference", action="store_false", help="skip bench.inference")

@@ -72,7 +72,7 @@ def machine(fp32_gflops: float, bf16_gflops: float, cpuinfo: str | None = None) 
     return {
         "cpu": cpu_name(cpuinfo),
         "cores": os.cpu_count(),
-        "bf16": bfloat16_supported()[0],
+        "bf16": bfloat16_supported(cpuinfo=cpuinfo)[0],
         "fp32_gflops": fp32_gflops,
         "bf16_gflops": bf16_gflops,
     }

@@ -70,8 +70,8 @@ def test_flops_per_image_are_the_architectures() -> None:
     notebook = architecture.describe(architecture.NOTEBOOK_SPEC).mflop_train
     assert mflop_per_image("seed") == mflop_per_image("fast") == notebook
     assert notebook == pytest.approx(29.557248)  # forward 10.1 + weight gradients 10.1 + input gradients 9.3
-    improved = architecture.describe(architecture.PRESET_SPECS["improved_cnn"]).mflop_train
-    assert mflop_per_image("improved") == improved
+    improved = architecture.describe(architecture.PRESET_SPECS["deep_cnn"]).mflop_train
+    assert mflop_per_image("improved") == improved == pytest.approx(114.115584)
 
 
 def test_the_matmul_probe_returns_positive_numbers() -> None:
