@@ -43,7 +43,7 @@ KERAS_FETCH := import os, keras; keras.datasets.fashion_mnist.load_data(); \
 # Referenced indirectly on purpose: a literal $(MAKE) would make `make -n data` execute the whole recipe.
 make_venv = $(MAKE) --no-print-directory venv
 
-.PHONY: help venv dev-venv data run system-test-deps test lint bench clean
+.PHONY: help venv dev-venv data run system-test-deps test lint bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
@@ -108,8 +108,11 @@ lint: dev-venv ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: venv data ## quick benchmark numbers (python -m fmnist_core bench --quick)
-	TF_CPP_MIN_LOG_LEVEL=3 $(VPY) -m fmnist_core bench --quick
+bench: venv data ## quick benchmark, one epoch per preset (python -m bench --quick -> bench/measured/bench-quick.json)
+	TF_CPP_MIN_LOG_LEVEL=3 $(VPY) -m bench --quick
+
+bench-full: venv data ## full benchmark, the README's table (python -m bench -> bench/measured/bench-full.json)
+	TF_CPP_MIN_LOG_LEVEL=3 $(VPY) -m bench
 
 clean: ## remove caches; keeps .venv, models/ and bench results
 	find . \( -path ./.venv -o -path ./.git -o -path ./models \) -prune -o -type d -name __pycache__ -exec rm -rf {} +

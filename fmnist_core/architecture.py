@@ -118,7 +118,19 @@ IMPROVED_SPEC = ArchSpec(
     dense=(256,),
     dropout=0.3,
 )
-PRESET_SPECS: dict[str, ArchSpec] = {"seed_cnn": NOTEBOOK_SPEC, "improved_cnn": IMPROVED_SPEC}
+# The improved preset's network since issue 14: two stages of two 3x3 'same' convs (32, then 64 filters) with batch
+# norm, a pool after each stage; "improved_cnn" stays for runs saved before it.
+DEEP_SPEC = ArchSpec(
+    conv=(
+        ConvBlock(32, 3, padding="same", batch_norm=True, pool="none"),
+        ConvBlock(32, 3, padding="same", batch_norm=True),
+        ConvBlock(64, 3, padding="same", batch_norm=True, pool="none"),
+        ConvBlock(64, 3, padding="same", batch_norm=True),
+    ),
+    dense=(256,),
+    dropout=0.3,
+)
+PRESET_SPECS: dict[str, ArchSpec] = {"seed_cnn": NOTEBOOK_SPEC, "improved_cnn": IMPROVED_SPEC, "deep_cnn": DEEP_SPEC}
 
 
 # --- parsing --------------------------------------------------------------------------------------------

@@ -94,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     act = sub.add_parser("activations", parents=[common(suppress=True)], help="layer outputs for one test image")
     act.add_argument("--index", type=_index, required=True)
     _add_lab_commands(sub, common(suppress=True))
-    bench = sub.add_parser("bench", help="benchmark presets side by side (numbers, not pass/fail)")
-    bench.add_argument("--quick", action="store_true", help="few epochs; finishes within about 3 minutes")
+    bench = sub.add_parser("bench", help="the benchmark: same as `python -m bench` from the repository's root")
+    bench.add_argument("--quick", action="store_true", help="one epoch per preset")
     bench.add_argument("--preset", action="append", dest="presets", help="preset to include (repeatable)")
-    bench.add_argument("--out", default=None, help="JSON output path (default bench/results/latest.json)")
+    bench.add_argument("--out", default=None, help="JSON path (default bench/measured/bench-{quick,full}.json)")
     models = sub.add_parser("models", parents=[common(suppress=True)], help="list saved runs")
     models.add_argument("--delete", metavar="RUN_ID", default=None, help="delete a saved run")
     models.add_argument(
@@ -384,6 +384,16 @@ def cmd_explain_cell(args: argparse.Namespace) -> None:
     _emit(args, payload, cell.describe())
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Hand over to the benchmark package (bench/ beside fmnist_core in a checkout; not part of the domain)."""
+    try:
+        from bench.__main__ import main as bench_main
+    except ImportError:
+        raise CliError("the benchmark lives in bench/ of the repository: run `python -m bench` from its root") from None
+    argv = (["--quick"] if args.quick else []) + [f"--preset={p}" for p in args.presets or []]
+    return bench_main(argv + ([f"--out={args.out}"] if args.out else []))
+
+
 COMMANDS = {
     "arch": cmd_arch,
     "train": cmd_train,
@@ -402,10 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.command == "bench":
-            from fmnist_core.bench import main as bench_main
-
-            bench_main(quick=args.quick, presets=args.presets, out=args.out)
-            return 0
+            return _bench(args)
         if args.command == "train":
             cmd_train(args, argv)
         else:

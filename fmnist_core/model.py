@@ -30,7 +30,7 @@ SEED_PARAMS = 243_786
 SPATIAL_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 # The shipped improved model names its Activation layer "relu"; the preset keeps building it that way.
 PRESET_RENAMES: dict[str, dict[str, str]] = {"improved_cnn": {"activation": "relu"}}
-PRESET_MODEL_NAMES = {"seed_cnn": "sequential", "improved_cnn": "improved"}
+PRESET_MODEL_NAMES = {"seed_cnn": "sequential", "improved_cnn": "improved", "deep_cnn": "improved"}
 
 
 def build_seed_cnn(seed: int | None = None, compute_dtype: str = "float32", name: str = "sequential") -> keras.Model:

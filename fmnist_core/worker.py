@@ -145,7 +145,6 @@ class Trainer:
 
         quiet_import_tensorflow()
         import keras
-        import tensorflow as tf
 
         from fmnist_core.inference import evaluate
         from fmnist_core.model import as_float32, build_model
@@ -162,30 +161,18 @@ class Trainer:
         bpe = -(-n // cfg.batch_size)
 
         dtype = np.float64 if preset.input_dtype == "float64" else np.float32
-        x_train = tf.constant(data.scale(train.images[:n], dtype))
-        y_train = tf.constant(train.labels[:n].astype(np.int32))
-        # Shuffle indices, then gather: the order depends only on the seed, and no shuffle buffer copies images.
-        batches = (
-            tf.data.Dataset.range(n).shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
-        )
-        prepare = _batch_preparer(preset, x_train, y_train)
-        if preset.augment:  # a seeded stream of per-batch seeds: same seed, same augmentation; new draws each epoch
-            keys = tf.data.Dataset.random(seed=cfg.seed, rerandomize_each_iteration=True).batch(2)
-            ds = tf.data.Dataset.zip(batches, keys).map(prepare)
+        fit_kwargs: dict[str, Any]
+        if preset.feed == "numpy":
+            # The notebook as written: model.fit(x, y) on float64 /255 arrays with Keras' own batching and shuffling.
+            keras.utils.set_random_seed(cfg.seed)
+            fit_args: tuple = (data.scale(train.images[:n], dtype), train.labels[:n])
+            fit_kwargs = {"batch_size": cfg.batch_size}
         else:
-            ds = batches.map(prepare)
-        # No background threads in the input pipeline: no autotuning and no prefetch. On 2 cores the autotune
-        # thread made the end of every other epoch wait 15-20 s (UnboundedThreadPool join in the iterator's
-        # destructor), and a destructor that waits on a pipeline thread can run at any garbage collection.
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        ds = ds.with_options(options)
+            fit_args = (training_pipeline(preset, train.images[:n], train.labels[:n], dtype, cfg.batch_size, cfg.seed),)
+            fit_kwargs = {"shuffle": False}
         val = None
         if cfg.evaluate_each_epoch:
-            val_labels = test.labels.astype(np.int32)
-            if preset.label_smoothing:
-                val_labels = np.eye(10, dtype=np.float32)[val_labels]
-            val = (data.scale(test.images, dtype), val_labels)
+            val = validation_pipeline(test.images, test.labels, dtype, one_hot=bool(preset.label_smoothing))
 
         watch_samples = sample_indices(test)  # watch it learn: the same test images at every epoch end
         watch_images = data.scale(test.images[list(watch_samples)], dtype)
@@ -215,13 +202,12 @@ class Trainer:
         self.emit(Setup(bpe, n, int(cfg.batch_size), precision, note))
         fit_started = time.monotonic()
         model.fit(
-            ds,
-            shuffle=False,
+            *fit_args,
             epochs=cfg.epochs,
             validation_data=val,
-            validation_batch_size=1000,
             verbose=0,
             callbacks=[live_callback(self.emit, self.stop, bpe, watch_samples, watch_images)],
+            **fit_kwargs,
         )
         stopped = self._stopped = self.stop.is_set()
         self.emit(FitEnd(time.monotonic() - fit_started, stopped))
@@ -279,6 +265,64 @@ class Trainer:
             "params": total_params(self.model),
             "summary": [asdict(row) for row in summary_rows(self.model)],
         }
+
+
+VALIDATION_BATCH = 1000
+
+
+def thread_free_options() -> Any:
+    """tf.data options that start no background threads: no autotuning, no injected prefetch, no parallel map.
+
+    On 2 cores the autotune thread made the end of every other epoch wait 15-20 s (UnboundedThreadPool join in
+    the iterator's destructor), and a destructor that waits on a pipeline thread can run at any garbage collection.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.inject_prefetch = False
+    options.experimental_optimization.map_parallelization = False
+    return options
+
+
+def training_pipeline(
+    preset: Preset, images: np.ndarray, labels: np.ndarray, dtype: type, batch_size: int, seed: int
+) -> Any:
+    """The tf.data training input: shuffled index batches gathered from tensors, augmented per batch, no threads.
+
+    Shuffling indices (not images) keeps the order a function of the seed alone without a shuffle buffer of
+    images; augmentation draws from a seeded stream of per-batch keys, new every epoch.
+    """
+    import tensorflow as tf
+
+    n = len(images)
+    x_train = tf.constant(data.scale(images, dtype))
+    y_train = tf.constant(labels.astype(np.int32))
+    batches = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    prepare = _batch_preparer(preset, x_train, y_train)
+    if preset.augment:
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(batches, keys).map(prepare)
+    else:
+        ds = batches.map(prepare)
+    return ds.with_options(thread_free_options())
+
+
+def validation_pipeline(images: np.ndarray, labels: np.ndarray, dtype: type, one_hot: bool = False) -> Any:
+    """The test set as fit's validation data through the same thread-free tf.data path as training.
+
+    Numpy validation_data would go through Keras' array adapter, whose map and prefetch are autotuned threads.
+    """
+    import tensorflow as tf
+
+    x = tf.constant(data.scale(images, dtype))
+    y = tf.constant(labels.astype(np.int32))
+
+    def batch(idx: Any) -> Any:
+        labels_of = tf.gather(y, idx)
+        return tf.gather(x, idx), tf.one_hot(labels_of, 10) if one_hot else labels_of
+
+    return tf.data.Dataset.range(len(images)).batch(VALIDATION_BATCH).map(batch).with_options(thread_free_options())
 
 
 def _batch_preparer(preset: Preset, x_train: Any, y_train: Any) -> Any:

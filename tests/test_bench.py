@@ -1,47 +1,166 @@
-"""fmnist_core.bench: the table it prints and the child-process plumbing (the timings themselves are the benchmark's)."""
+"""bench/: the JSON a run writes (shape, keys, commit, machine), FLOPs per image from the layers, the matmul probe,
+the ratios and the README table. Timings themselves are the benchmark's, not the tests'."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from fmnist_core import bench
+from bench import limits
+from bench.__main__ import format_table, ratios
+from bench.train import ROW_KEYS, TrainResult, mflop_per_image, row_of
+from fmnist_core import architecture
+from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
+
+MACHINE_KEYS = {"cpu", "cores", "bf16", "fp32_gflops", "bf16_gflops"}
+ISSUE_ROW_KEYS = {
+    "preset",
+    "precision",
+    "images_per_second",
+    "fraction_of_limit",
+    "seconds_to_target",
+    "seconds_to_0935",
+    "final_test_accuracy",
+    "peak_rss_mb",
+    "mflop_per_image",
+}
 
 
-def _row(preset: str, **changes) -> dict:
-    row = {
+@pytest.mark.slow
+@requires_real_data
+def test_a_quick_run_writes_the_issues_json(tmp_path: Path) -> None:
+    out = tmp_path / "quick.json"
+    args = ["--quick", "--preset", "seed", "--preset", "fast", "--limit", "600", "--matmul-size", "256"]
+    proc = subprocess.run(
+        [PYTHON, "-m", "bench", *args, "--no-inference", "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path / "home", FMNIST_DATA_DIR=str(REAL_DATA_DIR)),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    assert report["commit"].removesuffix("-dirty") == head
+    assert set(report["machine"]) == MACHINE_KEYS
+    assert report["machine"]["fp32_gflops"] > 0 and report["machine"]["bf16_gflops"] > 0
+    assert [row["preset"] for row in report["presets"]] == ["seed", "fast"]
+    seed, fast = report["presets"]
+    for row in (seed, fast):
+        assert set(row) == ISSUE_ROW_KEYS == set(ROW_KEYS)
+        assert row["images_per_second"] > 0
+        assert row["peak_rss_mb"] > 300  # the tree: the child plus its worker, which imports TensorFlow
+        assert row["mflop_per_image"] == pytest.approx(mflop_per_image(row["preset"]))
+        assert 0 < row["final_test_accuracy"] < 0.9  # 600 images, one epoch
+        assert row["seconds_to_target"] is None and row["seconds_to_0935"] is None
+    limit = report["machine"]["bf16_gflops" if fast["precision"] == "mixed_bfloat16" else "fp32_gflops"]
+    assert fast["fraction_of_limit"] == pytest.approx(fast["images_per_second"] * fast["mflop_per_image"] / limit / 1e3)
+    assert seed["precision"] == "float32"
+    assert report["runs"]["seed"]["epochs"] == report["runs"]["fast"]["epochs"] == 1
+    assert report["runs"]["seed"]["epoch_test_accuracy"] == [None]  # the notebook's loop: no per-epoch evaluation
+    assert report["runs"]["fast"]["epoch_test_accuracy"][0] > 0
+    assert "| seed | float32 | 1 |" in proc.stdout and "fast/seed images/s" in proc.stdout
+
+
+def test_flops_per_image_are_the_architectures() -> None:
+    notebook = architecture.describe(architecture.NOTEBOOK_SPEC).mflop_train
+    assert mflop_per_image("seed") == mflop_per_image("fast") == notebook
+    assert notebook == pytest.approx(29.557248)  # forward 10.1 + weight gradients 10.1 + input gradients 9.3
+    improved = architecture.describe(architecture.PRESET_SPECS["deep_cnn"]).mflop_train
+    assert mflop_per_image("improved") == improved == pytest.approx(114.115584)
+
+
+def test_the_matmul_probe_returns_positive_numbers() -> None:
+    assert limits.matmul_gflops("float32", size=128, seconds=0.05) > 0
+    assert limits.matmul_gflops("bfloat16", size=128, seconds=0.05) > 0
+
+
+def test_machine_block_names_the_cpu() -> None:
+    cpuinfo = "processor\t: 0\nmodel name\t: AMD EPYC 9B45\nflags\t\t: avx512f avx512_bf16\n"
+    block = limits.machine(500.0, 900.0, cpuinfo=cpuinfo)
+    assert set(block) == MACHINE_KEYS
+    assert (block["cpu"], block["fp32_gflops"], block["bf16_gflops"]) == ("AMD EPYC 9B45", 500.0, 900.0)
+    assert limits.cpu_name("flags: sse2\n") == "?"
+
+
+def _result(preset: str, **changes) -> TrainResult:
+    values = {
         "preset": preset,
-        "epochs": 5,
-        "images_per_second": 2051.4,
-        "seconds_per_epoch": 33.4,
-        "seconds_to_target": None,
-        "seconds_to_strong_target": None,
-        "training_seconds": 166.8,
-        "final_test_accuracy": 0.9064,
-        "peak_rss_mb": 1500.2,
         "precision": "float32",
-    }
-    return {**row, **changes}
-
-
-def test_table_shows_every_preset_never_for_missed_targets_and_the_ratio() -> None:
-    report = {
-        "presets": [
-            _row("seed"),
-            _row("fast", images_per_second=3253.0, seconds_to_target=117.8, final_test_accuracy=0.9199),
-            _row("improved", seconds_to_target=60.0, seconds_to_strong_target=250.25),
+        "epochs": 2,
+        "images_per_second": 5000.0,
+        "training_seconds": 24.0,
+        "fit_seconds": 25.0,
+        "final_test_accuracy": 0.92,
+        "history": [
+            {"epoch": 1, "test_accuracy": 0.90, "elapsed": 12.5, "seconds": 12.5},
+            {"epoch": 2, "test_accuracy": 0.936, "elapsed": 25.0, "seconds": 12.5},
         ],
-        "ratio": 3253.0 / 2051.4,
     }
-    lines = bench.format_table(report).splitlines()
-    seed = next(line for line in lines if line.startswith("| seed "))
-    fast = next(line for line in lines if line.startswith("| fast "))
-    improved = next(line for line in lines if line.startswith("| improved "))
-    assert seed.split("|")[5:7] == [" never ", " never "]
-    assert "| 3,253 |" in fast and "| 117.8 | never |" in fast and "| 0.9199 |" in fast
-    assert "| 60.0 | 250.2 |" in improved
-    assert "images/s ratio fast/seed: **1.59x**" in lines
+    return TrainResult(**{**values, **changes})
 
 
-def test_a_failing_child_raises_with_its_stderr() -> None:
-    with pytest.raises(RuntimeError, match="no such preset|invalid choice"):
-        bench.run_child(["train", "--preset", "no-such-preset", "--json"], bench._child_env("/tmp"))
+def test_rows_against_their_precisions_limit_and_targets() -> None:
+    lim = {"fp32_gflops": 500.0, "bf16_gflops": 1000.0}
+    mflop = mflop_per_image("fast")
+    bf16 = row_of(_result("fast", precision="mixed_bfloat16"), 1234.5, lim)
+    assert bf16["fraction_of_limit"] == pytest.approx(5000 * mflop / 1e6)  # 5000 images x mflop / 1000 GFLOP/s
+    assert (bf16["seconds_to_target"], bf16["seconds_to_0935"], bf16["peak_rss_mb"]) == (25.0, 25.0, 1234.5)
+    fp32 = row_of(_result("fast"), 1.0, lim)
+    assert fp32["fraction_of_limit"] == pytest.approx(2 * bf16["fraction_of_limit"])
+    # Without per-epoch evaluation the final accuracy counts, reached when the fit ends.
+    unevaluated = [{"epoch": 1, "test_accuracy": None, "elapsed": 25.0, "seconds": 25.0}]
+    seed = row_of(_result("seed", history=unevaluated, final_test_accuracy=0.915), 1.0, lim)
+    assert (seed["seconds_to_target"], seed["seconds_to_0935"]) == (25.0, None)
+    low = row_of(_result("seed", history=unevaluated, final_test_accuracy=0.9), 1.0, lim)
+    assert low["seconds_to_target"] is None
+
+
+def test_ratios_and_the_readme_table() -> None:
+    lim = {"fp32_gflops": 476.0, "bf16_gflops": 906.0}
+    rows = [
+        row_of(
+            _result("seed", final_test_accuracy=0.9101, history=[{"test_accuracy": None, "elapsed": 60.0}]), 2e3, lim
+        ),
+        row_of(_result("fast", precision="mixed_bfloat16", images_per_second=12500.0), 1500.0, lim),
+        row_of(
+            _result("improved", precision="mixed_bfloat16", history=[{"test_accuracy": 0.94, "elapsed": 240.0}]), 1, lim
+        ),
+    ]
+    runs = {p: {"epochs": 5, "fit_seconds": 25.0 if p == "seed" else 50.0} for p in ("seed", "fast", "improved")}
+    q = ratios(rows, runs)
+    assert q["fast_vs_seed_images_per_second"] == pytest.approx(2.5)
+    assert q["fast_seconds_to_target_vs_seed_wall"] == pytest.approx(25.0 / 25.0)
+    assert q["improved_seconds_to_0935_vs_seed_wall"] == pytest.approx(240.0 / 25.0)
+    report = {
+        "machine": limits.machine(476.0, 906.0, cpuinfo="model name\t: AMD EPYC\n"),
+        "commit": "0123456789abcdef",
+        "measured_at": "2026-11-28 15:10 UTC",
+        "presets": rows,
+        "runs": runs,
+        "ratios": q,
+    }
+    text = format_table(report)
+    assert "476 GFLOP/s float32, 906 GFLOP/s bfloat16" in text and "Commit 0123456789ab" in text
+    fast = next(line for line in text.splitlines() if line.startswith("| fast "))
+    assert "| mixed_bfloat16 | 5 | 12,500 | 29.6 | 41% | 25.0 | 25.0 | 0.9200 | 1,500 |" in fast
+    seed = next(line for line in text.splitlines() if line.startswith("| seed "))
+    assert "| never | never | 0.9101 |" in seed
+    assert "fast/seed images/s **2.50x**" in text and "improved reaches 0.935 at 9.60x it" in text
+
+
+def test_fmnist_core_bench_hands_over_to_the_bench_package(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [PYTHON, "-m", "fmnist_core", "bench", "--preset", "no-such-preset"],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "invalid choice: 'no-such-preset'" in proc.stderr and "python -m bench" in proc.stderr

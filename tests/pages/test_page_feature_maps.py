@@ -90,8 +90,10 @@ def test_improved_model_works_on_feature_maps_and_model_pages(make_app) -> None:
     assert not at.warning, texts(at.warning)
     assert at.selectbox(key="fm_layer").options == [
         "conv2d (28, 28, 32)",
+        "conv2d_1 (28, 28, 32)",
         "max_pooling2d (14, 14, 32)",
-        "conv2d_1 (14, 14, 64)",
+        "conv2d_2 (14, 14, 64)",
+        "conv2d_3 (14, 14, 64)",
         "max_pooling2d_1 (7, 7, 64)",
     ]
     assert any("conv2d · channel 31 · 28×28" in t for t in plotly_titles(at)), plotly_titles(at)
