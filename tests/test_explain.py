@@ -307,12 +307,13 @@ def check_cells(model: keras.Model, image: np.ndarray, seed: int) -> int:
 
 @pytest.mark.parametrize("run_id", ["default", "improved"])
 def test_explain_cell_adds_up_on_both_shipped_models(run_id: str, test_set: data.Split) -> None:
-    """default: 'valid' padding, relu inside the convs; improved: 'same' padding, conv2d_1 linear + BN + relu."""
+    """default: 'valid' padding, relu inside the convs; improved: 'same' padding, linear convs + BN + relu."""
     from fmnist_core import store
+    from fmnist_core.model import spatial_layers
 
     shipped = store.load_model(run_id)
     checked = sum(check_cells(shipped, test_set.images[i], seed=i) for i in (0, 10, 110))
-    assert checked == 3 * 4 * CELLS_PER_LAYER
+    assert checked == 3 * len(spatial_layers(shipped)) * CELLS_PER_LAYER
 
 
 def test_explain_cell_with_strides_average_pooling_and_same_padding() -> None:
@@ -369,11 +370,19 @@ def test_explain_cell_notes_the_batch_norm_after_a_conv(test_set: data.Split) ->
     from fmnist_core import store
 
     improved = store.load_model("improved")
+    names = [layer.name for layer in improved.layers]
+    # The shipped improved network: conv2d_1 (linear) -> batch_normalization_1 -> activation_1 -> max_pooling2d.
+    assert names[names.index("conv2d_1") : names.index("conv2d_1") + 4] == [
+        "conv2d_1",
+        "batch_normalization_1",
+        "activation_1",
+        "max_pooling2d",
+    ]
     cell = explain.explain_cell(improved, test_set.images[0], "conv2d_1", 5, 3, 3)
     assert cell.activation == "linear" and cell.bias == 0.0
-    assert "batch_normalization, relu" in cell.note
-    pool = explain.explain_cell(improved, test_set.images[0], "max_pooling2d_1", 5, 3, 3)
-    assert pool.source_layer == "relu"
+    assert "batch_normalization_1, activation_1" in cell.note
+    pool = explain.explain_cell(improved, test_set.images[0], "max_pooling2d", 5, 3, 3)
+    assert pool.source_layer == "activation_1"
 
 
 @pytest.mark.parametrize(

@@ -206,6 +206,7 @@ def test_train_page_on_ray(on_ray: str, train_page, tmp_path: Path) -> None:
     job = start_training(at)
     assert job.executor == "ray"
     run_until(at, lambda: job.finished, "the training on Ray")
+    at.run()  # the page as it is now that the job has ended (the loop's last run may predate the end)
     snap = job.snapshot()
     assert (snap.state, snap.error, snap.executor, snap.node) == ("done", None, "ray", socket.gethostname())
     assert snap.worker_pid != os.getpid() and len(snap.history) == 1
@@ -222,6 +223,7 @@ def test_stop_on_ray_keeps_a_stopped_run(on_ray: str, train_page, tmp_path: Path
     button(at, "Stop").click().run()
     assert not at.exception, exceptions(at)
     run_until(at, lambda: job.finished, "the stopped job to end")
+    at.run()
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.run_id, snap.error
     assert snap.epoch == 1 and 0 < snap.batch < snap.batches_per_epoch
@@ -271,6 +273,7 @@ def test_a_failed_save_on_ray_can_be_retried_from_the_page(
     monkeypatch.setenv("FMNIST_HOME", str(blocker / "home"))  # read when the job is created
     job = start_training(at)
     run_until(at, lambda: job.finished, "the training on Ray")
+    at.run()  # the page as it is now that the job has ended (the loop's last run may predate the end)
     snap = job.snapshot()
     assert snap.state == "done" and snap.run_id is None and "could not save run" in snap.save_error
     assert any(e.startswith("The run was not saved") for e in texts(at.error)), texts(at.error)
