@@ -118,7 +118,7 @@ def number_input(at: AppTest, label: str):
     return found[0]
 
 
-def run_until(at: AppTest, done: Callable[[], bool], timeout: float = TRAIN_TIMEOUT, what: str = "") -> None:
+def run_until(at: AppTest, done: Callable[[], bool], what: str = "", timeout: float = TRAIN_TIMEOUT) -> None:
     """Re-run the script (AppTest fires no run_every timers) until `done()` or the timeout."""
     deadline = time.monotonic() + timeout
     while not done():

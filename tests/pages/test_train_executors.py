@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist_core import store
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
-from page_helpers import button, exceptions, number_input, texts
+from page_helpers import button, exceptions, number_input, run_until, texts
 
 pytestmark = requires_real_data
 TRAIN_PAGE = REPO_ROOT / "pages" / "train.py"
@@ -35,15 +35,6 @@ RAY = shutil.which("ray", path=str(Path(PYTHON).parent))
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-def run_until(at: AppTest, done: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.2)
-        at.run()
-        assert not at.exception, exceptions(at)
-
-
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
