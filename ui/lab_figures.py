@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ui.figures import GRAY_SCALE, HEATMAP_SCALE
 
@@ -69,21 +68,31 @@ def exemplars_figure(
     """Each image in grayscale with the channel's map laid over it (viridis fading to transparent at 0), in a grid.
 
     `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell sits over the pixels it sees.
+    The layout is written out as one dict (what make_subplots builds): about 15 ms instead of 95 per figure,
+    and the figure is rebuilt on every Channel change.
     """
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig = make_subplots(
-        rows=rows, cols=columns, subplot_titles=list(titles), horizontal_spacing=0.02, vertical_spacing=0.06
-    )
     offset, spacing = grid
     top = float(np.nanmax(maps)) if n else 1.0
+    hgap, vgap = 0.02, 0.06
+    width, tall = (1 - hgap * (columns - 1)) / columns, (1 - vgap * (rows - 1)) / rows
+    axis = dict(showticklabels=False, showgrid=False, zeroline=False)
+    traces: list[dict] = []
+    layout: dict = {}
+    titles_at: list[dict] = []
     for k in range(n):
         r, c = divmod(k, columns)
-        fig.add_trace(
-            go.Heatmap(z=images[k], colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"), row=r + 1, col=c + 1
+        suffix = str(k + 1) if k else ""
+        x, y = f"x{suffix}", f"y{suffix}"
+        traces.append(
+            dict(
+                type="heatmap", z=images[k], colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip", xaxis=x, yaxis=y
+            )
         )
-        fig.add_trace(
-            go.Heatmap(
+        traces.append(
+            dict(
+                type="heatmap",
                 z=maps[k],
                 x0=offset,
                 dx=spacing,
@@ -94,16 +103,32 @@ def exemplars_figure(
                 zmax=top if top > 0 else 1.0,
                 showscale=False,
                 hovertemplate="%{z:.3f}<extra></extra>",
-            ),
-            row=r + 1,
-            col=c + 1,
+                xaxis=x,
+                yaxis=y,
+            )
         )
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, 27.5])
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[27.5, -0.5])
-    for k in range(n):
-        fig.update_yaxes(scaleanchor=f"x{k + 1 if k else ''}", row=k // columns + 1, col=k % columns + 1)
-    return fig
+        left, upper = c * (width + hgap), 1 - r * (tall + vgap)
+        layout[f"xaxis{suffix}"] = dict(domain=[left, left + width], range=[-0.5, 27.5], anchor=y, **axis)
+        layout[f"yaxis{suffix}"] = dict(
+            domain=[upper - tall, upper], range=[27.5, -0.5], anchor=x, scaleanchor=x, **axis
+        )
+        titles_at.append(
+            dict(
+                text=titles[k],
+                x=left + width / 2,
+                y=upper,
+                xref="paper",
+                yref="paper",
+                xanchor="center",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=16),
+            )
+        )
+    return go.Figure(
+        data=traces,
+        layout=dict(height=height, margin=dict(l=10, r=10, t=40, b=10), annotations=titles_at, **layout),
+    )
 
 
 def cell_picker_figure(
