@@ -67,6 +67,11 @@ def test_sigkill_mid_epoch_fails_that_job_within_2_s_and_another_job_goes_on(
     poll(lambda: victim.snapshot().batch > 0, "the victim's first batch")
     pid = victim.snapshot().worker_pid
     assert pid not in (None, os.getpid()) and psutil.Process(pid).nice() >= worker.WORKER_NICE
+    # Every thread (TensorFlow's pools included) runs below the server: SCHED_IDLE yields to any normal thread.
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 3, "TensorFlow's thread pools start before the first batch"
+    assert {tid: os.sched_getscheduler(tid) for tid in threads} == dict.fromkeys(threads, os.SCHED_IDLE)
+    assert min(os.getpriority(os.PRIO_PROCESS, tid) for tid in threads) >= worker.WORKER_NICE
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     poll(lambda: victim.finished, "the killed job to end", timeout=2)

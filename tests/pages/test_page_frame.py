@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,16 @@ def test_bad_query_params_warn_and_fall_back(make_app, page: str, params: dict[s
     at.run()
     assert not at.exception, exceptions(at)
     assert not at.warning, texts(at.warning)
+
+
+def test_script_runs_leave_keras_state_alone(make_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit clears Keras' session after every run unless ui.frame stops it (5.4 s per Channel change)."""
+    import keras
+
+    calls: list[int] = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
+    at.slider(key="fm_channel").set_value(2).run()
+    assert not at.exception, exceptions(at)
+    assert "keras" in sys.modules  # the runs used Keras, so Streamlit's cleanup would have fired
+    assert calls == []
