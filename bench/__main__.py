@@ -29,16 +29,6 @@ MEASURED = ROOT / "bench" / "measured"
 DEFAULT_PRESETS = ("seed", "fast", "improved")
 
 
-def git_commit() -> str:
-    """HEAD's hash, with "-dirty" when the work tree has uncommitted changes to tracked files."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=ROOT, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
 def python_module(module: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run `python -m module args` in a fresh process and return the JSON of its last line."""
     proc = subprocess.run(
@@ -129,7 +119,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as home:
         env = child_env(home)
         report: dict[str, Any] = {
-            "commit": git_commit(),
+            "commit": limits_module.git_commit(),
             "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": "python -m bench" + (" --quick" if quick else ""),
             "quick": quick,

@@ -1,6 +1,7 @@
 """Interaction numbers: first page after `streamlit run`, and server time of a Feature maps rerun.
 
-Usage: python -m bench.interaction [--out bench/results/interaction.json]
+Usage: python -m bench.interaction [--out bench/results/interaction.json] [--only-trainings]
+(--only-trainings: just the Channel change with no training, then while 2 other sessions train)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
+from bench.limits import where_and_when
 
 
 def first_page_seconds() -> dict:
@@ -131,7 +133,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     # The Channel change with no training and with 2 trainings running, measured one after the other in one run.
-    report = {**channel_fragment_ms(), **channel_fragment_ms(trainings=2)}
+    report = {**where_and_when(), **channel_fragment_ms(), **channel_fragment_ms(trainings=2)}
     if not args.only_trainings:
         report = {**first_page_seconds(), **report, **feature_map_rerun_ms()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

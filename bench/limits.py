@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,42 @@ from fmnist_core.presets import bfloat16_supported
 
 DEFAULT_SIZE = 2048
 DEFAULT_THREADS = 2
+
+
+def git_commit() -> str:
+    """HEAD's hash, with "-dirty" when the work tree has uncommitted changes to tracked files."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "-uno"],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def where_and_when() -> dict[str, Any]:
+    """What every measurement JSON starts with: the commit, the time, the CPU and the load before it."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    return {
+        "commit": git_commit(),
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu": cpu_name(cpuinfo),
+        "bf16": bfloat16_supported(cpuinfo=cpuinfo)[0],
+        "load_average_before": list(os.getloadavg()),
+    }
 
 
 def cpu_name(cpuinfo: str) -> str:
