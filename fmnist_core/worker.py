@@ -46,11 +46,11 @@ from fmnist_core.progress import (
 from fmnist_core.watch import capture_function, sample_indices
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
-WORKER_NICE = 10  # below the web server's priority, so pages stay responsive while a training runs
-# Nice 10 alone left the server's threads waiting on the run queue twice as long as they ran while two trainings
-# used both cores (a Feature maps Channel change took 5.4 s instead of 0.24 s). SCHED_IDLE threads run only when
-# nothing else wants the CPU, so the pages come first and the trainings get every idle cycle.
-WORKER_SCHEDULING_ENV = "FMNIST_WORKER_SCHEDULING"  # "idle" (default) or "nice": nice 10 only
+WORKER_NICE = 19  # the lowest: pages stay responsive while a training runs, and idle cores still go to training
+# Measured with two trainings running (README, Serving a class): a Feature maps Channel change took 454 ms of server
+# time at nice 10, 441 ms at nice 19 and 149 ms with SCHED_IDLE, against 140 ms with no training; but SCHED_IDLE
+# trained 12 % slower on an otherwise idle machine (5,900 vs 6,700 images/s), so it is opt-in.
+WORKER_SCHEDULING_ENV = "FMNIST_WORKER_SCHEDULING"  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
 
 
 def lower_priority() -> str:
@@ -65,7 +65,7 @@ def lower_priority() -> str:
         applied.append(f"nice {WORKER_NICE}")
     except OSError:
         pass
-    wanted = os.environ.get(WORKER_SCHEDULING_ENV, "idle").strip().lower()
+    wanted = os.environ.get(WORKER_SCHEDULING_ENV, "nice").strip().lower()
     idle = wanted == "idle" and hasattr(os, "SCHED_IDLE")
     try:
         threads = [int(t) for t in os.listdir("/proc/self/task")]
