@@ -1,7 +1,8 @@
 """Embedding: the map of all 10,000 test images, from the model's last hidden layer projected to 2-D.
 
 PCA is instant; t-SNE (when openTSNE is installed) takes 10-40 s once per model and is cached. Box or lasso
-selection lists the chosen images; each opens on Test images.
+selection lists the chosen images; each opens on Test images. The address carries the view:
+/embedding?method=t-SNE&colour=correct opens the t-SNE map coloured by right and wrong.
 """
 
 import numpy as np
@@ -11,12 +12,22 @@ from fmnist_core.data import CLASS_NAMES
 from fmnist_core.embedding import PCA, TSNE, tsne_available
 from ui.frame import page_frame
 from ui.lab import COLOUR_CHOICES, embedding, embedding_chart
-from ui.state import active_run, model_or_message, test_probabilities, test_set_or_message
+from ui.state import (
+    active_run,
+    kept,
+    model_or_message,
+    test_probabilities,
+    test_set_or_message,
+    url_is_new,
+    url_params,
+    write_url,
+)
 
 page_frame()
 
 SHOWN = 40  # thumbnails listed for a selection
 COLUMNS = 8
+PAGE = "embedding"
 
 st.title("Embedding")
 test = test_set_or_message()
@@ -25,16 +36,37 @@ if test is None or info is None or model_or_message(info) is None:
     st.stop()
 
 methods = [PCA, TSNE] if tsne_available() else [PCA]
+colours = {value: label for label, value in COLOUR_CHOICES.items()}  # "correct" -> "Correct or not"
+raw = url_params(("method", "colour"))
+if url_is_new(PAGE, raw):
+    wanted_method, wanted_colour = raw["method"], raw["colour"]
+    if wanted_method is not None:
+        match = next((m for m in methods if m.lower() == wanted_method.lower()), None)
+        if match is None:
+            st.warning(f"`method={wanted_method[:40]}` in the address is not one of {', '.join(methods)}; showing PCA.")
+        st.session_state["emb_method"] = match or PCA
+    if wanted_colour is not None:
+        if wanted_colour.lower() not in colours:
+            st.warning(
+                f"`colour={wanted_colour[:40]}` in the address is not one of {', '.join(colours)}; "
+                "colouring by actual class."
+            )
+        st.session_state["emb_colour"] = colours.get(wanted_colour.lower(), "Actual class")
 a, b = st.columns(2)
-method = a.radio(
-    "Projection",
-    methods,
-    horizontal=True,
-    key="emb_method",
-    help="PCA: the two directions of largest variance (instant). t-SNE: keeps neighbours together "
-    "(about 20 s the first time for each model).",
-)
-colour = b.selectbox("Colour by", list(COLOUR_CHOICES), key="emb_colour")
+with a:
+    method = kept(
+        st.radio,
+        "Projection",
+        "emb_method",
+        PCA,
+        options=methods,
+        horizontal=True,
+        help="PCA: the two directions of largest variance (instant). t-SNE: keeps neighbours together "
+        "(about 20 s the first time for each model).",
+    )
+with b:
+    colour = kept(st.selectbox, "Colour by", "emb_colour", "Actual class", options=list(COLOUR_CHOICES))
+write_url(PAGE, {"method": method, "colour": COLOUR_CHOICES[colour]})
 if len(methods) == 1:
     st.caption("t-SNE needs the openTSNE package (`pip install -r requirements.txt`); showing PCA.")
 

@@ -126,6 +126,34 @@ def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     assert 0.1 <= confidence.min() and confidence.max() <= 1.0
 
 
+def test_embedding_address_sets_the_view_and_follows_it(lab_dir: Path) -> None:
+    at = script(lab_dir, "app.py", EMBEDDING_APP)
+    at.query_params["method"] = "pca"
+    at.query_params["colour"] = "correct"
+    at.run()
+    no_exception(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert (at.radio(key="emb_method").value, at.selectbox(key="emb_colour").value) == ("PCA", "Correct or not")
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert [t["name"] for t in traces] == ["correct", "misclassified"]
+
+    at.selectbox(key="emb_colour").set_value("Confidence").run()
+    assert (url_value(at, "method"), url_value(at, "colour")) == ("PCA", "confidence")
+
+
+def test_embedding_bad_address_says_so_and_shows_the_defaults(lab_dir: Path) -> None:
+    at = script(lab_dir, "app.py", EMBEDDING_APP)
+    at.query_params["method"] = "umap"
+    at.query_params["colour"] = "rainbow"
+    at.run()
+    no_exception(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "`method=umap` in the address is not one of PCA, t-SNE; showing PCA." in warnings
+    assert "`colour=rainbow` in the address is not one of actual, predicted, correct, confidence" in warnings
+    assert (at.radio(key="emb_method").value, at.selectbox(key="emb_colour").value) == ("PCA", "Actual class")
+    assert (url_value(at, "method"), url_value(at, "colour")) == ("PCA", "actual")
+
+
 # --- What excites this channel ------------------------------------------------------------------------
 EXEMPLARS_SCRIPT = """
 from fmnist_core import store
