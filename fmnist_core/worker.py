@@ -69,7 +69,7 @@ def lower_priority() -> str:
     idle = wanted == "idle" and hasattr(os, "SCHED_IDLE")
     try:
         threads = [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:
+    except OSError:  # no /proc: only the calling thread (0) can be moved
         threads = [0]
     for tid in threads:
         try:
@@ -77,8 +77,10 @@ def lower_priority() -> str:
                 os.setpriority(os.PRIO_PROCESS, tid, WORKER_NICE)
             if idle:
                 os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:  # a thread that just ended, or a platform without these calls
-            idle = idle and tid != 0
+        except OSError:
+            if tid == os.getpid() or tid == 0:  # the main thread refused: the policy was not applied
+                idle = False
+            # otherwise a thread that ended meanwhile: nothing to move
     if idle:
         applied.append("SCHED_IDLE")
     return ", ".join(applied) or "unchanged"

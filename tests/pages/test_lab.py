@@ -126,12 +126,17 @@ def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     assert 0.1 <= confidence.min() and confidence.max() <= 1.0
 
 
-def test_embedding_address_sets_the_view_and_follows_it(lab_dir: Path) -> None:
+def open_embedding(lab_dir: Path, **params: str) -> AppTest:
+    """The Embedding page opened with these query parameters, as from a pasted link."""
     at = script(lab_dir, "app.py", EMBEDDING_APP)
-    at.query_params["method"] = "pca"
-    at.query_params["colour"] = "correct"
+    at.query_params.update(params)
     at.run()
     no_exception(at)
+    return at
+
+
+def test_embedding_address_sets_the_view_and_follows_it(lab_dir: Path) -> None:
+    at = open_embedding(lab_dir, method="pca", colour="correct")
     assert not at.warning, [w.value for w in at.warning]
     assert (at.radio(key="emb_method").value, at.selectbox(key="emb_colour").value) == ("PCA", "Correct or not")
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
@@ -142,11 +147,7 @@ def test_embedding_address_sets_the_view_and_follows_it(lab_dir: Path) -> None:
 
 
 def test_embedding_bad_address_says_so_and_shows_the_defaults(lab_dir: Path) -> None:
-    at = script(lab_dir, "app.py", EMBEDDING_APP)
-    at.query_params["method"] = "umap"
-    at.query_params["colour"] = "rainbow"
-    at.run()
-    no_exception(at)
+    at = open_embedding(lab_dir, method="umap", colour="rainbow")
     warnings = " ".join(w.value for w in at.warning)
     assert "`method=umap` in the address is not one of PCA, t-SNE; showing PCA." in warnings
     assert "`colour=rainbow` in the address is not one of actual, predicted, correct, confidence" in warnings
