@@ -24,7 +24,7 @@ def last_conv_layer(model: Any) -> str:
     layers = list(model.layers)
     convs = [i for i, layer in enumerate(layers) if type(layer).__name__ == "Conv2D"]
     if not convs:
-        raise ValueError("the model has no Conv2D layer")
+        raise ValueError(NO_CONV)
     end = convs[-1]
     while end + 1 < len(layers) and type(layers[end + 1]).__name__ in ("BatchNormalization", "Activation", "ReLU"):
         end += 1
@@ -124,9 +124,23 @@ def saliency(model: Any, image: np.ndarray, class_index: int | None = None) -> n
     return _normalise(np.abs(grads.numpy()[0, :, :, 0]))
 
 
-def first_layer_kernels(model: Any, layer: str = "conv2d") -> np.ndarray:
-    """The first conv layer's kernels as (kh, kw, filters), input channel 0: what it learned to look for."""
-    kernel = model.get_layer(layer).get_weights()[0]
+NO_CONV = "this model has no conv layer"
+
+
+def conv_layers(model: Any) -> list[str]:
+    """Names of the Conv2D layers, in order; empty for a model of dense layers only (imports may be)."""
+    return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+
+
+def first_layer_kernels(model: Any, layer: str | None = None) -> np.ndarray:
+    """The first conv layer's kernels as (kh, kw, filters), input channel 0: what it learned to look for.
+
+    ValueError (NO_CONV) for a model without conv layers.
+    """
+    convs = conv_layers(model)
+    if not convs:
+        raise ValueError(NO_CONV)
+    kernel = model.get_layer(layer or convs[0]).get_weights()[0]
     return np.asarray(kernel[:, :, 0, :], dtype=np.float32)
 
 

@@ -106,6 +106,7 @@ _READERS: dict[str, Any] = {
     "input_scaling": _text,
     "imported_from": _text,
     "notes": lambda v: v if isinstance(v, list) and all(isinstance(x, str) for x in v) else None,
+    "name": _text,
 }
 
 
@@ -144,6 +145,7 @@ class RunMetadata:
     input_scaling: str | None = None  # what inputs the model expects, when that is an assumption (imports)
     imported_from: str | None = None  # the file name an imported model came from
     notes: list[str] = field(default_factory=list)  # sentences about the run, e.g. how an import was adapted
+    name: str | None = None  # a name the user gave the run; the id stays its key
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -197,17 +199,66 @@ class RunInfo:
         return self.status != "damaged"
 
     def label(self) -> str:
-        """Human label for pickers: id, accuracy, and a mark for shipped, stopped, imported or damaged runs."""
+        """What people see for a run: its name (or what it is and when), its accuracy, and a mark if it is
+        stopped or damaged; short enough for the sidebar. The id stays the key (links, files, the CLI)."""
         if not self.usable:
             return f"{self.id} (damaged)"
-        acc = f"{self.test_accuracy:.2%}" if self.test_accuracy is not None else "n/a"
-        if self.shipped:
-            tag = " · shipped"
-        elif self.status in ("stopped", "imported"):
-            tag = f" · {self.status}"
+        meta = self.metadata
+        if meta.name:
+            what = meta.name
+        elif self.shipped:
+            what = f"{self.id} (shipped)"
+        elif self.status == "imported":
+            what = f"imported {Path(meta.imported_from or self.id).stem[:18]}"
         else:
-            tag = ""
-        return f"{self.id} — {acc}{tag}"
+            what = f"{self.preset or 'run'} · {_short_time(self.created)}"
+        acc = f"{self.test_accuracy:.2%}" if self.test_accuracy is not None else "n/a"
+        tag = " · stopped" if self.status == "stopped" else ""
+        return f"{what} · {acc}{tag}"
+
+
+def _short_time(stamp: str | None) -> str:
+    """'Nov 29 15:05' from an ISO time; the id's own time when the run has none."""
+    try:
+        return f"{datetime.fromisoformat(stamp or ''):%b %d %H:%M}"
+    except ValueError:
+        return "undated"
+
+
+MAX_NAME = 40
+
+
+def check_run_name(name: str) -> str:
+    """A run name as typed, trimmed; StoreError saying why when it can't be one (empty, too long, control chars)."""
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise StoreError("a name needs at least one letter or digit")
+    if len(cleaned) > MAX_NAME:
+        raise StoreError(f"a name has at most {MAX_NAME} characters (this one has {len(cleaned)})")
+    if any(not ch.isprintable() for ch in cleaned):
+        raise StoreError("a name cannot hold control characters")
+    return cleaned
+
+
+def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunInfo:
+    """Give a saved run a readable name (None or "" removes it); the JSON is rewritten atomically."""
+    _, json_path, shipped = _paths(run_id, home)
+    if shipped:
+        raise StoreError(f"{run_id} is a shipped model and cannot be renamed")
+    try:
+        raw = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"no saved run with id {run_id!r}") from None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"the metadata of {run_id} cannot be read: {exc}") from None
+    meta = RunMetadata.from_dict(raw)
+    meta.name = check_run_name(name) if name else None
+    text = json.dumps(meta.to_dict(), indent=2, default=_json_default)
+    try:
+        _atomic_write(json_path, lambda p: p.write_text(text))
+    except OSError as exc:
+        raise StoreError(f"could not rename run {run_id}: {_describe_os_error(exc, json_path.parent)}") from exc
+    return get_run(run_id, home)
 
 
 def home_dir() -> Path:
@@ -805,6 +856,7 @@ def _load_imported(raw: bytes, shown: str) -> tuple[Any, tuple[str, ...]]:
         raise StoreError(f"{shown} takes input of shape {in_shape}; it must take 28x28 grayscale images")
     if out_shape != (10,):
         raise StoreError(f"{shown} gives outputs of shape {out_shape}; it must give 10 (one per class)")
+    _check_spatial_order(model, shown)
     model = as_float32(model)
     notes: list[str] = []
     layers = list(model.layers)
@@ -828,6 +880,24 @@ def _load_imported(raw: bytes, shown: str) -> tuple[Any, tuple[str, ...]]:
         shown = ", ".join(f"{old} → {new}" for old, new in renamed[:4]) + (", ..." if len(renamed) > 4 else "")
         notes.append(f"Layers were given Keras' default names, as this app's own models have ({shown}).")
     return model, tuple(notes)
+
+
+
+SPATIAL_CLASSES = {"Conv2D", "MaxPooling2D", "AveragePooling2D"}
+
+
+def _check_spatial_order(model: Any, shown: str) -> None:
+    """Refuse conv or pool layers after the maps were flattened: pages explain them by their image position."""
+    flat_at = None
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in SPATIAL_CLASSES and flat_at is not None:
+            raise StoreError(
+                f"{shown} has a {kind} layer ({layer.name}) after its {flat_at} layer; this app shows conv and "
+                "pool layers only where they work on the image, before it is flattened"
+            )
+        if flat_at is None and len(layer.output.shape) == 2:
+            flat_at = layer.name
 
 
 def _snake_case(class_name: str) -> str:

@@ -41,6 +41,12 @@ if test is None or model is None:
     st.stop()
 
 layers = spatial_layers(model)
+if not layers:
+    st.info(
+        f"Model **{info.label()}** has no conv or pool layer, so it has no feature maps: its first layer sees the "
+        "image as a flat list of 784 pixels. Pick a model with conv layers in the sidebar."
+    )
+    st.stop()
 last = len(test) - 1
 raw = url_params(("image", "layer", "channel", "source", CELL_PARAM))
 if url_is_new(PAGE, raw):

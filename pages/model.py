@@ -7,7 +7,7 @@ import streamlit as st
 from fmnist_core import architecture, store
 from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
-from fmnist_core.explain import first_layer_kernels
+from fmnist_core.explain import conv_layers, first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.model import summary_rows, total_params
 from fmnist_core.training import PRESETS
@@ -101,13 +101,19 @@ if model is not None:
                     "f1": st.column_config.NumberColumn(format="%.3f"),
                 },
             )
-    kernels = first_layer_kernels(model)
-    kh, kw, count = kernels.shape
-    st.markdown(f"**What the first layer learned**: the {count} {kh}×{kw} kernels of conv2d (bright = positive weight)")
-    mosaic, index_map = channel_mosaic(kernels)
-    st.plotly_chart(
-        mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"
-    )
+    convs = conv_layers(model)
+    if convs:
+        kernels = first_layer_kernels(model)
+        kh, kw, count = kernels.shape
+        st.markdown(
+            f"**What the first layer learned**: the {count} {kh}×{kw} kernels of {convs[0]} (bright = positive weight)"
+        )
+        mosaic, index_map = channel_mosaic(kernels)
+        st.plotly_chart(
+            mosaic_figure(mosaic, index_map, None, f"{convs[0]} kernels", height=420), width="stretch", key="kernels"
+        )
+    else:
+        st.info("This model has no conv layer, so there are no kernels to show: it sees each image as 784 numbers.")
     history = meta.history or []
     d1, d2, d3 = st.columns(3)
     try:

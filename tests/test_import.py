@@ -43,7 +43,8 @@ def test_a_good_model_imports_evaluates_and_predicts(store_home: Path, trained, 
     assert result.run_id == "mine" and result.notes == ()
     assert _stored(store_home) == ["mine.json", "mine.keras"]
     info = store.get_run("mine")
-    assert (info.status, info.usable, info.label()) == ("imported", True, f"mine — {info.test_accuracy:.2%} · imported")
+    assert (info.status, info.usable) == ("imported", True)
+    assert info.label() == f"imported {path.stem[:18]} · {info.test_accuracy:.2%}"
     expected = evaluate(model, test_set.images, test_set.labels)
     assert info.test_accuracy == expected.accuracy and info.test_accuracy > 0.6  # one epoch on 2,000 images
     assert info.test_loss == pytest.approx(expected.loss, abs=1e-6)
@@ -131,6 +132,24 @@ def _lambda_file(tmp_path: Path, marker: Path) -> Path:
     model.save(path)
     marker.unlink(missing_ok=True)  # building the model ran the lambda; from here on it must never run again
     return path
+
+
+def test_a_conv_after_the_flatten_is_refused(store_home: Path, tmp_path: Path) -> None:
+    late_conv = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(784),
+            keras.layers.Reshape((28, 28, 1)),
+            keras.layers.Conv2D(2, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    late_conv.save(tmp_path / "late.keras")
+    with pytest.raises(store.StoreError, match=r"has a Conv2D layer \(conv2d[_0-9]*\) after its flatten[_0-9]* layer"):
+        store.import_model(tmp_path / "late.keras", name="late", data_dir=REAL_DATA_DIR)
+    assert _stored(store_home) == []
 
 
 def test_a_lambda_model_is_refused_and_its_code_never_runs(store_home: Path, tmp_path: Path) -> None:

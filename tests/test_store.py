@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from datetime import datetime
 import subprocess
 import textwrap
 import time
@@ -60,7 +61,7 @@ def test_save_list_load_round_trip(store_home: Path, tiny_model: keras.Model) ->
     (info,) = store.list_runs(include_shipped=False)
     assert (info.id, info.status, info.preset, info.shipped, info.error) == ("run-1", "finished", "seed", False, None)
     assert info.test_accuracy == 0.75 and info.test_loss == 0.5 and info.usable
-    assert info.label() == "run-1 — 75.00%"
+    assert info.label() == f"seed · {datetime.fromisoformat(info.created):%b %d %H:%M} · 75.00%"
     assert info.metadata.history == [{"epoch": 1, "loss": 0.5}]  # numpy values saved as plain numbers
     assert info.created and info.created.startswith("20")
     assert json.loads((store_home / "run-1.json").read_text())["id"] == "run-1"
@@ -86,14 +87,32 @@ def test_generated_ids_are_valid_and_runs_list_newest_first(store_home: Path, ti
 def test_run_without_accuracy_is_labelled_n_a(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, {"preset": "seed"}, run_id="bare")
     info = store.get_run("bare")
-    assert (info.test_accuracy, info.label()) == (None, "bare — n/a")
+    assert info.test_accuracy is None and info.label().startswith("seed · ") and info.label().endswith(" · n/a")
 
 
 def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, dict(META, status="stopped"), run_id="half")
     info = store.get_run("half")
     assert info.status == "stopped" and info.usable
-    assert info.label() == "half — 75.00% · stopped"
+    assert info.label().endswith(" · 75.00% · stopped")
+
+
+def test_a_run_gets_a_readable_name_that_is_checked_and_kept(store_home: Path, tiny_model: keras.Model) -> None:
+    store.save_run(tiny_model, dict(META, preset="fast", created="2026-11-29T15:05:12+00:00"), run_id="r-1")
+    assert store.get_run("r-1").label() == "fast · Nov 29 15:05 · 75.00%"
+    info = store.rename_run("r-1", "  my   first\tnet ")
+    assert (info.metadata.name, info.label(), info.id) == ("my first net", "my first net · 75.00%", "r-1")
+    assert json.loads((store_home / "r-1.json").read_text())["name"] == "my first net"
+    assert store.get_run("r-1").metadata.extra == {}
+    for bad, why in (("   ", "at least one"), ("x" * 41, "at most 40"), ("a\x00b", "control")):
+        with pytest.raises(store.StoreError, match=why):
+            store.rename_run("r-1", bad)
+    assert store.get_run("r-1").metadata.name == "my first net"  # a refused name changes nothing
+    assert store.rename_run("r-1", "").metadata.name is None
+    with pytest.raises(store.StoreError, match="shipped"):
+        store.rename_run("default", "mine")
+    with pytest.raises(store.StoreError, match="no saved run"):
+        store.rename_run("nope", "mine")
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, None, 5, "a b", "x.keras"])
@@ -143,7 +162,7 @@ def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
     store.save_run(build_seed_cnn(seed=12), META, run_id="mine")
     runs = store.list_runs()
     assert [(r.id, r.shipped) for r in runs] == [("default", True), ("mine", False)]
-    assert runs[0].label() == "default — 90.00% · shipped"
+    assert runs[0].label() == "default (shipped) · 90.00%"
     with pytest.raises(store.StoreError, match="shipped"):
         store.delete_run("default")
     assert (fake_assets / "default.keras").is_file()
@@ -416,7 +435,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
     assert {k: written[k] for k in raw} == raw
-    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from", "notes"}
+    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from", "notes", "name"}
     # The preset's architecture gives the spec.
     assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
     assert architecture.describe(meta.spec()).params == raw["params"]

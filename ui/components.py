@@ -95,12 +95,16 @@ def upload_section(info: Any, key: str) -> None:
 @st.cache_data(max_entries=128, show_spinner=False)
 def _explanations(
     run_id: str, created: str | None, image_digest: str, image: np.ndarray, class_index: int
-) -> tuple[np.ndarray, np.ndarray, str]:
-    from fmnist_core.explain import grad_cam, last_conv_layer, saliency
+) -> tuple[np.ndarray | None, np.ndarray, str | None]:
+    """(Grad-CAM, saliency, the layer Grad-CAM used); Grad-CAM and its layer are None without a conv layer."""
+    from fmnist_core.explain import conv_layers, grad_cam, last_conv_layer, saliency
     from ui.state import cached_model
 
     model = cached_model(run_id, created)
-    return grad_cam(model, image, class_index), saliency(model, image, class_index), last_conv_layer(model)
+    sal = saliency(model, image, class_index)
+    if not conv_layers(model):
+        return None, sal, None
+    return grad_cam(model, image, class_index), sal, last_conv_layer(model)
 
 
 def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
@@ -128,14 +132,19 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
         f"{CLASS_NAMES[cls]}<br>(the prediction)" if cls == predicted else f"{CLASS_NAMES[cls]}<br>(not the prediction)"
     )
     a, b = st.columns(2)
-    a.plotly_chart(overlay_figure(image, cam, f"Grad-CAM · {which}"), width="stretch", key=f"{key}_cam")
     b.plotly_chart(overlay_figure(image, sal, f"Saliency · {which}"), width="stretch", key=f"{key}_sal")
+    explaining = f"Explaining **{CLASS_NAMES[cls]}**" + (
+        "" if cls == predicted else f"; the model predicted **{CLASS_NAMES[predicted]}**"
+    )
+    saliency_line = "Saliency: pixels whose change would move that score most; bright = more."
+    if cam is None:
+        a.info("Grad-CAM needs a conv layer, and this model has none (it sees the image as a flat list of pixels).")
+        st.caption(f"{explaining}. {saliency_line} Scaled to its maximum.")
+        return
+    a.plotly_chart(overlay_figure(image, cam, f"Grad-CAM · {which}"), width="stretch", key=f"{key}_cam")
     st.caption(
-        f"Explaining **{CLASS_NAMES[cls]}**"
-        + ("" if cls == predicted else f"; the model predicted **{CLASS_NAMES[predicted]}**")
-        + f". Grad-CAM: where the channels of `{layer}` (the last conv block) that raise the {CLASS_NAMES[cls]} "
-        "score are active; bright = more. Saliency: pixels whose change would move that score most; bright = more."
-        " Both are scaled to their own maximum."
+        f"{explaining}. Grad-CAM: where the channels of `{layer}` (the last conv block) that raise the "
+        f"{CLASS_NAMES[cls]} score are active; bright = more. {saliency_line} Both are scaled to their own maximum."
     )
     share = heat_on_object(image, cam)
     if share is None:

@@ -16,7 +16,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import streamlit as st  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 
-from ui.state import MODEL_KEY, runs  # noqa: E402
+from ui.state import (  # noqa: E402
+    MODEL_BOX_KEY,
+    MODEL_KEY,
+    model_from_address,
+    run_label,
+    runs,
+    set_active_run,
+    show_model_in_address,
+)
 
 
 def keep_keras_state() -> bool:
@@ -69,18 +77,31 @@ def _pages() -> list[st.Page]:
 
 
 def model_picker() -> None:
-    """The sidebar's "Model" box: the shipped models and every saved run; the choice holds across pages."""
+    """The sidebar's "Model" box: the shipped models and every saved run; the choice holds across pages.
+
+    The active run lives under a plain session key (MODEL_KEY). The box has a key of its own, seeded from it on
+    every run: Streamlit drops a widget's state when a run ends early (st.switch_page) or a page skips it, and
+    the model must not fall back to the default then.
+    """
     available = runs()
-    labels = {r.id: r.label() for r in available}
+    labels = {r.id: run_label(r) for r in available}
     ids = list(labels)
     chosen = st.session_state.get(MODEL_KEY)
     if chosen is not None and chosen not in labels:
         ids.append(chosen)  # keep a deleted run selected so the page can say it is gone
         labels[chosen] = f"{chosen} (deleted)"
-    if MODEL_KEY not in st.session_state and ids:
-        st.session_state[MODEL_KEY] = ids[0]
+    if chosen is None and ids:
+        chosen = st.session_state[MODEL_KEY] = ids[0]
     if ids:
-        st.selectbox("Model", ids, key=MODEL_KEY, format_func=lambda run_id: labels.get(run_id, run_id))
+        st.session_state[MODEL_BOX_KEY] = chosen
+        st.selectbox(
+            "Model",
+            ids,
+            key=MODEL_BOX_KEY,
+            format_func=lambda run_id: labels.get(run_id, run_id),
+            on_change=lambda: set_active_run(st.session_state[MODEL_BOX_KEY]),
+            help="The model every page shows. Its id is in the address (?model=), so a shared link opens it too.",
+        )
     else:
         st.warning("No model yet: train one on the Train page.")
 
@@ -89,8 +110,10 @@ def run_app() -> None:
     """Page config, navigation with the real page list, the sidebar, then the chosen page."""
     st.set_page_config(page_title="Fashion-MNIST CNN", page_icon=":material/checkroom:", layout="wide")
     page = st.navigation(_pages())
+    model_from_address()
     with st.sidebar:
         model_picker()
+    show_model_in_address()
     page.run()
 
 

@@ -19,7 +19,9 @@ import streamlit as st
 
 from fmnist_core import data, store
 
-MODEL_KEY = "model_id"
+MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one source of truth across pages
+MODEL_BOX_KEY = "_model_box"  # the sidebar select box's own widget state, seeded from MODEL_KEY on every run
+MODEL_PARAM = "model"  # ?model=RUN_ID: every link between pages carries the active model
 JOB_KEY = "training_job"
 
 
@@ -52,6 +54,40 @@ def active_run_id() -> str:
 def set_active_run(run_id: str) -> None:
     """Make a run the active model; call from a widget callback (before the sidebar box is drawn)."""
     st.session_state[MODEL_KEY] = run_id
+
+
+def model_from_address() -> None:
+    """Follow ?model=RUN_ID when the address brings a model this session did not write (a shared link).
+
+    A run that does not exist (or may not be opened) gives a warning and the shipped default.
+    """
+    raw = st.query_params.get(MODEL_PARAM)
+    if raw is None or raw == st.session_state.get("_url_model"):
+        return
+    st.session_state["_url_model"] = raw
+    try:
+        info = store.get_run(raw)
+    except store.StoreError:
+        info = None
+    if info is None or not info.usable:
+        why = "does not exist" if info is None else "is damaged"
+        st.warning(f"The model `{raw[:60]}` in the address {why}; showing the shipped default model instead.")
+        set_active_run(store.DEFAULT_RUN_ID)
+    else:
+        set_active_run(info.id)
+
+
+def show_model_in_address() -> None:
+    """Put the active model in the address (pages that write their own view do it in write_url)."""
+    run_id = active_run_id()
+    st.session_state["_url_model"] = run_id
+    if st.query_params.get(MODEL_PARAM) != run_id:
+        st.query_params[MODEL_PARAM] = run_id
+
+
+def link_params(**params: Any) -> dict[str, str]:
+    """Query parameters for a link to another page: the given ones plus the active model, so it is kept."""
+    return {**{k: str(v) for k, v in params.items()}, MODEL_PARAM: active_run_id()}
 
 
 def active_run() -> store.RunInfo | None:
@@ -163,12 +199,16 @@ def url_params(names: tuple[str, ...]) -> dict[str, str | None]:
 def url_is_new(page: str, raw: dict[str, str | None]) -> bool:
     """True when the address differs from what this page last wrote: the user came with a link or edited it."""
     present = {k: v for k, v in raw.items() if v is not None}
-    return st.session_state.get(f"_url_{page}") != present
+    written = st.session_state.get(f"_url_{page}")
+    if written is None:
+        return True
+    return {k: v for k, v in written.items() if k != MODEL_PARAM} != present
 
 
 def write_url(page: str, params: dict[str, Any]) -> None:
-    """Make the address bar follow the widgets, so the view can be shared; remember what we wrote."""
-    wanted = {k: str(v) for k, v in params.items()}
+    """Make the address bar follow the widgets (and the active model), so the view can be shared."""
+    wanted = link_params(**params)
+    st.session_state["_url_model"] = wanted[MODEL_PARAM]
     st.session_state[f"_url_{page}"] = dict(wanted)
     if {k: st.query_params.get(k) for k in wanted} != wanted or set(st.query_params.keys()) - set(wanted):
         st.query_params.from_dict(wanted)
@@ -223,10 +263,5 @@ def readable_time(stamp: str | None) -> str:
 
 
 def run_label(run: store.RunInfo) -> str:
-    """A short name for charts and pickers: 'improved (shipped)', or 'fast · 11-28 13:45 · 1a2b' for a saved run."""
-    preset = run.preset or "run"
-    if run.shipped:
-        return f"{run.id} (shipped)"
-    when = readable_time(run.created)
-    short = when[5:16] if when != "—" and len(when) >= 16 else when
-    return f"{preset} · {short} · {run.id[-4:]}"
+    """A run as people read it (name or preset and time, accuracy): the same text in every picker and chart."""
+    return run.label()

@@ -1,0 +1,159 @@
+"""What a new user stumbled on, second round (issue 19), tried the way it was found: a freshly trained run active,
+imported models the app must show or refuse, one figure per fact, the import panel and readable run names.
+
+The module has its own store: a tiny real training (fast preset, 600 images, 2 epochs) and imported models of
+shapes the app did not show before (no conv layer; conv without pooling).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from fmnist_core import store
+from fmnist_core.data import CLASS_NAMES, load_test_set
+
+from .harness import AppServer, chart_titled, choose, click_plotly_point, goto, wait_for_app
+
+TRAIN_TIMEOUT = 240.0
+RUN_ID = "tiny-fast"
+PAGES = ["/", "/train", "/test_images?image=3", "/feature_maps?image=0", "/model", "/embedding"]
+
+
+def dense_only_model():  # noqa: ANN201 - a Keras model
+    """Input(28,28,1) -> Flatten -> Dense(10, softmax): what the new user imported."""
+    import keras
+
+    return keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
+
+
+def conv_without_pool_model():  # noqa: ANN201
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def fmnist_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's store: one tiny real training and two imported models."""
+    from fmnist_core.training import TrainConfig, TrainingJob
+
+    home = tmp_path_factory.mktemp("stumbles_home")
+    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600, seed=3), home=home, run_id=RUN_ID)
+    job.start().wait(TRAIN_TIMEOUT)
+    assert job.snapshot().run_id == RUN_ID, job.snapshot().error
+    files = tmp_path_factory.mktemp("stumbles_files")
+    for name, build in (("tiny-dense", dense_only_model), ("conv-no-pool", conv_without_pool_model)):
+        path = files / f"{name}.keras"
+        build().save(path)
+        store.import_model(path, name=name, home=home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def trained_predictions(fmnist_home: Path) -> np.ndarray:
+    from fmnist_core.inference import predict_proba
+
+    return predict_proba(store.load_model(RUN_ID, home=fmnist_home), load_test_set().images).argmax(axis=1)
+
+
+@pytest.fixture
+def narrow_page(chromium_browser: Browser) -> Iterator[Page]:
+    context = chromium_browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sidebar_model(page: Page):  # noqa: ANN201 - a Locator
+    return page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+
+
+def test_a_confusion_cell_click_keeps_the_trained_model(
+    app_server: AppServer, app_page: Page, trained_predictions: np.ndarray, fmnist_home: Path
+) -> None:
+    """Item 1: the click opened Test images on the shipped default; it must stay on the active run."""
+    page = app_page
+    goto(page, app_server, "/model")
+    choose(page, "Model", re.compile("fast"), server=app_server)  # as the user did: the sidebar's box
+    label = sidebar_model(page).input_value()
+    assert "fast" in label
+    labels = load_test_set().labels.astype(int)
+    actual, predicted = 6, int(np.bincount(trained_predictions[labels == 6], minlength=10).argmax())
+    count = int(((labels == actual) & (trained_predictions == predicted)).sum())
+    chart = chart_titled(page, "Confusion matrix")
+    expect(chart.locator("text", has_text=re.compile(rf"^{count:,}$|^{count}$")).first).to_be_attached()
+    click_plotly_point(page, chart, 1, actual * 10 + predicted, server=app_server)
+    expect(page).to_have_url(re.compile(rf"/test_images\?.*actual={actual}.*predicted={predicted}"))
+    expect(page.get_by_text(f"{count:,} of 10,000 images match", exact=False)).to_be_visible()
+    expect(sidebar_model(page)).to_have_value(label)
+    expect(page).to_have_url(re.compile(rf"model={RUN_ID}"))
+    # A link onward keeps it too.
+    page.get_by_role("link", name="See its feature maps").click()
+    wait_for_app(page, server=app_server)
+    expect(page).to_have_url(re.compile(rf"/feature_maps\?.*model={RUN_ID}"))
+    expect(sidebar_model(page)).to_have_value(label)
+
+
+def test_a_shared_link_opens_its_model_and_a_missing_one_says_so(app_server: AppServer, app_page: Page) -> None:
+    page = app_page
+    goto(page, app_server, f"/test_images?image=5&model={RUN_ID}")
+    expect(sidebar_model(page)).to_have_value(store.get_run(RUN_ID, home=Path(app_server.env["FMNIST_HOME"])).label())
+    goto(page, app_server, "/test_images?image=5&model=no-such-run")
+    expect(page.get_by_test_id("stAlert").filter(has_text="no-such-run").filter(has_text="does not exist")).to_be_visible()
+    expect(sidebar_model(page)).to_have_value(store.get_run(store.DEFAULT_RUN_ID).label())
+    expect(page).to_have_url(re.compile(r"model=default"))
+
+
+@pytest.mark.parametrize("run_id", ["tiny-dense", "conv-no-pool"])
+def test_every_page_works_for_every_imported_shape(app_server: AppServer, app_page: Page, run_id: str) -> None:
+    """Item 2: a model without conv layers (or without pooling) imports, so every page must show it."""
+    page = app_page
+    for path in PAGES:
+        sep = "&" if "?" in path else "?"
+        goto(page, app_server, f"{path}{sep}model={run_id}")  # raises on any exception shown
+        expect(page.get_by_test_id("stAlert").filter(has_text="does not exist")).to_have_count(0)
+    if run_id == "tiny-dense":
+        goto(page, app_server, f"/feature_maps?model={run_id}")
+        expect(page.get_by_text("has no conv or pool layer", exact=False).first).to_be_visible()
+        goto(page, app_server, f"/model?model={run_id}")
+        expect(page.get_by_text("has no conv layer", exact=False).first).to_be_visible()
+        goto(page, app_server, f"/test_images?image=0&model={run_id}")
+        expect(page.get_by_text("Grad-CAM needs a conv layer", exact=False).first).to_be_visible()
+        expect(chart_titled(page, re.compile("Saliency"))).to_be_visible()
+
+
+def test_the_result_card_and_the_epoch_table_give_one_figure(app_server: AppServer, fmnist_home: Path) -> None:
+    """Item 4: the saved run's last epoch row and its test accuracy are one number."""
+    meta = store.get_run(RUN_ID, home=fmnist_home).metadata
+    assert meta.history[-1]["test_accuracy"] == meta.test_accuracy
+    assert meta.history[-1]["test_loss"] == meta.test_loss
+
+
+def test_run_names_are_readable_and_whole_in_the_sidebar(app_server: AppServer, narrow_page: Page) -> None:
+    """Item 9: the Model box showed '20261129-150512-fast-334d — 78' at 800 px."""
+    page = narrow_page
+    goto(page, app_server, f"/model?model={RUN_ID}")
+    box = sidebar_model(page)
+    value = box.input_value()
+    assert RUN_ID not in value and value.startswith("fast ·"), value
+    assert value.endswith("%"), value
+    shown = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
+    text_box = shown.locator("input").first
+    assert not text_box.evaluate("(el) => el.scrollWidth > el.clientWidth + 1"), value
+    assert CLASS_NAMES  # the import keeps the class names in use
