@@ -253,7 +253,11 @@ class LiveState:
             if self.history:
                 # The last epoch's row describes the saved weights: its figures are the final float32 evaluation's,
                 # not Keras' in-fit validation (bfloat16 compute), so the result card and the table agree.
-                self.history[-1] = {**self.history[-1], "test_loss": event.test_loss, "test_accuracy": event.test_accuracy}
+                self.history[-1] = {
+                    **self.history[-1],
+                    "test_loss": event.test_loss,
+                    "test_accuracy": event.test_accuracy,
+                }
         elif isinstance(event, SaveResult):
             self.save_attempts += 1
             if event.error is None:

@@ -882,7 +882,6 @@ def _load_imported(raw: bytes, shown: str) -> tuple[Any, tuple[str, ...]]:
     return model, tuple(notes)
 
 
-
 SPATIAL_CLASSES = {"Conv2D", "MaxPooling2D", "AveragePooling2D"}
 
 

@@ -15,6 +15,7 @@ from ui.lab import COLOUR_CHOICES, embedding, embedding_chart
 from ui.state import (
     active_run,
     kept,
+    link_params,
     model_or_message,
     test_probabilities,
     test_set_or_message,
@@ -98,6 +99,6 @@ if chosen:
             st.image(test.images[index], width=64)
             ok = predicted[index] == actual[index]
             st.caption(f"{'✓' if ok else '✗'} {CLASS_NAMES[predicted[index]]}")
-            st.page_link("pages/test_images.py", label=f"#{index}", query_params={"image": index})
+            st.page_link("pages/test_images.py", label=f"#{index}", query_params=link_params(image=index))
 else:
     st.info("Select points with the box or lasso tool to list those images here.")

@@ -18,10 +18,12 @@ from ui.state import (
     active_run,
     active_run_id,
     kept,
+    link_params,
     model_or_message,
     readable_time,
     run_label,
     runs,
+    set_active_run,
     test_probabilities,
     test_set_or_message,
 )
@@ -30,18 +32,48 @@ page_frame()
 
 PENDING_DELETE = "_model_pending_delete"
 MESSAGE_KEY = "_model_page_msg"
+RENAME_MSG_KEY = "_model_rename_msg"
+
+
+def rename_box(info: store.RunInfo) -> None:
+    """Give the run a readable name (the id stays its key); the name is checked as it is typed."""
+    with st.popover("Rename", icon=":material/edit:"):
+        typed = st.text_input("Name", value=info.metadata.name or "", key=f"rename_{info.id}", max_chars=store.MAX_NAME)
+        problem = None
+        if typed.strip():
+            try:
+                store.check_run_name(typed)
+            except store.StoreError as exc:
+                problem = str(exc)
+                st.error(f"That name can't be used: {problem}.")
+        st.button(
+            "Save name", key=f"rename_go_{info.id}", on_click=rename, args=(info.id, typed), disabled=bool(problem)
+        )
+
+
+def rename(run_id: str, name: str) -> None:
+    try:
+        renamed = store.rename_run(run_id, name.strip() or None)
+        st.session_state[RENAME_MSG_KEY] = ("success", f"Run {run_id} is now called “{renamed.label()}”.")
+    except store.StoreError as exc:
+        st.session_state[RENAME_MSG_KEY] = ("error", str(exc))
+
 
 st.title("Model")
+if message := st.session_state.pop(RENAME_MSG_KEY, None):
+    getattr(st, message[0])(message[1])
 info = active_run()
 model = model_or_message(info) if info is not None else None
 
 if model is not None:
     meta = info.metadata
-    st.subheader(f"{info.id}")
+    st.subheader(info.label())
     st.caption(
-        f"Preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
+        f"Run id {info.id} · preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
         f"{meta.train_images or 'n/a'} training images · status {info.status}"
     )
+    if not info.shipped:
+        rename_box(info)
     test = test_set_or_message()
     probs = test_probabilities(info.id, info.created) if test is not None else None
     m1, m2, m3 = st.columns(3)
@@ -55,13 +87,14 @@ if model is not None:
         st.code(meta.command, language="bash")
     rows = summary_rows(model)
     with st.expander("Architecture", expanded=True):
-        diagram, spec_col = st.columns([1, 1])
-        diagram.graphviz_chart(architecture_diagram(model))
+        # Tabs, not columns: the diagram is tall and narrow, the JSON wide; side by side the JSON was cut.
         spec = meta.spec()
+        diagram_tab, spec_tab = st.tabs(["Diagram", "Spec (JSON)" if spec is not None else "Where it came from"])
+        diagram_tab.graphviz_chart(architecture_diagram(model))
         if spec is not None:
-            spec_col.code(architecture.to_json(spec), language="json")
+            spec_tab.code(architecture.to_json(spec), language="json", wrap_lines=True)
         else:
-            spec_col.caption(f"Imported from {meta.imported_from}; inputs: {meta.input_scaling}")
+            spec_tab.caption(f"Imported from {meta.imported_from}; inputs: {meta.input_scaling}")
     st.dataframe(
         [{"layer": r.name, "type": r.type, "output shape": str(r.output_shape), "parameters": r.params} for r in rows],
         hide_index=True,
@@ -88,7 +121,8 @@ if model is not None:
                 if isinstance(index, int) and 0 <= index < matrix.size:
                     actual_class, predicted_class = divmod(index, matrix.shape[1])
                     st.switch_page(
-                        "pages/test_images.py", query_params={"actual": actual_class, "predicted": predicted_class}
+                        "pages/test_images.py",
+                        query_params=link_params(actual=actual_class, predicted=predicted_class),
                     )
         with metrics:
             st.markdown("**Per-class metrics**")
@@ -180,24 +214,25 @@ if len(chosen_ids) >= 2:
         [
             {
                 "run": labels_by_id[r.id],
-                "id": r.id,
-                "preset": r.preset,
-                "network": architecture.summary_line(r.metadata.spec()) if r.metadata.spec() else "imported",
-                "epochs": len(r.metadata.history),
-                "batch size": (r.metadata.settings or {}).get("batch_size"),
-                "learning rate": (r.metadata.settings or {}).get("learning_rate"),
-                "seed": (r.metadata.settings or {}).get("seed"),
-                "training images": r.metadata.train_images,
                 "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
-                "seconds": rounded(r.metadata.seconds, 1),
                 "images/s": None
                 if r.metadata.samples_per_second is None
                 else int(round(r.metadata.samples_per_second)),
+                "seconds": rounded(r.metadata.seconds, 1),
+                "epochs": len(r.metadata.history),
+                "training images": r.metadata.train_images,
+                "batch size": (r.metadata.settings or {}).get("batch_size"),
+                "learning rate": (r.metadata.settings or {}).get("learning_rate"),
+                "seed": (r.metadata.settings or {}).get("seed"),
                 "status": r.status,
+                "preset": r.preset,
+                "network": architecture.summary_line(r.metadata.spec()) if r.metadata.spec() else "imported",
+                "id": r.id,
             }
             for r in picked
         ],
         hide_index=True,
+        column_config={"network": st.column_config.TextColumn(width="medium")},
     )
 elif comparable:
     st.caption("Choose two or more runs to compare.")
@@ -205,14 +240,14 @@ elif comparable:
 st.subheader("Saved runs")
 with st.expander("Import a model (.keras)"):
     import_model_widget()
-message = st.session_state.pop(MESSAGE_KEY, None)
-if message:
+if message := st.session_state.pop(MESSAGE_KEY, None):
     getattr(st, message[0])(message[1])
 
 st.dataframe(
     [
         {
-            "run": r.id,
+            "run": r.label(),
+            "id": r.id,
             "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
             "status": r.status + (f": {r.error}" if r.error else ""),
             "preset": r.preset or "—",
@@ -237,24 +272,34 @@ def delete(run_id: str) -> None:
         store.delete_run(run_id)
         st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
         if active_run_id() == run_id:
-            st.session_state["model_id"] = store.DEFAULT_RUN_ID
+            set_active_run(store.DEFAULT_RUN_ID)
     except store.StoreError as exc:
         st.session_state[MESSAGE_KEY] = ("error", str(exc))
 
 
+labels_all = {r.id: r.label() for r in all_runs}
 deletable = [r.id for r in all_runs if not r.shipped]
 pending = st.session_state.get(PENDING_DELETE)
 if pending is not None and pending not in deletable:
     st.session_state.pop(PENDING_DELETE, None)
     pending = None
 if pending is not None:
-    st.warning(f"Delete run **{pending}**? Its model file and metadata are removed for good.")
+    st.warning(
+        f"Delete run **{labels_all.get(pending, pending)}** (id {pending})? Its model file and metadata are removed "
+        "for good."
+    )
     yes, no, _ = st.columns([1, 1, 3])
     yes.button("Yes, delete", type="primary", key="del_confirm", on_click=delete, args=(pending,))
     no.button("Cancel", key="del_cancel", on_click=ask_delete, args=(None,))
 elif deletable:
     pick, go, _ = st.columns([3, 1, 2], vertical_alignment="bottom")
-    target = pick.selectbox("Run to delete", deletable, key="del_target", help="Shipped models can't be deleted")
+    target = pick.selectbox(
+        "Run to delete",
+        deletable,
+        key="del_target",
+        format_func=lambda run_id: labels_all.get(run_id, run_id),
+        help="Shipped models can't be deleted",
+    )
     go.button("Delete…", key="del_ask", on_click=ask_delete, args=(target,))
 else:
     st.caption("No saved runs yet; the shipped models can't be deleted.")

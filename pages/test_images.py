@@ -15,6 +15,7 @@ from ui.state import (
     active_run,
     int_param,
     kept,
+    link_params,
     model_or_message,
     test_probabilities,
     test_set_or_message,
@@ -196,7 +197,7 @@ with tab_test:
             "pages/feature_maps.py",
             label="See its feature maps",
             icon=":material/layers:",
-            query_params={"image": chosen},
+            query_params=link_params(image=chosen),
         )
         why_panel(info, test.images[chosen], p, key="ti_why")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import errno
 import json
-from datetime import datetime
 import subprocess
 import textwrap
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import keras
@@ -435,7 +435,16 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
     assert {k: written[k] for k in raw} == raw
-    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from", "notes", "name"}
+    assert set(written) - set(raw) == {
+        "version",
+        "arch",
+        "executor",
+        "node",
+        "input_scaling",
+        "imported_from",
+        "notes",
+        "name",
+    }
     # The preset's architecture gives the spec.
     assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
     assert architecture.describe(meta.spec()).params == raw["params"]

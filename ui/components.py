@@ -67,7 +67,7 @@ def show_upload_pair(upload: dict[str, Any]) -> None:
 
 def upload_section(info: Any, key: str) -> None:
     """Upload an image, see what the model makes of it: the prepared input, prediction, probabilities, why."""
-    from ui.state import upload_probabilities
+    from ui.state import link_params, upload_probabilities
 
     st.caption(
         "PNG, JPEG, WebP, BMP or GIF (first frame). It is turned into a 28×28 light-on-dark image like the data."
@@ -85,7 +85,7 @@ def upload_section(info: Any, key: str) -> None:
             "pages/feature_maps.py",
             label="See its feature maps",
             icon=":material/layers:",
-            query_params={"source": "upload"},
+            query_params=link_params(source="upload"),
         )
     with right:
         st.plotly_chart(probability_bars(probs, CLASS_NAMES), width="stretch", key=f"{key}_probs")

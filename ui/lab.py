@@ -29,7 +29,7 @@ from ui.lab_figures import (
     receptive_field_figure,
     small_matrix_figure,
 )
-from ui.state import cached_model, test_set_or_message
+from ui.state import cached_model, link_params, test_set_or_message
 
 CELL_PARAM = "cell"
 NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover their titles
@@ -109,7 +109,7 @@ def exemplars_section(info: Any, layer: str, channel: int) -> None:
     )
     cols = st.columns(len(found))
     for col, e in zip(cols, found, strict=True):
-        col.page_link("pages/test_images.py", label=f"#{e.index}", query_params={"image": e.index})
+        col.page_link("pages/test_images.py", label=f"#{e.index}", query_params=link_params(image=e.index))
 
 
 # --- Explain a cell -----------------------------------------------------------------------------------

@@ -115,7 +115,9 @@ def test_a_shared_link_opens_its_model_and_a_missing_one_says_so(app_server: App
     goto(page, app_server, f"/test_images?image=5&model={RUN_ID}")
     expect(sidebar_model(page)).to_have_value(store.get_run(RUN_ID, home=Path(app_server.env["FMNIST_HOME"])).label())
     goto(page, app_server, "/test_images?image=5&model=no-such-run")
-    expect(page.get_by_test_id("stAlert").filter(has_text="no-such-run").filter(has_text="does not exist")).to_be_visible()
+    expect(
+        page.get_by_test_id("stAlert").filter(has_text="no-such-run").filter(has_text="does not exist")
+    ).to_be_visible()
     expect(sidebar_model(page)).to_have_value(store.get_run(store.DEFAULT_RUN_ID).label())
     expect(page).to_have_url(re.compile(r"model=default"))
 

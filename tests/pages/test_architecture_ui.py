@@ -196,6 +196,7 @@ from ui import architecture as ua
 
 class Upload:
     name = {name!r}
+    file_id = {name!r}
 
     def getvalue(self):
         return open({path!r}, "rb").read()
@@ -241,16 +242,27 @@ def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
     script = tmp_path / "import_good.py"
     script.write_text(IMPORT_SCRIPT.format(name="small.keras", path=str(good)))
     at = AppTest.from_file(str(script), default_timeout=120).run()
+    # A bad name is refused as it is typed, before Import is pressed.
+    at.text_input(key="import_model.name").set_value("small one/..").run()
+    assert [e.value for e in at.error] == ["“small one/..” can't be a run id: use letters, digits, '_' and '-' only."]
+    assert at.button(key="import_model.go").disabled
+    at.text_input(key="import_model.name").set_value("default").run()
+    assert [e.value for e in at.error] == ["A run named default exists already; choose another name."]
     at.text_input(key="import_model.name").set_value("small-one").run()
+    assert not at.error and not at.button(key="import_model.go").disabled
     at.button(key="import_model.go").click().run()
     assert not at.exception and not at.error
     info = store.get_run("small-one")
     assert info.status == "imported"
     assert [s.value for s in at.success] == [
-        f"Imported **small-one**: test accuracy {info.test_accuracy:.2%} on the 10,000 test images."
+        f"Imported **{info.label()}** (id small-one): test accuracy {info.test_accuracy:.2%} on the 10,000 test images."
     ]
     at.button(key="import_model.use").click().run()
     assert at.session_state["model_id"] == "small-one"
+    # Once the run is deleted the panel no longer offers it.
+    store.delete_run("small-one")
+    at.run()
+    assert not at.success and not [b for b in at.button if b.key == "import_model.use"]
 
 
 # --- the pages follow a custom network --------------------------------------------------------------------

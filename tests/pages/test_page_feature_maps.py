@@ -26,6 +26,7 @@ def test_feature_maps_params_set_the_controls(make_app) -> None:
         "image": "0",
         "layer": "conv2d",
         "channel": "1",
+        "model": "default",  # every address carries the active model
     }
     assert re.fullmatch(r"\d+,\d+", at.query_params["cell"])  # the explained cell rides along
 

@@ -58,7 +58,7 @@ def test_sidebar_model_box_on_every_page(make_app) -> None:
 def test_deleted_run_still_selected_warns(make_app, tiny_run: str) -> None:
     at = open_page(make_app, "home")
     box = model_box(at)
-    assert any(option.startswith(tiny_run) for option in box.options), box.options
+    assert store.get_run(tiny_run).label() in box.options, box.options
     box.set_value(tiny_run).run()
     assert at.session_state["model_id"] == tiny_run
     assert any(tiny_run in m for m in texts(at.markdown))
@@ -166,6 +166,7 @@ def test_bad_query_params_warn_and_fall_back(make_app, page: str, params: dict[s
             "image": "0",
             "layer": "conv2d",
             "channel": "0",
+            "model": "default",
         }
     # The view still works after the warning: one more run with the corrected address warns no more.
     at.run()

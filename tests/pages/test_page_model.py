@@ -19,7 +19,7 @@ def _button(at, key: str):
 def test_model_page_summary_and_metrics(make_app) -> None:
     at = open_page(make_app, "model", model_id="default")
     assert not at.exception, exceptions(at)
-    assert "default" in texts(at.subheader)
+    assert store.get_run("default").label() in texts(at.subheader)
     assert any("243,786" in m for m in texts(at.markdown)), "no 'Total parameters: 243,786'"
     metrics = {m.label: m.value for m in at.metric}
     shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
@@ -42,10 +42,11 @@ def test_confusion_matrix_and_per_class_table_agree(make_app) -> None:
 
 def test_delete_asks_first_and_cancel_keeps_the_run(make_app, tiny_run: str, fmnist_home: Path) -> None:
     at = open_page(make_app, "model", model_id="default")
-    assert at.selectbox(key="del_target").options == [tiny_run]  # shipped models are not offered
+    assert at.selectbox(key="del_target").options == [store.get_run(tiny_run).label()]  # shipped ones are not offered
     _button(at, "del_ask").click()
     rerun(at, "default")
-    assert any(f"Delete run **{tiny_run}**?" in w for w in texts(at.warning)), texts(at.warning)
+    label = store.get_run(tiny_run).label()
+    assert any(f"Delete run **{label}** (id {tiny_run})?" in w for w in texts(at.warning)), texts(at.warning)
     assert (fmnist_home / f"{tiny_run}.json").exists()
     _button(at, "del_cancel").click()
     rerun(at, "default")
@@ -64,8 +65,8 @@ def test_delete_asks_first_and_cancel_keeps_the_run(make_app, tiny_run: str, fmn
 def test_saved_runs_table_has_headers_and_readable_times(make_app, tiny_run: str) -> None:
     at = open_page(make_app, "model", model_id="default")
     table = next(df.value for df in at.dataframe if "created" in df.value.columns)
-    assert list(table.columns) == ["run", "test accuracy", "status", "preset", "created", "kind"]
-    row = table[table["run"] == tiny_run].iloc[0]
+    assert list(table.columns) == ["run", "id", "test accuracy", "status", "preset", "created", "kind"]
+    row = table[table["id"] == tiny_run].iloc[0]
     assert row["test accuracy"] == "10.00%"
     created = store.get_run(tiny_run).created
     assert row["created"] == f"{created[:10]} {created[11:16]} UTC", (row["created"], created)
@@ -73,12 +74,12 @@ def test_saved_runs_table_has_headers_and_readable_times(make_app, tiny_run: str
 
 def test_delete_active_run_falls_back_to_default(make_app, tiny_run: str) -> None:
     at = open_page(make_app, "model", model_id=tiny_run)
-    assert tiny_run in texts(at.subheader)
+    assert store.get_run(tiny_run).label() in texts(at.subheader)
     _button(at, "del_ask").click().run()
     _button(at, "del_confirm").click().run()
     assert not at.exception, exceptions(at)
     assert at.session_state["model_id"] == "default"
-    assert "default" in texts(at.subheader)
+    assert store.get_run("default").label() in texts(at.subheader)
     assert tiny_run not in [r.id for r in store.list_runs()]
 
 
@@ -89,7 +90,7 @@ def test_compare_runs_short_labels_colours_and_smoothing_note(make_app, trained_
     assert set(picker.value) == set(trained_runs)  # the two newest comparable runs by default
     spec = plotly_figure(at, "Test accuracy per epoch")
     names = [trace["name"] for trace in spec["data"]]
-    assert all(n.startswith(("fast · ", "improved · ")) and len(n) <= 30 for n in names), names
+    assert all(n.startswith(("fast · ", "improved · ")) and len(n) <= 34 for n in names), names
     colours = [trace["line"]["color"] for trace in spec["data"]]
     assert len(set(colours)) == len(colours)
     # The note appears exactly when a compared preset trains with label smoothing (none does since issue 14).

@@ -43,7 +43,7 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
     # The sidebar lives on app.py's runs: back to Home, the new run is listed (the shipped one stays active).
     show_home(at)
     box = model_box(at)
-    assert any(option.startswith(run_id) for option in box.options), box.options
+    assert store.get_run(run_id).label() in box.options, box.options
     assert box.value == "default"
 
     at.switch_page(PAGE_FILES["train"])
