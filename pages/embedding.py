@@ -78,10 +78,12 @@ probs = test_probabilities(info.id, info.created)
 actual = test.labels.astype(int)
 wrong = int((probs.argmax(axis=1) != actual).sum())
 st.caption(
-    f"Each point is one test image: the {result.layer} layer's output of model {info.id}, projected by {method}. "
+    f"Each point is one test image: the {result.layer} layer's output of model {info.label()}, projected by {method}. "
     f"Crosses are the {wrong:,} misclassified images. Drag a box or lasso to list images; hover for details."
 )
-chosen = embedding_chart(result.points, colour, actual, probs, f"{method} of {result.layer} · {info.id}", "emb_chart")
+chosen = embedding_chart(
+    result.points, colour, actual, probs, f"{method} of {result.layer} · {info.label()}", "emb_chart"
+)
 
 if chosen:
     predicted = probs.argmax(axis=1)

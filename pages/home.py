@@ -39,7 +39,7 @@ with right:
     if info is not None:
         meta = info.metadata
         with st.container(border=True):
-            st.markdown(f"**{info.id}**" + (" — shipped with the app" if info.shipped else ""))
+            st.markdown(f"**{info.label()}**" + (" — shipped with the app" if info.shipped else ""))
             c1, c2 = st.columns(2)
             acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "n/a"
             c1.metric("Test accuracy", acc)

@@ -84,7 +84,7 @@ def watch_section(snap: Snapshot | None) -> None:
         except store.StoreError as exc:
             st.caption(f"{exc}.")
             return
-        st.caption(f"Replay of run **{info.id}** (the model chosen in the sidebar).")
+        st.caption(f"Replay of run **{info.label()}** (the model chosen in the sidebar).")
         _draw(frames, live=False, source=info.id)
         return
     running = snap.state not in ("done", "stopped", "failed")

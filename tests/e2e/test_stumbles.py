@@ -159,3 +159,65 @@ def test_run_names_are_readable_and_whole_in_the_sidebar(app_server: AppServer, 
     text_box = shown.locator("input").first
     assert not text_box.evaluate("(el) => el.scrollWidth > el.clientWidth + 1"), value
     assert CLASS_NAMES  # the import keeps the class names in use
+
+
+def test_the_import_panel_follows_the_file_the_name_and_deletes(
+    app_server: AppServer, app_page: Page, tmp_path: Path
+) -> None:
+    """Item 7: the old success stayed up for a new file and after its run was deleted; a bad name waited for Import."""
+    page = app_page
+    first, second = tmp_path / "panel-a.keras", tmp_path / "panel-b.keras"
+    dense_only_model().save(first)
+    conv_without_pool_model().save(second)
+    goto(page, app_server, "/model")
+    page.get_by_text("Import a model (.keras)").first.click()
+    panel = page.get_by_test_id("stExpander").filter(has_text="Import a model")
+    panel.locator("input[type=file]").set_input_files(str(first))
+    wait_for_app(page, server=app_server)
+    name = panel.get_by_role("textbox", name="Name (optional)")
+    name.fill("bad name/..")
+    name.press("Enter")
+    wait_for_app(page, server=app_server)
+    expect(panel.get_by_text("can't be a run id")).to_be_visible()  # before Import is pressed
+    expect(panel.get_by_role("button", name="Import")).to_be_disabled()
+    name.fill("panel-a")
+    name.press("Enter")
+    wait_for_app(page, server=app_server)
+    panel.get_by_role("button", name="Import").click()
+    wait_for_app(page, server=app_server)
+    expect(panel.get_by_text("Imported", exact=False)).to_be_visible(timeout=60_000)
+    panel.locator("input[type=file]").set_input_files(str(second))
+    wait_for_app(page, server=app_server)
+    expect(panel.get_by_text("Imported", exact=False)).to_have_count(0)  # a new file: the old success is gone
+    expect(panel.get_by_role("button", name="Use this model")).to_have_count(0)
+
+    # The run deleted: the panel says nothing of it any more.
+    panel.locator("input[type=file]").set_input_files(str(first))
+    name.fill("")
+    name.press("Enter")
+    wait_for_app(page, server=app_server)
+    panel.get_by_role("button", name="Import").click()
+    wait_for_app(page, server=app_server)
+    expect(panel.get_by_role("button", name="Use this model")).to_be_visible(timeout=60_000)
+    imported = [r for r in store.list_runs(Path(app_server.env["FMNIST_HOME"])) if r.metadata.imported_from]
+    newest = max(imported, key=lambda r: r.created or "")
+    store.delete_run(newest.id, home=Path(app_server.env["FMNIST_HOME"]))
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model").click()
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_role("button", name="Use this model")).to_have_count(0)
+
+
+def test_a_run_can_be_renamed_and_the_name_shows_in_the_sidebar(app_server: AppServer, app_page: Page) -> None:
+    page = app_page
+    goto(page, app_server, "/model?model=conv-no-pool")
+    page.get_by_role("button", name="Rename").click()
+    box = page.get_by_role("textbox", name="Name")
+    box.fill("x" * 41)
+    assert len(box.input_value()) == store.MAX_NAME  # the box takes no more than a name may have
+    box.fill("My first dense net")
+    box.press("Enter")
+    wait_for_app(page, server=app_server)
+    page.get_by_role("button", name="Save name").click()
+    wait_for_app(page, server=app_server)
+    expect(sidebar_model(page)).to_have_value(re.compile(r"^My first dense net · \d+\.\d\d%$"))
+    expect(page.get_by_role("heading", level=3).filter(has_text="My first dense net")).to_be_visible()

@@ -117,7 +117,8 @@ def test_a_saved_run_chosen_in_the_sidebar_replays(make_app, fmnist_home: Path, 
     at = open_page(make_app, "train", model_id="watched-run")
     assert not at.exception, exceptions(at)
     assert HEADING in texts(at.subheader)
-    assert any("Replay of run **watched-run**" in c for c in texts(at.caption)), texts(at.caption)
+    label = store.get_run("watched-run", fmnist_home).label()
+    assert any(f"Replay of run **{label}**" in c for c in texts(at.caption)), texts(at.caption)
     slider = epoch_slider(at)
     assert slider is not None and slider.value == 2
     assert_same_mosaic(plotly_figure(at, "kernels"), kernels_figure(frames.frame(2).kernels, ""))
