@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from fmnist_core import store
+
 from .harness import REPO_ROOT, AppServer, goto, wait_for_app
 
 PAGES = {  # path -> h1; "/" first
@@ -127,7 +129,8 @@ def test_train_shows_live_epochs_then_saves_a_run(app_server: AppServer, train_s
     # The job's end reruns the whole app once, so the sidebar already lists the new run.
     box = model_box(page)
     box.click()
-    expect(page.get_by_role("option", name=re.compile(rf"^{re.escape(run_id)}\b"))).to_be_visible()
+    label = store.get_run(run_id, home=Path(app_server.env["FMNIST_HOME"])).label()
+    expect(page.get_by_role("option", name=label, exact=True)).to_be_visible()
     expect(page.get_by_role("option", name=re.compile(r"^default\b"))).to_be_visible()
     page.keyboard.press("Escape")
     expect(box).to_have_value(re.compile(r"^default\b"))
@@ -139,13 +142,13 @@ def test_use_this_model_selects_the_new_run(app_server: AppServer, train_session
     page, run_id = train_session.page, train_session.run_id
     page.get_by_role("button", name="Use this model").click()
     wait_for_app(page, server=app_server)
-    chosen = re.compile(rf"^{re.escape(run_id)}\b")
+    chosen = store.get_run(run_id, home=Path(app_server.env["FMNIST_HOME"])).label()
     expect(model_box(page)).to_have_value(chosen, timeout=10_000)
     # Move on through the app's own navigation (same session): the choice holds, the Model page shows it.
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model").click()
     wait_for_app(page, server=app_server)
     expect(heading(page)).to_have_text("Model")
-    expect(page.get_by_role("heading", level=3).first).to_have_text(run_id)
+    expect(page.get_by_role("heading", level=3).first).to_have_text(chosen)
     expect(model_box(page)).to_have_value(chosen)
 
 

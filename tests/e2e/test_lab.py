@@ -159,7 +159,7 @@ def test_design_a_network_train_it_and_open_its_feature_maps(app_server: AppServ
     model_box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
     page.get_by_role("button", name="Use this model").click()
     wait_for_app(page, server=app_server)
-    expect(model_box).to_have_value(re.compile(rf"^{re.escape(run_id)}\b"))
+    expect(model_box).to_have_value(store.get_run(run_id, home=Path(app_server.env["FMNIST_HOME"])).label())
     go_by_nav(page, "Feature maps", server=app_server)
     layer = page.get_by_role("combobox", name="Layer")
     expect(layer).to_have_value(re.compile(r"^conv2d \(28, 28, 6\)"))
