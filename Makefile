@@ -43,7 +43,7 @@ KERAS_FETCH := import os, keras; keras.datasets.fashion_mnist.load_data(); \
 # Referenced indirectly on purpose: a literal $(MAKE) would make `make -n data` execute the whole recipe.
 make_venv = $(MAKE) --no-print-directory venv
 
-.PHONY: help venv dev-venv data run system-test-deps test lint bench bench-full clean
+.PHONY: help venv dev-venv data run dev system-test-deps test lint bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
@@ -93,6 +93,10 @@ data: ## make sure the four Fashion-MNIST .gz files are on this machine
 
 run: venv data ## start the dashboard (opens a browser tab when there is a desktop)
 	TF_CPP_MIN_LOG_LEVEL=3 $(VENV)/bin/streamlit run app.py --server.headless $(RUN_HEADLESS)
+
+dev: venv data ## like run, and reloads when a source file is saved (polling watcher: single files, not .venv)
+	TF_CPP_MIN_LOG_LEVEL=3 $(VENV)/bin/streamlit run app.py --server.headless $(RUN_HEADLESS) \
+	  --server.fileWatcherType poll --server.runOnSave true
 
 system-test-deps: ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded)
 	@if [ -x $(CHROMIUM) ]; then echo "system-test-deps: $(CHROMIUM) present"; \

@@ -81,8 +81,6 @@ def start_server(
         "true",
         "--browser.gatherUsageStats",
         "false",
-        "--server.fileWatcherType",
-        "none",
         "--logger.enableRich",  # plain tracebacks in the log, not rich's forced ANSI colours
         "false",
     ]
