@@ -11,8 +11,10 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Protocol
 
 from fmnist_core.progress import Event
 from fmnist_core.worker import WorkerSpec, process_main
@@ -20,11 +22,18 @@ from fmnist_core.worker import WorkerSpec, process_main
 LOCAL = "local-process"
 RAY = "ray"
 RAY_ADDRESS_ENV = "FMNIST_RAY_ADDRESS"
+WARM_READY = "warm-ready"  # what a warm worker sends once TensorFlow is imported and the data loaded
 
 
 def executor_name() -> str:
     """ "ray" when FMNIST_RAY_ADDRESS names a cluster, else "local-process"."""
     return RAY if os.environ.get(RAY_ADDRESS_ENV, "").strip() else LOCAL
+
+
+class WarmSource(Protocol):
+    def take(self, spec: WorkerSpec) -> LocalProcess | None:
+        """A warm worker already sent `spec`, or None when none is there (then a cold one is spawned)."""
+        ...
 
 
 class WorkerHandle(Protocol):
@@ -65,18 +74,34 @@ def describe_exit(exitcode: int | None, what: str = "the training process") -> s
     return f"{what} died: it exited with code {exitcode}"
 
 
-class LocalProcess:
-    """A worker process spawned (not forked: the server may hold TensorFlow or Streamlit threads) from the
-    calling thread, which must outlive it: Linux delivers the parent-death signal when that thread ends."""
+def spawn_process(
+    target: Callable[..., None], *args: Any, name: str = "fmnist-training"
+) -> tuple[BaseProcess, Connection]:
+    """Spawn (not fork: the server may hold TensorFlow or Streamlit threads) `target(*args, conn)`; returns the
+    process and this side of its duplex pipe. The calling thread must outlive the process: Linux delivers the
+    parent-death signal when that thread ends."""
+    ctx = multiprocessing.get_context("spawn")
+    conn, child = ctx.Pipe(duplex=True)
+    # daemon: multiprocessing terminates it at the server's normal exit; PDEATHSIG covers the other exits.
+    process = ctx.Process(target=target, args=(*args, child), name=name, daemon=True)
+    process.start()
+    child.close()
+    return process, conn
 
-    def __init__(self, spec: WorkerSpec) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe(duplex=True)
+
+class LocalProcess:
+    """A worker process and its pipe: spawned cold for one spec (`LocalProcess.spawn`) or a warm one from
+    fmnist_core.warm that was sent its spec."""
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self._conn = conn
         self._send_lock = threading.Lock()
-        # daemon: multiprocessing terminates it at the server's normal exit; PDEATHSIG covers the other exits.
-        self.process = ctx.Process(target=process_main, args=(spec, child), name="fmnist-training", daemon=True)
-        self.process.start()
-        child.close()
+
+    @classmethod
+    def spawn(cls, spec: WorkerSpec) -> LocalProcess:
+        """A cold worker: a new process that imports TensorFlow and loads the data after the click."""
+        return cls(*spawn_process(process_main, spec))
 
     @property
     def pid(self) -> int | None:
@@ -85,9 +110,11 @@ class LocalProcess:
     def events(self) -> Iterator[Event]:
         while True:
             try:
-                yield self._conn.recv()
+                message = self._conn.recv()
             except (EOFError, OSError):
                 break
+            if message != WARM_READY:  # a worker taken while warming says so before its training's events
+                yield message
         self.process.join(5)
         self._conn.close()
 
@@ -109,10 +136,11 @@ class LocalProcess:
         return describe_exit(self.process.exitcode)
 
 
-def launch(name: str, spec: WorkerSpec) -> WorkerHandle:
-    """Start a worker for `spec` on the named executor."""
+def launch(name: str, spec: WorkerSpec, warm: WarmSource | None = None) -> WorkerHandle:
+    """Start a worker for `spec` on the named executor; locally a warm worker from `warm` when it has one."""
     if name == RAY:
         from fmnist_core.ray_executor import RayActor
 
         return RayActor(spec)
-    return LocalProcess(spec)
+    handle = warm.take(spec) if warm is not None else None
+    return handle if handle is not None else LocalProcess.spawn(spec)

@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from fmnist_core import executors, store
+from fmnist_core import executors, store, warm
 from fmnist_core.presets import (  # re-exported: the pages, the CLI and the tests import them from here
     DEFAULT_PRESET,
     PRESETS,
@@ -49,6 +49,7 @@ __all__ = [
     "TrainConfig",
     "TrainingJob",
     "bfloat16_supported",
+    "warm_up",
 ]
 RETRY_TIMEOUT_SECONDS = 300  # how long retry_save waits for the worker's answer
 
@@ -98,6 +99,14 @@ class _Slots:
 
 
 SLOTS = _Slots()
+# Warm workers for the free slots: the local trainings take one when it is there (fmnist_core.warm).
+WARM = warm.WarmPool(wanted=lambda: SLOTS.capacity() - SLOTS.running())
+
+
+def warm_up() -> None:
+    """The Train page was opened: have a warm worker waiting for each free training slot (local executor only)."""
+    if executors.executor_name() == executors.LOCAL:
+        WARM.warm_up()
 
 
 class TrainingJob:
@@ -224,7 +233,7 @@ class TrainingJob:
                 executor=self.executor,
                 parent_pid=os.getpid() if local else None,
             )
-            self._handle = handle = executors.launch(self.executor, spec)
+            self._handle = handle = executors.launch(self.executor, spec, warm=WARM)
             if self._stop.is_set():
                 handle.stop()
             for event in handle.events():

@@ -509,15 +509,25 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
-def process_main(spec: WorkerSpec, conn: Connection) -> None:
-    """Entry point of a spawned worker: train, save, then linger only while a failed save may be retried.
-
-    The job sends "stop", "retry" or "quit" through `conn`; a closed connection means the server is gone.
-    """
-    _die_with_parent(spec.parent_pid)
+def prepare_process(parent_pid: int | None) -> None:
+    """What a local worker process does first (cold or warm): die with the server, leave Ctrl-C to it, run below it."""
+    _die_with_parent(parent_pid)
     # Ctrl-C in a terminal reaches the whole process group: the server decides (Stop, or ending this process).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     lower_priority()
+
+
+def process_main(spec: WorkerSpec, conn: Connection) -> None:
+    """Entry point of a spawned (cold) worker: prepare the process, then `serve` the one training."""
+    prepare_process(spec.parent_pid)
+    serve(spec, conn)
+
+
+def serve(spec: WorkerSpec, conn: Connection) -> None:
+    """Train, save, then linger only while a failed save may be retried; the process ends after it.
+
+    The job sends "stop", "retry" or "quit" through `conn`; a closed connection means the server is gone.
+    """
     stop = threading.Event()
     commands: queue.Queue[str] = queue.Queue()
     send_lock = threading.Lock()
