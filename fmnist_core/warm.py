@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -125,6 +125,38 @@ def warm_main(parent_pid: int, conn: Connection) -> None:
         serve(message, conn)
 
 
+# --- the server's side ----------------------------------------------------------------------------------------
+class WarmWorker(LocalProcess):
+    """A warm worker that was sent its spec. Should it die before its training reports anything (killed while it
+    waited, by the out-of-memory killer or a person, and its pipe still took the spec), a cold worker trains
+    instead of the training failing: nothing of it had started."""
+
+    def __init__(self, process: BaseProcess, conn: Connection, spec: WorkerSpec) -> None:
+        super().__init__(process, conn)
+        self._spec = spec
+        self._stop_asked = False
+
+    def events(self) -> Iterator[Event]:
+        heard = False
+        for event in super().events():
+            heard = True
+            yield event
+        if heard or self.process.exitcode == 0:
+            return
+        if self.process.is_alive():
+            self.process.kill()
+        cold = LocalProcess.spawn(self._spec)  # from the job's thread, which follows it to its end (PDEATHSIG)
+        with self._send_lock:
+            self.process, self._conn = cold.process, cold._conn
+        if self._stop_asked:
+            self.stop()
+        yield from super().events()
+
+    def stop(self) -> None:
+        self._stop_asked = True
+        super().stop()
+
+
 # --- the pool, in the server ---------------------------------------------------------------------------------
 @dataclass
 class _Warm:
@@ -175,7 +207,7 @@ class WarmPool:
         except (OSError, ValueError):  # it died just now: the caller spawns a cold worker
             self._retire([chosen])
             return None
-        return LocalProcess(chosen.process, chosen.conn)
+        return WarmWorker(chosen.process, chosen.conn, spec)
 
     def ready_pids(self) -> list[int]:
         """The pids of the warm workers ready to take a training now."""
