@@ -16,6 +16,8 @@ from fmnist_core.watch import Frame, Frames
 STATES = ("queued", "running", "stopping", "done", "stopped", "failed")
 FINAL_STATES = ("done", "stopped", "failed")
 MAX_BATCH_POINTS = 400
+# Between Setup and the first batch TensorFlow traces the training step: seconds the page should name.
+FIRST_BATCH_PHASE = "preparing the first batch"
 
 
 # --- events: worker -> job ---------------------------------------------------------------------------
@@ -223,7 +225,7 @@ class LiveState:
             self.batches_per_epoch, self.train_images = event.batches_per_epoch, event.train_images
             self.batch_size = event.batch_size
             self.precision, self.precision_note = event.precision, event.precision_note
-            self.fit_started, self.phase = now, "training"
+            self.fit_started, self.phase = now, FIRST_BATCH_PHASE
         elif isinstance(event, EpochBegin):
             self.epoch, self.batch = event.epoch, 0
         elif isinstance(event, BatchEnd):
@@ -276,6 +278,8 @@ class LiveState:
             self.state, self.error, self.phase, self.ended = "failed", error, "failed", now
 
     def _batch_end(self, event: BatchEnd) -> None:
+        if self.phase == FIRST_BATCH_PHASE:
+            self.phase = "training"
         new = event.done_in_epoch - self.batch
         self.samples_seen += min(new * self.batch_size, max(0, self.train_images - self.batch * self.batch_size))
         self.train_seconds += event.seconds

@@ -240,7 +240,9 @@ class WarmPool:
             except Exception:  # noqa: BLE001 - this thread must never end: its children would die with it
                 traceback.print_exc(file=sys.stderr)
             with self._cond:
-                self._cond.wait(POLL_SECONDS)
+                # Nothing to watch and nobody about: sleep until warm_up() (a server that idles when idle).
+                about = self._demand_at is not None and time.monotonic() - self._demand_at < idle_seconds()
+                self._cond.wait(POLL_SECONDS if self._workers or self._retired or about else None)
 
     def _tend(self) -> None:
         """Reap dead workers, retire idle, surplus or outdated ones, and spawn the missing ones."""

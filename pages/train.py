@@ -9,7 +9,7 @@ import streamlit as st
 from fmnist_core import architecture
 from fmnist_core.data import EXPECTED_COUNT
 from fmnist_core.estimate import estimate_training_seconds
-from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig, TrainingJob
+from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig, TrainingJob, warm_up
 from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
@@ -17,6 +17,7 @@ from ui.state import JOB_KEY, kept, runs, set_active_run
 from ui.watch import new_frame, watch_section
 
 page_frame()
+warm_up()  # workers with TensorFlow and the data loaded wait for this page's Train click (ended when unused)
 
 POLL_FLAG = "_train_polling"
 CUSTOM_SPEC_KEY = "_custom_arch"  # the editor's last valid spec, read by the Train button's callback
@@ -201,10 +202,13 @@ def live_view() -> None:
             )
             st.button("Cancel", on_click=job.stop)
         elif state in ("running", "stopping"):
-            label = (
-                f"Epoch {max(snap.epoch, 1)}/{snap.epochs} · batch {snap.batch}/{snap.batches_per_epoch}"
-                f" · {snap.phase} · elapsed {_fmt_seconds(snap.elapsed)} · ETA {_fmt_seconds(snap.eta)}"
-            )
+            if snap.epoch <= 1 and snap.batch == 0:  # until the first batch: what the worker is doing
+                label = f"{snap.phase[:1].upper()}{snap.phase[1:]} · elapsed {_fmt_seconds(snap.elapsed)}"
+            else:
+                label = (
+                    f"Epoch {max(snap.epoch, 1)}/{snap.epochs} · batch {snap.batch}/{snap.batches_per_epoch}"
+                    f" · {snap.phase} · elapsed {_fmt_seconds(snap.elapsed)} · ETA {_fmt_seconds(snap.eta)}"
+                )
             st.progress(snap.progress, text=label)
             if state == "stopping":
                 st.warning("Stopping after the current batch; the partial model will be saved.")

@@ -117,8 +117,10 @@ def test_snapshot_is_a_frozen_copy_and_final_states_stick() -> None:
     job = TrainingJob(tiny())
     job._apply(Setup(batches_per_epoch=16, train_images=512, batch_size=32, precision="float32", precision_note=""))
     job._apply(EpochBegin(1))
+    assert job.snapshot().phase == "preparing the first batch"  # TensorFlow traces the step: the page says so
     job._apply(BatchEnd(done_in_epoch=4, loss=0.5, accuracy=0.25, seconds=0.2))
     snap = job.snapshot()
+    assert snap.phase == "training"
     assert (snap.epoch, snap.batch, snap.samples_seen, snap.progress) == (1, 4, 128, 0.25)
     assert snap.samples_per_second == pytest.approx(640.0) and snap.batch == 4
     with pytest.raises(FrozenInstanceError):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store
+from fmnist_core import store, warm
 from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
 
@@ -21,6 +21,7 @@ def fmnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     home.mkdir()
     monkeypatch.setenv("FMNIST_HOME", str(home))
     monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
+    monkeypatch.setenv(warm.IDLE_ENV, "0")  # no warm workers (each imports TensorFlow) unless a test asks for them
     clear_caches()
     yield home
     clear_caches()

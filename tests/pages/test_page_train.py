@@ -1,14 +1,30 @@
-"""Train page: a training saved as a run, Use this model, Stop keeps a stopped run, a full disk at save time."""
+"""Train page: a training saved as a run, Use this model, Stop keeps a stopped run, a full disk at save time, the
+phase named until the first batch, a warm worker started by opening the page."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store
-from page_helpers import PAGE_FILES, button, exceptions, model_box, number_input, open_page, run_until, show_home, texts
+from fmnist_core import store, training, warm
+from fmnist_core.progress import BatchEnd, EpochBegin, Phase, Setup, Started
+from fmnist_core.training import TrainConfig, TrainingJob
+from page_helpers import (
+    PAGE_FILES,
+    TRAIN_TIMEOUT,
+    button,
+    exceptions,
+    model_box,
+    number_input,
+    open_page,
+    run_until,
+    show_home,
+    texts,
+)
 
 
 @pytest.mark.slow
@@ -187,3 +203,51 @@ def test_custom_network_is_designed_checked_and_trained(make_app, fmnist_home: P
     snap = job.snapshot()
     assert snap.state == "done" and snap.run_id, snap.error
     assert store.get_run(snap.run_id).metadata.arch == job.config.arch
+
+
+def progress_text(at: AppTest) -> str:
+    (bar,) = at.get("progress")
+    return bar.proto.text
+
+
+def test_until_the_first_batch_the_progress_names_the_phase(make_app) -> None:
+    at = open_page(make_app, "train")
+    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600))  # fed by hand: no worker
+    at.session_state["training_job"] = job
+    job._apply(Started(executor="local-process", node="here", pid=1))
+    job._apply(Phase("loading data"))
+    at.run()
+    assert progress_text(at).startswith("Loading data · elapsed 0:0"), progress_text(at)
+    job._apply(Setup(batches_per_epoch=5, train_images=600, batch_size=128, precision="float32", precision_note=""))
+    job._apply(EpochBegin(1))
+    at.run()
+    assert progress_text(at).startswith("Preparing the first batch · elapsed"), progress_text(at)
+    job._apply(BatchEnd(done_in_epoch=1, loss=2.0, accuracy=0.2, seconds=0.1))
+    at.run()
+    assert progress_text(at).startswith("Epoch 1/2 · batch 1/5 · training · elapsed"), progress_text(at)
+    assert not at.exception, exceptions(at)
+
+
+@pytest.mark.slow
+def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(warm.IDLE_ENV, "300")
+    monkeypatch.setenv("FMNIST_MAX_TRAININGS", "1")
+    training.WARM.shut_down()
+    try:
+        at = open_page(make_app, "train")
+        end = time.monotonic() + TRAIN_TIMEOUT
+        while not training.WARM.ready_pids():
+            assert time.monotonic() < end, "no warm worker after opening the Train page"
+            time.sleep(0.1)
+        (pid,) = training.WARM.ready_pids()
+        at.selectbox[0].set_value("seed").run()
+        number_input(at, "Epochs").set_value(1)
+        number_input(at, "Training images").set_value(300)
+        at.run()
+        button(at, "Train").click().run()
+        job = at.session_state["training_job"]
+        run_until(at, lambda: job.finished, what="the training to finish")
+        snap = job.snapshot()
+        assert (snap.state, snap.error, snap.worker_pid) == ("done", None, pid)
+    finally:
+        training.WARM.shut_down()
