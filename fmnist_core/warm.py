@@ -15,6 +15,7 @@ thread that spawned the process ends, not the process.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -64,10 +65,10 @@ class _Interrupted(Exception):
 def rehearse(conn: Connection) -> None:
     """Train the default preset on a few hundred images into a temporary folder, then forget it.
 
-    The first training in a process pays for Keras' and TensorFlow's first use (about 0.75 CPU-seconds before the
-    first batch on the Xeon measured, README); the rehearsal pays it before the click. Its events go nowhere, and
-    any message on `conn` cuts it short at the next event. Keras' session is cleared afterwards, so automatic
-    names count from zero for the real training as in a cold worker.
+    The first training in a process pays for Keras' and TensorFlow's first use (README, Performance: start-up);
+    the rehearsal pays it before the click. Its events go nowhere, and any message on `conn` cuts it short at the
+    next event. Keras' session is cleared afterwards, so automatic names count from zero for the real training as
+    in a cold worker.
     """
 
     def send(event: Event) -> None:
@@ -77,18 +78,23 @@ def rehearse(conn: Connection) -> None:
 
     config = TrainConfig(preset=DEFAULT_PRESET, epochs=1, limit=REHEARSAL_IMAGES).resolved()
     fault = os.environ.pop(FAULT_ENV, None)  # a test's injected fault is for the real training, not this one
+    interrupted = False
     try:
         with tempfile.TemporaryDirectory(prefix="fmnist-warm-") as home:
             spec = WorkerSpec(config=config, home=home, data_dir=None, run_id=None, command=None, executor=LOCAL)
             Trainer(spec, send, threading.Event()).run()
     except _Interrupted:
-        pass
+        interrupted = True
     finally:
         if fault is not None:
             os.environ[FAULT_ENV] = fault
     import keras
 
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=not interrupted)  # with a spec waiting, no full collection first
+    if not interrupted:
+        # What is left (TensorFlow, Keras, the data) lives as long as the process: a full collection no longer
+        # walks it (one took 0.3 s when it fell inside a training).
+        gc.freeze()
 
 
 def _import_tensorflow() -> None:
@@ -272,8 +278,13 @@ class WarmPool:
             self._retired = [p for p in self._retired if p.is_alive()]  # is_alive() reaps the ones that ended
         for _ in range(missing):
             process, conn = spawn_process(warm_main, os.getpid(), name="fmnist-warm")
+            spawned = _Warm(process, conn, environment, born=time.monotonic())
             with self._cond:
-                self._workers.append(_Warm(process, conn, environment, born=time.monotonic()))
+                still_wanted = self._demand_at is not None  # shut_down() may have come meanwhile
+                if still_wanted:
+                    self._workers.append(spawned)
+            if not still_wanted:
+                self._retire([spawned])
 
     def _collect_ready(self) -> None:
         """Read the ready messages that arrived (under the lock: only one reader per pipe)."""
