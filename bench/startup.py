@@ -69,6 +69,7 @@ def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
         if training.WARM.pids():
             raise RuntimeError("a warm worker is left for the cold round")
     cpu_before = _cpu_seconds(warm_pid) or 0.0  # a warm worker's warm-up is not the click's
+    rss_mb = round(psutil.Process(warm_pid).memory_info().rss / 2**20) if warm_pid is not None else None
     load = list(os.getloadavg())
     job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=limit), home=home)
     clicked = time.monotonic()
@@ -98,6 +99,7 @@ def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
         "worker_cpu_s_to_result": None if last_cpu is None else round(last_cpu - cpu_before, 2),
         "phases_first_seen_s": phases,
         "warm_up_s": None if warm_up_seconds is None else round(warm_up_seconds, 2),
+        "warm_worker_rss_mb": rss_mb,  # what a waiting warm worker holds
         "test_accuracy": snap.test_accuracy,
         "precision": snap.precision,
         "worker_pid": snap.worker_pid,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import limits
+from bench import limits, startup
 from bench.__main__ import format_table, ratios
 from bench.train import ROW_KEYS, TrainResult, mflop_per_image, row_of
 from fmnist_core import architecture
@@ -164,3 +164,51 @@ def test_fmnist_core_bench_hands_over_to_the_bench_package(tmp_path: Path) -> No
     )
     assert proc.returncode == 2
     assert "invalid choice: 'no-such-preset'" in proc.stderr and "python -m bench" in proc.stderr
+
+
+def test_startup_summary_is_per_mode_median_min_max() -> None:
+    def row(mode: str, first: float | None, result: float) -> dict:
+        return {
+            "mode": mode,
+            "first_batch_s": first,
+            "result_s": result,
+            "worker_cpu_s_to_first_batch": None,
+            "worker_cpu_s_to_result": result / 2,
+        }
+
+    rounds = [row("cold", 9.0, 12.0), row("warm", 2.0, 5.0), row("cold", 7.0, 10.0), row("warm", None, 4.0)]
+    summary = startup.summarize(rounds)
+    assert summary["cold"]["first_batch_s"] == {"median": 8.0, "min": 7.0, "max": 9.0}
+    assert summary["warm"]["first_batch_s"] == {"median": 2.0, "min": 2.0, "max": 2.0}  # a missing value is skipped
+    assert summary["warm"]["result_s"] == {"median": 4.5, "min": 4.0, "max": 5.0}
+    assert summary["cold"]["worker_cpu_s_to_result"]["median"] == 5.5
+    assert "worker_cpu_s_to_first_batch" not in summary["cold"]
+
+
+@pytest.mark.slow
+@requires_real_data
+def test_the_startup_bench_writes_cold_and_warm_rounds(tmp_path: Path) -> None:
+    out = tmp_path / "startup.json"
+    proc = subprocess.run(
+        [PYTHON, "-m", "bench.startup", "--rounds", "1", "--limit", "300", "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path / "home", FMNIST_DATA_DIR=str(REAL_DATA_DIR)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    assert report["commit"].removesuffix("-dirty") == head and report["cpu"]
+    assert report["training"] == {"preset": "fast", "epochs": 1, "images": 300}
+    cold, warm = report["rounds"]
+    assert (cold["mode"], warm["mode"]) == ("cold", "warm")
+    assert cold["warm_up_s"] is None and warm["warm_up_s"] > 0 and warm["warm_worker_rss_mb"] > 300
+    for row in (cold, warm):
+        assert 0 < row["first_batch_s"] < row["result_s"]
+        assert 0 < row["worker_cpu_s_to_first_batch"] < row["worker_cpu_s_to_result"]
+        assert row["test_accuracy"] > 0.1
+    assert "starting: loading TensorFlow" in cold["phases_first_seen_s"]  # after the click, for a cold worker
+    assert warm["worker_pid"] != cold["worker_pid"]
+    assert set(report["summary"]) == {"cold", "warm"}
