@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +19,7 @@ import pytest
 
 from fmnist_core import store, training, warm, worker
 from fmnist_core.training import TrainConfig, TrainingJob
-from helpers import REAL_DATA_DIR, requires_real_data
+from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
 TIMEOUT = 300  # a warm-up imports TensorFlow and rehearses: slow on a busy 2-core machine
 
@@ -55,15 +58,31 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[warm.WarmPool]:
 
 
 def ready_worker(pool: warm.WarmPool, besides: tuple[int, ...] = ()) -> int:
-    """Ask for warm workers and wait until one (not in `besides`) is ready; returns its pid."""
-    training.warm_up()
+    """Ask for warm workers and wait until one (not in `besides`) is ready; returns its pid.
+
+    Asked from a thread that ends once the worker is ready, as a Streamlit script run ends: Linux would kill a
+    worker spawned by that thread then (the parent-death signal follows the spawning thread), so the trainings
+    below would fail if the pool did not spawn from its own thread.
+    """
+    done = threading.Event()
+
+    def script_run() -> None:
+        training.warm_up()
+        done.wait(TIMEOUT)
+
+    asking = threading.Thread(target=script_run)
+    asking.start()
     found: list[int] = []
 
     def ready() -> bool:
         found[:] = [pid for pid in pool.ready_pids() if pid not in besides]
         return bool(found)
 
-    poll(ready, "a ready warm worker")
+    try:
+        poll(ready, "a ready warm worker")
+    finally:
+        done.set()
+        asking.join()
     return found[0]
 
 
@@ -201,3 +220,33 @@ def test_a_warm_worker_trains_exactly_as_a_cold_one(pool: warm.WarmPool, tmp_pat
     assert [layer.name for layer in cold_model.layers] == [layer.name for layer in warm_model.layers]
     for x, y in zip(cold_model.get_weights(), warm_model.get_weights(), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+SERVER = """
+import sys, time
+from fmnist_core import training
+
+if __name__ == "__main__":  # the spawned workers import this file as __mp_main__
+    training.warm_up()
+    while not training.WARM.ready_pids():
+        time.sleep(0.05)
+    print(training.WARM.ready_pids()[0], flush=True)
+    time.sleep(600)
+"""
+
+
+def test_no_warm_worker_outlives_its_server(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(textwrap.dedent(SERVER))
+    server = subprocess.Popen(
+        [PYTHON, str(script)], stdout=subprocess.PIPE, text=True, env=subprocess_env(tmp_path / "home")
+    )
+    try:
+        pid = int(server.stdout.readline())
+        assert psutil.Process(pid).ppid() == server.pid and not gone(pid)
+        server.kill()
+        server.wait(30)
+        poll(lambda: gone(pid), f"warm worker {pid} to end after the server was killed", timeout=10)
+    finally:
+        server.kill()
+        server.wait()
