@@ -30,15 +30,16 @@ POLL_SECONDS = 0.01
 READY_TIMEOUT = 600.0
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of the process so far, or None when it is not there."""
+def _cpu_and_rss(pid: int | None) -> tuple[float | None, float | None]:
+    """User + system CPU seconds of the process so far and its RSS in MB, or Nones when it is not there."""
     if pid is None:
-        return None
+        return None, None
     try:
-        times = psutil.Process(pid).cpu_times()
+        with psutil.Process(pid).oneshot() as process:
+            times, rss = process.cpu_times(), process.memory_info().rss
     except psutil.Error:
-        return None
-    return times.user + times.system
+        return None, None
+    return times.user + times.system, rss / 2**20
 
 
 def _wait_for_warm_workers() -> tuple[int, float]:
@@ -68,20 +69,22 @@ def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
         training.WARM.shut_down()
         if training.WARM.pids():
             raise RuntimeError("a warm worker is left for the cold round")
-    cpu_before = _cpu_seconds(warm_pid) or 0.0  # a warm worker's warm-up is not the click's
-    rss_mb = round(psutil.Process(warm_pid).memory_info().rss / 2**20) if warm_pid is not None else None
+    cpu_before, waiting_rss = _cpu_and_rss(warm_pid)
+    cpu_before = cpu_before or 0.0  # a warm worker's warm-up is not the click's
     load = list(os.getloadavg())
     job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=limit), home=home)
     clicked = time.monotonic()
     job.start()
     phases: dict[str, float] = {}
     first_batch = first_batch_cpu = last_cpu = None
+    peak_rss = 0.0
     while not job.finished:
         snap = job.snapshot()
         now = time.monotonic() - clicked
         phases.setdefault(snap.phase, round(now, 3))
-        cpu = _cpu_seconds(snap.worker_pid)
+        cpu, rss = _cpu_and_rss(snap.worker_pid)
         last_cpu = cpu if cpu is not None else last_cpu
+        peak_rss = max(peak_rss, rss or 0.0)
         if first_batch is None and snap.batch > 0:
             first_batch, first_batch_cpu = now, cpu
         time.sleep(POLL_SECONDS)
@@ -99,7 +102,8 @@ def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
         "worker_cpu_s_to_result": None if last_cpu is None else round(last_cpu - cpu_before, 2),
         "phases_first_seen_s": phases,
         "warm_up_s": None if warm_up_seconds is None else round(warm_up_seconds, 2),
-        "warm_worker_rss_mb": rss_mb,  # what a waiting warm worker holds
+        "warm_worker_rss_mb": None if waiting_rss is None else round(waiting_rss),  # what a waiting one holds
+        "worker_peak_rss_mb": round(peak_rss),  # sampled every POLL_SECONDS
         "test_accuracy": snap.test_accuracy,
         "precision": snap.precision,
         "worker_pid": snap.worker_pid,
