@@ -35,7 +35,8 @@ def _cpu_and_rss(pid: int | None) -> tuple[float | None, float | None]:
     if pid is None:
         return None, None
     try:
-        with psutil.Process(pid).oneshot() as process:
+        process = psutil.Process(pid)
+        with process.oneshot():
             times, rss = process.cpu_times(), process.memory_info().rss
     except psutil.Error:
         return None, None
