@@ -103,6 +103,7 @@ def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
         "worker_cpu_s_to_result": None if last_cpu is None else round(last_cpu - cpu_before, 2),
         "phases_first_seen_s": phases,
         "warm_up_s": None if warm_up_seconds is None else round(warm_up_seconds, 2),
+        "warm_up_cpu_s": round(cpu_before, 2) if warm_pid is not None else None,  # the waiting worker's CPU so far
         "warm_worker_rss_mb": None if waiting_rss is None else round(waiting_rss),  # what a waiting one holds
         "worker_peak_rss_mb": round(peak_rss),  # sampled every POLL_SECONDS
         "test_accuracy": snap.test_accuracy,
