@@ -1,4 +1,5 @@
-"""Where a training runs: a spawned local process (default) or a Ray actor (FMNIST_RAY_ADDRESS set).
+"""Where a training runs: a local process (default; a warm one from fmnist_core.warm when it has one ready, else one
+spawned for it) or a Ray actor (FMNIST_RAY_ADDRESS set).
 
 Both give the job a `WorkerHandle`: a blocking stream of progress events, `stop()`, `retry_save()`, and after the
 stream ends a sentence saying how the worker died (or None when it ended normally). The job owns the thread that
