@@ -185,3 +185,22 @@ def test_script_runs_leave_keras_state_alone(make_app, monkeypatch: pytest.Monke
     assert not at.exception, exceptions(at)
     assert "keras" in sys.modules  # the runs used Keras, so Streamlit's cleanup would have fired
     assert calls == []
+
+
+def test_a_streamlit_without_the_patched_internals_is_reported_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If a newer Streamlit drops what ui.frame patches, the server says so instead of silently slowing down."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import script_runner
+
+    from ui import frame
+
+    assert frame.check_streamlit_patches() == []  # this Streamlit has both
+    monkeypatch.delattr(script_runner, "_clean_problem_modules")
+    monkeypatch.delattr(PagesManager, "uses_pages_directory")
+    with caplog.at_level("WARNING", logger="fmnist.frame"):
+        problems = frame.check_streamlit_patches()
+    assert len(problems) == 2 and len(caplog.records) == 2
+    assert "clearing Keras' state" in caplog.records[0].getMessage()
+    assert "legacy first-request pass" in caplog.records[1].getMessage()
