@@ -136,15 +136,15 @@ def test_fields_keep_what_the_user_typed_across_pages(make_app) -> None:
 def test_running_job_shows_its_own_settings(make_app) -> None:
     at = open_page(make_app, "train")
     number_input(at, "Epochs").set_value(2)
-    number_input(at, "Training images").set_value(3_000)
+    number_input(at, "Training images").set_value(30_000)  # far longer than the checks below
     at.run()
     button(at, "Train").click().run()
     job = at.session_state["training_job"]
     at.switch_page(PAGE_FILES["home"]).run()
     at.switch_page(PAGE_FILES["train"]).run()
-    if not job.finished:
-        assert number_input(at, "Epochs").disabled and number_input(at, "Epochs").value == 2
-        assert number_input(at, "Training images").value == 3_000
+    assert not job.finished, "the job ended before the page was checked"
+    assert number_input(at, "Epochs").disabled and number_input(at, "Epochs").value == 2
+    assert number_input(at, "Training images").value == 30_000
     job.stop()
     run_until(at, lambda: job.finished, what="the job to end")
     at.run()
