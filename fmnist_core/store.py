@@ -58,8 +58,8 @@ class StoreError(RuntimeError):
 
 
 # Version 1: files written before RunMetadata existed (no "version" key); 2: adds version, arch, executor, node,
-# and the imported-model fields (input_scaling, imported_from, notes). Readers accept both.
-METADATA_VERSION = 2
+# and the imported-model fields (input_scaling, imported_from, notes); 3: adds timings. Readers accept them all.
+METADATA_VERSION = 3
 
 
 def _number(value: Any) -> float | None:
@@ -106,6 +106,11 @@ _READERS: dict[str, Any] = {
     "input_scaling": _text,
     "imported_from": _text,
     "notes": lambda v: v if isinstance(v, list) and all(isinstance(x, str) for x in v) else None,
+    "timings": lambda v: (
+        {k: float(x) for k, x in v.items()}
+        if isinstance(v, dict) and all(_number(x) is not None for x in v.values())
+        else None
+    ),
 }
 
 
@@ -144,6 +149,9 @@ class RunMetadata:
     input_scaling: str | None = None  # what inputs the model expects, when that is an assumption (imports)
     imported_from: str | None = None  # the file name an imported model came from
     notes: list[str] = field(default_factory=list)  # sentences about the run, e.g. how an import was adapted
+    # Seconds of each part of a training (start, tensorflow, data, build, first batch, steady training and its
+    # images, final evaluation, total from launch to result): what fmnist_core.estimate learns from.
+    timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -432,11 +432,12 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
         test_accuracy=0.5,
         executor="ray",
         node="n1",
+        timings={"total_seconds": 12.5, "steady_train_images": 1024.0},
         extra={"from_the_future": {"x": [1, 2]}},
     )
     run_id = store.save_run(tiny_model, meta, run_id="typed")
     raw = json.loads((store_home / "typed.json").read_text())
-    assert raw["version"] == store.METADATA_VERSION == 2 and raw["from_the_future"] == {"x": [1, 2]}
+    assert raw["version"] == store.METADATA_VERSION == 3 and raw["from_the_future"] == {"x": [1, 2]}
     assert "extra" not in raw
     read = store.get_run(run_id).metadata
     assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
