@@ -137,8 +137,9 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(quick: bool, networks: list[str], out: str | None = None) -> dict[str, Any]:
-    """Train every case one after another in a fresh store, write the JSON and return the report."""
+def run(quick: bool, networks: list[str], out: str | None = None, keep: str | None = None) -> dict[str, Any]:
+    """Train every case one after another in a fresh store (kept in `keep` when given, to study the runs), write
+    the JSON and return the report."""
     mode = "quick" if quick else "full"
     report: dict[str, Any] = {
         **where_and_when(),
@@ -148,7 +149,10 @@ def run(quick: bool, networks: list[str], out: str | None = None) -> dict[str, A
         "rows": [],
     }
     with tempfile.TemporaryDirectory(prefix="fmnist-bench-estimate-") as folder:
-        home = Path(folder)
+        home = Path(keep or folder)
+        home.mkdir(parents=True, exist_ok=True)
+        if any(home.glob("*.json")):
+            raise SystemExit(f"{home} already holds runs; the check needs a fresh store")
         for case in cases(networks, SIZES[mode]):
             guess = estimate.estimate(case.config, store.list_runs(home))
             print(f"bench.estimate: {case.network} ({case.step})...", file=sys.stderr, flush=True)
@@ -168,11 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller trainings (3,000 x 1 then 6,000 x 2)")
     parser.add_argument("--network", action="append", dest="networks", choices=list(NETWORKS), help="repeatable")
     parser.add_argument("--out", default=None, help="JSON path (default bench/measured/estimate[-quick].json)")
+    parser.add_argument("--keep", default=None, metavar="DIR", help="train into this (new, empty) store and keep it")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for spec in (SMALL_NETWORK, WIDE_NETWORK):
         architecture.parse_spec(spec)  # a bad network fails before anything trains
-    run(args.quick, args.networks or list(NETWORKS), args.out)
+    run(args.quick, args.networks or list(NETWORKS), args.out, args.keep)
     return 0
 
 

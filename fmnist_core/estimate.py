@@ -4,11 +4,12 @@ A training's wall time is modelled as
 
     fixed + epochs x (images x seconds per image + one test evaluation)
 
-`fixed` is paid once: starting Python, importing TensorFlow, loading the data, building the network, the first
-batch (TensorFlow traces the step) and the final evaluation. `seconds per image` is the steady training rate (the
-batches after the first), and each epoch ends with an evaluation of the 10,000 test images. The worker measures
-each part and keeps it in the run's metadata (`timings`, and `train_seconds` in the history rows), so one finished
-run gives all three, and its own settings reproduce its own time.
+`fixed` is paid once: starting Python, importing TensorFlow, loading the data and building the network (the same
+for any network), the first batch (TensorFlow traces the step: grows with the layers) and the final evaluation
+(grows with the forward FLOPs). `seconds per image` is the steady training rate (the batches after the first), and
+each epoch ends with an evaluation of the 10,000 test images. The worker measures each part and keeps it in the
+run's metadata (`timings`, and `train_seconds` in the history rows), so one finished run gives all three, and its
+own settings reproduce its own time.
 
 Only finished runs count (a stopped run's last epoch is partial; imported and shipped models were not trained
 here), and only those trained on this machine by this kind of worker. A run of the same network, recipe and batch
@@ -49,6 +50,7 @@ class Plan:
     epochs: int
     images: int
     evaluated: bool  # the test set after every epoch
+    steps_per_execution: int = 1  # batches in the fit's first report (which holds the tracing)
 
     @property
     def mflop_train(self) -> float:
@@ -57,6 +59,15 @@ class Plan:
     @property
     def mflop_forward(self) -> float:
         return architecture.describe(self.network).mflop_forward
+
+    @property
+    def layers(self) -> int:
+        """Layers TensorFlow traces before the first batch: that time grows with them, not with FLOPs."""
+        return len(architecture.describe(self.network).layers)
+
+    @property
+    def first_report_images(self) -> int:
+        return min(self.images, self.batch_size * self.steps_per_execution)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class MeasuredRun:
     total_seconds: float  # launch to result, saving excepted
     seconds_per_image: float | None  # steady training; None when the run was too short to measure one
     evaluation_seconds: float | None  # one epoch's test evaluation, from epochs after the first (which traces it)
+    first_batch_seconds: float = 0.0  # the fit's first report: tracing the step, and its own batches
+    final_evaluation_seconds: float = 0.0  # the 10,000 test images once more, after the fit
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ def plan_of(config: TrainConfig) -> Plan:
         epochs=int(cfg.epochs or 1),
         images=int(cfg.limit or EXPECTED_COUNT["train"]),
         evaluated=bool(cfg.evaluate_each_epoch),
+        steps_per_execution=PRESETS[cfg.preset].steps_per_execution,
     )
 
 
@@ -148,6 +162,7 @@ def measured_run(info: Any, executor: str, host: str) -> MeasuredRun | None:
         epochs=epochs,
         images=int(meta.train_images),
         evaluated=bool(settings.get("evaluate_each_epoch", True)),
+        steps_per_execution=PRESETS[meta.preset].steps_per_execution,
     )
     return MeasuredRun(
         run_id=info.id,
@@ -155,6 +170,8 @@ def measured_run(info: Any, executor: str, host: str) -> MeasuredRun | None:
         total_seconds=float(timings["total_seconds"]),
         seconds_per_image=per_image,
         evaluation_seconds=max(0.0, statistics.median(extras)) if extras else None,
+        first_batch_seconds=timings.get("first_batch_seconds", 0.0),
+        final_evaluation_seconds=timings.get("final_evaluation_seconds", 0.0),
     )
 
 
@@ -209,15 +226,21 @@ def estimate(
         return TEST_IMAGES * rate * target.mflop_forward / mflop
 
     def fixed_of(m: MeasuredRun) -> float:
-        """What a run spent outside its epochs' training and evaluations: its start-up, first batch, final test."""
+        """What a run spent outside its epochs' training and evaluations, as it would be for this plan: start-up
+        (Python, TensorFlow, data, building; the same for any network), tracing the step (grows with the
+        layers) and the final evaluation (grows with the forward FLOPs)."""
         per_image = m.seconds_per_image if m.seconds_per_image is not None else rate * m.plan.mflop_train / mflop
         per_epoch = m.plan.images * per_image + (
             m.evaluation_seconds if m.evaluation_seconds is not None else evaluation_for(m.plan)
         )
-        return max(0.0, m.total_seconds - m.plan.epochs * per_epoch)
+        outside = max(0.0, m.total_seconds - m.plan.epochs * per_epoch)
+        final = min(outside, m.final_evaluation_seconds)
+        tracing = min(outside - final, max(0.0, m.first_batch_seconds - m.plan.first_report_images * per_image))
+        start_up = outside - final - tracing
+        return start_up + tracing * plan.layers / m.plan.layers + final * plan.mflop_forward / m.plan.mflop_forward
 
-    fixed_runs, _ = _nearest(here, plan)
-    fixed_values = [fixed_of(m) for m in fixed_runs]
+    same_network = [m for m in here if (m.plan.network, m.plan.recipe) == (plan.network, plan.recipe)]
+    fixed_values = [fixed_of(m) for m in (same_network or here)[:NEWEST]]
     fixed = statistics.median(fixed_values)
     evaluation = evaluation_for(plan)
 

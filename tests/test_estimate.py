@@ -98,6 +98,22 @@ def test_a_custom_network_is_scaled_by_flops_then_measured() -> None:
     assert tenth.epoch_seconds - tenth.evaluation_seconds == pytest.approx(6_000 / 268)
 
 
+def test_another_network_scales_tracing_by_layers_and_the_final_test_by_forward_flops() -> None:
+    # bench.estimate's first improved training: its tracing (19 layers) and final test (38 MFLOP) outweigh fast's.
+    fast_run = info("fast-run")  # start-up 48 s, tracing 18 s less its 1,024 images, final test 4 s
+    est = estimate.estimate(TrainConfig(preset="improved", epochs=2, limit=6_000), [fast_run])
+    notebook = architecture.describe(architecture.NOTEBOOK_SPEC)
+    deep = architecture.describe(architecture.PRESET_SPECS["deep_cnn"])
+    start_up = 2 + 36 + 3 + 2 + 5 + (8 - 5)  # the first epoch's evaluation also traces the test step
+    tracing = 18 - 1_024 * 0.002
+    expected = (
+        start_up + tracing * len(deep.layers) / len(notebook.layers) + 4 * deep.mflop_forward / notebook.mflop_forward
+    )
+    assert est.confidence == ROUGH and est.fixed_seconds == pytest.approx(expected)
+    assert est.evaluation_seconds == pytest.approx(5 * deep.mflop_forward / notebook.mflop_forward)
+    assert est.seconds_per_image == pytest.approx(0.002 * deep.mflop_train / notebook.mflop_train)
+
+
 def test_short_runs_give_start_up_but_not_a_rate() -> None:
     # 600 images at batch 128 and 8 steps per execution are one report: tracing only, no steady rate.
     tiny = info("tiny", images=600, epochs=1, first_batch=6.0, evaluation=(7.0,))
