@@ -73,8 +73,11 @@ def cases(networks: list[str], sizes: tuple[tuple[int, int], tuple[int, int]]) -
     return out
 
 
-def row(case: Case, guess: estimate.Estimate | None, measured: float, timings: dict[str, float]) -> dict[str, Any]:
-    """The JSON row of one training: the fields, what was estimated before it, what it took."""
+def row(
+    case: Case, guess: estimate.Estimate | None, measured: float, timings: dict[str, float], load: float | None = None
+) -> dict[str, Any]:
+    """The JSON row of one training: the fields, what was estimated before it, what it took, and the machine's
+    1-minute load when it started (other work on the cores slows it)."""
     plan = estimate.plan_of(case.config)
     return {
         "network": case.network,
@@ -95,6 +98,7 @@ def row(case: Case, guess: estimate.Estimate | None, measured: float, timings: d
             "epoch_seconds": round(guess.epoch_seconds, 1),
             "based_on": list(guess.runs),
         },
+        "load_average_at_start": None if load is None else round(load, 2),
         "measured_seconds": round(measured, 1),
         "ratio": round(measured / guess.seconds, 3) if guess else None,
         "run_timings": {key: round(value, 2) for key, value in timings.items()},
@@ -156,8 +160,9 @@ def run(quick: bool, networks: list[str], out: str | None = None, keep: str | No
         for case in cases(networks, SIZES[mode]):
             guess = estimate.estimate(case.config, store.list_runs(home))
             print(f"bench.estimate: {case.network} ({case.step})...", file=sys.stderr, flush=True)
+            load = os.getloadavg()[0]
             measured, timings = train_timed(case.config, home)
-            report["rows"].append(row(case, guess, measured, timings))
+            report["rows"].append(row(case, guess, measured, timings, load))
     report["load_average_after"] = list(os.getloadavg())
     path = Path(out) if out else MEASURED / f"estimate{'-quick' if quick else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ norm and wide early maps cost more time than their FLOPs say.
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ MIN_STEADY_IMAGES = 512  # fewer steady images than this measure start-up noise 
 # How far the time may be from the estimate: measured runs of one network here varied by about this much between
 # hours (README, Performance); FLOPs miss batch norm, casts and memory traffic, by up to 2x either way.
 MEASURED_SPREAD = (0.85, 1.2)
-ROUGH_RATE_SPREAD = (0.6, 2.0)
+ROUGH_RATE_SPREAD = (0.6, 2.0)  # on what a network changes: its training, evaluations, tracing, final test
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class MeasuredRun:
     evaluation_seconds: float | None  # one epoch's test evaluation, from epochs after the first (which traces it)
     first_batch_seconds: float = 0.0  # the fit's first report: tracing the step, and its own batches
     final_evaluation_seconds: float = 0.0  # the 10,000 test images once more, after the fit
+    load_average: float | None = None  # the machine's 1-minute load when it started
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Estimate:
     confidence: str  # MEASURED or ROUGH
     runs: tuple[str, ...]  # the runs the rate came from, newest first
     basis: str  # one sentence: what it is based on and how sure it is
+    measured_load: float | None = None  # the machine's load while those runs trained (median), when known
 
 
 def recipe_of(preset: str) -> str:
@@ -172,6 +175,7 @@ def measured_run(info: Any, executor: str, host: str) -> MeasuredRun | None:
         evaluation_seconds=max(0.0, statistics.median(extras)) if extras else None,
         first_batch_seconds=timings.get("first_batch_seconds", 0.0),
         final_evaluation_seconds=timings.get("final_evaluation_seconds", 0.0),
+        load_average=timings.get("load_average"),
     )
 
 
@@ -225,10 +229,10 @@ def estimate(
         # Nothing measured it: the forward pass is about a third of a training step, per image.
         return TEST_IMAGES * rate * target.mflop_forward / mflop
 
-    def fixed_of(m: MeasuredRun) -> float:
+    def fixed_of(m: MeasuredRun) -> tuple[float, float]:
         """What a run spent outside its epochs' training and evaluations, as it would be for this plan: start-up
-        (Python, TensorFlow, data, building; the same for any network), tracing the step (grows with the
-        layers) and the final evaluation (grows with the forward FLOPs)."""
+        (Python, TensorFlow, data, building; the same for any network), and the network's part: tracing the
+        step (grows with the layers) and the final evaluation (grows with the forward FLOPs)."""
         per_image = m.seconds_per_image if m.seconds_per_image is not None else rate * m.plan.mflop_train / mflop
         per_epoch = m.plan.images * per_image + (
             m.evaluation_seconds if m.evaluation_seconds is not None else evaluation_for(m.plan)
@@ -236,24 +240,25 @@ def estimate(
         outside = max(0.0, m.total_seconds - m.plan.epochs * per_epoch)
         final = min(outside, m.final_evaluation_seconds)
         tracing = min(outside - final, max(0.0, m.first_batch_seconds - m.plan.first_report_images * per_image))
-        start_up = outside - final - tracing
-        return start_up + tracing * plan.layers / m.plan.layers + final * plan.mflop_forward / m.plan.mflop_forward
+        network = tracing * plan.layers / m.plan.layers + final * plan.mflop_forward / m.plan.mflop_forward
+        return outside - final - tracing, network
 
     same_network = [m for m in here if (m.plan.network, m.plan.recipe) == (plan.network, plan.recipe)]
-    fixed_values = [fixed_of(m) for m in (same_network or here)[:NEWEST]]
-    fixed = statistics.median(fixed_values)
+    parts = [fixed_of(m) for m in (same_network or here)[:NEWEST]]
+    start_ups, networks = [start for start, _ in parts], [network for _, network in parts]
+    fixed = statistics.median(start + network for start, network in parts)
     evaluation = evaluation_for(plan)
 
-    def total(f: float, r: float) -> float:
-        return f + plan.epochs * (plan.images * r + evaluation)
+    def network_time(fixed_part: float, per_image: float) -> float:
+        return fixed_part + plan.epochs * (plan.images * per_image + evaluation)
 
-    seconds = total(fixed, rate)
-    if exact:
-        low = total(min(fixed_values), min(rates)) * MEASURED_SPREAD[0]
-        high = total(max(fixed_values), max(rates)) * MEASURED_SPREAD[1]
-    else:
-        low = total(min(fixed_values), min(rates) * ROUGH_RATE_SPREAD[0])
-        high = total(max(fixed_values), max(rates) * ROUGH_RATE_SPREAD[1])
+    seconds = fixed + plan.epochs * (plan.images * rate + evaluation)
+    # The range: the spread of the runs it learned from, widened for the load's drift; when scaled from another
+    # network, everything that network changes may be off by FLOPs' error (start-up is not).
+    widen = (1.0, 1.0) if exact else ROUGH_RATE_SPREAD
+    low = MEASURED_SPREAD[0] * (min(start_ups) + widen[0] * network_time(min(networks), min(rates)))
+    high = MEASURED_SPREAD[1] * (max(start_ups) + widen[1] * network_time(max(networks), max(rates)))
+    loads = [m.load_average for m in rated if m.load_average is not None]
     return Estimate(
         seconds=seconds,
         low=min(low, seconds),
@@ -265,6 +270,7 @@ def estimate(
         confidence=MEASURED if exact else ROUGH,
         runs=tuple(m.run_id for m in rated),
         basis=_basis(rated, exact, plan),
+        measured_load=statistics.median(loads) if loads else None,
     )
 
 
@@ -289,6 +295,21 @@ def _basis(rated: list[MeasuredRun], exact: bool, plan: Plan) -> str:
         "batch norm and wide early maps can make a network slower than its FLOPs say. "
         "After this training, estimates for it are measured."
     )
+
+
+def busy_note(est: Estimate, load: float | None = None, cores: int | None = None) -> str | None:
+    """A sentence when the machine is busier now than while the estimate's runs trained (and busier than its
+    cores): other work shares the CPU, so the training takes longer than measured. None otherwise."""
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            return None
+    cores = cores or os.cpu_count() or 1
+    if load <= cores or (est.measured_load is not None and load <= 1.5 * est.measured_load):
+        return None
+    then = f", against {est.measured_load:.1f} while those runs trained" if est.measured_load is not None else ""
+    return f"The machine is busy now (load {load:.1f} on {cores} cores{then}), so it may take longer."
 
 
 def duration_text(seconds: float) -> str:

@@ -153,6 +153,10 @@ class Trainer:
         self._began = time.time()
         if self.spec.launched_at is not None:  # spawning Python and importing this module (or Ray scheduling)
             self.timings["start_seconds"] = max(0.0, self._began - self.spec.launched_at)
+        try:  # how busy the machine was: the same training takes longer when other work shares the cores
+            self.timings["load_average"] = os.getloadavg()[0]
+        except OSError:
+            pass
         self.emit(Started(executor=self.spec.executor, node=socket.gethostname(), pid=os.getpid()))
         try:
             self._train()

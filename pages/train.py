@@ -50,6 +50,8 @@ def time_estimate(config: TrainConfig) -> None:
         )
         return
     text = estimate.summary(guess, plan)
+    if note := estimate.busy_note(guess):
+        text = f"{text} {note}"
     if guess.seconds >= LONG_RUN_SECONDS:
         st.warning(f"{text} Fewer images or epochs make it quicker.")
     else:

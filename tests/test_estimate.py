@@ -136,6 +136,21 @@ def test_runs_round_trip_through_the_store(store_home) -> None:
     assert est.runs == ("timed",) and est.seconds == pytest.approx(105, abs=0.1)
 
 
+def test_a_busy_machine_is_said_to_be_busy() -> None:
+    est = estimate.estimate(TrainConfig(preset="fast", epochs=2, limit=6_000), [info("r1")])
+    assert est.measured_load is None  # the helper's runs record no load
+    assert estimate.busy_note(est, load=1.5, cores=2) is None
+    assert (
+        estimate.busy_note(est, load=4.4, cores=2)
+        == "The machine is busy now (load 4.4 on 2 cores), so it may take longer."
+    )
+    loaded = estimate.Estimate(**{**vars(est), "measured_load": 4.0})
+    assert estimate.busy_note(loaded, load=4.4, cores=2) is None  # as busy as when it was measured
+    assert estimate.busy_note(loaded, load=8.0, cores=2) == (
+        "The machine is busy now (load 8.0 on 2 cores, against 4.0 while those runs trained), so it may take longer."
+    )
+
+
 def test_summary_and_durations() -> None:
     config = TrainConfig(preset="fast", epochs=2, limit=6_000)
     text = summary(estimate.estimate(config, [info("r1")]), plan_of(config))

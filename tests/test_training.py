@@ -296,6 +296,7 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     t = meta.timings
     parts = ("start_seconds", "tensorflow_seconds", "data_seconds", "build_seconds", "final_evaluation_seconds")
     assert all(t[key] > 0 for key in (*parts, "first_batch_seconds", "total_seconds")), t
+    assert t["load_average"] >= 0  # how busy the machine was when it started
     assert t["total_seconds"] >= sum(t[key] for key in parts) + row["seconds"]
     assert row["train_seconds"] == pytest.approx(t["first_batch_seconds"] + t["steady_train_seconds"])
     assert 0 < row["train_seconds"] < row["seconds"]  # the rest of the epoch is the test evaluation
