@@ -416,7 +416,16 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
     assert {k: written[k] for k in raw} == raw
-    assert set(written) - set(raw) == {"version", "arch", "executor", "node", "input_scaling", "imported_from", "notes"}
+    assert set(written) - set(raw) == {
+        "version",
+        "arch",
+        "executor",
+        "node",
+        "input_scaling",
+        "imported_from",
+        "notes",
+        "timings",
+    }
     # The preset's architecture gives the spec.
     assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
     assert architecture.describe(meta.spec()).params == raw["params"]
@@ -443,11 +452,13 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
     assert read.spec() == architecture.NOTEBOOK_SPEC
     # A known key with a value of the wrong type is kept as written (in extra), not lost or trusted.
-    odd = store.RunMetadata.from_dict({"params": "many", "test_accuracy": True, "status": "finished", "history": None})
-    assert odd.params is None and odd.test_accuracy is None and odd.history == []
-    assert odd.extra == {"params": "many", "test_accuracy": True}
+    odd = store.RunMetadata.from_dict(
+        {"params": "many", "test_accuracy": True, "status": "finished", "history": None, "timings": {"total": "slow"}}
+    )
+    assert odd.params is None and odd.test_accuracy is None and odd.history == [] and odd.timings == {}
+    assert odd.extra == {"params": "many", "test_accuracy": True, "timings": {"total": "slow"}}
     assert odd.to_dict()["params"] == "many" and odd.version == 1
     # A dict given to save_run is converted the same way.
     store.save_run(tiny_model, {"preset": "seed", "mystery": 3}, run_id="from-dict")
     assert store.get_run("from-dict").metadata.extra == {"mystery": 3}
-    assert store.get_run("from-dict").metadata.version == 2
+    assert store.get_run("from-dict").metadata.version == store.METADATA_VERSION
