@@ -10,16 +10,22 @@ page_frame()
 
 st.title("Fashion-MNIST CNN dashboard")
 st.markdown(
-    "Train the notebook's convolutional network on **Fashion-MNIST** (70,000 28×28 grayscale images of clothing "
-    "in 10 classes) and *see* what it learned: live training curves, predictions on the 10,000 test images, "
-    "and the feature maps inside every conv and pool layer."
+    "Train the original Keras tutorial network (2 convs), or one you design, on **Fashion-MNIST** (70,000 28×28 "
+    "grayscale images of clothing in 10 classes) and *see* what it learned: live training curves, predictions on "
+    "the 10,000 test images, the feature maps inside every conv and pool layer, and a map of all test images."
+)
+st.markdown(
+    "**Start here:** a trained model is already chosen (the sidebar's **Model** box), so *Browse test images* "
+    "shows what it gets right and wrong; then *Train a model* of your own (6,000 images and 1 epoch make a quick "
+    "first run)."
 )
 
-links = st.columns(4)
+links = st.columns(5)
 links[0].page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
 links[1].page_link("pages/test_images.py", label="Browse test images", icon=":material/grid_view:")
 links[2].page_link("pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
 links[3].page_link("pages/model.py", label="Inspect the model", icon=":material/analytics:")
+links[4].page_link("pages/embedding.py", label="Map all test images", icon=":material/scatter_plot:")
 
 left, right = st.columns([3, 2], gap="large")
 with left:

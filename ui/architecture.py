@@ -235,8 +235,9 @@ def spec_editor(key: str, initial: ArchSpec | dict[str, Any] | None = None) -> A
     return spec
 
 
-def cost_panel(spec: ArchSpec, train_images: int = data.EXPECTED_COUNT["train"]) -> None:
-    """The layer table and what the network costs: parameters, MFLOP per image, estimated seconds per epoch."""
+def cost_panel(spec: ArchSpec) -> None:
+    """The layer table and what the network costs: parameters and MFLOP per image. How long it trains is the
+    Train page's estimate below the editor, from this machine's runs and the fields as set."""
     described = architecture.describe(spec)
     st.dataframe(
         [
@@ -251,16 +252,13 @@ def cost_panel(spec: ArchSpec, train_images: int = data.EXPECTED_COUNT["train"])
         ],
         hide_index=True,
     )
-    seconds = architecture.estimate_epoch_seconds(described, train_images=train_images)
     a, b, c = st.columns(3)
     a.metric("Parameters", f"{described.params:,}")
     b.metric("MFLOP per image", f"{described.mflop_forward:.1f}", help="Forward pass; a multiply-add is 2 FLOP")
-    c.metric("Estimated time per epoch", f"~{seconds:.0f} s")
-    st.caption(
-        f"A training step costs {described.mflop_train:.1f} MFLOP per image (forward, weight and input gradients). "
-        f"The estimate divides {train_images:,} training images plus the 10,000 test images by "
-        f"{architecture.TRAIN_MFLOP_PER_SECOND / 1000:,.0f} GFLOP/s, the throughput measured for this app's "
-        "training on this 2-core machine; batch norm and wide early maps make a network slower than its FLOPs say."
+    c.metric(
+        "MFLOP per training image",
+        f"{described.mflop_train:.1f}",
+        help="Forward pass, weight gradients and input gradients: what one training step costs per image",
     )
 
 

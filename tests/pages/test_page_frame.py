@@ -46,6 +46,16 @@ def test_home_model_box_lists_shipped_default(make_app) -> None:
     assert "243,786" in [m.value for m in at.metric]
 
 
+def test_home_says_where_to_start_and_links_every_page(make_app) -> None:
+    # The issue: Home had no "start here" and no link to Embedding.
+    at = open_page(make_app, "home")
+    assert any(m.startswith("**Start here:**") for m in texts(at.markdown)), texts(at.markdown)
+    # A link names its page by file or, once st.navigation has resolved the pages, by url path: compare stems.
+    linked = {Path(link.proto.page).stem for link in at.get("page_link")}
+    assert linked == set(PAGE_FILES) - {"home"}, linked
+    assert not any("notebook" in m for m in texts(at.markdown))  # which notebook? The tutorial network is named
+
+
 def test_sidebar_model_box_on_every_page(make_app) -> None:
     at = open_page(make_app, "home")
     for page in ("train", "test_images", "feature_maps", "model"):
