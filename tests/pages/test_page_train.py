@@ -56,7 +56,8 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
 
     show_home(at)
     assert model_box(at).value == run_id
-    assert any(run_id in m for m in texts(at.markdown)), "Home's card does not show the new active model"
+    label = store.get_run(run_id).label()
+    assert any(label in m for m in texts(at.markdown)), "Home's card does not show the new active model"
 
 
 @pytest.mark.slow
