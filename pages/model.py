@@ -109,7 +109,7 @@ if model is not None:
         mosaic_figure(mosaic, index_map, None, "conv2d kernels", height=420), width="stretch", key="kernels"
     )
     history = meta.history or []
-    d1, d2, d3 = st.columns(3)
+    d1 = d2 = d3 = st.container(horizontal=True)  # one row of whole labels that wraps in a narrow window
     try:
         d1.download_button(
             "Download model (.keras)",

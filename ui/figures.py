@@ -13,14 +13,25 @@ import plotly.graph_objects as go
 
 HEATMAP_SCALE = "Viridis"
 GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]
+# Axes of an image or a map: no tick labels, tick marks (Streamlit's theme draws them outside), grid or lines.
+IMAGE_AXIS = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", showline=False)
 
 
-def _square(fig: go.Figure, height: int) -> go.Figure:
-    """Image-like layout: square pixels, row 0 at the top, no axes, ticks or grid."""
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    axis = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", showline=False)
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x")
+OVERLAY_PX = 300  # an explanation figure's width: its image is 280 px
+_MARGIN = 10
+_TWO_LINE_TITLE = 64  # px above the plot: two title lines
+BAR_BELOW = 44  # px below the plot for a horizontal colour bar and its tick labels
+_BAR_TITLE = 20  # and its title
+# A colour bar under its plot, as long as the plot is wide (beside a small image a vertical one towers over it).
+COLOURBAR_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.04, yanchor="top", len=1, thickness=10)
+
+
+def _square(fig: go.Figure, height: int, top: int = 40, bottom: int = 10) -> go.Figure:
+    """Image-like layout: square pixels, row 0 at the top, no axes, ticks or grid; `top` and `bottom` margins hold
+    the title and a colour bar below."""
+    fig.update_layout(height=height, margin=dict(l=_MARGIN, r=_MARGIN, t=top, b=bottom))
+    fig.update_xaxes(**IMAGE_AXIS)
+    fig.update_yaxes(**IMAGE_AXIS, autorange="reversed", scaleanchor="x")
     return fig
 
 

@@ -25,7 +25,7 @@ from ui.lab_figures import (
     cell_picker_figure,
     contributions_figure,
     embedding_figure,
-    exemplars_figure,
+    exemplar_figure,
     receptive_field_figure,
     small_matrix_figure,
 )
@@ -35,6 +35,8 @@ CELL_PARAM = "cell"
 NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover their titles
 ALL = "All"
 EXEMPLARS = 9
+EXEMPLAR_COLUMNS = 3
+EXEMPLAR_PX = 180  # an exemplar chart's width and height; narrower when its column is
 ROW_KEY, COL_KEY = "lab_row", "lab_col"
 _CELL_URL_KEY = "_lab_cell_url"  # the cell= value last returned for the address
 _CELL_SEEN_KEY = "_lab_cell_seen"  # the cell= value last read from the address: applied once, not on every rerun
@@ -97,19 +99,26 @@ def exemplars_section(info: Any, layer: str, channel: int) -> None:
         return
     indices = tuple(e.index for e in found)
     maps = _exemplar_maps(info.id, info.created, layer, channel, indices)
-    titles = [f"#{e.index} {CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}" for e in found]
+    top = float(np.nanmax(maps))  # one colour scale for all of them, so their maps compare
+    grid = _grid(info.id, info.created, layer)
     st.caption(
         f"The test images whose highest value in {layer} channel {channel} is largest, highest first"
-        f"{'' if class_index is None else f' (only {choice})'}; the channel's map lies over each image."
+        f"{'' if class_index is None else f' (only {choice})'}; the channel's map lies over each image. "
+        "Under each: its class and that highest value, and a link to the image."
     )
-    st.plotly_chart(
-        exemplars_figure(test.images[list(indices)], maps, titles, _grid(info.id, info.created, layer)),
-        width="stretch",
-        key="lab_exemplars",
-    )
-    cols = st.columns(len(found))
-    for col, e in zip(cols, found, strict=True):
-        col.page_link("pages/test_images.py", label=f"#{e.index}", query_params={"image": e.index})
+    # Three a row in columns, each image with its own title and link under it (columns stack below 640 px).
+    for start in range(0, len(found), EXEMPLAR_COLUMNS):
+        row = found[start : start + EXEMPLAR_COLUMNS]
+        for k, (col, e) in enumerate(zip(st.columns(EXEMPLAR_COLUMNS), row, strict=False), start=start):
+            with col:
+                st.plotly_chart(
+                    exemplar_figure(test.images[e.index], maps[k], grid, top, height=EXEMPLAR_PX),
+                    width=EXEMPLAR_PX,
+                    key=f"lab_exemplar_{k}",
+                    config=NO_TOOLBAR,
+                )
+                st.caption(f"{CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}")
+                st.page_link("pages/test_images.py", label=f"#{e.index}", query_params={"image": e.index})
 
 
 # --- Explain a cell -----------------------------------------------------------------------------------

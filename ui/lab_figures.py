@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import GRAY_SCALE, HEATMAP_SCALE
+from ui.figures import GRAY_SCALE, HEATMAP_SCALE, IMAGE_AXIS
 
 MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
@@ -57,43 +57,24 @@ def _rect(fig: go.Figure, top: float, left: float, bottom: float, right: float, 
     )
 
 
-def exemplars_figure(
-    images: np.ndarray,
-    maps: np.ndarray,
-    titles: Sequence[str],
-    grid: tuple[float, float],
-    columns: int = 3,
-    height: int = 640,
+def exemplar_figure(
+    image: np.ndarray, channel_map: np.ndarray, grid: tuple[float, float], top: float, height: int = 180
 ) -> go.Figure:
-    """Each image in grayscale with the channel's map laid over it (viridis fading to transparent at 0), in a grid.
+    """A test image in grayscale with the channel's map laid over it (viridis fading to transparent at 0).
 
-    `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell sits over the pixels it sees.
-    The layout is written out as one dict (what make_subplots builds): about 15 ms instead of 95 per figure,
-    and the figure is rebuilt on every Channel change.
+    `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell sits over the pixels it sees; `top`
+    is the top of the colour scale, shared by the exemplars so their colours compare. The image keeps to the top
+    left of the chart, where its caption and link line up under it. Written as plain dicts: the exemplars are
+    rebuilt on every Channel change.
     """
-    n = len(images)
-    rows = max(1, -(-n // columns))
     offset, spacing = grid
-    top = float(np.nanmax(maps)) if n else 1.0
-    hgap, vgap = 0.02, 0.06
-    width, tall = (1 - hgap * (columns - 1)) / columns, (1 - vgap * (rows - 1)) / rows
-    axis = dict(showticklabels=False, showgrid=False, zeroline=False)
-    traces: list[dict] = []
-    layout: dict = {}
-    titles_at: list[dict] = []
-    for k in range(n):
-        r, c = divmod(k, columns)
-        suffix = str(k + 1) if k else ""
-        x, y = f"x{suffix}", f"y{suffix}"
-        traces.append(
-            dict(
-                type="heatmap", z=images[k], colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip", xaxis=x, yaxis=y
-            )
-        )
-        traces.append(
+    axis = dict(IMAGE_AXIS, constrain="domain")
+    return go.Figure(
+        data=[
+            dict(type="heatmap", z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
             dict(
                 type="heatmap",
-                z=maps[k],
+                z=channel_map,
                 x0=offset,
                 dx=spacing,
                 y0=offset,
@@ -103,31 +84,14 @@ def exemplars_figure(
                 zmax=top if top > 0 else 1.0,
                 showscale=False,
                 hovertemplate="%{z:.3f}<extra></extra>",
-                xaxis=x,
-                yaxis=y,
-            )
-        )
-        left, upper = c * (width + hgap), 1 - r * (tall + vgap)
-        layout[f"xaxis{suffix}"] = dict(domain=[left, left + width], range=[-0.5, 27.5], anchor=y, **axis)
-        layout[f"yaxis{suffix}"] = dict(
-            domain=[upper - tall, upper], range=[27.5, -0.5], anchor=x, scaleanchor=x, **axis
-        )
-        titles_at.append(
-            dict(
-                text=titles[k],
-                x=left + width / 2,
-                y=upper,
-                xref="paper",
-                yref="paper",
-                xanchor="center",
-                yanchor="bottom",
-                showarrow=False,
-                font=dict(size=16),
-            )
-        )
-    return go.Figure(
-        data=traces,
-        layout=dict(height=height, margin=dict(l=10, r=10, t=40, b=10), annotations=titles_at, **layout),
+            ),
+        ],
+        layout=dict(
+            height=height,
+            margin=dict(l=0, r=0, t=0, b=0),
+            xaxis=dict(range=[-0.5, 27.5], constraintoward="left", **axis),
+            yaxis=dict(range=[27.5, -0.5], scaleanchor="x", constraintoward="top", **axis),
+        ),
     )
 
 

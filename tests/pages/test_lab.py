@@ -177,20 +177,26 @@ def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
     no_exception(at)
     assert [s.value for s in at.subheader] == ["What excites this channel"]
     assert at.selectbox(key="lab_ex_class").value == "All"
-    spec = next(iter(specs(at).values()))
-    titles = [a["text"] for a in spec["layout"]["annotations"]]
-    assert len(titles) == 9
-    for title, e in zip(titles, want, strict=True):
-        assert title.startswith(f"#{e.index} ") and title.endswith(f"{e.value:.3f}")
-    assert len(spec["data"]) == 18  # each image and its map
+    # Each exemplar: its own figure (the image and its map), then its class and value, then its link.
+    charts = specs(at)
+    assert sorted(charts) == [f"lab_exemplar_{k}" for k in range(9)]
+    assert all(len(charts[f"lab_exemplar_{k}"]["data"]) == 2 for k in range(9))
+    assert exemplar_captions(at) == [f"{data.CLASS_NAMES[test_images.labels[e.index]]} · {e.value:.3f}" for e in want]
+    assert exemplar_links(at) == [f"#{e.index}" for e in want]
 
     at.selectbox(key="lab_ex_class").set_value("Sandal").run()
     no_exception(at)
-    spec = next(iter(specs(at).values()))
-    titles = [a["text"] for a in spec["layout"]["annotations"]]
     sandals = activations.top_exemplars(maxima, channel, labels=test_images.labels, class_index=5)
-    assert [int(t.split()[0][1:]) for t in titles] == [e.index for e in sandals]
-    assert all(" Sandal · " in t for t in titles)
+    assert exemplar_links(at) == [f"#{e.index}" for e in sandals]
+    assert exemplar_captions(at) == [f"Sandal · {e.value:.3f}" for e in sandals]
+
+
+def exemplar_captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if " · " in c.value]
+
+
+def exemplar_links(at: AppTest) -> list[str]:
+    return [link.proto.label for link in at.get("page_link")]
 
 
 # --- Explain a cell -----------------------------------------------------------------------------------
