@@ -1,5 +1,5 @@
-"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, item 6): nothing a person reads is cut,
-the exemplars grid.
+"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, items 5 and 6): nothing a person reads
+is cut, the custom network editor after a training, the exemplars grid.
 
 One server for the module. One browser session per colour scheme opens each page once at 1400 px and is then
 narrowed to 800 px (set_viewport_size), so a page is loaded once per scheme. The windows are tall enough for whole
@@ -9,6 +9,7 @@ test-results/layout-<page>-<scheme>-<width>.png.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -17,11 +18,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from fmnist_core.data import CLASS_NAMES, load_test_set
 
-from .harness import REPO_ROOT, AppServer, cut_texts, goto
+from .harness import REPO_ROOT, AppServer, choose, cut_texts, goto, wait_for_app
 
 WIDTHS = (1400, 800)
 SCHEMES = ("light", "dark")
 HEIGHT = 4800  # px: the longest page at 800 px wide, so a screenshot shows it whole
+TRAIN_TIMEOUT = 240_000
 SCREENSHOTS = REPO_ROOT / "test-results"
 PAGES = {
     "/": "home",
@@ -116,3 +118,37 @@ def test_each_exemplar_has_its_title_and_link_under_its_image(app_server: AppSer
             assert title["x"] - 1 <= centre <= title["x"] + max(title["width"], 60) + 1, (width, k, title, link)
             # Within its own card: below its title, before the next row of images.
             assert 0 <= link["y"] - title["y"] <= 120, (width, k, title, link)
+
+
+# --- item 5: the custom network editor, before and after a training ----------------------------------------
+def test_custom_editor_reads_whole_and_keeps_its_spec_after_training(
+    app_server: AppServer, chromium_browser: Browser
+) -> None:
+    context = chromium_browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT})
+    page = context.new_page()
+    try:
+        goto(page, app_server, "/train")
+        choose(page, "Preset", re.compile(r"^custom"), server=app_server)
+        spec_box = page.get_by_role("textbox", name="Spec (JSON)")
+        network = json.loads(spec_box.input_value())
+        assert len(network["conv"]) == 2
+        assert not cut_at_each_width(page, "train-custom")
+
+        at_width(page, WIDTHS[0])
+        for label, value in (("Training images", 600), ("Epochs", 1)):
+            field_ = page.get_by_label(label, exact=True)
+            field_.fill(str(value))
+            field_.press("Enter")
+            wait_for_app(page, server=app_server)
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Training finished.", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT)
+        wait_for_app(page, server=app_server)
+
+        expect(spec_box).not_to_have_value("")
+        assert json.loads(spec_box.input_value()) == network
+        kernels = page.get_by_role("combobox", name="Kernel")
+        expect(kernels).to_have_count(2)
+        expect(kernels.first).to_have_value("3x3")
+        assert not cut_at_each_width(page, "train-custom-after")
+    finally:
+        context.close()
