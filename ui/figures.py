@@ -118,11 +118,17 @@ def mosaic_figure(
 def probability_bars(
     probabilities: Sequence[float], class_names: Sequence[str], actual: int | None = None
 ) -> go.Figure:
-    """Horizontal bars of the 10 class probabilities; the predicted class stands out, the actual is marked."""
+    """Horizontal bars of the 10 class probabilities; the predicted class stands out, and the labels say in words
+    which class is the prediction and which the actual one (a bare mark would need a legend)."""
     probs = np.asarray(probabilities, dtype=float)
     predicted = int(probs.argmax())
     colors = ["#4C6EF5" if i == predicted else "#9aa5b1" for i in range(len(probs))]
-    labels = [f"{name} ✓" if i == actual else name for i, name in enumerate(class_names)]
+
+    def label(i: int, name: str) -> str:
+        roles = [role for role, index in (("predicted", predicted), ("actual", actual)) if index == i]
+        return f"{name} ({', '.join(roles)})" if roles else name
+
+    labels = [label(i, name) for i, name in enumerate(class_names)]
     fig = go.Figure(
         go.Bar(
             x=probs,
@@ -222,8 +228,14 @@ def compare_curves(runs: dict[str, Sequence[dict]], metric: str, title: str) -> 
     return fig
 
 
-def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, height: int = 300) -> go.Figure:
-    """A heat map (0..1) laid semi-transparently over the grayscale input image."""
+def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, width: int = OVERLAY_PX) -> go.Figure:
+    """A heat map (0..1) laid semi-transparently over the grayscale input image, its colour bar underneath.
+
+    Meant to be drawn `width` px wide (st.plotly_chart(width=...)): the plot area is square, so the image fills the
+    chart's width and the bar is as long as the image (a vertical bar beside a narrow image dwarfed it), and the
+    top margin holds a two-line title clear of the image.
+    """
+    side = width - 2 * _MARGIN
     fig = go.Figure(
         [
             go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
@@ -234,13 +246,14 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, height: int 
                 zmin=0,
                 zmax=1,
                 showscale=True,
-                colorbar=dict(title=dict(text="relevance", side="right"), tickvals=[0, 0.5, 1], thickness=12),
+                colorbar=dict(COLOURBAR_BELOW, title=dict(text="relevance", side="bottom"), tickvals=[0, 0.5, 1]),
                 hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
             ),
         ]
     )
     fig.update_layout(title=title)
-    return _square(fig, height)
+    bottom = BAR_BELOW + _BAR_TITLE
+    return _square(fig, side + _TWO_LINE_TITLE + bottom, top=_TWO_LINE_TITLE, bottom=bottom)
 
 
 RIGHT_COLOUR = (47, 158, 68)  # green: predicted class is the actual one

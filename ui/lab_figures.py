@@ -202,8 +202,10 @@ def embedding_figure(
 ) -> go.Figure:
     """One WebGL point per image; misclassified images drawn as crosses; customdata is the image index.
 
-    colour_by: "actual" / "predicted" (one trace per class, so the legend toggles classes), "correct"
-    (two traces) or "confidence" (one trace on a colour scale).
+    colour_by: "actual" / "predicted" (per class a legend entry, a trace of dots and one of crosses, grouped, so the
+    legend toggles classes), "correct" (two traces) or "confidence" (one trace on a colour scale). The legend's
+    class entries are point-less traces drawn as dots: plotly draws an entry with its trace's first marker (a cross
+    there reads as misclassified) and leaves out a trace with no points (a class a weak model never gets right).
     """
     index = np.arange(len(points))
     wrong = actual != predicted
@@ -215,7 +217,10 @@ def embedding_figure(
     names = np.asarray(class_names, dtype=object)
     custom = np.stack([index, names[actual], names[predicted], confidence], axis=1)
 
-    def trace(mask: np.ndarray, name: str, colour: str | np.ndarray, **marker: object) -> go.Scattergl:
+    def trace(
+        mask: np.ndarray, name: str, colour: str | np.ndarray, symbol: str | np.ndarray, **options: object
+    ) -> go.Scattergl:
+        marker = options.pop("marker", {})
         return go.Scattergl(
             x=points[mask, 0],
             y=points[mask, 1],
@@ -223,22 +228,43 @@ def embedding_figure(
             name=name,
             customdata=custom[mask],
             hovertemplate=hover,
-            marker=dict(size=5, color=colour, symbol=symbols[mask], opacity=0.8, **marker),
+            marker=dict(size=5, color=colour, symbol=symbol, opacity=0.8, **marker),
+            **options,
         )
 
     fig = go.Figure()
     if colour_by in ("actual", "predicted"):
         key = actual if colour_by == "actual" else predicted
-        for cls, name in enumerate(class_names):
-            fig.add_trace(trace(key == cls, name, CLASS_COLOURS[cls % len(CLASS_COLOURS)]))
+        colours = [CLASS_COLOURS[cls % len(CLASS_COLOURS)] for cls in range(len(class_names))]
+        for name, colour in zip(class_names, colours, strict=True):
+            fig.add_trace(
+                go.Scattergl(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    name=name,
+                    legendgroup=name,
+                    marker=dict(size=5, color=colour, symbol="circle"),
+                    hoverinfo="skip",
+                )
+            )
+        for crosses in (False, True):  # the crosses on top, so few wrong ones stay visible among the dots
+            for cls, (name, colour) in enumerate(zip(class_names, colours, strict=True)):
+                mask = (key == cls) & (wrong == crosses)
+                symbol = "x" if crosses else "circle"
+                fig.add_trace(trace(mask, name, colour, symbol, legendgroup=name, showlegend=False))
     elif colour_by == "correct":
-        fig.add_trace(trace(~wrong, "correct", "#2ca02c"))
-        fig.add_trace(trace(wrong, "misclassified", MARK))
+        fig.add_trace(trace(~wrong, "correct", "#2ca02c", "circle"))
+        fig.add_trace(trace(wrong, "misclassified", MARK, "x"))
     elif colour_by == "confidence":
         every = np.ones(len(points), dtype=bool)
         fig.add_trace(
             trace(
-                every, "confidence", confidence, colorscale=HEATMAP_SCALE, cmin=0, cmax=1, colorbar=dict(title="conf.")
+                every,
+                "confidence",
+                confidence,
+                symbols,
+                marker=dict(colorscale=HEATMAP_SCALE, cmin=0, cmax=1, colorbar=dict(title="conf.")),
             )
         )
     else:

@@ -1,5 +1,5 @@
-"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, items 5 and 6): nothing a person reads
-is cut, the custom network editor after a training, the exemplars grid.
+"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, items 5, 6 and 8): nothing a person
+reads is cut, the custom network editor after a training, the exemplars grid, readable explanations.
 
 One server for the module. One browser session per colour scheme opens each page once at 1400 px and is then
 narrowed to 800 px (set_viewport_size), so a page is loaded once per scheme. The windows are tall enough for whole
@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from fmnist_core.data import CLASS_NAMES, load_test_set
 
-from .harness import REPO_ROOT, AppServer, choose, cut_texts, goto, wait_for_app
+from .harness import REPO_ROOT, AppServer, chart_titled, choose, cut_texts, goto, png_of, wait_for_app
 
 WIDTHS = (1400, 800)
 SCHEMES = ("light", "dark")
@@ -34,6 +35,28 @@ PAGES = {
     "/embedding?method=PCA&colour=actual": "embedding",
 }
 FEATURE_MAPS = "/feature_maps?image=0&layer=conv2d&channel=1"
+trained_runs: list[str] = []  # the run the custom-network test trained: a weak model, so many points are wrong
+
+# Page pixels of a plotly chart's parts: the first heatmap image, the colour bar's strip, the title.
+CHART_PARTS = """(el) => {
+  const box = (node) => {
+    if (!node) return null;
+    const r = node.getBoundingClientRect();
+    return {x: r.left, y: r.top, w: r.width, h: r.height};
+  };
+  return {
+    image: box(el.querySelector('.hm image')),
+    bar: box(el.querySelector('.colorbar .cbfills')),
+    title: box(el.querySelector('.gtitle')),
+  };
+}"""
+# The y-axis tick labels of a plotly chart.
+Y_TICKS = "(el) => Array.from(el.querySelectorAll('.ytick text'), (t) => t.textContent)"
+# Each legend entry: its text and whether its marker is a circle (plotly draws circles with arcs, crosses with lines).
+LEGEND = """(el) => Array.from(el.querySelectorAll('.legend .traces'), (t) => ({
+  name: t.querySelector('.legendtext').textContent,
+  circle: /A/.test(t.querySelector('.legendpoints path.scatterpts').getAttribute('d') || ''),
+}))"""
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +166,8 @@ def test_custom_editor_reads_whole_and_keeps_its_spec_after_training(
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_text("Training finished.", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT)
         wait_for_app(page, server=app_server)
+        saved = page.get_by_text(re.compile(r"^Saved as run \S+\.$")).inner_text().strip()
+        trained_runs.append(re.fullmatch(r"Saved as run (\S+)\.", saved).group(1))
 
         expect(spec_box).not_to_have_value("")
         assert json.loads(spec_box.input_value()) == network
@@ -152,3 +177,82 @@ def test_custom_editor_reads_whole_and_keeps_its_spec_after_training(
         assert not cut_at_each_width(page, "train-custom-after")
     finally:
         context.close()
+
+
+# --- item 8: explanations that read -------------------------------------------------------------------------
+def assert_explanations_read(page: Page, where: Locator, width: int) -> None:
+    """Grad-CAM and saliency: images of at least 200 px, colour bars no longer than the image, titles clear."""
+    for method in ("Grad-CAM", "Saliency"):
+        chart = where.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text=method))
+        expect(chart).to_have_count(1)
+        chart.scroll_into_view_if_needed()
+        parts = chart.evaluate(CHART_PARTS)
+        image, bar, title = parts["image"], parts["bar"], parts["title"]
+        assert image["w"] >= 200, f"{method} at {width} px: the image is {image['w']:.0f} px wide"
+        if bar is not None:  # the bar was 230 px beside a 90 px image
+            assert max(bar["w"], bar["h"]) <= 1.1 * max(image["w"], image["h"]), (method, width, image, bar)
+        assert title["y"] + title["h"] <= image["y"] + 1, f"{method} at {width} px: the image covers its title"
+
+
+def test_explanations_are_large_and_clear_of_their_titles(
+    app_server: AppServer, sessions: dict[str, Page], tmp_path: Path
+) -> None:
+    page = sessions["light"]
+    goto(page, app_server, "/test_images?image=0")
+    test_set = page.get_by_role("tabpanel", name="Test set")
+    for width in WIDTHS:
+        at_width(page, width)
+        assert_explanations_read(page, test_set, width)
+
+    page.get_by_role("tab", name="Your image").click()
+    panel = page.get_by_role("tabpanel", name="Your image")
+    uploader = page.get_by_test_id("stFileUploader").locator("input[type='file']")
+    uploader.set_input_files(str(png_of(load_test_set().images[0], tmp_path / "boot.png")))
+    wait_for_app(page, server=app_server)
+    expect(panel.get_by_text(re.compile(r"^Predicted: "))).to_be_visible(timeout=30_000)
+    for width in WIDTHS:
+        at_width(page, width)
+        page.wait_for_timeout(500)
+        screenshot(page, f"your-image-{width}")
+        assert_explanations_read(page, panel, width)
+        assert not cut_texts(page, "[data-testid='stMain']")
+
+
+def test_the_probability_chart_names_the_predicted_and_the_actual_class(
+    app_server: AppServer, sessions: dict[str, Page]
+) -> None:
+    page = sessions["light"]
+    goto(page, app_server, "/test_images?image=0&wrong=1")  # the first misclassified image
+    predicted = page.get_by_text(re.compile(r"^Predicted: ")).first.inner_text().split(": ", 1)[1].strip()
+    actual = page.get_by_text(re.compile(r"^Actual: ")).first.inner_text().split(": ", 1)[1].strip()
+    assert predicted != actual
+    ticks = chart_titled(page, "Class probabilities").evaluate(Y_TICKS)
+    assert not [t for t in ticks if "✓" in t], ticks  # no mark that needs a legend
+    assert f"{actual} (actual)" in ticks, ticks
+    assert f"{predicted} (predicted)" in ticks, ticks
+    assert sum(t.endswith(")") for t in ticks) == 2, ticks
+
+
+# --- item 8, last: it switches the light session to the custom-trained model -------------------------------
+def test_the_embedding_legend_draws_every_class_as_a_dot(app_server: AppServer, sessions: dict[str, Page]) -> None:
+    """Crosses mark misclassified images; the legend's class entries must not look like them. The shipped model
+    gets the first image of every class right (plotly draws an entry with its trace's first marker), so this runs
+    on the weak model the custom-network test trained."""
+    if not trained_runs:
+        pytest.skip("the custom-network test did not train a run")
+    page = sessions["light"]
+    at_width(page, 1400)
+    goto(page, app_server, "/embedding?method=PCA&colour=actual")
+    choose(page, "Model", re.compile(rf"^{re.escape(trained_runs[0])}\b"), server=app_server)
+    try:
+        for colour in ("Actual class", "Predicted class"):
+            choose(page, "Colour by", colour, server=app_server)
+            chart = page.get_by_test_id("stPlotlyChart").first
+            expect(chart.locator(".legend .traces")).to_have_count(len(CLASS_NAMES))
+            legend = chart.evaluate(LEGEND)
+            assert [entry["name"] for entry in legend] == list(CLASS_NAMES)
+            crosses = [entry["name"] for entry in legend if not entry["circle"]]
+            assert not crosses, f"{colour}: drawn as crosses (the mark of misclassified) in the legend: {crosses}"
+        screenshot(page, "embedding-trained-light-1400")
+    finally:
+        choose(page, "Model", re.compile(r"^default\b"), server=app_server)

@@ -106,9 +106,14 @@ def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(charts) == 1
     traces = charts[0]["data"]
-    assert [t["name"] for t in traces] == list(data.CLASS_NAMES) and {t["type"] for t in traces} == {"scattergl"}
-    assert sum(len(values(t["x"])) for t in traces) == 10_000
-    crosses = sum(s == "x" for t in traces for s in values(t["marker"]["symbol"]))
+    # Per class a legend entry (a dot, no points), then per class a trace of dots, then per class one of crosses.
+    assert [t["name"] for t in traces] == list(data.CLASS_NAMES) * 3 and {t["type"] for t in traces} == {"scattergl"}
+    assert [t["marker"]["symbol"] for t in traces] == ["circle"] * 20 + ["x"] * 10
+    assert [t.get("showlegend", True) for t in traces] == [True] * 10 + [False] * 20
+    assert [t["legendgroup"] for t in traces] == list(data.CLASS_NAMES) * 3
+    assert all(list(t["x"]) == [None] for t in traces[:10])
+    assert sum(len(values(t["x"])) for t in traces[10:]) == 10_000
+    crosses = sum(len(values(t["x"])) for t in traces[20:])
     assert crosses == 10_000 - round(10_000 * store.get_run("default").test_accuracy)  # the misclassified ones
     assert "dense" in charts[0]["layout"]["title"]["text"]
     assert any("misclassified" in c.value for c in at.caption)
