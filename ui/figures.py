@@ -45,12 +45,17 @@ def image_figure(image: np.ndarray, title: str = "", height: int = 320) -> go.Fi
 
 
 def channel_heatmap(channel: np.ndarray, title: str, height: int = 360) -> go.Figure:
-    """One feature-map channel as a heatmap with its colour bar."""
+    """One feature-map channel as a heatmap with its colour bar underneath."""
     fig = go.Figure(
-        go.Heatmap(z=channel, colorscale=HEATMAP_SCALE, hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>")
+        go.Heatmap(
+            z=channel,
+            colorscale=HEATMAP_SCALE,
+            colorbar=COLOURBAR_BELOW,
+            hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
+        )
     )
     fig.update_layout(title=title)
-    return _square(fig, height)
+    return _square(fig, height, bottom=BAR_BELOW)
 
 
 def mosaic_figure(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import GRAY_SCALE, HEATMAP_SCALE, IMAGE_AXIS
+from ui.figures import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, IMAGE_AXIS
 
 MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
@@ -37,10 +37,10 @@ CLASS_COLOURS = (
 )
 
 
-def _image_axes(fig: go.Figure, height: int) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x")
+def _image_axes(fig: go.Figure, height: int, bottom: int = 10) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=bottom))
+    fig.update_xaxes(**IMAGE_AXIS)
+    fig.update_yaxes(**IMAGE_AXIS, autorange="reversed", scaleanchor="x")
     return fig
 
 
@@ -96,9 +96,9 @@ def exemplar_figure(
 
 
 def cell_picker_figure(
-    channel_map: np.ndarray, title: str, cell: tuple[int, int] | None, height: int = 380
+    channel_map: np.ndarray, title: str, cell: tuple[int, int] | None, height: int = 464
 ) -> go.Figure:
-    """The channel heatmap with the chosen cell outlined, clickable cell by cell.
+    """The channel heatmap with the chosen cell outlined, clickable cell by cell; its colour bar underneath.
 
     Plotly reports no clicks on heatmap cells in select mode, so an invisible marker sits on every cell; its
     customdata is (row, col).
@@ -107,7 +107,7 @@ def cell_picker_figure(
     rows, cols = np.mgrid[0:h, 0:w]
     fig = go.Figure(
         [
-            go.Heatmap(z=channel_map, colorscale=HEATMAP_SCALE, hoverinfo="skip"),
+            go.Heatmap(z=channel_map, colorscale=HEATMAP_SCALE, colorbar=COLOURBAR_BELOW, hoverinfo="skip"),
             go.Scatter(
                 x=cols.ravel(),
                 y=rows.ravel(),
@@ -122,19 +122,38 @@ def cell_picker_figure(
     if cell is not None:
         _rect(fig, cell[0], cell[1], cell[0], cell[1])
     fig.update_layout(title=title, clickmode="event+select", dragmode=False)
-    return _image_axes(fig, height)
+    _image_axes(fig, height, bottom=BAR_BELOW)
+    # The map's own extent: autorange pads for the markers and shrank the map inside its chart.
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
+    return fig
 
 
 def receptive_field_figure(
-    image: np.ndarray, field: tuple[int, int, int, int], title: str, height: int = 380
+    image: np.ndarray, field: tuple[int, int, int, int], title: str, height: int = 464
 ) -> go.Figure:
-    """The input image with the receptive field [top, left, bottom, right] outlined."""
+    """The input image with the receptive field [top, left, bottom, right] outlined; the same size as the cell
+    picker beside it (whose colour bar takes the bottom margin)."""
     fig = go.Figure(
         go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hovertemplate="x %{x}, y %{y}: %{z}<extra></extra>")
     )
     _rect(fig, *field)
     fig.update_layout(title=title)
-    return _image_axes(fig, height)
+    return _image_axes(fig, height, bottom=BAR_BELOW)
+
+
+def fixed_decimals(largest: float) -> int:
+    """Decimals that give the largest magnitude three significant digits, between 2 and 4, so one matrix's numbers
+    line up and read as decimals ("0.0001", never "6.1e-05")."""
+    if not np.isfinite(largest) or largest <= 0:
+        return 2
+    return int(np.clip(3 - np.ceil(np.log10(largest)), 2, 4))
+
+
+def _fixed(value: float, places: int) -> str:
+    """The value with `places` decimals; a tiny negative reads "0.000", not "-0.000"."""
+    text = f"{value:.{places}f}"
+    return text.lstrip("-") if float(text) == 0 else text
 
 
 def small_matrix_figure(
@@ -145,9 +164,10 @@ def small_matrix_figure(
     NaN cells (a pool window past the map's edge) stay empty.
     """
     z = np.asarray(values, dtype=float)
-    text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v + 0.0:.3g}")(np.nan_to_num(z)))  # no "-0"
     bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
     bound = bound or 1.0  # an all-zero patch keeps a scale, drawn at its low end
+    places = fixed_decimals(bound)
+    text = [["" if np.isnan(v) else _fixed(v, places) for v in row] for row in z]
     fig = go.Figure(
         go.Heatmap(
             z=z,

@@ -1,5 +1,6 @@
-"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, items 5, 6 and 8): nothing a person
-reads is cut, the custom network editor after a training, the exemplars grid, readable explanations.
+"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, items 5, 6, 8 and 10): nothing a person
+reads is cut, the custom network editor after a training, the exemplars grid, readable explanations, the Feature maps
+details.
 
 One server for the module. One browser session per colour scheme opens each page once at 1400 px and is then
 narrowed to 800 px (set_viewport_size), so a page is loaded once per scheme. The windows are tall enough for whole
@@ -14,6 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -57,6 +59,8 @@ LEGEND = """(el) => Array.from(el.querySelectorAll('.legend .traces'), (t) => ({
   name: t.querySelector('.legendtext').textContent,
   circle: /A/.test(t.querySelector('.legendpoints path.scatterpts').getAttribute('d') || ''),
 }))"""
+# The first trace's z (the channel map) as rows of numbers.
+HEATMAP_Z = "(el) => Array.from(el.querySelector('.js-plotly-plot')._fullData[0].z, (row) => Array.from(row))"
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +235,37 @@ def test_the_probability_chart_names_the_predicted_and_the_actual_class(
     assert f"{actual} (actual)" in ticks, ticks
     assert f"{predicted} (predicted)" in ticks, ticks
     assert sum(t.endswith(")") for t in ticks) == 2, ticks
+
+
+# --- item 10: Feature maps details --------------------------------------------------------------------------
+def test_feature_map_figures_have_no_stray_ticks_and_products_in_fixed_decimals(
+    app_server: AppServer, sessions: dict[str, Page]
+) -> None:
+    page = sessions["light"]
+    goto(page, app_server, FEATURE_MAPS)
+    page.wait_for_timeout(1000)
+    expect(chart_titled(page, "Products")).to_have_count(1)
+    assert page.locator(".js-plotly-plot path.ticks").count() == 0  # every figure here is an image or a map
+    for title in ("Input patch", "Kernel", "Products"):
+        texts = chart_titled(page, title).evaluate(
+            "(el) => Array.from(el.querySelectorAll('.heatmaplayer text'), (t) => t.textContent)"
+        )
+        assert len(texts) == 9, (title, texts)
+        assert all(re.fullmatch(r"-?\d+\.\d+", t) for t in texts), (title, texts)  # never 6.1e-05
+        decimals = {len(t.split(".")[1]) for t in texts}
+        assert len(decimals) == 1, (title, texts)
+
+
+def test_a_layer_change_explains_the_channels_strongest_cell(app_server: AppServer, sessions: dict[str, Page]) -> None:
+    page = sessions["light"]
+    goto(page, app_server, FEATURE_MAPS)
+    for layer, size in (("conv2d", 26), ("max_pooling2d", 13)):
+        if layer != "conv2d":
+            choose(page, "Layer", re.compile(rf"^{layer} \("), server=app_server)
+        z = np.array(chart_titled(page, f"{layer} · channel 1 · {size}×{size}").evaluate(HEATMAP_Z), dtype=float)
+        row, col = (int(v) for v in np.unravel_index(int(np.nanargmax(z)), z.shape))
+        shown = page.get_by_text(re.compile(rf"^{layer}, channel 1, row \d+, column \d+ of #0: "))
+        expect(shown).to_have_text(re.compile(rf"row {row}, column {col} of #0: {z.max():.4f}$"))
 
 
 # --- item 8, last: it switches the light session to the custom-trained model -------------------------------
