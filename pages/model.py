@@ -149,7 +149,7 @@ if model is not None:
     else:
         st.info("This model has no conv layer, so there are no kernels to show: it sees each image as 784 numbers.")
     history = meta.history or []
-    d1, d2, d3 = st.columns(3)
+    d1 = d2 = d3 = st.container(horizontal=True)  # one row of whole labels that wraps in a narrow window
     try:
         d1.download_button(
             "Download model (.keras)",

@@ -32,10 +32,6 @@ busy = job is not None and not job.finished
 names = list(PRESETS)
 
 
-def _describe(name: str) -> str:
-    return f"{name}: {PRESETS[name].description}"
-
-
 def time_estimate(config: TrainConfig) -> None:
     """Say how long this training takes from click to result, learned from this machine's finished runs."""
     try:
@@ -61,7 +57,8 @@ def time_estimate(config: TrainConfig) -> None:
 if busy:
     # While a training runs, the fields show that training's own settings (read-only).
     cfg = job.config
-    st.selectbox("Preset", [cfg.preset], format_func=_describe, disabled=True, key="tr_running_preset")
+    st.selectbox("Preset", [cfg.preset], disabled=True, key="tr_running_preset", width=320)
+    st.caption(PRESETS[cfg.preset].description)
     if cfg.arch is not None:
         st.caption(f"Network: {architecture.summary_line(architecture.parse_spec(cfg.arch))}")
     row = st.container(horizontal=True)
@@ -75,8 +72,10 @@ if busy:
         "Training images", value=int(cfg.limit or TOTAL), width=170, disabled=True, key="tr_running_images"
     )
 else:
-    preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=names, format_func=_describe)
+    # The box holds the name and the description sits below it, whole: it is longer than the box is wide.
+    preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=names, width=320)
     preset = PRESETS[preset_name]
+    st.caption(preset.description)
     row = st.container(horizontal=True)  # one row that wraps in a narrow window
     # Keys carry the preset so switching presets shows that preset's defaults; each keeps what the user typed.
     with row:
