@@ -350,18 +350,30 @@ explain_cell_section(info, cached_model(info.id, info.created), data.load_test_s
 """
 
 
-def test_a_smaller_layer_keeps_the_cell_inside_its_map(lab_dir: Path) -> None:
+def test_another_layer_starts_at_its_channels_strongest_cell(lab_dir: Path, test_images: data.Split) -> None:
+    """A cell typed or linked for one map means nothing on another: a layer change explains the new channel's
+    strongest cell, as the first view does (the old cell, clamped, used to land on a 0.0000 one)."""
+    from fmnist_core.activations import layer_outputs
+
+    outputs = layer_outputs(store.load_model("default"), test_images.images[0])
+
+    def strongest(layer: str) -> tuple[int, int]:
+        channel_map = outputs[layer][:, :, 3]
+        row, col = np.unravel_index(int(channel_map.argmax()), channel_map.shape)
+        return int(row), int(col)
+
     at = script(lab_dir, "switch.py", SWITCH_SCRIPT)
     at.query_params["cell"] = "20,25"
     at.run()
     no_exception(at)
     assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (20, 25)
-    at.selectbox(key="layer").set_value("conv2d_1").run()  # 11x11
-    no_exception(at)
-    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (10, 10)
-    assert any(m.value.startswith("**conv2d_1, channel 3, row 10, column 10 of #0") for m in at.markdown)
-    at.selectbox(key="layer").set_value("max_pooling2d_1").run()  # 5x5
-    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (4, 4)
+    for layer in ("conv2d_1", "max_pooling2d_1"):  # 11x11, then 5x5
+        at.selectbox(key="layer").set_value(layer).run()
+        no_exception(at)
+        row, col = strongest(layer)
+        assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (row, col)
+        value = float(outputs[layer][row, col, 3])
+        assert shown_value(at) == f"**{layer}, channel 3, row {row}, column {col} of #0: {value:.4f}**"
     assert not at.warning
 
 
@@ -373,6 +385,7 @@ def test_embedding_page_draws_the_tsne_map(lab_dir: Path) -> None:
     no_exception(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == "t-SNE of dense · default"
-    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in spec["data"]])
+    drawn = [t for t in spec["data"] if t.get("showlegend") is False]  # not the point-less legend entries
+    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in drawn])
     assert points.shape == (10_000, 2) and np.isfinite(points).all()
     assert points.std(axis=0).min() > 1  # spread out, not collapsed
