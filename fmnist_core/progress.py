@@ -273,7 +273,7 @@ class LiveState:
             self.fit_seconds, self.phase = event.fit_seconds, PHASE_EVALUATING
         elif isinstance(event, Evaluated):
             self.test_loss, self.test_accuracy, self.phase = event.test_loss, event.test_accuracy, PHASE_SAVING
-            if self.history:
+            if self.history and self.history[-1].get("test_accuracy") is not None:
                 # The last epoch's row describes the saved weights: its figures are the final float32 evaluation's,
                 # not Keras' in-fit validation (bfloat16 compute), so the result card and the table agree.
                 self.history[-1] = {

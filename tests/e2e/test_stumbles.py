@@ -217,8 +217,6 @@ def test_a_run_can_be_renamed_and_the_name_shows_in_the_sidebar(app_server: AppS
     goto(page, app_server, "/model?model=conv-no-pool")
     page.get_by_role("button", name="Rename").click()
     box = page.get_by_role("textbox", name="Name")
-    box.fill("x" * 41)
-    assert len(box.input_value()) == store.MAX_NAME  # the box takes no more than a name may have
     box.fill("My first dense net")
     box.press("Enter")
     wait_for_app(page, server=app_server)

@@ -384,7 +384,7 @@ def test_embedding_page_draws_the_tsne_map(lab_dir: Path) -> None:
     at.radio(key="emb_method").set_value("t-SNE").run()
     no_exception(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["title"]["text"] == "t-SNE of dense · default"
+    assert spec["layout"]["title"]["text"] == f"t-SNE of dense · {store.get_run('default').label()}"
     drawn = [t for t in spec["data"] if t.get("showlegend") is False]  # not the point-less legend entries
     points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in drawn])
     assert points.shape == (10_000, 2) and np.isfinite(points).all()
