@@ -176,3 +176,20 @@ def png_of(image: np.ndarray, path: Path) -> Path:
     Image.fromarray(255 - image).resize((140, 140), Image.Resampling.BICUBIC).save(buf, "PNG")
     path.write_bytes(buf.getvalue())
     return path
+
+
+TRAIN_TIMEOUT = 240_000
+
+
+def train_on_page(page: Page, server: AppServer, images: int, epochs: int, timeout: int = TRAIN_TIMEOUT) -> str:
+    """On the open Train page: set "Training images" and "Epochs", press Train, wait for the result; the run id."""
+    for label, value in (("Training images", images), ("Epochs", epochs)):
+        field_ = page.get_by_label(label, exact=True)
+        field_.fill(str(value))
+        field_.press("Enter")
+        wait_for_app(page, server=server)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Training finished.", exact=True)).to_be_visible(timeout=timeout)
+    wait_for_app(page, server=server)
+    saved = page.get_by_text(re.compile(r"^Saved as run \S+\.$")).inner_text().strip()
+    return re.fullmatch(r"Saved as run (\S+)\.", saved).group(1)

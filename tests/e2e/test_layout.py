@@ -21,12 +21,11 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from fmnist_core.data import CLASS_NAMES, load_test_set
 
-from .harness import REPO_ROOT, AppServer, chart_titled, choose, cut_texts, goto, png_of, wait_for_app
+from .harness import REPO_ROOT, AppServer, chart_titled, choose, cut_texts, goto, png_of, train_on_page, wait_for_app
 
 WIDTHS = (1400, 800)
 SCHEMES = ("light", "dark")
 HEIGHT = 4800  # px: the longest page at 800 px wide, so a screenshot shows it whole
-TRAIN_TIMEOUT = 240_000
 SCREENSHOTS = REPO_ROOT / "test-results"
 PAGES = {
     "/": "home",
@@ -162,16 +161,7 @@ def test_custom_editor_reads_whole_and_keeps_its_spec_after_training(
         assert not cut_at_each_width(page, "train-custom")
 
         at_width(page, WIDTHS[0])
-        for label, value in (("Training images", 600), ("Epochs", 1)):
-            field_ = page.get_by_label(label, exact=True)
-            field_.fill(str(value))
-            field_.press("Enter")
-            wait_for_app(page, server=app_server)
-        page.get_by_role("button", name="Train", exact=True).click()
-        expect(page.get_by_text("Training finished.", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT)
-        wait_for_app(page, server=app_server)
-        saved = page.get_by_text(re.compile(r"^Saved as run \S+\.$")).inner_text().strip()
-        trained_runs.append(re.fullmatch(r"Saved as run (\S+)\.", saved).group(1))
+        trained_runs.append(train_on_page(page, app_server, images=600, epochs=1))
 
         expect(spec_box).not_to_have_value("")
         assert json.loads(spec_box.input_value()) == network
