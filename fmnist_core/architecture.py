@@ -40,9 +40,6 @@ ACTIVATIONS = ("relu", "gelu", "elu", "tanh")
 TOP_KEYS = ("conv", "dense", "dropout", "activation")
 BLOCK_KEYS = ("filters", "kernel", "padding", "batch_norm", "pool")
 POOL_CLASSES = {"max": "MaxPooling2D", "avg": "AveragePooling2D"}
-# Effective training throughput of this app's fast recipe (bfloat16, batch 128) on the 2-core AMD EPYC with
-# avx512_bf16, under the load of other work: how it was measured is in bench/measured/arch_throughput.json.
-TRAIN_MFLOP_PER_SECOND = 100_000.0
 
 
 class SpecError(ValueError):
@@ -357,19 +354,6 @@ def describe(spec: ArchSpec) -> Description:
         flops_forward=forward,
         flops_train=3 * forward - first_input_grad,
     )
-
-
-def estimate_epoch_seconds(
-    described: Description,
-    train_images: int = 60_000,
-    test_images: int = 10_000,
-    mflop_per_second: float = TRAIN_MFLOP_PER_SECOND,
-) -> float:
-    """Seconds per epoch: training FLOPs for every training image plus a forward pass over the test set
-    (evaluated each epoch), at the measured throughput. A rough guide: elementwise work (batch norm, wide
-    early maps) is not counted, so networks heavy in it run slower than this says."""
-    total = train_images * described.mflop_train + test_images * described.mflop_forward
-    return total / mflop_per_second
 
 
 # --- building --------------------------------------------------------------------------------------------

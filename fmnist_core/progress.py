@@ -16,8 +16,16 @@ from fmnist_core.watch import Frame, Frames
 STATES = ("queued", "running", "stopping", "done", "stopped", "failed")
 FINAL_STATES = ("done", "stopped", "failed")
 MAX_BATCH_POINTS = 400
-# Between Setup and the first batch TensorFlow traces the training step: seconds the page should name.
-FIRST_BATCH_PHASE = "preparing the first batch"
+TEST_IMAGES = 10_000  # evaluated after every epoch (validation) and once at the end
+# What the worker is doing, in the order a person sees it; the live view shows these words.
+PHASE_STARTING = "starting Python"
+PHASE_TENSORFLOW = "loading TensorFlow"
+PHASE_DATA = "loading data"
+PHASE_BUILD = "building the network"
+PHASE_FIRST_BATCH = "first batch"  # TensorFlow traces and compiles the step: seconds, before any rate is known
+PHASE_TRAINING = "training"
+PHASE_EVALUATING = "evaluating on the test set"
+PHASE_SAVING = "saving"
 
 
 # --- events: worker -> job ---------------------------------------------------------------------------
@@ -194,6 +202,13 @@ class LiveState:
     ended: float | None = None
     train_seconds: float = 0.0
     samples_seen: int = 0
+    # The measured rate: batches after the fit's first report (which includes tracing the step), and their time.
+    first_batch_seconds: float | None = None
+    steady_seconds: float = 0.0
+    steady_batches: int = 0
+    steady_images: int = 0
+    epoch_train_seconds: float = 0.0  # batch time of the current epoch, so an epoch's other time is known
+    progress_at: float | None = None  # when the last batch or epoch end arrived (the ETA counts down from it)
     error: str | None = None
     run_id: str | None = None
     test_loss: float | None = None
@@ -225,12 +240,17 @@ class LiveState:
             self.batches_per_epoch, self.train_images = event.batches_per_epoch, event.train_images
             self.batch_size = event.batch_size
             self.precision, self.precision_note = event.precision, event.precision_note
-            self.fit_started, self.phase = now, FIRST_BATCH_PHASE
+            self.fit_started, self.phase = now, PHASE_FIRST_BATCH
         elif isinstance(event, EpochBegin):
-            self.epoch, self.batch = event.epoch, 0
+            self.epoch, self.batch, self.epoch_train_seconds = event.epoch, 0, 0.0
+            if self.first_batch_seconds is not None:
+                self.phase = PHASE_TRAINING
         elif isinstance(event, BatchEnd):
             self._batch_end(event)
+            self.progress_at = now
         elif isinstance(event, EpochEnd):
+            self.progress_at = now
+            self.phase = PHASE_TRAINING
             row = {
                 "epoch": event.epoch,
                 "loss": event.loss,
@@ -238,6 +258,7 @@ class LiveState:
                 "test_loss": event.test_loss,
                 "test_accuracy": event.test_accuracy,
                 "seconds": event.seconds,
+                "train_seconds": self.epoch_train_seconds,  # the rest of `seconds` is the test evaluation
                 "elapsed": event.elapsed,
                 "batches": self.batch,
                 "complete": self.batch >= self.batches_per_epoch,
@@ -249,10 +270,10 @@ class LiveState:
             frames = self.frames if self.frames is not None else Frames(event.layer, event.samples)
             self.frames = frames.with_frame(event.frame)
         elif isinstance(event, FitEnd):
-            self.fit_seconds, self.phase = event.fit_seconds, "evaluating on the test set"
+            self.fit_seconds, self.phase = event.fit_seconds, PHASE_EVALUATING
         elif isinstance(event, Evaluated):
-            self.test_loss, self.test_accuracy, self.phase = event.test_loss, event.test_accuracy, "saving"
-            if self.history:
+            self.test_loss, self.test_accuracy, self.phase = event.test_loss, event.test_accuracy, PHASE_SAVING
+            if self.history and self.history[-1].get("test_accuracy") is not None:
                 # The last epoch's row describes the saved weights: its figures are the final float32 evaluation's,
                 # not Keras' in-fit validation (bfloat16 compute), so the result card and the table agree.
                 self.history[-1] = {
@@ -278,11 +299,17 @@ class LiveState:
             self.state, self.error, self.phase, self.ended = "failed", error, "failed", now
 
     def _batch_end(self, event: BatchEnd) -> None:
-        if self.phase == FIRST_BATCH_PHASE:
-            self.phase = "training"
         new = event.done_in_epoch - self.batch
-        self.samples_seen += min(new * self.batch_size, max(0, self.train_images - self.batch * self.batch_size))
+        images = min(new * self.batch_size, max(0, self.train_images - self.batch * self.batch_size))
+        self.samples_seen += images
         self.train_seconds += event.seconds
+        self.epoch_train_seconds += event.seconds
+        if self.first_batch_seconds is None:  # the fit's first report carries the tracing: not a rate
+            self.first_batch_seconds, self.phase = event.seconds, PHASE_TRAINING
+        else:
+            self.steady_seconds += event.seconds
+            self.steady_batches += new
+            self.steady_images += images
         self.batch = event.done_in_epoch
         step = (self.epoch - 1) * self.batches_per_epoch + self.batch
         if step % self.trace_stride == 0:
@@ -292,14 +319,32 @@ class LiveState:
                 self.batch_trace = self.batch_trace[1::2]
                 self.trace_stride *= 2
 
+    def eta(self, now: float, evaluate_each_epoch: bool = True) -> float | None:
+        """Seconds left in the fit, or None until a rate is measured (a batch after the first report).
+
+        Remaining batches at the measured seconds per batch, plus the test evaluations still to come (as long
+        as the last measured one; before any, a third of a training step per test image, the forward pass),
+        counted down since the last report so it never rises while a batch is running.
+        """
+        if self.state not in ("running", "stopping") or not self.steady_batches or self.fit_seconds is not None:
+            return None
+        per_batch = self.steady_seconds / self.steady_batches
+        done = (self.epoch - 1) * self.batches_per_epoch + self.batch
+        left = max(0, self.epochs * self.batches_per_epoch - done) * per_batch
+        if evaluate_each_epoch:
+            extras = [row["seconds"] - row.get("train_seconds", row["seconds"]) for row in self.history]
+            later = extras[1:] or extras  # the first evaluation also traces the test step
+            each = max(0.0, later[-1]) if later else per_batch / max(1, self.batch_size) * TEST_IMAGES / 3
+            left += max(0, self.epochs - len(self.history)) * each
+        since = now - self.progress_at if self.progress_at is not None else 0.0
+        return max(0.0, left - since)
+
     def snapshot(self, config: TrainConfig, now: float, queue_position: int | None) -> Snapshot:
         """A frozen copy with the derived values (progress, ETA, rate)."""
         total = self.epochs * self.batches_per_epoch
         done = (self.epoch - 1) * self.batches_per_epoch + self.batch if self.epoch else 0
         progress = 1.0 if self.state == "done" else (min(1.0, done / total) if total else 0.0)
-        eta = None
-        if self.state in ("running", "stopping") and done and self.fit_started:
-            eta = (now - self.fit_started) / done * max(0, total - done)
+        eta = self.eta(now, config.evaluate_each_epoch)
         end = self.ended or now
         return Snapshot(
             state=self.state,
@@ -310,7 +355,7 @@ class LiveState:
             batches_per_epoch=self.batches_per_epoch,
             progress=progress,
             eta=eta,
-            elapsed=(end - self.started) if self.started else 0.0,
+            elapsed=(end - self.started) if self.started is not None else 0.0,
             queue_position=queue_position,
             history=[dict(row) for row in self.history],
             batch_trace=[dict(point) for point in self.batch_trace],
@@ -337,3 +382,29 @@ class LiveState:
             ended=self.ended,
             frames=self.frames,
         )
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss, the way the progress line counts."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def progress_text(snap: Snapshot) -> str:
+    """The live view's one line: what the worker is doing, and an ETA only once a rate has been measured.
+
+    Before the data is loaded there are no batches to count, so the line names the phase alone ("Loading
+    TensorFlow · elapsed 0:12"), never "batch 0/0".
+    """
+    elapsed = f"elapsed {clock(snap.elapsed)}"
+    if not snap.batches_per_epoch:
+        return f"{snap.phase[:1].upper()}{snap.phase[1:]} · {elapsed}"
+    parts = [
+        f"Epoch {max(snap.epoch, 1)}/{snap.epochs}",
+        f"batch {snap.batch}/{snap.batches_per_epoch}",
+        snap.phase,
+        elapsed,
+    ]
+    if snap.eta is not None:
+        parts.append(f"ETA {clock(snap.eta)}")
+    return " · ".join(parts)

@@ -58,8 +58,8 @@ class StoreError(RuntimeError):
 
 
 # Version 1: files written before RunMetadata existed (no "version" key); 2: adds version, arch, executor, node,
-# and the imported-model fields (input_scaling, imported_from, notes). Readers accept both.
-METADATA_VERSION = 2
+# and the imported-model fields (input_scaling, imported_from, notes); 3: adds timings. Readers accept them all.
+METADATA_VERSION = 3
 
 
 def _number(value: Any) -> float | None:
@@ -107,6 +107,11 @@ _READERS: dict[str, Any] = {
     "imported_from": _text,
     "notes": lambda v: v if isinstance(v, list) and all(isinstance(x, str) for x in v) else None,
     "name": _text,
+    "timings": lambda v: (
+        {k: float(x) for k, x in v.items()}
+        if isinstance(v, dict) and all(_number(x) is not None for x in v.values())
+        else None
+    ),
 }
 
 
@@ -146,6 +151,9 @@ class RunMetadata:
     imported_from: str | None = None  # the file name an imported model came from
     notes: list[str] = field(default_factory=list)  # sentences about the run, e.g. how an import was adapted
     name: str | None = None  # a name the user gave the run; the id stays its key
+    # Seconds of each part of a training (start, tensorflow, data, build, first batch, steady training and its
+    # images, final evaluation, total from launch to result): what fmnist_core.estimate learns from.
+    timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

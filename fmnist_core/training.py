@@ -27,6 +27,7 @@ from fmnist_core.presets import (  # re-exported: the pages, the CLI and the tes
 from fmnist_core.progress import (
     FINAL_STATES,
     MAX_BATCH_POINTS,
+    PHASE_STARTING,
     STATES,
     Cancelled,
     Event,
@@ -223,7 +224,7 @@ class TrainingJob:
             if local:
                 with self._cond:
                     self._s.state = "stopping" if self._stop.is_set() else "running"
-                    self._s.phase = "starting the training process"
+                    self._s.phase = PHASE_STARTING
             spec = WorkerSpec(
                 config=self.config,
                 home=str(self.home),
@@ -232,6 +233,7 @@ class TrainingJob:
                 command=self.command,
                 executor=self.executor,
                 parent_pid=os.getpid() if local else None,
+                launched_at=time.time(),  # wall clock: the worker may be on another node (Ray)
             )
             self._handle = handle = executors.launch(self.executor, spec, warm=WARM)
             if self._stop.is_set():

@@ -28,6 +28,10 @@ import numpy as np
 from fmnist_core import data, store
 from fmnist_core.presets import PRESETS, TARGET_ACCURACY, Preset, TrainConfig, bfloat16_supported
 from fmnist_core.progress import (
+    PHASE_BUILD,
+    PHASE_DATA,
+    PHASE_EVALUATING,
+    PHASE_TENSORFLOW,
     BatchEnd,
     Ended,
     EpochBegin,
@@ -103,6 +107,7 @@ class WorkerSpec:
     command: str | None
     executor: str  # "local-process" or "ray"
     parent_pid: int | None = None  # the server's pid: a local worker dies with it
+    launched_at: float | None = None  # time.time() when the job launched this worker (after any queue)
 
 
 def _fault(where: str) -> None:
@@ -133,6 +138,9 @@ class Trainer:
         self.state = LiveState(epochs=int(spec.config.epochs), executor=spec.executor)
         self.model: Any = None  # the float32 model, kept only while a failed save may be retried
         self._stopped = False  # whether the fit ended early (a Stop during evaluation does not count)
+        # Seconds of each part of the training, for the run's metadata: the time estimate learns from them.
+        self.timings: dict[str, float] = {}
+        self._began = time.time()
 
     def emit(self, event: Event) -> None:
         """Fold the event into this worker's state (for the metadata) and send it to the job."""
@@ -142,6 +150,13 @@ class Trainer:
     def run(self) -> None:
         """The whole training; any exception becomes a Failed event with its one-line description."""
         self.state.started = time.monotonic()
+        self._began = time.time()
+        if self.spec.launched_at is not None:  # spawning Python and importing this module (or Ray scheduling)
+            self.timings["start_seconds"] = max(0.0, self._began - self.spec.launched_at)
+        try:  # how busy the machine was: the same training takes longer when other work shares the cores
+            self.timings["load_average"] = os.getloadavg()[0]
+        except OSError:
+            pass
         self.emit(Started(executor=self.spec.executor, node=socket.gethostname(), pid=os.getpid()))
         try:
             self._train()
@@ -178,8 +193,15 @@ class Trainer:
         self.emit(result)
         return result
 
+    def _lap(self, name: str, since: float) -> float:
+        """Record the seconds since `since` under `name`; returns now (time.monotonic())."""
+        now = time.monotonic()
+        self.timings[name] = now - since
+        return now
+
     def _train(self) -> None:
-        self.emit(Phase("starting: loading TensorFlow"))
+        lap = time.monotonic()
+        self.emit(Phase(PHASE_TENSORFLOW))
         from fmnist_core._tf import quiet_import_tensorflow
 
         quiet_import_tensorflow()
@@ -188,10 +210,13 @@ class Trainer:
         from fmnist_core.inference import evaluate
         from fmnist_core.model import as_float32, build_model
 
+        lap = self._lap("tensorflow_seconds", lap)
         cfg, preset = self.config, self.preset
-        self.emit(Phase("loading data"))
+        self.emit(Phase(PHASE_DATA))
         train = data.load_train_set(self.spec.data_dir)
         test = data.load_test_set(self.spec.data_dir)
+        lap = self._lap("data_seconds", lap)
+        self.emit(Phase(PHASE_BUILD))
         n = cfg.limit or len(train)
         precision, note = preset.precision, "float32 compute"
         if precision == "mixed_bfloat16":
@@ -238,6 +263,7 @@ class Trainer:
             metrics=["accuracy"],
             steps_per_execution=preset.steps_per_execution,
         )
+        self._lap("build_seconds", lap)
         self.emit(Setup(bpe, n, int(cfg.batch_size), precision, note))
         fit_started = time.monotonic()
         model.fit(
@@ -250,9 +276,11 @@ class Trainer:
         )
         stopped = self._stopped = self.stop.is_set()
         self.emit(FitEnd(time.monotonic() - fit_started, stopped))
+        lap = time.monotonic()
         final = as_float32(model)
         del model
         result = evaluate(final, test.images, test.labels)
+        self._lap("final_evaluation_seconds", lap)
         self.emit(Evaluated(result.loss, result.accuracy))
         self.model = final
         self._save()
@@ -267,6 +295,14 @@ class Trainer:
         from fmnist_core.model import summary_rows, total_params
 
         s = self.state
+        timings = {
+            **self.timings,
+            "first_batch_seconds": s.first_batch_seconds,
+            "steady_train_seconds": s.steady_seconds,
+            "steady_train_images": s.steady_images,
+            # From the launch (the click, when no queue) to the result, saving excepted; or from the worker's start.
+            "total_seconds": time.time() - (self.spec.launched_at or self._began),
+        }
         try:
             fingerprint = data.fingerprint(self.spec.data_dir)
         except data.DataError:
@@ -292,6 +328,7 @@ class Trainer:
             "precision_note": s.precision_note,
             "executor": self.spec.executor,
             "node": s.node,
+            "timings": {key: value for key, value in timings.items() if value is not None},
             "versions": {
                 "python": platform.python_version(),
                 "tensorflow": tf.__version__,
@@ -441,6 +478,9 @@ def live_callback(
 
             def on_train_begin(self, logs: dict | None = None) -> None:
                 self._fit_start = time.monotonic()
+
+            def on_test_begin(self, logs: dict | None = None) -> None:  # fit's validation at an epoch's end
+                self.emit(Phase(PHASE_EVALUATING))
 
             def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
                 self._epoch_start = self._last_batch_end = time.monotonic()

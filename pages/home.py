@@ -8,29 +8,42 @@ from ui.state import active_run, test_set_or_message
 
 page_frame()
 
+SAMPLE_PX = 52  # each sample image; two per class side by side
+SAMPLE_GAP = 12
+SAMPLES_WIDTH = 5 * (2 * SAMPLE_PX + 8) + 4 * SAMPLE_GAP  # five classes a row
+CARD_WIDTH = 300
+
 st.title("Fashion-MNIST CNN dashboard")
 st.markdown(
-    "Train the notebook's convolutional network on **Fashion-MNIST** (70,000 28×28 grayscale images of clothing "
-    "in 10 classes) and *see* what it learned: live training curves, predictions on the 10,000 test images, "
-    "and the feature maps inside every conv and pool layer."
+    "Train the original Keras tutorial network (2 convs), or one you design, on **Fashion-MNIST** (70,000 28×28 "
+    "grayscale images of clothing in 10 classes) and *see* what it learned: live training curves, predictions on "
+    "the 10,000 test images, the feature maps inside every conv and pool layer, and a map of all test images."
+)
+st.markdown(
+    "**Start here:** a trained model is already chosen (the sidebar's **Model** box), so *Browse test images* "
+    "shows what it gets right and wrong; then *Train a model* of your own (6,000 images and 1 epoch make a quick "
+    "first run)."
 )
 
-links = st.columns(4)
-links[0].page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-links[1].page_link("pages/test_images.py", label="Browse test images", icon=":material/grid_view:")
-links[2].page_link("pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
-links[3].page_link("pages/model.py", label="Inspect the model", icon=":material/analytics:")
+links = st.container(horizontal=True)  # one row that wraps in a narrow window, each label whole
+links.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+links.page_link("pages/test_images.py", label="Browse test images", icon=":material/grid_view:")
+links.page_link("pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
+links.page_link("pages/model.py", label="Inspect the model", icon=":material/analytics:")
+links.page_link("pages/embedding.py", label="Map all test images", icon=":material/scatter_plot:")
 
-left, right = st.columns([3, 2], gap="large")
+# Fixed widths in rows that wrap: side by side from about 1280 px wide, stacked below; nothing is squeezed.
+row = st.container(horizontal=True, gap="small")
+left, right = row.container(width=SAMPLES_WIDTH), row.container(width=CARD_WIDTH)
 with left:
     st.subheader("Sample test images")
     test = test_set_or_message()
     if test is not None:
         samples = samples_per_class(test, per_class=2)
-        cols = st.columns(5)
+        grid = st.container(horizontal=True, gap=SAMPLE_GAP)
         for cls, indices in samples.items():
-            with cols[cls % 5]:
-                st.image([test.images[i] for i in indices], width=56)
+            with grid.container(width=2 * SAMPLE_PX + 8, gap="xxsmall"):
+                st.image([test.images[i] for i in indices], width=SAMPLE_PX)
                 st.caption(f"{cls} · {CLASS_NAMES[cls]}")
 
 with right:
@@ -40,10 +53,10 @@ with right:
         meta = info.metadata
         with st.container(border=True):
             st.markdown(f"**{info.label()}**" + (" — shipped with the app" if info.shipped else ""))
-            c1, c2 = st.columns(2)
+            metrics = st.container(horizontal=True)  # the two numbers wrap rather than shrink
             acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "n/a"
-            c1.metric("Test accuracy", acc)
-            c2.metric("Parameters", f"{meta.params:,}" if meta.params else "n/a")
+            metrics.metric("Test accuracy", acc, width="content")
+            metrics.metric("Parameters", f"{meta.params:,}" if meta.params else "n/a", width="content")
             arch = " → ".join(f"{row['name']} {tuple(row['output_shape'])}" for row in meta.summary)
             st.caption(f"Architecture: {arch}" if arch else f"Architecture: {meta.architecture or 'n/a'}")
             st.caption(f"Preset {meta.preset or 'n/a'}, {len(meta.history)} epochs, status {info.status}")

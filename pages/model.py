@@ -149,7 +149,7 @@ if model is not None:
     else:
         st.info("This model has no conv layer, so there are no kernels to show: it sees each image as 784 numbers.")
     history = meta.history or []
-    d1, d2, d3 = st.columns(3)
+    d1 = d2 = d3 = st.container(horizontal=True)  # one row of whole labels that wraps in a narrow window
     try:
         d1.download_button(
             "Download model (.keras)",
@@ -288,18 +288,19 @@ if pending is not None:
         f"Delete run **{labels_all.get(pending, pending)}** (id {pending})? Its model file and metadata are removed "
         "for good."
     )
-    yes, no, _ = st.columns([1, 1, 3])
-    yes.button("Yes, delete", type="primary", key="del_confirm", on_click=delete, args=(pending,))
-    no.button("Cancel", key="del_cancel", on_click=ask_delete, args=(None,))
+    answer = st.container(horizontal=True)
+    answer.button("Yes, delete", type="primary", key="del_confirm", on_click=delete, args=(pending,))
+    answer.button("Cancel", key="del_cancel", on_click=ask_delete, args=(None,))
 elif deletable:
-    pick, go, _ = st.columns([3, 1, 2], vertical_alignment="bottom")
-    target = pick.selectbox(
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps rather than cuts at 800 px
+    target = row.selectbox(
         "Run to delete",
         deletable,
         key="del_target",
         format_func=lambda run_id: labels_all.get(run_id, run_id),
         help="Shipped models can't be deleted",
+        width=320,
     )
-    go.button("Delete…", key="del_ask", on_click=ask_delete, args=(target,))
+    row.button("Delete…", key="del_ask", on_click=ask_delete, args=(target,))
 else:
     st.caption("No saved runs yet; the shipped models can't be deleted.")

@@ -6,9 +6,9 @@ polls its snapshot once a second, so the page stays responsive and training surv
 
 import streamlit as st
 
-from fmnist_core import architecture
+from fmnist_core import architecture, estimate
 from fmnist_core.data import EXPECTED_COUNT
-from fmnist_core.estimate import estimate_training_seconds
+from fmnist_core.progress import clock, progress_text
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig, TrainingJob, warm_up
 from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
@@ -33,32 +33,33 @@ busy = job is not None and not job.finished
 names = list(PRESETS)
 
 
-def _describe(name: str) -> str:
-    return f"{name}: {PRESETS[name].description}"
-
-
-def time_estimate(preset_name: str, epochs: int, images: int) -> None:
-    """Say how long the training will take here, scaled from the newest measured run of the preset."""
-    guess = estimate_training_seconds(preset_name, epochs, images, runs())
+def time_estimate(config: TrainConfig) -> None:
+    """Say how long this training takes from click to result, learned from this machine's finished runs."""
+    try:
+        plan = estimate.plan_of(config)
+    except ConfigError:
+        return  # the Train button says what is wrong
+    guess = estimate.estimate(plan, runs())
     if guess is None:
-        st.caption("No training of this preset has been measured here yet, so no time estimate.")
+        st.caption(
+            "No time estimate yet: no training long enough to measure a speed has finished on this machine. "
+            "A first one (say 6,000 images, 1 epoch) measures it."
+        )
         return
-    basis = (
-        f"from run {guess.source_run}: {guess.seconds_per_image_epoch * 1000:.2f} ms per image and epoch, "
-        "test evaluation included"
-    )
-    minutes = guess.seconds / 60
-    when = f"about {minutes:.0f} minutes" if minutes >= 1.5 else f"about {guess.seconds:.0f} seconds"
+    text = estimate.summary(guess, plan)
+    if note := estimate.busy_note(guess):
+        text = f"{text} {note}"
     if guess.seconds >= LONG_RUN_SECONDS:
-        st.warning(f"This training takes {when} here ({basis}). Fewer images or epochs make it quicker.")
+        st.warning(f"{text} Fewer images or epochs make it quicker.")
     else:
-        st.caption(f"Expected: {when} here ({basis}).")
+        st.caption(text)
 
 
 if busy:
     # While a training runs, the fields show that training's own settings (read-only).
     cfg = job.config
-    st.selectbox("Preset", [cfg.preset], format_func=_describe, disabled=True, key="tr_running_preset")
+    st.selectbox("Preset", [cfg.preset], disabled=True, key="tr_running_preset", width=320)
+    st.caption(PRESETS[cfg.preset].description)
     if cfg.arch is not None:
         st.caption(f"Network: {architecture.summary_line(architecture.parse_spec(cfg.arch))}")
     row = st.container(horizontal=True)
@@ -72,8 +73,10 @@ if busy:
         "Training images", value=int(cfg.limit or TOTAL), width=170, disabled=True, key="tr_running_images"
     )
 else:
-    preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=names, format_func=_describe)
+    # The box holds the name and the description sits below it, whole: it is longer than the box is wide.
+    preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=names, width=320)
     preset = PRESETS[preset_name]
+    st.caption(preset.description)
     row = st.container(horizontal=True)  # one row that wraps in a narrow window
     # Keys carry the preset so switching presets shows that preset's defaults; each keeps what the user typed.
     with row:
@@ -81,7 +84,7 @@ else:
             st.number_input, "Epochs", f"epochs_{preset_name}", preset.epochs, min_value=1, max_value=200, width=170
         )
     with row:
-        kept(
+        batch_size = kept(
             st.number_input,
             "Batch size",
             f"batch_{preset_name}",
@@ -91,7 +94,7 @@ else:
             width=170,
         )
     with row:
-        kept(
+        learning_rate = kept(
             st.number_input,
             "Learning rate",
             f"lr_{preset_name}",
@@ -103,7 +106,7 @@ else:
             width=170,
         )
     with row:
-        kept(st.number_input, "Seed", "tr_seed", 42, min_value=0, max_value=2**31 - 1, width=170)
+        seed = kept(st.number_input, "Seed", "tr_seed", 42, min_value=0, max_value=2**31 - 1, width=170)
     with row:
         images = kept(
             st.number_input,
@@ -116,13 +119,24 @@ else:
             help=f"How many of the {TOTAL:,} to use",
             width=170,
         )
+    custom_arch = None
     if preset_name == "custom":
         st.markdown("**Your network**")
-        # The editor's cost panel estimates the time from the network's FLOPs; no earlier run has this network.
         custom_spec = spec_editor("custom_arch")
-        st.session_state[CUSTOM_SPEC_KEY] = None if custom_spec is None else architecture.to_dict(custom_spec)
-    else:
-        time_estimate(preset_name, int(epochs), int(images))
+        custom_arch = None if custom_spec is None else architecture.to_dict(custom_spec)
+        st.session_state[CUSTOM_SPEC_KEY] = custom_arch
+    if preset_name != "custom" or custom_arch is not None:
+        time_estimate(
+            TrainConfig(
+                preset=preset_name,
+                arch=custom_arch,
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                learning_rate=float(learning_rate),
+                seed=int(seed),
+                limit=None if images >= TOTAL else int(images),
+            )
+        )
 
 
 def start_training() -> None:
@@ -171,13 +185,6 @@ busy = (st.session_state.get(JOB_KEY) is not None) and not st.session_state[JOB_
 st.session_state[POLL_FLAG] = busy
 
 
-def _fmt_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{secs:02d}"
-
-
 @st.fragment(run_every=1.0 if busy else None)
 def live_view() -> None:
     """Redraw status, charts and results from the job's snapshot (plain values; the model is never touched).
@@ -187,7 +194,10 @@ def live_view() -> None:
     """
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     if job is None:
-        st.info("Choose settings and press **Train**. Tip: 3,000 training images and 1 epoch take a few seconds.")
+        st.info(
+            "Choose settings and press **Train**. Tip: 6,000 training images and 1 epoch make a quick first run; "
+            "most of its time is start-up, and it teaches the estimate above how fast this machine is."
+        )
         return
     snap = job.snapshot()
     state = snap.state
@@ -202,14 +212,7 @@ def live_view() -> None:
             )
             st.button("Cancel", on_click=job.stop)
         elif state in ("running", "stopping"):
-            if snap.epoch <= 1 and snap.batch == 0:  # until the first batch: what the worker is doing
-                label = f"{snap.phase[:1].upper()}{snap.phase[1:]} · elapsed {_fmt_seconds(snap.elapsed)}"
-            else:
-                label = (
-                    f"Epoch {max(snap.epoch, 1)}/{snap.epochs} · batch {snap.batch}/{snap.batches_per_epoch}"
-                    f" · {snap.phase} · elapsed {_fmt_seconds(snap.elapsed)} · ETA {_fmt_seconds(snap.eta)}"
-                )
-            st.progress(snap.progress, text=label)
+            st.progress(snap.progress, text=progress_text(snap))
             if state == "stopping":
                 st.warning("Stopping after the current batch; the partial model will be saved.")
             else:
@@ -262,7 +265,7 @@ def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
     row = st.container(horizontal=True)
     row.metric("Test accuracy", f"{snap.test_accuracy:.2%}")
     row.metric("Images/s", f"{snap.samples_per_second:,.0f}" if snap.samples_per_second else "n/a")
-    row.metric("Training time", _fmt_seconds(snap.fit_seconds))
+    row.metric("Training time", clock(snap.fit_seconds) if snap.fit_seconds is not None else "…")
     st.caption(f"Precision: {snap.precision} ({snap.precision_note})")
     if snap.save_error:
         st.error(f"The run was not saved: {snap.save_error}. The model is still in memory; fix it and retry.")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import estimate as bench_estimate
 from bench import limits, startup
 from bench.__main__ import format_table, ratios
 from bench.train import ROW_KEYS, TrainResult, mflop_per_image, row_of
@@ -212,3 +213,38 @@ def test_the_startup_bench_writes_cold_and_warm_rounds(tmp_path: Path) -> None:
     assert "starting: loading TensorFlow" in cold["phases_first_seen_s"]  # after the click, for a cold worker
     assert warm["worker_pid"] != cold["worker_pid"]
     assert set(report["summary"]) == {"cold", "warm"}
+
+
+def test_the_estimate_check_trains_each_network_twice_and_reports_ratios() -> None:
+    order = bench_estimate.cases(list(bench_estimate.NETWORKS), bench_estimate.SIZES["quick"])
+    assert [(c.network, c.step) for c in order][:4] == [
+        ("fast", "first"),
+        ("fast", "second"),
+        ("seed", "first"),
+        ("seed", "second"),
+    ]
+    assert {c.network for c in order} == {"fast", "seed", "improved", "custom-small", "custom-wide"}
+    assert [(c.config.limit, c.config.epochs) for c in order[:2]] == [(3_000, 1), (6_000, 2)]
+    wide = next(c for c in order if c.network == "custom-wide")
+    assert wide.config.preset == "custom" and wide.config.arch == bench_estimate.WIDE_NETWORK
+
+    from fmnist_core.estimate import MEASURED, Estimate
+
+    guess = Estimate(100.0, 85.0, 120.0, 60.0, 20.0, 0.002, 5.0, MEASURED, ("r1",), "Based on 1 run.")
+    second = bench_estimate.row(order[1], guess, 130.0, {"total_seconds": 129.04})
+    assert second["ratio"] == 1.3 and second["estimate"]["confidence"] == MEASURED
+    assert (second["images"], second["epochs"], second["batch_size"]) == (6_000, 2, 128)
+    assert second["run_timings"] == {"total_seconds": 129.04}
+    first = bench_estimate.row(order[0], None, 40.0, {})
+    assert first["estimate"] is None and first["ratio"] is None
+    table = bench_estimate.format_table(
+        {
+            "cpu": "AMD EPYC",
+            "commit": "0123456789abcdef",
+            "measured_at": "now",
+            "mode": "quick",
+            "rows": [first, second],
+        }
+    )
+    assert "| fast | 3,000 x 1 | none (nothing measured here yet) | - | 40 s | - |" in table
+    assert "| fast | 6,000 x 2 | 100 s (85-120) | measured | 130 s | 1.30 |" in table

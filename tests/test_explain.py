@@ -128,9 +128,9 @@ def test_last_conv_layer() -> None:
     dense_only = keras.Sequential(
         [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
     )
-    with pytest.raises(ValueError, match="no Conv2D layer"):
+    with pytest.raises(ValueError, match="has no conv layer"):
         explain.last_conv_layer(dense_only)
-    with pytest.raises(ValueError, match="no Conv2D layer"):
+    with pytest.raises(ValueError, match="has no conv layer"):
         explain.grad_cam(dense_only, np.zeros((28, 28), np.uint8))
 
 

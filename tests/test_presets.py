@@ -89,6 +89,15 @@ def test_the_seed_recipe_is_the_notebooks() -> None:
     assert (seed.steps_per_execution, seed.augment, seed.label_smoothing) == (1, (), 0.0)
 
 
+def test_descriptions_say_which_network() -> None:
+    # The issue: "fast: Same architecture; ..." (same as what?) and "the notebook's recipe" (which notebook?).
+    for name in ("fast", "seed"):
+        assert PRESETS[name].description.startswith("The original Keras tutorial network (2 convs)"), name
+    for preset in PRESETS.values():
+        assert "notebook" not in preset.description.lower() and "same architecture" not in preset.description.lower()
+        assert ".." not in preset.description and "minutes" not in preset.description  # times: the Train page's
+
+
 @pytest.mark.parametrize(
     ("cpuinfo", "machine", "native"),
     [

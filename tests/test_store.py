@@ -444,6 +444,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
         "imported_from",
         "notes",
         "name",
+        "timings",
     }
     # The preset's architecture gives the spec.
     assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
@@ -460,21 +461,24 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
         test_accuracy=0.5,
         executor="ray",
         node="n1",
+        timings={"total_seconds": 12.5, "steady_train_images": 1024.0},
         extra={"from_the_future": {"x": [1, 2]}},
     )
     run_id = store.save_run(tiny_model, meta, run_id="typed")
     raw = json.loads((store_home / "typed.json").read_text())
-    assert raw["version"] == store.METADATA_VERSION == 2 and raw["from_the_future"] == {"x": [1, 2]}
+    assert raw["version"] == store.METADATA_VERSION == 3 and raw["from_the_future"] == {"x": [1, 2]}
     assert "extra" not in raw
     read = store.get_run(run_id).metadata
     assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
     assert read.spec() == architecture.NOTEBOOK_SPEC
     # A known key with a value of the wrong type is kept as written (in extra), not lost or trusted.
-    odd = store.RunMetadata.from_dict({"params": "many", "test_accuracy": True, "status": "finished", "history": None})
-    assert odd.params is None and odd.test_accuracy is None and odd.history == []
-    assert odd.extra == {"params": "many", "test_accuracy": True}
+    odd = store.RunMetadata.from_dict(
+        {"params": "many", "test_accuracy": True, "status": "finished", "history": None, "timings": {"total": "slow"}}
+    )
+    assert odd.params is None and odd.test_accuracy is None and odd.history == [] and odd.timings == {}
+    assert odd.extra == {"params": "many", "test_accuracy": True, "timings": {"total": "slow"}}
     assert odd.to_dict()["params"] == "many" and odd.version == 1
     # A dict given to save_run is converted the same way.
     store.save_run(tiny_model, {"preset": "seed", "mystery": 3}, run_id="from-dict")
     assert store.get_run("from-dict").metadata.extra == {"mystery": 3}
-    assert store.get_run("from-dict").metadata.version == 2
+    assert store.get_run("from-dict").metadata.version == store.METADATA_VERSION

@@ -18,7 +18,24 @@ import pytest
 
 from fmnist_core import data, store, training, worker
 from fmnist_core.inference import evaluate
-from fmnist_core.progress import BatchEnd, Ended, EpochBegin, Failed, Setup, Snapshot
+from fmnist_core.progress import (
+    PHASE_BUILD,
+    PHASE_DATA,
+    PHASE_STARTING,
+    PHASE_TENSORFLOW,
+    BatchEnd,
+    Ended,
+    EpochBegin,
+    EpochEnd,
+    Failed,
+    LiveState,
+    Phase,
+    Setup,
+    Snapshot,
+    Started,
+    clock,
+    progress_text,
+)
 from fmnist_core.training import ConfigError, TrainConfig, TrainingJob
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
@@ -134,6 +151,43 @@ def test_snapshot_is_a_frozen_copy_and_final_states_stick() -> None:
     assert (snap.state, snap.phase, snap.error, snap.progress) == ("stopped", "ended", None, 0.25)
 
 
+def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> None:
+    # The issue: "batch 0/0" for 36 s, then a frozen "batch 0/47" for 18 s while the ETA rose.
+    config = TrainConfig(preset="fast", epochs=2, limit=6_000).resolved()
+    state = LiveState(epochs=2, executor="local-process", state="running", phase=PHASE_STARTING, started=0.0)
+
+    def at(now: float) -> Snapshot:
+        return state.snapshot(config, now, None)
+
+    assert progress_text(at(1)) == "Starting Python · elapsed 0:01"
+    state.apply(Started(executor="local-process", node="here", pid=1), 1.0)
+    state.apply(Phase(PHASE_TENSORFLOW), 1.0)
+    assert progress_text(at(37)) == "Loading TensorFlow · elapsed 0:37"
+    state.apply(Phase(PHASE_DATA), 37.0)
+    assert progress_text(at(38)) == "Loading data · elapsed 0:38"
+    state.apply(Phase(PHASE_BUILD), 39.0)
+    state.apply(Setup(batches_per_epoch=47, train_images=6_000, batch_size=128, precision="f", precision_note=""), 41)
+    state.apply(EpochBegin(1), 41.0)
+    for now in (45, 59):  # TensorFlow traces the step: no rate yet, so no ETA (and none that rises)
+        assert progress_text(at(now)) == f"Epoch 1/2 · batch 0/47 · first batch · elapsed {clock(now)}"
+        assert at(now).eta is None
+    state.apply(BatchEnd(done_in_epoch=8, loss=1.0, accuracy=0.5, seconds=18.0), 59.0)  # the tracing's report
+    assert at(60).eta is None and progress_text(at(60)) == "Epoch 1/2 · batch 8/47 · training · elapsed 1:00"
+    state.apply(BatchEnd(done_in_epoch=16, loss=1.0, accuracy=0.5, seconds=2.048), 61.0)  # 2 ms per image
+    # 78 batches left at 0.256 s, and 2 test evaluations of 10,000 images at a third of a step each.
+    expected = 78 * 0.256 + 2 * 0.256 / 128 * 10_000 / 3
+    assert at(61).eta == pytest.approx(expected)
+    assert progress_text(at(61)) == f"Epoch 1/2 · batch 16/47 · training · elapsed 1:01 · ETA {clock(expected)}"
+    assert at(66).eta == pytest.approx(expected - 5)  # between reports it counts down
+    assert at(61 + 60).eta == 0.0
+    # After an epoch its measured evaluation replaces the guess.
+    for done in (24, 32, 40, 47):
+        state.apply(BatchEnd(done_in_epoch=done, loss=1.0, accuracy=0.5, seconds=2.048), 70.0)
+    state.apply(EpochEnd(1, 1.0, 0.5, 0.4, 0.8, seconds=18 + 5 * 2.048 + 9.0, elapsed=40.0), 80.0)
+    assert state.history[0]["train_seconds"] == pytest.approx(18 + 5 * 2.048)
+    assert at(80).eta == pytest.approx(47 * (5 * 2.048 / 39) + 9.0)  # 39 steady batches in 5 reports
+
+
 def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
     for value, capacity in (("3", 3), ("0", 1), ("many", 2)):
         monkeypatch.setenv("FMNIST_MAX_TRAININGS", value)
@@ -153,6 +207,8 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
         callback.on_epoch_begin(epoch)
         for batch in range(79):
             callback.on_train_batch_end(batch, {"loss": np.float32(1.0 / (batch + 1)), "accuracy": 0.5})
+        callback.on_test_begin()  # fit's validation of the test set
+        assert job.snapshot().phase == "evaluating on the test set"
         val = 0.9 if epoch == 0 else 0.95
         callback.on_epoch_end(epoch, {"loss": 0.4, "accuracy": 0.8, "val_loss": 0.3, "val_accuracy": val})
     snap = job.snapshot()
@@ -238,6 +294,16 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     assert meta.data_fingerprint == data.fingerprint(REAL_DATA_DIR)
     assert set(meta.versions) == {"python", "tensorflow", "keras", "numpy", "fmnist_core"}
     assert (meta.executor, meta.node) == ("local-process", socket.gethostname())
+    # What the time estimate learns from: each part of the training, and launch to result.
+    t = meta.timings
+    parts = ("start_seconds", "tensorflow_seconds", "data_seconds", "build_seconds", "final_evaluation_seconds")
+    assert all(t[key] > 0 for key in (*parts, "first_batch_seconds", "total_seconds")), t
+    assert t["load_average"] >= 0  # how busy the machine was when it started
+    assert t["total_seconds"] >= sum(t[key] for key in parts) + row["seconds"]
+    assert row["train_seconds"] == pytest.approx(t["first_batch_seconds"] + t["steady_train_seconds"])
+    assert 0 < row["train_seconds"] < row["seconds"]  # the rest of the epoch is the test evaluation
+    first_report = batch_size * training.PRESETS[preset].steps_per_execution
+    assert t["steady_train_images"] == max(0, 512 - first_report)  # seed: 480 after the first batch; fast: none
 
     test = data.load_test_set(REAL_DATA_DIR)
     fresh = evaluate(store.load_model(snap.run_id, home=home), test.images, test.labels)

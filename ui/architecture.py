@@ -16,8 +16,12 @@ import streamlit as st
 
 from fmnist_core import architecture, data, store
 from fmnist_core.architecture import ArchSpec, SpecError
+from ui.state import kept
 
 NEW_BLOCK = {"filters": 32, "kernel": 3, "padding": "same", "batch_norm": False, "pool": "max"}
+# Field widths (px) that hold each label and value whole; rows of them wrap in a narrow window.
+FIELD_PX = {"filters": 124, "kernel": 90, "padding": 104, "pool": 90, "dense": 170, "dropout": 200, "activation": 120}
+FORM_PX = 720  # a block's six fields in one row
 KERNELS = tuple(k for k in range(architecture.KERNEL_RANGE[0], architecture.KERNEL_RANGE[1] + 1) if k % 2)
 TYPE_COLOURS = {
     "Conv2D": "#c7dcf5",
@@ -121,44 +125,53 @@ def _init(key: str, initial: ArchSpec | dict[str, Any] | None) -> None:
 
 
 def _block_widgets(key: str, index: int, block: dict[str, Any], removable: bool) -> None:
-    cols = st.columns([2, 2, 2, 2, 2, 1.7], vertical_alignment="bottom")
+    """One conv block's fields in a bordered row of fixed widths that wraps: every label and value stays whole,
+    where columns shared out a narrow form left "Bloc k 1 filter s" and empty select boxes."""
+    row = st.container(border=True, horizontal=True, vertical_alignment="bottom")
     low, high = architecture.FILTERS_RANGE
     filters = block.get("filters")
     kernel = block.get("kernel")
     on = {"on_change": _from_widgets, "args": (key,)}
-    cols[0].number_input(
+    row.number_input(
         f"Block {index + 1} filters",
         low,
         high,
         value=filters if isinstance(filters, int) and low <= filters <= high else NEW_BLOCK["filters"],
         step=4,
         key=_widget_key(key, f"{index}.filters"),
+        width=FIELD_PX["filters"],
         **on,
     )
-    cols[1].selectbox(
+    row.selectbox(
         "Kernel",
         KERNELS,
         index=KERNELS.index(kernel) if kernel in KERNELS else 1,
         format_func=lambda k: f"{k}x{k}",
         key=_widget_key(key, f"{index}.kernel"),
+        width=FIELD_PX["kernel"],
         **on,
     )
-    for col, field, options, default in (
-        (cols[2], "padding", architecture.PADDINGS, "valid"),
-        (cols[3], "pool", architecture.POOLS, "max"),
+    for field, options, default in (
+        ("padding", architecture.PADDINGS, "valid"),
+        ("pool", architecture.POOLS, "max"),
     ):
         value = block.get(field, default)
-        col.selectbox(
+        row.selectbox(
             field.capitalize(),
             options,
             index=options.index(value) if value in options else 0,
             key=_widget_key(key, f"{index}.{field}"),
+            width=FIELD_PX[field],
             **on,
         )
-    cols[4].checkbox(
-        "Batch norm", value=block.get("batch_norm") is True, key=_widget_key(key, f"{index}.batch_norm"), **on
+    row.checkbox(
+        "Batch norm",
+        value=block.get("batch_norm") is True,
+        key=_widget_key(key, f"{index}.batch_norm"),
+        width="content",
+        **on,
     )
-    cols[5].button(
+    row.button(
         "Remove",
         key=_widget_key(key, f"{index}.remove"),
         on_click=_remove_block,
@@ -176,7 +189,9 @@ def spec_editor(key: str, initial: ArchSpec | dict[str, Any] | None = None) -> A
     raw = st.session_state[_k(key, "raw")]
     blocks = raw.get("conv") if isinstance(raw.get("conv"), list) else []
     on = {"on_change": _from_widgets, "args": (key,)}
-    form, text = st.columns([3, 2], gap="large")
+    # The JSON under the form, both as wide as a block's row: beside each other they would squeeze one or both
+    # below about 1,800 px.
+    form = st.container(width=FORM_PX)
     with form:
         st.markdown("**Conv blocks**: conv (+ batch norm) + activation, then a 2x2 pool")
         for i, block in enumerate(blocks):
@@ -189,17 +204,18 @@ def spec_editor(key: str, initial: ArchSpec | dict[str, Any] | None = None) -> A
             disabled=len(blocks) >= architecture.MAX_BLOCKS,
             help=f"Up to {architecture.MAX_BLOCKS} conv blocks",
         )
-        c1, c2, c3 = st.columns(3)
+        dense_row = st.container(horizontal=True)  # what comes after the conv blocks
         dense = raw.get("dense", [])
-        c1.text_input(
+        dense_row.text_input(
             "Dense layers (units)",
             value=", ".join(str(u) for u in dense) if isinstance(dense, list) else str(dense),
             key=_widget_key(key, "dense"),
             help="0 to 3 hidden layers, e.g. 128 or 256, 64; the 10-way output is added",
+            width=FIELD_PX["dense"],
             **on,
         )
         dropout = raw.get("dropout", 0.0)
-        c2.slider(
+        dense_row.slider(
             "Dropout",
             0.0,
             architecture.MAX_DROPOUT,
@@ -207,19 +223,29 @@ def spec_editor(key: str, initial: ArchSpec | dict[str, Any] | None = None) -> A
             step=0.05,
             key=_widget_key(key, "dropout"),
             help="Rate of a Dropout layer before each dense layer, the output's included",
+            width=FIELD_PX["dropout"],
             **on,
         )
         activation = raw.get("activation", "relu")
-        c3.selectbox(
+        dense_row.selectbox(
             "Activation",
             architecture.ACTIVATIONS,
             index=architecture.ACTIVATIONS.index(activation) if activation in architecture.ACTIVATIONS else 0,
             key=_widget_key(key, "activation"),
+            width=FIELD_PX["activation"],
             **on,
         )
-    with text:
-        st.text_area(
-            "Spec (JSON)", key=_k(key, "json"), on_change=_from_json, args=(key,), height=260, help="Edit either side"
+        # kept: Streamlit drops a widget's text in any run that does not draw it (while a training runs, on other
+        # pages), and the box came back empty while the block fields, drawn from the spec, still showed it.
+        kept(
+            st.text_area,
+            "Spec (JSON)",
+            _k(key, "json"),
+            _json_text(raw),
+            on_change=_from_json,
+            args=(key,),
+            height=260,
+            help="Edit the fields above or this JSON: each follows the other",
         )
     problem = st.session_state[_k(key, "json_error")]
     spec: ArchSpec | None = None
@@ -235,8 +261,9 @@ def spec_editor(key: str, initial: ArchSpec | dict[str, Any] | None = None) -> A
     return spec
 
 
-def cost_panel(spec: ArchSpec, train_images: int = data.EXPECTED_COUNT["train"]) -> None:
-    """The layer table and what the network costs: parameters, MFLOP per image, estimated seconds per epoch."""
+def cost_panel(spec: ArchSpec) -> None:
+    """The layer table and what the network costs: parameters and MFLOP per image. How long it trains is the
+    Train page's estimate below the editor, from this machine's runs and the fields as set."""
     described = architecture.describe(spec)
     st.dataframe(
         [
@@ -251,16 +278,19 @@ def cost_panel(spec: ArchSpec, train_images: int = data.EXPECTED_COUNT["train"])
         ],
         hide_index=True,
     )
-    seconds = architecture.estimate_epoch_seconds(described, train_images=train_images)
-    a, b, c = st.columns(3)
-    a.metric("Parameters", f"{described.params:,}")
-    b.metric("MFLOP per image", f"{described.mflop_forward:.1f}", help="Forward pass; a multiply-add is 2 FLOP")
-    c.metric("Estimated time per epoch", f"~{seconds:.0f} s")
-    st.caption(
-        f"A training step costs {described.mflop_train:.1f} MFLOP per image (forward, weight and input gradients). "
-        f"The estimate divides {train_images:,} training images plus the 10,000 test images by "
-        f"{architecture.TRAIN_MFLOP_PER_SECOND / 1000:,.0f} GFLOP/s, the throughput measured for this app's "
-        "training on this 2-core machine; batch norm and wide early maps make a network slower than its FLOPs say."
+    numbers = st.container(horizontal=True)  # the three numbers wrap rather than shrink
+    numbers.metric("Parameters", f"{described.params:,}", width="content")
+    numbers.metric(
+        "MFLOP per image",
+        f"{described.mflop_forward:.1f}",
+        help="Forward pass; a multiply-add is 2 FLOP",
+        width="content",
+    )
+    numbers.metric(
+        "MFLOP per training image",
+        f"{described.mflop_train:.1f}",
+        help="Forward pass, weight gradients and input gradients: what one training step costs per image",
+        width="content",
     )
 
 

@@ -10,9 +10,11 @@ import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.upload import ACCEPTED_TYPES, PreparedImage, UploadError, prepare_upload
-from ui.figures import overlay_figure, probability_bars
+from ui.figures import OVERLAY_PX, overlay_figure, probability_bars
 
 UPLOAD_KEY = "uploaded_image"
+UPLOAD_PAIR_PX = 360  # the upload and what the model sees, side by side
+PROBABILITIES_PX = 440
 
 
 def image_digest(image: np.ndarray) -> str:
@@ -77,7 +79,9 @@ def upload_section(info: Any, key: str) -> None:
         return
     probs = upload_probabilities(info.id, info.created, upload["digest"], upload["image"])
     predicted = int(probs.argmax())
-    left, right = st.columns([2, 3], gap="large")
+    # Fixed widths in a row that wraps: side by side on a wide screen, stacked on a narrow one, never squeezed.
+    row = st.container(horizontal=True, gap="medium")
+    left, right = row.container(width=UPLOAD_PAIR_PX), row.container(width=PROBABILITIES_PX)
     with left:
         show_upload_pair(upload)
         st.markdown(f"**Predicted: {CLASS_NAMES[predicted]}** ({probs[predicted]:.1%})")
@@ -131,17 +135,19 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
     which = (
         f"{CLASS_NAMES[cls]}<br>(the prediction)" if cls == predicted else f"{CLASS_NAMES[cls]}<br>(not the prediction)"
     )
-    a, b = st.columns(2)
-    b.plotly_chart(overlay_figure(image, sal, f"Saliency · {which}"), width="stretch", key=f"{key}_sal")
     explaining = f"Explaining **{CLASS_NAMES[cls]}**" + (
         "" if cls == predicted else f"; the model predicted **{CLASS_NAMES[predicted]}**"
     )
     saliency_line = "Saliency: pixels whose change would move that score most; bright = more."
+    # Side by side where there is room, else one under the other: each image stays OVERLAY_PX wide.
+    row = st.container(horizontal=True)
     if cam is None:
-        a.info("Grad-CAM needs a conv layer, and this model has none (it sees the image as a flat list of pixels).")
+        row.plotly_chart(overlay_figure(image, sal, f"Saliency · {which}"), width=OVERLAY_PX, key=f"{key}_sal")
+        st.info("Grad-CAM needs a conv layer, and this model has none (it sees the image as a flat list of pixels).")
         st.caption(f"{explaining}. {saliency_line} Scaled to its maximum.")
         return
-    a.plotly_chart(overlay_figure(image, cam, f"Grad-CAM · {which}"), width="stretch", key=f"{key}_cam")
+    row.plotly_chart(overlay_figure(image, cam, f"Grad-CAM · {which}"), width=OVERLAY_PX, key=f"{key}_cam")
+    row.plotly_chart(overlay_figure(image, sal, f"Saliency · {which}"), width=OVERLAY_PX, key=f"{key}_sal")
     st.caption(
         f"{explaining}. Grad-CAM: where the channels of `{layer}` (the last conv block) that raise the "
         f"{CLASS_NAMES[cls]} score are active; bright = more. {saliency_line} Both are scaled to their own maximum."

@@ -13,14 +13,25 @@ import plotly.graph_objects as go
 
 HEATMAP_SCALE = "Viridis"
 GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]
+# Axes of an image or a map: no tick labels, tick marks (Streamlit's theme draws them outside), grid or lines.
+IMAGE_AXIS = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", showline=False)
 
 
-def _square(fig: go.Figure, height: int) -> go.Figure:
-    """Image-like layout: square pixels, row 0 at the top, no axes, ticks or grid."""
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
-    axis = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", showline=False)
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x")
+OVERLAY_PX = 300  # an explanation figure's width: its image is 280 px
+_MARGIN = 10
+_TWO_LINE_TITLE = 64  # px above the plot: two title lines
+BAR_BELOW = 44  # px below the plot for a horizontal colour bar and its tick labels
+_BAR_TITLE = 20  # and its title
+# A colour bar under its plot, as long as the plot is wide (beside a small image a vertical one towers over it).
+COLOURBAR_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.04, yanchor="top", len=1, thickness=10)
+
+
+def _square(fig: go.Figure, height: int, top: int = 40, bottom: int = 10) -> go.Figure:
+    """Image-like layout: square pixels, row 0 at the top, no axes, ticks or grid; `top` and `bottom` margins hold
+    the title and a colour bar below."""
+    fig.update_layout(height=height, margin=dict(l=_MARGIN, r=_MARGIN, t=top, b=bottom))
+    fig.update_xaxes(**IMAGE_AXIS)
+    fig.update_yaxes(**IMAGE_AXIS, autorange="reversed", scaleanchor="x")
     return fig
 
 
@@ -34,12 +45,17 @@ def image_figure(image: np.ndarray, title: str = "", height: int = 320) -> go.Fi
 
 
 def channel_heatmap(channel: np.ndarray, title: str, height: int = 360) -> go.Figure:
-    """One feature-map channel as a heatmap with its colour bar."""
+    """One feature-map channel as a heatmap with its colour bar underneath."""
     fig = go.Figure(
-        go.Heatmap(z=channel, colorscale=HEATMAP_SCALE, hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>")
+        go.Heatmap(
+            z=channel,
+            colorscale=HEATMAP_SCALE,
+            colorbar=COLOURBAR_BELOW,
+            hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
+        )
     )
     fig.update_layout(title=title)
-    return _square(fig, height)
+    return _square(fig, height, bottom=BAR_BELOW)
 
 
 def mosaic_figure(
@@ -107,11 +123,17 @@ def mosaic_figure(
 def probability_bars(
     probabilities: Sequence[float], class_names: Sequence[str], actual: int | None = None
 ) -> go.Figure:
-    """Horizontal bars of the 10 class probabilities; the predicted class stands out, the actual is marked."""
+    """Horizontal bars of the 10 class probabilities; the predicted class stands out, and the labels say in words
+    which class is the prediction and which the actual one (a bare mark would need a legend)."""
     probs = np.asarray(probabilities, dtype=float)
     predicted = int(probs.argmax())
     colors = ["#4C6EF5" if i == predicted else "#9aa5b1" for i in range(len(probs))]
-    labels = [f"{name} ✓" if i == actual else name for i, name in enumerate(class_names)]
+
+    def label(i: int, name: str) -> str:
+        roles = [role for role, index in (("predicted", predicted), ("actual", actual)) if index == i]
+        return f"{name} ({', '.join(roles)})" if roles else name
+
+    labels = [label(i, name) for i, name in enumerate(class_names)]
     fig = go.Figure(
         go.Bar(
             x=probs,
@@ -211,8 +233,14 @@ def compare_curves(runs: dict[str, Sequence[dict]], metric: str, title: str) -> 
     return fig
 
 
-def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, height: int = 300) -> go.Figure:
-    """A heat map (0..1) laid semi-transparently over the grayscale input image."""
+def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, width: int = OVERLAY_PX) -> go.Figure:
+    """A heat map (0..1) laid semi-transparently over the grayscale input image, its colour bar underneath.
+
+    Meant to be drawn `width` px wide (st.plotly_chart(width=...)): the plot area is square, so the image fills the
+    chart's width and the bar is as long as the image (a vertical bar beside a narrow image dwarfed it), and the
+    top margin holds a two-line title clear of the image.
+    """
+    side = width - 2 * _MARGIN
     fig = go.Figure(
         [
             go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
@@ -223,13 +251,14 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, height: int 
                 zmin=0,
                 zmax=1,
                 showscale=True,
-                colorbar=dict(title=dict(text="relevance", side="right"), tickvals=[0, 0.5, 1], thickness=12),
+                colorbar=dict(COLOURBAR_BELOW, title=dict(text="relevance", side="bottom"), tickvals=[0, 0.5, 1]),
                 hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
             ),
         ]
     )
     fig.update_layout(title=title)
-    return _square(fig, height)
+    bottom = BAR_BELOW + _BAR_TITLE
+    return _square(fig, side + _TWO_LINE_TITLE + bottom, top=_TWO_LINE_TITLE, bottom=bottom)
 
 
 RIGHT_COLOUR = (47, 158, 68)  # green: predicted class is the actual one

@@ -9,6 +9,7 @@ the real page list, the sidebar, then the page), then ends the legacy pass.
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -56,7 +57,32 @@ def keep_keras_state() -> bool:
     return True
 
 
-keep_keras_state()
+_LOG = logging.getLogger("fmnist.frame")
+
+
+def check_streamlit_patches() -> list[str]:
+    """Apply the two places that lean on Streamlit's internals; log one warning for each that cannot apply.
+
+    A newer Streamlit could silently undo them (requirements.txt pins the versions the suite ran on), so a server
+    says so at start-up instead of slowing down or showing "Page not found" without a word.
+    """
+    problems = []
+    if not keep_keras_state():
+        problems.append(
+            "cannot stop Streamlit from clearing Keras' state after every script run "
+            "(streamlit.runtime.scriptrunner.script_runner._clean_problem_modules is gone): pages may be slower"
+        )
+    if not hasattr(PagesManager, "uses_pages_directory"):
+        problems.append(
+            "cannot detect Streamlit's legacy first-request pass (PagesManager.uses_pages_directory is gone): "
+            "a deep link as a server's first request may show 'Page not found'"
+        )
+    for problem in problems:
+        _LOG.warning("Streamlit %s: %s", st.__version__, problem)
+    return problems
+
+
+check_streamlit_patches()
 
 # (file, title, icon, url_path): url_path equals the file's stem, so the legacy pass finds the same page.
 PAGE_SPECS = (
@@ -119,6 +145,6 @@ def run_app() -> None:
 
 def page_frame() -> None:
     """Call first in every page file: on the legacy first pass, run the real app in its place and stop."""
-    if PagesManager.uses_pages_directory:
+    if getattr(PagesManager, "uses_pages_directory", False):
         run_app()
         st.stop()

@@ -25,7 +25,7 @@ from ui.lab_figures import (
     cell_picker_figure,
     contributions_figure,
     embedding_figure,
-    exemplars_figure,
+    exemplar_figure,
     receptive_field_figure,
     small_matrix_figure,
 )
@@ -35,9 +35,14 @@ CELL_PARAM = "cell"
 NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover their titles
 ALL = "All"
 EXEMPLARS = 9
+EXEMPLAR_COLUMNS = 3
+EXEMPLAR_PX = 180  # an exemplar chart's width and height; narrower when its column is
 ROW_KEY, COL_KEY = "lab_row", "lab_col"
+CELL_FIGURE_PX = 400  # the cell picker and the receptive field
+MATRIX_PX = 210  # a 3x3 matrix with its numbers written in
 _CELL_URL_KEY = "_lab_cell_url"  # the cell= value last returned for the address
 _CELL_SEEN_KEY = "_lab_cell_seen"  # the cell= value last read from the address: applied once, not on every rerun
+_CELL_LAYER_KEY = "_lab_cell_layer"  # the layer whose cell was explained last
 _CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so a stale selection never re-applies
 
 
@@ -97,19 +102,26 @@ def exemplars_section(info: Any, layer: str, channel: int) -> None:
         return
     indices = tuple(e.index for e in found)
     maps = _exemplar_maps(info.id, info.created, layer, channel, indices)
-    titles = [f"#{e.index} {CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}" for e in found]
+    top = float(np.nanmax(maps))  # one colour scale for all of them, so their maps compare
+    grid = _grid(info.id, info.created, layer)
     st.caption(
         f"The test images whose highest value in {layer} channel {channel} is largest, highest first"
-        f"{'' if class_index is None else f' (only {choice})'}; the channel's map lies over each image."
+        f"{'' if class_index is None else f' (only {choice})'}; the channel's map lies over each image. "
+        "Under each: its class and that highest value, and a link to the image."
     )
-    st.plotly_chart(
-        exemplars_figure(test.images[list(indices)], maps, titles, _grid(info.id, info.created, layer)),
-        width="stretch",
-        key="lab_exemplars",
-    )
-    cols = st.columns(len(found))
-    for col, e in zip(cols, found, strict=True):
-        col.page_link("pages/test_images.py", label=f"#{e.index}", query_params=link_params(image=e.index))
+    # Three a row in columns, each image with its own title and link under it (columns stack below 640 px).
+    for start in range(0, len(found), EXEMPLAR_COLUMNS):
+        row = found[start : start + EXEMPLAR_COLUMNS]
+        for k, (col, e) in enumerate(zip(st.columns(EXEMPLAR_COLUMNS), row, strict=False), start=start):
+            with col:
+                st.plotly_chart(
+                    exemplar_figure(test.images[e.index], maps[k], grid, top, height=EXEMPLAR_PX),
+                    width=EXEMPLAR_PX,
+                    key=f"lab_exemplar_{k}",
+                    config=NO_TOOLBAR,
+                )
+                st.caption(f"{CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}")
+                st.page_link("pages/test_images.py", label=f"#{e.index}", query_params=link_params(image=e.index))
 
 
 # --- Explain a cell -----------------------------------------------------------------------------------
@@ -140,29 +152,42 @@ def _clicked_cell(event: Any, width: int) -> tuple[int, int] | None:
     return None
 
 
-def _choose_cell(channel_map: np.ndarray) -> tuple[int, int]:
-    """The cell to explain: the address (when it changed), else a click, else the inputs; clamped to the map."""
+def _strongest(channel_map: np.ndarray) -> tuple[int, int]:
+    """The cell with the channel's largest value (the first one in reading order on a tie)."""
+    row, col = np.unravel_index(int(np.argmax(channel_map)), channel_map.shape)
+    return int(row), int(col)
+
+
+def _choose_cell(channel_map: np.ndarray, layer: str) -> tuple[int, int]:
+    """The cell to explain: the address (when it changed), else a click, else the inputs; clamped to the map.
+
+    A new layer starts at its channel's strongest cell, as the first view does: the previous layer's row and column
+    mean nothing on another map (and often land on a cell whose value is 0).
+    """
     h, w = channel_map.shape
+    state = st.session_state
     raw = st.query_params.get(CELL_PARAM)
-    if raw is not None and raw not in (st.session_state.get(_CELL_URL_KEY), st.session_state.get(_CELL_SEEN_KEY)):
-        st.session_state[_CELL_SEEN_KEY] = raw
+    if raw is not None and raw not in (state.get(_CELL_URL_KEY), state.get(_CELL_SEEN_KEY)):
+        state[_CELL_SEEN_KEY] = raw
         cell, problem = parse_cell(raw, h, w)
         if problem:
-            cell = tuple(int(v) for v in np.unravel_index(int(np.argmax(channel_map)), (h, w)))
+            cell = _strongest(channel_map)
             st.warning(f"{problem}; explaining the channel's strongest cell, row {cell[0]}, column {cell[1]}.")
-        st.session_state[ROW_KEY], st.session_state[COL_KEY] = cell
-    nonce = st.session_state.get(_CHART_NONCE_KEY, 0)
-    clicked = _clicked_cell(st.session_state.get(f"lab_cell_chart_{nonce}"), w)
+        state[ROW_KEY], state[COL_KEY] = cell
+    elif state.get(_CELL_LAYER_KEY) not in (None, layer):
+        state[ROW_KEY], state[COL_KEY] = _strongest(channel_map)
+    state[_CELL_LAYER_KEY] = layer
+    nonce = state.get(_CHART_NONCE_KEY, 0)
+    clicked = _clicked_cell(state.get(f"lab_cell_chart_{nonce}"), w)
     if clicked is not None:
-        st.session_state[ROW_KEY], st.session_state[COL_KEY] = clicked
-        st.session_state[_CHART_NONCE_KEY] = nonce + 1
-    if ROW_KEY not in st.session_state or COL_KEY not in st.session_state:
-        strongest = np.unravel_index(int(np.argmax(channel_map)), (h, w))
-        st.session_state[ROW_KEY], st.session_state[COL_KEY] = int(strongest[0]), int(strongest[1])
-    # another layer may have a smaller map: keep the inputs inside it
-    st.session_state[ROW_KEY] = min(max(int(st.session_state[ROW_KEY]), 0), h - 1)
-    st.session_state[COL_KEY] = min(max(int(st.session_state[COL_KEY]), 0), w - 1)
-    return st.session_state[ROW_KEY], st.session_state[COL_KEY]
+        state[ROW_KEY], state[COL_KEY] = clicked
+        state[_CHART_NONCE_KEY] = nonce + 1
+    if ROW_KEY not in state or COL_KEY not in state:
+        state[ROW_KEY], state[COL_KEY] = _strongest(channel_map)
+    # the same layer name in another model can have a smaller map: keep the inputs inside it
+    state[ROW_KEY] = min(max(int(state[ROW_KEY]), 0), h - 1)
+    state[COL_KEY] = min(max(int(state[COL_KEY]), 0), w - 1)
+    return state[ROW_KEY], state[COL_KEY]
 
 
 def explain_cell_section(
@@ -177,14 +202,15 @@ def explain_cell_section(
     st.subheader("Explain a cell")
     channel_map = maps[:, :, channel]
     h, w = channel_map.shape
-    _choose_cell(channel_map)
+    _choose_cell(channel_map, layer)
     a, b = st.columns(2)
     row = int(a.number_input("Row", 0, h - 1, key=ROW_KEY, help=f"0 to {h - 1}"))
     col = int(b.number_input("Column", 0, w - 1, key=COL_KEY, help=f"0 to {w - 1}"))
     cell = explain_cell(model, image, layer, channel, row, col)
     source = f"#{image_index}" if image_index is not None else "the uploaded image"
 
-    left, right = st.columns(2)
+    figures = st.container(horizontal=True)  # side by side when they fit, else one under the other
+    left, right = figures.container(width=CELL_FIGURE_PX), figures.container(width=CELL_FIGURE_PX)
     nonce = st.session_state.get(_CHART_NONCE_KEY, 0)
     left.plotly_chart(
         cell_picker_figure(channel_map, f"{layer} · channel {channel}: click a cell", (row, col)),
@@ -219,6 +245,13 @@ def explain_cell_section(
     return value
 
 
+def _matrix_row() -> list[Any]:
+    """Three places for a patch, its kernel and their products: in a row when they fit, wrapping when not, each wide
+    enough for its numbers to read."""
+    row = st.container(horizontal=True)
+    return [row.container(width=MATRIX_PX) for _ in range(3)]
+
+
 def _explain_conv(cell: Any) -> None:
     cin = cell.source_shape[2]
     st.markdown(
@@ -227,7 +260,7 @@ def _explain_conv(cell: Any) -> None:
         f"**{cell.pre_activation:.4f}**, then {cell.activation} → **{cell.value:.4f}**"
     )
     if cin == 1:
-        cols = st.columns(3)
+        cols = _matrix_row()
         titles = ("Input patch", "Kernel", "Products")
         arrays = (cell.patch[:, :, 0], cell.kernel[:, :, 0], cell.products[:, :, 0])
         for n, (col, title, values) in enumerate(zip(cols, titles, arrays, strict=True)):
@@ -242,7 +275,7 @@ def _explain_conv(cell: Any) -> None:
     st.markdown("**The strongest input channels: patch, kernel and products**")
     for rank, k in enumerate(np.argsort(-np.abs(cell.contributions), kind="stable")[:3]):
         k = int(k)
-        cols = st.columns(3)
+        cols = _matrix_row()
         arrays = (cell.patch[:, :, k], cell.kernel[:, :, k], cell.products[:, :, k])
         titles = (
             f"{cell.source_layer} ch {k}: patch",

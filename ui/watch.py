@@ -82,7 +82,7 @@ def watch_section(snap: Snapshot | None) -> None:
         try:
             frames = _saved_frames(info.id, info.created)
         except store.StoreError as exc:
-            st.caption(f"{exc}.")
+            st.caption(str(exc).rstrip(".") + ".")  # one full stop, whether the reason ends with one or not
             return
         st.caption(f"Replay of run **{info.label()}** (the model chosen in the sidebar).")
         _draw(frames, live=False, source=info.id)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 from bench.browser import APP_IDLE
@@ -101,6 +104,92 @@ def go_by_nav(page: Page, title: str, server: AppServer | None = None) -> None:
     wait_for_app(page, server=server)
 
 
+_OVERFLOWS = "(el) => el.scrollWidth > el.clientWidth + 1"
+
+
 def overflows(locator: Locator) -> bool:
     """True when an element's text is cut: its content is wider than its box."""
-    return bool(locator.evaluate("(el) => el.scrollWidth > el.clientWidth + 1"))
+    return bool(locator.evaluate(_OVERFLOWS))
+
+
+# Text a person must read whole: widget labels, metric labels and values, button and link labels, the value shown
+# in a select box, captions.
+WHOLE_TEXT = ", ".join(
+    (
+        "[data-testid='stWidgetLabel']",
+        "[data-testid='stMetricLabel']",
+        "[data-testid='stMetricValue']",
+        "[data-testid='stMarkdownContainer'].stMarkdownEllipsis",
+        "[data-testid='stPageLink-NavLink']",
+        "[data-testid='stCaptionContainer']",
+        "button",
+        "input[role='combobox']",
+    )
+)
+# For each visible element: cut when it or anything inside it overflows its box (an ellipsis, a select box too
+# narrow for its value), or when a word is split over two lines ("Trous|er": a column narrower than a word). A
+# break after "-" or "/" is a normal line break.
+_CUT_TEXTS = f"""(els) => {{
+  const overflows = {_OVERFLOWS};
+  // Material icons are ligatures ("add", "layers"): their text is a glyph's name, not something to read.
+  const icon = "[data-testid='stIconMaterial']";
+  const range = document.createRange();
+  const splitWord = (el) => {{
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {{
+      if (node.parentElement.closest(icon)) continue;
+      for (const m of node.data.matchAll(/[^\\s\\-\\/]{{2,}}[\\-\\/]?/g)) {{
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        if (tops.size > 1) return m[0];
+      }}
+    }}
+    return null;
+  }};
+  const cut = [];
+  for (const el of els) {{
+    if (!el.getClientRects().length || el.closest(icon)) continue;
+    let text = el.value || el.innerText || '';
+    for (const glyph of el.querySelectorAll(icon)) text = text.replace(glyph.textContent, '');
+    text = text.trim().replace(/\\s+/g, ' ').slice(0, 50);
+    if (!text) continue;
+    // Icons aside, and text for screen readers only (a 1-px box that clips on purpose).
+    const shown = (part) => !part.closest(icon) && part.getBoundingClientRect().width > 1;
+    const parts = [el, ...el.querySelectorAll('*')].filter(shown);
+    if (parts.some(overflows)) cut.push(`cut: ${{text}}`);
+    else if (splitWord(el)) cut.push(`word split: ${{splitWord(el)}} in ${{text}}`);
+  }}
+  return cut;
+}}"""
+
+
+def cut_texts(page: Page, within: str = "[data-testid='stApp']") -> list[str]:
+    """Labels, metrics, link and button labels, select values and captions that do not read whole, as
+    "cut: <text>" or "word split: <word> in <text>"; [] when everything reads whole."""
+    return page.locator(within).locator(WHOLE_TEXT).evaluate_all(_CUT_TEXTS)
+
+
+def png_of(image: np.ndarray, path: Path) -> Path:
+    """A test image as a person's upload: inverted (dark on light), 140x140, PNG."""
+    buf = io.BytesIO()
+    Image.fromarray(255 - image).resize((140, 140), Image.Resampling.BICUBIC).save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+TRAIN_TIMEOUT = 240_000
+
+
+def train_on_page(page: Page, server: AppServer, images: int, epochs: int, timeout: int = TRAIN_TIMEOUT) -> str:
+    """On the open Train page: set "Training images" and "Epochs", press Train, wait for the result; the run id."""
+    for label, value in (("Training images", images), ("Epochs", epochs)):
+        field_ = page.get_by_label(label, exact=True)
+        field_.fill(str(value))
+        field_.press("Enter")
+        wait_for_app(page, server=server)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Training finished.", exact=True)).to_be_visible(timeout=timeout)
+    wait_for_app(page, server=server)
+    saved = page.get_by_text(re.compile(r"^Saved as run \S+\.$")).inner_text().strip()
+    return re.fullmatch(r"Saved as run (\S+)\.", saved).group(1)

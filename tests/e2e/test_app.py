@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from fmnist_core import store
 
@@ -80,26 +78,9 @@ def test_page_opens(app_server: AppServer, app_page: Page, path: str) -> None:
 
 
 # --- training -----------------------------------------------------------------------------------------
-@dataclass
-class TrainSession:
-    """One browser session shared by the training tests: the job lives in that session's state."""
-
-    page: Page
-    run_id: str | None = None
-    seen: list[str] = field(default_factory=list)
-
-
-@pytest.fixture(scope="module")
-def train_session(chromium_browser: Browser, app_server: AppServer) -> Iterator[TrainSession]:
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        yield TrainSession(page=context.new_page())
-    finally:
-        context.close()
-
-
-def test_train_shows_live_epochs_then_saves_a_run(app_server: AppServer, train_session: TrainSession) -> None:
-    page = train_session.page
+def test_train_shows_live_epochs_saves_a_run_and_uses_it(app_server: AppServer, app_page: Page) -> None:
+    """One browser session throughout: the job lives in that session's state."""
+    page = app_page
     open_page(page, app_server, "/train")
     for label, value in (("Training images", TRAIN_IMAGES), ("Epochs", TRAIN_EPOCHS)):
         field_ = page.get_by_label(label, exact=True)
@@ -124,7 +105,6 @@ def test_train_shows_live_epochs_then_saves_a_run(app_server: AppServer, train_s
     assert match, saved.inner_text()
     run_id = match.group(1)
     assert (Path(app_server.env["FMNIST_HOME"]) / f"{run_id}.json").is_file()
-    train_session.run_id = run_id
 
     # The job's end reruns the whole app once, so the sidebar already lists the new run.
     box = model_box(page)
@@ -135,21 +115,15 @@ def test_train_shows_live_epochs_then_saves_a_run(app_server: AppServer, train_s
     page.keyboard.press("Escape")
     expect(box).to_have_value(re.compile(r"^default\b"))
 
-
-def test_use_this_model_selects_the_new_run(app_server: AppServer, train_session: TrainSession) -> None:
-    if train_session.run_id is None:
-        pytest.skip("the training test did not save a run")
-    page, run_id = train_session.page, train_session.run_id
+    # "Use this model" makes the new run active; the choice holds through the app's own navigation.
     page.get_by_role("button", name="Use this model").click()
     wait_for_app(page, server=app_server)
-    chosen = store.get_run(run_id, home=Path(app_server.env["FMNIST_HOME"])).label()
-    expect(model_box(page)).to_have_value(chosen, timeout=10_000)
-    # Move on through the app's own navigation (same session): the choice holds, the Model page shows it.
+    expect(model_box(page)).to_have_value(label, timeout=10_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model").click()
     wait_for_app(page, server=app_server)
     expect(heading(page)).to_have_text("Model")
-    expect(page.get_by_role("heading", level=3).first).to_have_text(chosen)
-    expect(model_box(page)).to_have_value(chosen)
+    expect(page.get_by_role("heading", level=3).first).to_have_text(label)
+    expect(model_box(page)).to_have_value(label)
 
 
 # --- deep links -----------------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ from playwright.sync_api import Page, expect
 
 from fmnist_core.data import load_test_set
 
-from .harness import REPO_ROOT, AppServer, goto, wait_for_app
+from .harness import REPO_ROOT, AppServer, goto, train_on_page, wait_for_app
 
-TRAIN_TIMEOUT = 240_000
 IDLE_SECONDS = 30
 MAX_IDLE_CORE_SHARE = 0.05
 PAGES = ["/", "/train", "/test_images?image=1", "/feature_maps?image=0", "/model", "/embedding"]
@@ -63,14 +62,7 @@ def test_the_server_idles_after_a_full_visit(app_server: AppServer, app_page: Pa
 
     # Train a tiny run through the page.
     goto(page, app_server, "/train")
-    for label, value in (("Training images", 600), ("Epochs", 1)):
-        field_ = page.get_by_label(label, exact=True)
-        field_.fill(str(value))
-        field_.press("Enter")
-        wait_for_app(page, server=app_server)
-    page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_text("Training finished.", exact=True)).to_be_visible(timeout=TRAIN_TIMEOUT)
-    wait_for_app(page, server=app_server)
+    train_on_page(page, app_server, images=600, epochs=1)
 
     # Upload an image on Test images, import a model on Model.
     image = load_test_set().images[4]

@@ -140,11 +140,16 @@ def test_every_page_works_for_every_imported_shape(app_server: AppServer, app_pa
         expect(chart_titled(page, re.compile("Saliency"))).to_be_visible()
 
 
-def test_the_result_card_and_the_epoch_table_give_one_figure(app_server: AppServer, fmnist_home: Path) -> None:
-    """Item 4: the saved run's last epoch row and its test accuracy are one number."""
+def test_the_result_card_and_the_epoch_table_give_one_figure(
+    app_server: AppServer, app_page: Page, fmnist_home: Path
+) -> None:
+    """Item 4: the card said 78.56%, the epoch table 78.57% for the same epoch: one figure everywhere."""
     meta = store.get_run(RUN_ID, home=fmnist_home).metadata
     assert meta.history[-1]["test_accuracy"] == meta.test_accuracy
     assert meta.history[-1]["test_loss"] == meta.test_loss
+    goto(app_page, app_server, f"/model?model={RUN_ID}")
+    shown = app_page.get_by_test_id("stMetric").filter(has_text="Test accuracy").get_by_test_id("stMetricValue")
+    expect(shown).to_have_text(f"{meta.history[-1]['test_accuracy']:.2%}")
 
 
 def test_run_names_are_readable_and_whole_in_the_sidebar(app_server: AppServer, narrow_page: Page) -> None:
@@ -212,8 +217,6 @@ def test_a_run_can_be_renamed_and_the_name_shows_in_the_sidebar(app_server: AppS
     goto(page, app_server, "/model?model=conv-no-pool")
     page.get_by_role("button", name="Rename").click()
     box = page.get_by_role("textbox", name="Name")
-    box.fill("x" * 41)
-    assert len(box.input_value()) == store.MAX_NAME  # the box takes no more than a name may have
     box.fill("My first dense net")
     box.press("Enter")
     wait_for_app(page, server=app_server)

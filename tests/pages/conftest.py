@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import store, warm
+from helpers import timed_run_metadata
 from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
 
@@ -69,6 +70,20 @@ def tiny_run(tiny_run_files: dict[str, Path], fmnist_home: Path) -> str:
     shutil.copy2(tiny_run_files["keras"], fmnist_home)
     shutil.copy2(tiny_run_files["json"], fmnist_home)
     return str(tiny_run_files["id"])
+
+
+@pytest.fixture
+def timed_run(tiny_run_files: dict[str, Path], fmnist_home: Path) -> Callable[..., str]:
+    """A factory of finished runs of this machine with a worker's timings (helpers.timed_run_metadata(**changes)),
+    the tiny run's model file standing in for the trained one: the time estimate reads only the metadata."""
+
+    def make(run_id: str, **changes) -> str:
+        shutil.copy2(tiny_run_files["keras"], fmnist_home / f"{run_id}.keras")
+        meta = {**timed_run_metadata(**changes), "id": run_id, "created": "2026-11-29T10:00:00+00:00", "version": 3}
+        (fmnist_home / f"{run_id}.json").write_text(json.dumps(meta))
+        return run_id
+
+    return make
 
 
 @pytest.fixture

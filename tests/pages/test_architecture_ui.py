@@ -59,8 +59,8 @@ def test_editor_starts_with_the_notebook_network(editor: AppTest) -> None:
     assert _spec_json(editor) == a.to_dict(a.NOTEBOOK_SPEC)
     assert _metric(editor, "Parameters") == "243,786"
     assert _metric(editor, "MFLOP per image") == "10.1"
-    seconds = a.estimate_epoch_seconds(a.describe(a.NOTEBOOK_SPEC))
-    assert _metric(editor, "Estimated time per epoch") == f"~{seconds:.0f} s"
+    assert _metric(editor, "MFLOP per training image") == "29.6"
+    assert not any("Estimated time" in m.label for m in editor.metric)  # the Train page estimates, from runs here
     assert [w.label for w in editor.number_input] == ["Block 1 filters", "Block 2 filters"]
     assert not _errors(editor) and not _train_disabled(editor)
     table = editor.dataframe[0].value

@@ -106,9 +106,14 @@ def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(charts) == 1
     traces = charts[0]["data"]
-    assert [t["name"] for t in traces] == list(data.CLASS_NAMES) and {t["type"] for t in traces} == {"scattergl"}
-    assert sum(len(values(t["x"])) for t in traces) == 10_000
-    crosses = sum(s == "x" for t in traces for s in values(t["marker"]["symbol"]))
+    # Per class a legend entry (a dot, no points), then per class a trace of dots, then per class one of crosses.
+    assert [t["name"] for t in traces] == list(data.CLASS_NAMES) * 3 and {t["type"] for t in traces} == {"scattergl"}
+    assert [t["marker"]["symbol"] for t in traces] == ["circle"] * 20 + ["x"] * 10
+    assert [t.get("showlegend", True) for t in traces] == [True] * 10 + [False] * 20
+    assert [t["legendgroup"] for t in traces] == list(data.CLASS_NAMES) * 3
+    assert all(list(t["x"]) == [None] for t in traces[:10])
+    assert sum(len(values(t["x"])) for t in traces[10:]) == 10_000
+    crosses = sum(len(values(t["x"])) for t in traces[20:])
     assert crosses == 10_000 - round(10_000 * store.get_run("default").test_accuracy)  # the misclassified ones
     assert "dense" in charts[0]["layout"]["title"]["text"]
     assert any("misclassified" in c.value for c in at.caption)
@@ -177,20 +182,26 @@ def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
     no_exception(at)
     assert [s.value for s in at.subheader] == ["What excites this channel"]
     assert at.selectbox(key="lab_ex_class").value == "All"
-    spec = next(iter(specs(at).values()))
-    titles = [a["text"] for a in spec["layout"]["annotations"]]
-    assert len(titles) == 9
-    for title, e in zip(titles, want, strict=True):
-        assert title.startswith(f"#{e.index} ") and title.endswith(f"{e.value:.3f}")
-    assert len(spec["data"]) == 18  # each image and its map
+    # Each exemplar: its own figure (the image and its map), then its class and value, then its link.
+    charts = specs(at)
+    assert sorted(charts) == [f"lab_exemplar_{k}" for k in range(9)]
+    assert all(len(charts[f"lab_exemplar_{k}"]["data"]) == 2 for k in range(9))
+    assert exemplar_captions(at) == [f"{data.CLASS_NAMES[test_images.labels[e.index]]} · {e.value:.3f}" for e in want]
+    assert exemplar_links(at) == [f"#{e.index}" for e in want]
 
     at.selectbox(key="lab_ex_class").set_value("Sandal").run()
     no_exception(at)
-    spec = next(iter(specs(at).values()))
-    titles = [a["text"] for a in spec["layout"]["annotations"]]
     sandals = activations.top_exemplars(maxima, channel, labels=test_images.labels, class_index=5)
-    assert [int(t.split()[0][1:]) for t in titles] == [e.index for e in sandals]
-    assert all(" Sandal · " in t for t in titles)
+    assert exemplar_links(at) == [f"#{e.index}" for e in sandals]
+    assert exemplar_captions(at) == [f"Sandal · {e.value:.3f}" for e in sandals]
+
+
+def exemplar_captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if " · " in c.value]
+
+
+def exemplar_links(at: AppTest) -> list[str]:
+    return [link.proto.label for link in at.get("page_link")]
 
 
 # --- Explain a cell -----------------------------------------------------------------------------------
@@ -339,18 +350,30 @@ explain_cell_section(info, cached_model(info.id, info.created), data.load_test_s
 """
 
 
-def test_a_smaller_layer_keeps_the_cell_inside_its_map(lab_dir: Path) -> None:
+def test_another_layer_starts_at_its_channels_strongest_cell(lab_dir: Path, test_images: data.Split) -> None:
+    """A cell typed or linked for one map means nothing on another: a layer change explains the new channel's
+    strongest cell, as the first view does (the old cell, clamped, used to land on a 0.0000 one)."""
+    from fmnist_core.activations import layer_outputs
+
+    outputs = layer_outputs(store.load_model("default"), test_images.images[0])
+
+    def strongest(layer: str) -> tuple[int, int]:
+        channel_map = outputs[layer][:, :, 3]
+        row, col = np.unravel_index(int(channel_map.argmax()), channel_map.shape)
+        return int(row), int(col)
+
     at = script(lab_dir, "switch.py", SWITCH_SCRIPT)
     at.query_params["cell"] = "20,25"
     at.run()
     no_exception(at)
     assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (20, 25)
-    at.selectbox(key="layer").set_value("conv2d_1").run()  # 11x11
-    no_exception(at)
-    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (10, 10)
-    assert any(m.value.startswith("**conv2d_1, channel 3, row 10, column 10 of #0") for m in at.markdown)
-    at.selectbox(key="layer").set_value("max_pooling2d_1").run()  # 5x5
-    assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (4, 4)
+    for layer in ("conv2d_1", "max_pooling2d_1"):  # 11x11, then 5x5
+        at.selectbox(key="layer").set_value(layer).run()
+        no_exception(at)
+        row, col = strongest(layer)
+        assert (at.number_input(key="lab_row").value, at.number_input(key="lab_col").value) == (row, col)
+        value = float(outputs[layer][row, col, 3])
+        assert shown_value(at) == f"**{layer}, channel 3, row {row}, column {col} of #0: {value:.4f}**"
     assert not at.warning
 
 
@@ -361,7 +384,8 @@ def test_embedding_page_draws_the_tsne_map(lab_dir: Path) -> None:
     at.radio(key="emb_method").set_value("t-SNE").run()
     no_exception(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["title"]["text"] == "t-SNE of dense · default"
-    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in spec["data"]])
+    assert spec["layout"]["title"]["text"] == f"t-SNE of dense · {store.get_run('default').label()}"
+    drawn = [t for t in spec["data"] if t.get("showlegend") is False]  # not the point-less legend entries
+    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in drawn])
     assert points.shape == (10_000, 2) and np.isfinite(points).all()
     assert points.std(axis=0).min() > 1  # spread out, not collapsed

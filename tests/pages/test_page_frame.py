@@ -46,6 +46,16 @@ def test_home_model_box_lists_shipped_default(make_app) -> None:
     assert "243,786" in [m.value for m in at.metric]
 
 
+def test_home_says_where_to_start_and_links_every_page(make_app) -> None:
+    # The issue: Home had no "start here" and no link to Embedding.
+    at = open_page(make_app, "home")
+    assert any(m.startswith("**Start here:**") for m in texts(at.markdown)), texts(at.markdown)
+    # A link names its page by file or, once st.navigation has resolved the pages, by url path: compare stems.
+    linked = {Path(link.proto.page).stem for link in at.get("page_link")}
+    assert linked == set(PAGE_FILES) - {"home"}, linked
+    assert not any("notebook" in m for m in texts(at.markdown))  # which notebook? The tutorial network is named
+
+
 def test_sidebar_model_box_on_every_page(make_app) -> None:
     at = open_page(make_app, "home")
     for page in ("train", "test_images", "feature_maps", "model"):
@@ -185,3 +195,22 @@ def test_script_runs_leave_keras_state_alone(make_app, monkeypatch: pytest.Monke
     assert not at.exception, exceptions(at)
     assert "keras" in sys.modules  # the runs used Keras, so Streamlit's cleanup would have fired
     assert calls == []
+
+
+def test_a_streamlit_without_the_patched_internals_is_reported_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If a newer Streamlit drops what ui.frame patches, the server says so instead of silently slowing down."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import script_runner
+
+    from ui import frame
+
+    assert frame.check_streamlit_patches() == []  # this Streamlit has both
+    monkeypatch.delattr(script_runner, "_clean_problem_modules")
+    monkeypatch.delattr(PagesManager, "uses_pages_directory")
+    with caplog.at_level("WARNING", logger="fmnist.frame"):
+        problems = frame.check_streamlit_patches()
+    assert len(problems) == 2 and len(caplog.records) == 2
+    assert "clearing Keras' state" in caplog.records[0].getMessage()
+    assert "legacy first-request pass" in caplog.records[1].getMessage()
