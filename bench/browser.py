@@ -131,3 +131,21 @@ def stop_server(process: subprocess.Popen) -> None:
 def launch_chromium(playwright, **kwargs):  # noqa: ANN001, ANN201 - sync or async Playwright alike
     """Debian's Chromium, headless, with the flags above (never a downloaded browser)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **kwargs)
+
+
+# Page coordinates of one point of a plotly trace: where a person would click it.
+_POINT_XY = """(el, [trace, k]) => {
+  const gd = el.querySelector('.js-plotly-plot');
+  const tr = gd._fullData[trace];
+  const xa = gd._fullLayout[tr.xaxis === 'x' ? 'xaxis' : 'xaxis' + tr.xaxis.slice(1)];
+  const ya = gd._fullLayout[tr.yaxis === 'y' ? 'yaxis' : 'yaxis' + tr.yaxis.slice(1)];
+  const r = gd.getBoundingClientRect();
+  const x = xa.c2p(xa.d2c(tr.x[k]));
+  const y = ya.c2p(ya.d2c(tr.y[k]));
+  return {x: r.left + xa._offset + x, y: r.top + ya._offset + y};
+}"""
+
+
+def point_xy(chart, trace: int, point: int) -> dict[str, float]:  # noqa: ANN001 - a Playwright Locator
+    """Page coordinates {x, y} of point `point` of trace `trace` in the plotly chart `chart` (a stPlotlyChart)."""
+    return chart.evaluate(_POINT_XY, [trace, point])

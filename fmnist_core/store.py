@@ -648,6 +648,9 @@ def delete_run(run_id: str, home: Path | None = None) -> None:
     json_path.unlink(missing_ok=True)
     model_path.unlink(missing_ok=True)
     json_path.with_name(f"{run_id}{FRAMES_SUFFIX}").unlink(missing_ok=True)
+    from fmnist_core import run_cache  # imports this module
+
+    run_cache.forget(run_id, home)
 
 
 # --- watch it learn: the per-epoch frames beside a run ----------------------------------------------------

@@ -137,6 +137,7 @@ class Trainer:
         self.stop = stop
         self.state = LiveState(epochs=int(spec.config.epochs), executor=spec.executor)
         self.model: Any = None  # the float32 model, kept only while a failed save may be retried
+        self.probabilities: np.ndarray | None = None  # the final evaluation's, kept beside the run once saved
         self._stopped = False  # whether the fit ended early (a Stop during evaluation does not count)
         # Seconds of each part of the training, for the run's metadata: the time estimate learns from them.
         self.timings: dict[str, float] = {}
@@ -188,6 +189,12 @@ class Trainer:
             )
             result = SaveResult(run_id, None)
             self.model = None
+            if self.probabilities is not None:  # the final evaluation's: Test images then opens without predicting
+                from fmnist_core import run_cache
+
+                run_cache.save(
+                    run_id, run_cache.PROBABILITIES, {"probabilities": self.probabilities}, Path(self.spec.home)
+                )
         except store.StoreError as exc:
             result = SaveResult(None, str(exc))
         self.emit(result)
@@ -283,6 +290,7 @@ class Trainer:
         self._lap("final_evaluation_seconds", lap)
         self.emit(Evaluated(result.loss, result.accuracy))
         self.model = final
+        self.probabilities = result.probabilities.astype(np.float32)
         self._save()
         self.emit(Ended(stopped))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, store, training, worker
+from fmnist_core import data, run_cache, store, training, worker
 from fmnist_core.inference import evaluate
 from fmnist_core.progress import (
     PHASE_BUILD,
@@ -169,7 +169,7 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
     state.apply(Setup(batches_per_epoch=47, train_images=6_000, batch_size=128, precision="f", precision_note=""), 41)
     state.apply(EpochBegin(1), 41.0)
     for now in (45, 59):  # TensorFlow traces the step: no rate yet, so no ETA (and none that rises)
-        assert progress_text(at(now)) == f"Epoch 1/2 · batch 0/47 · first batch · elapsed {clock(now)}"
+        assert progress_text(at(now)) == f"Preparing the first batch · elapsed {clock(now)}"
         assert at(now).eta is None
     state.apply(BatchEnd(done_in_epoch=8, loss=1.0, accuracy=0.5, seconds=18.0), 59.0)  # the tracing's report
     assert at(60).eta is None and progress_text(at(60)) == "Epoch 1/2 · batch 8/47 · training · elapsed 1:00"
@@ -309,6 +309,10 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     fresh = evaluate(store.load_model(snap.run_id, home=home), test.images, test.labels)
     assert fresh.accuracy == pytest.approx(snap.test_accuracy, abs=1e-6)
     assert fresh.loss == pytest.approx(snap.test_loss, abs=1e-6)
+    # The worker kept its final evaluation's probabilities beside the run: Test images need not predict again.
+    kept = run_cache.load(snap.run_id, run_cache.PROBABILITIES, home)
+    assert kept is not None
+    np.testing.assert_allclose(kept["probabilities"], fresh.probabilities, atol=1e-5)
 
 
 BATCH_BUG = (

@@ -25,6 +25,7 @@ from ui.state import (  # noqa: E402
     runs,
     set_active_run,
     show_model_in_address,
+    timed,
 )
 
 
@@ -140,7 +141,7 @@ def run_app() -> None:
     with st.sidebar:
         model_picker()
     show_model_in_address()
-    page.run()
+    timed(f"page {page.url_path or 'home'}")(page.run)()  # server time per page run, when $FMNIST_TIMINGS is set
 
 
 def page_frame() -> None:

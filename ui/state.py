@@ -120,10 +120,10 @@ def model_or_message(info: store.RunInfo) -> Any | None:
 
 @st.cache_data(max_entries=6, show_spinner="Predicting all 10,000 test images...")
 def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
-    """Probabilities for the whole test set, once per model (float32 to keep the cache small)."""
-    from fmnist_core.inference import predict_proba
+    """Probabilities for the whole test set, once per model (float32), kept on disk beside the run."""
+    from fmnist_core import run_cache
 
-    return predict_proba(cached_model(run_id, created), _test_set().images).astype(np.float32)
+    return run_cache.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

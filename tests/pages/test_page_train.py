@@ -101,7 +101,7 @@ def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_
     phases = [line for line in lines if " · batch " not in line]
     assert any(line.startswith("Loading TensorFlow · elapsed ") for line in phases), lines
     phase_line = re.compile(
-        r"(Starting Python|Loading TensorFlow|Loading data|Building the network) · elapsed \d+:\d\d"
+        r"(Starting Python|Loading TensorFlow|Loading data|Building the network|Preparing the first batch) · elapsed \d+:\d\d"
     )
     assert all(phase_line.fullmatch(line) for line in phases), phases
     assert not [line for line in lines if ("batch 0/" in line or "first batch" in line) and "ETA" in line], lines
