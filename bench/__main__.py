@@ -4,7 +4,7 @@
     python -m bench --quick    # one epoch each (~4 min)                                     -> bench/measured/bench-quick.json
 
 Numbers, not pass/fail: everything compared is measured in this one invocation, one fresh process after another.
-The JSON carries the git commit and the machine; the table printed at the end is the README's.
+The JSON carries the git commit and the machine; the table printed at the end is docs/performance.md's.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def ratios(rows: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) -> dict[
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """The README's performance table, the limits and the ratios, as Markdown."""
+    """docs/performance.md's training table, the limits and the ratios, as Markdown."""
 
     def secs(value: float | None) -> str:
         return f"{value:.1f}" if value is not None else "never"

@@ -1,7 +1,7 @@
 """The map of all test images: each image's features from the last hidden layer, projected to 2-D.
 
 PCA (numpy's SVD) always: exact, fast and deterministic. t-SNE (openTSNE) when it is installed: it keeps each
-image's neighbours of the same class far better than PCA, at seconds of CPU (README, Performance), so pages cache it
+image's neighbours of the same class far better than PCA, at seconds of CPU (docs/performance.md), so pages cache it
 per model.
 """
 
@@ -98,7 +98,7 @@ def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2, progress: Progres
     Reducing to 50 PCA dimensions first is the usual recipe: the neighbour search gets cheap and noise drops.
     The initialisation is PCA and the random state is `seed`, so a seed gives the same map. 75 + 150 iterations
     (early exaggeration, then normal) instead of openTSNE's 250 + 500: a fifth of the optimisation for the same
-    neighbour agreement as longer runs (README, Performance). `progress` hears of the neighbour search and of
+    neighbour agreement as longer runs (docs/performance.md). `progress` hears of the neighbour search and of
     every 15th iteration: the whole takes seconds, and a learner should see it move.
     """
     from openTSNE import TSNE as OpenTSNE

@@ -55,7 +55,7 @@ FAST = Preset(
     augment=("flip",),
 )
 # fast's feeding and schedule on a deeper network (two convs per stage) with flips and shifts: 0.935 within 5x the
-# notebook's wall time on a CPU with bfloat16 (README, Performance).
+# notebook's wall time on a CPU with bfloat16 (docs/performance.md).
 IMPROVED = replace(
     FAST,
     name="improved",

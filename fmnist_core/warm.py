@@ -65,7 +65,7 @@ class _Interrupted(Exception):
 def rehearse(conn: Connection) -> None:
     """Train the default preset on a few hundred images into a temporary folder, then forget it.
 
-    The first training in a process pays for Keras' and TensorFlow's first use (README, Performance: start-up);
+    The first training in a process pays for Keras' and TensorFlow's first use (docs/performance.md: start-up);
     the rehearsal pays it before the click. Its events go nowhere, and any message on `conn` cuts it short at the
     next event. Keras' session is cleared afterwards, so automatic names count from zero for the real training as
     in a cold worker.

@@ -248,3 +248,37 @@ def test_the_estimate_check_trains_each_network_twice_and_reports_ratios() -> No
     )
     assert "| fast | 3,000 x 1 | none (nothing measured here yet) | - | 40 s | - |" in table
     assert "| fast | 6,000 x 2 | 100 s (85-120) | measured | 130 s | 1.30 |" in table
+
+
+def test_docs_performance_tables_are_what_bench_measured_gives() -> None:
+    """docs/performance.md's tables are regenerated from bench/measured/, never typed: the file is in sync."""
+    from bench import report
+
+    assert report.main(["--check"]) == 0, "run python -m bench.report"
+    text = report.DOC.read_text()
+    assert {m["name"] for m in report._BLOCK.finditer(text)} == set(report.TABLES)
+
+
+def test_a_changed_measurement_changes_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import report
+
+    summary = {"median": 1.234, "min": 1.0, "max": 2.0}
+    measured = {
+        "commit": "abcdef1234",
+        "measured_at": "2026-11-29 20:00 UTC",
+        "cpu": "Test CPU",
+        "load_average_before": [0.5, 0.4, 0.3],
+        "training": {"preset": "fast", "epochs": 1, "images": 600},
+        "rounds": [{}, {}],
+        "summary": {"warm": {"first_batch_s": summary, "result_s": summary, "worker_cpu_s_to_result": summary}},
+    }
+    (tmp_path / "startup.json").write_text(json.dumps(measured))
+    monkeypatch.setattr(report, "MEASURED", tmp_path)
+    out = report.render("a\n<!-- table:startup -->\nold\n<!-- /table:startup -->\nb\n")
+    assert "| warm | 1.2 s (1.0–2.0) | 1.2 s (1.0–2.0) | 1.2 |" in out
+    assert "Test CPU, commit abcdef1, 2026-11-29 20:00 UTC, load average 0.5 before." in out
+    assert (
+        "old" not in out
+        and out.startswith("a\n<!-- table:startup -->\n")
+        and out.endswith("<!-- /table:startup -->\nb\n")
+    )
