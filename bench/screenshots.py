@@ -39,7 +39,14 @@ def take(out: Path) -> list[Path]:
                 page.get_by_text(shown).first.wait_for(timeout=120_000)
                 page.wait_for_timeout(500)
                 page.locator(APP_IDLE).wait_for(state="attached", timeout=120_000)
-                page.wait_for_timeout(1500)  # plotly's last redraw
+                charts = page.locator(".js-plotly-plot")
+                charts.first.wait_for(timeout=120_000)
+                page.wait_for_function(  # every chart drawn, and the images inside them decoded
+                    "() => [...document.querySelectorAll('.js-plotly-plot')].every((gd) => gd._fullLayout)"
+                    " && [...document.querySelectorAll('.js-plotly-plot image')].every((im) => im.getBBox().width > 0)",
+                    timeout=60_000,
+                )
+                page.wait_for_timeout(1000)
                 target = out / name
                 page.screenshot(path=str(target))
                 written.append(target)
