@@ -36,9 +36,6 @@ class Preset:
     steps_per_execution: int = 1
     augment: tuple[str, ...] = ()  # "flip" (left-right) and/or "shift" (up to 2 px), drawn fresh every batch
     label_smoothing: float = 0.0
-    # Polyak averaging: the saved (and evaluated) weights are an exponential moving average of the trained ones
-    # with this momentum; None trains and saves the raw weights.
-    ema_momentum: float | None = None
 
 
 FAST = Preset(
@@ -64,12 +61,11 @@ IMPROVED = replace(
     name="improved",
     description=(
         "Stronger: two stages of two 3x3 'same' convs (32, then 64 filters) with batch norm, dropout around a "
-        "256-unit dense layer; flip and 2-px shift augmentation; weights averaged over the last steps; 15 epochs."
+        "256-unit dense layer; flip and 2-px shift augmentation; 15 epochs."
     ),
     architecture="deep_cnn",
     epochs=15,
     augment=("flip", "shift"),
-    ema_momentum=0.999,
 )
 # Your own network (TrainConfig.arch, an architecture spec) trained with fast's recipe.
 CUSTOM = replace(

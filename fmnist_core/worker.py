@@ -264,11 +264,8 @@ class Trainer:
         loss: Any = "sparse_categorical_crossentropy"
         if preset.label_smoothing:
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing)
-        averaged = preset.ema_momentum is not None
         model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate=lr, use_ema=averaged, ema_momentum=preset.ema_momentum if averaged else 0.99
-            ),
+            optimizer=keras.optimizers.Adam(learning_rate=lr),
             loss=loss,
             metrics=["accuracy"],
             steps_per_execution=preset.steps_per_execution,
@@ -281,11 +278,7 @@ class Trainer:
             epochs=cfg.epochs,
             validation_data=val,
             verbose=0,
-            callbacks=[
-                # With averaging, each epoch's test evaluation sees the averaged weights: those that are saved.
-                *([keras.callbacks.SwapEMAWeights()] if averaged else []),
-                live_callback(self.emit, self.stop, bpe, watch_samples, watch_images),
-            ],
+            callbacks=[live_callback(self.emit, self.stop, bpe, watch_samples, watch_images)],
             **fit_kwargs,
         )
         stopped = self._stopped = self.stop.is_set()
