@@ -30,7 +30,7 @@ from fmnist_core.explain.flip import LEVEL, MAX_LEVELS, Flip, pgd, smallest_flip
 from fmnist_core.explain.gradcam import cell_grid, first_layer_kernels, grad_cam, heat_on_object, last_conv_layer
 from fmnist_core.explain.gradients import IG_STEPS, IntegratedGradients, integrated_gradients, saliency
 from fmnist_core.explain.occlusion import DEFAULT_PATCH, DEFAULT_STRIDE, PATCH_RANGE, Occlusion, occlusion
-from fmnist_core.explain.sanity import SanityResult, SanityStep, layers_to_randomise, randomisation_test
+from fmnist_core.explain.sanity import SanityResult, SanityStep, cascade, layers_to_randomise, randomisation_test
 
 __all__ = [
     "CONV_TYPES",
@@ -56,6 +56,7 @@ __all__ = [
     "attribute",
     "attribute_all",
     "available_methods",
+    "cascade",
     "cell_grid",
     "conv_layers",
     "explain_cell",

@@ -7,7 +7,7 @@ Always on a clone: the loaded model (shared by every session through a cache) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,19 @@ def randomise_layer(model: Any, name: str, seed: int) -> None:
     layer.set_weights([_fresh(v, layer, seed + 7919 * k) for k, v in enumerate(layer.weights)])
 
 
+def cascade(model: Any, seed: int = DEFAULT_SEED) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(layers randomised so far, the damaged clone) after each step, starting with () and the intact clone.
+
+    The same clone is changed step by step, so compiled helpers built for it are traced once.
+    """
+    work = clone(model)
+    order = layers_to_randomise(work)
+    yield (), work
+    for k, name in enumerate(order):
+        randomise_layer(work, name, seed + k)
+        yield tuple(order[: k + 1]), work
+
+
 @dataclass(frozen=True)
 class SanityStep:
     """The maps after `randomised` (cumulative, from the output down) were re-initialised."""
@@ -89,23 +102,19 @@ def randomisation_test(
     """
     chosen = tuple(methods) if methods is not None else tuple(available_methods(model))
     cls = int(np.argmax(predict_proba(model, image)[0])) if class_index is None else int(class_index)
-    work = clone(model)
-    order = layers_to_randomise(work)
-    total = len(order) + 1
-
-    def step(randomised: tuple[str, ...], trained: dict[str, np.ndarray] | None) -> SanityStep:
+    total = len(layers_to_randomise(model)) + 1
+    steps: list[SanityStep] = []
+    for randomised, work in cascade(model, seed):
         maps = {m: attribute(work, image, cls, m, **options).map for m in chosen}
-        reference = maps if trained is None else trained
-        rho = {m: spearman(reference[m], maps[m]) for m in chosen}
-        predicted = int(np.argmax(predict_proba(work, image)[0]))
-        return SanityStep(randomised=randomised, maps=maps, spearman=rho, predicted=predicted)
-
-    steps = [step((), None)]
-    if progress is not None:
-        progress(1, total)
-    for k, name in enumerate(order):
-        randomise_layer(work, name, seed + k)
-        steps.append(step(tuple(order[: k + 1]), steps[0].maps))
+        reference = steps[0].maps if steps else maps
+        steps.append(
+            SanityStep(
+                randomised=randomised,
+                maps=maps,
+                spearman={m: spearman(reference[m], maps[m]) for m in chosen},
+                predicted=int(np.argmax(predict_proba(work, image)[0])),
+            )
+        )
         if progress is not None:
-            progress(k + 2, total)
+            progress(len(steps), total)
     return SanityResult(class_index=cls, methods=chosen, seed=seed, steps=tuple(steps))
