@@ -118,6 +118,7 @@ def randomisation_grid_figure(
         ticktext=list(steps),
         tickangle=-30 if cols > 5 else 0,
         fixedrange=True,
+        constrain="domain",  # shrink the plot, not the range: the labels stay against the tiles
     )
     fig.update_yaxes(
         **{**IMAGE_AXIS, "showticklabels": True},
@@ -126,22 +127,27 @@ def randomisation_grid_figure(
         autorange="reversed",
         scaleanchor="x",
         fixedrange=True,
+        constrain="domain",
     )
     return fig
 
 
-def randomisation_curve_figure(spearman: dict[str, Sequence[float | None]], steps: Sequence[str]) -> go.Figure:
-    """Per method, the rank correlation with the trained model's map as layers are randomised (1 = unchanged)."""
+def randomisation_curve_figure(
+    spearman: dict[str, Sequence[float | None]], steps: Sequence[str], titles: dict[str, str] | None = None
+) -> go.Figure:
+    """Per method, the rank correlation with the trained model's map as layers are randomised (1 = unchanged);
+    `titles` names the methods in the legend."""
     fig = go.Figure()
     for name, values in spearman.items():
+        label = (titles or {}).get(name, name)
         fig.add_trace(
             go.Scatter(
                 x=list(steps),
                 y=[np.nan if v is None else v for v in values],
                 mode="lines+markers",
-                name=name,
+                name=label,
                 line=dict(color=METHOD_COLOURS.get(name)),
-                hovertemplate=f"{name}, %{{x}}: %{{y:.2f}}<extra></extra>",
+                hovertemplate=f"{label}, %{{x}}: %{{y:.2f}}<extra></extra>",
             )
         )
     fig.update_layout(
@@ -164,12 +170,22 @@ def change_figure(change: np.ndarray, epsilon: float, title: str, width: int = 2
             colorscale=DIVERGING,
             zmin=-epsilon,
             zmax=epsilon,
-            colorbar=dict(COLOURBAR_BELOW, tickvals=[-epsilon, 0, epsilon], ticktext=["−ε", "0", "+ε"]),
+            colorbar=dict(
+                COLOURBAR_BELOW,
+                tickvals=[-epsilon, 0, epsilon],
+                ticktext=["−ε", "0", "+ε"],
+                title=dict(text="change", side="bottom"),
+            ),
             hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra></extra>",
         )
     )
     fig.update_layout(title=title)
-    return _square(fig, width - 2 * _MARGIN + _TWO_LINE_TITLE + BAR_BELOW, top=_TWO_LINE_TITLE, bottom=BAR_BELOW)
+    return _square(fig, _flip_height(width), top=_TWO_LINE_TITLE, bottom=BAR_BELOW + _BAR_TITLE)
+
+
+def _flip_height(width: int) -> int:
+    """One height for the three flip figures, so their images come out the same size in a row."""
+    return width - 2 * _MARGIN + _TWO_LINE_TITLE + BAR_BELOW + _BAR_TITLE
 
 
 def small_image_figure(image: np.ndarray, title: str, width: int = 240) -> go.Figure:
@@ -185,7 +201,7 @@ def small_image_figure(image: np.ndarray, title: str, width: int = 240) -> go.Fi
         )
     )
     fig.update_layout(title=title)
-    return _square(fig, width - 2 * _MARGIN + _TWO_LINE_TITLE + BAR_BELOW, top=_TWO_LINE_TITLE, bottom=BAR_BELOW)
+    return _square(fig, _flip_height(width), top=_TWO_LINE_TITLE, bottom=BAR_BELOW + _BAR_TITLE)
 
 
 def before_after_figure(before: np.ndarray, after: np.ndarray, class_names: Sequence[str]) -> go.Figure:

@@ -185,7 +185,8 @@ def _randomisation_section(
     maps = [[step.maps[m] for step in result.steps] for m in result.methods]
     st.plotly_chart(randomisation_grid_figure(maps, titles, labels), width="stretch", key=f"{key}_sanity_grid")
     curves = {m: [step.spearman[m] for step in result.steps] for m in result.methods}
-    st.plotly_chart(randomisation_curve_figure(curves, labels), width="stretch", key=f"{key}_sanity_curve")
+    curve = randomisation_curve_figure(curves, labels, {m: METHODS[m].title for m in result.methods})
+    st.plotly_chart(curve, width="stretch", key=f"{key}_sanity_curve")
     predicted_after = CLASS_NAMES[result.steps[-1].predicted]
     st.caption(
         f"{READING} Columns left to right: one more layer randomised (seed {seed}); every tile is |map| scaled to "
@@ -238,9 +239,10 @@ def _flip_section(info: Any, image: np.ndarray, predicted: int, key: str, scope:
         width=FLIP_PX,
         key=f"{key}_flip_before",
     )
-    amplified = 0.5 / found.epsilon
+    amplified = 0.5 / found.epsilon  # +-epsilon fills the colour scale that 0..1 would fill
+    title = f"The change, amplified ×{amplified:.0f}<br>ε = {found.levels}/255 = {found.epsilon:.3f}"
     row.plotly_chart(
-        change_figure(found.change, found.epsilon, f"The change ×{amplified:.0f}<br>ε = {found.levels}/255", FLIP_PX),
+        change_figure(found.change, found.epsilon, title, FLIP_PX),
         width=FLIP_PX,
         key=f"{key}_flip_change",
     )

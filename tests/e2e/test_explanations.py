@@ -57,7 +57,7 @@ def test_panel_randomisation_and_flip(app_server: AppServer, pages: dict[str, Pa
     page.get_by_role("button", name="Find the smallest change").click()
     wait_for_app(page, server=app_server)
     expect(page.get_by_text(re.compile(r"^Every pixel moved by at most \d+/255"))).to_be_visible(timeout=60_000)
-    expect(chart_titled(page, re.compile(r"The change ×\d+"))).to_be_visible()
+    expect(chart_titled(page, re.compile(r"The change, amplified ×\d+"))).to_be_visible()
     expect(chart_titled(page, "Probabilities before and after")).to_be_visible()
 
     for width in WIDTHS:

@@ -177,7 +177,7 @@ def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
     assert grid["layout"]["xaxis"]["ticktext"] == ["trained", "+dense_1", "+dense", "+conv2d_1", "+conv2d"]
     assert grid["layout"]["yaxis"]["ticktext"] == list(METHOD_TITLES)
     curve = plotly_figure(at, "Same map as the trained model's?")
-    assert [trace["name"] for trace in curve["data"]] == list(explain.METHODS)
+    assert [trace["name"] for trace in curve["data"]] == list(METHOD_TITLES)
     assert any("is not explaining the model" in c for c in texts(at.caption)), texts(at.caption)
 
     image = data.load_test_set(data.DEBIAN_DIR).images[0]
