@@ -90,7 +90,7 @@ def agreement_figure(matrix: np.ndarray, names: Sequence[str], height: int = 320
 
 
 def randomisation_grid_figure(
-    maps: Sequence[Sequence[np.ndarray]], methods: Sequence[str], steps: Sequence[str], tile_px: int = 110
+    maps: Sequence[Sequence[np.ndarray]], methods: Sequence[str], steps: Sequence[str], tile_px: int = 90
 ) -> go.Figure:
     """Rows: methods; columns: the trained model, then one more layer randomised per column. One heatmap of tiles
     (NaN gutters) draws fast; each tile is |map| scaled to its own maximum, the way the Spearman test sees it."""
@@ -119,6 +119,7 @@ def randomisation_grid_figure(
         tickangle=-30 if cols > 5 else 0,
         fixedrange=True,
         constrain="domain",  # shrink the plot, not the range: the labels stay against the tiles
+        constraintoward="left",
     )
     fig.update_yaxes(
         **{**IMAGE_AXIS, "showticklabels": True},
@@ -128,6 +129,7 @@ def randomisation_grid_figure(
         scaleanchor="x",
         fixedrange=True,
         constrain="domain",
+        constraintoward="top",  # in a narrow window the spare height goes below, not above the column labels
     )
     return fig
 
@@ -174,7 +176,6 @@ def change_figure(change: np.ndarray, epsilon: float, title: str, width: int = 2
                 COLOURBAR_BELOW,
                 tickvals=[-epsilon, 0, epsilon],
                 ticktext=["−ε", "0", "+ε"],
-                title=dict(text="change", side="bottom"),
             ),
             hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra></extra>",
         )
