@@ -14,7 +14,7 @@ from .harness import REPO_ROOT, AppServer, chart_titled, cut_texts, goto, wait_f
 
 SCHEMES = ("light", "dark")
 WIDTHS = (1400, 800)
-HEIGHT = 7600  # px: the whole Test images page with both results open, at 800 px wide
+HEIGHT = 9000  # px: the whole Test images page with both results open, at 800 px wide (flip images stack there)
 SCREENSHOTS = REPO_ROOT / "test-results"
 METHODS = ("Grad-CAM", "Saliency", "Integrated gradients", "Occlusion")
 

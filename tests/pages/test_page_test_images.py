@@ -115,6 +115,8 @@ def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
     assert [t.label for t in at.tabs] == ["Test set", "Your image"]
     upload_tab = at.tabs[1]
     assert any(m.value.startswith("**Predicted: Ankle boot**") for m in upload_tab.markdown)
+    for method in METHOD_TITLES:  # the why panel explains the upload too
+        assert sum(f"{method} · Ankle boot<br>(the prediction)" in t for t in _titles(at)) == 2, _titles(at)
 
 
 def _titles(at) -> list[str]:
@@ -204,3 +206,40 @@ def _digest(image: np.ndarray) -> str:
     from ui.why import image_digest
 
     return image_digest(image)
+
+
+def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmnist_home, tmp_path) -> None:
+    """A dense-only import (the importer adds its own softmax layer): no Grad-CAM, and the rest still works."""
+    import keras
+
+    from fmnist_core import store
+    from page_helpers import button, plotly_figure
+
+    keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    ).save(tmp_path / "flat.keras")
+    store.import_model(tmp_path / "flat.keras", name="flat")
+    at = open_page(make_app, "test_images", {"image": "0"}, model_id="flat")
+    assert not at.exception, exceptions(at)
+    titles = _titles(at)
+    assert not any(t.startswith("Grad-CAM") for t in titles), titles
+    for method in METHOD_TITLES[1:]:
+        assert any(t.startswith(f"{method} · ") for t in titles), (method, titles)
+    assert any("Grad-CAM needs a conv layer" in i for i in texts(at.info)), texts(at.info)
+    button(at, "Randomise the model").click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    grid = plotly_figure(at, "Maps as the model is destroyed")
+    assert grid["layout"]["yaxis"]["ticktext"] == list(METHOD_TITLES[1:])
+    assert len(grid["layout"]["xaxis"]["ticktext"]) == 3  # trained, then the two dense layers
+    button(at, "Find the smallest change").click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    said = [m for m in texts(at.markdown) if m.startswith("Every pixel moved by at most")]
+    warned = [w for w in texts(at.warning) if w.startswith("No change up to")]
+    assert said or warned
