@@ -166,6 +166,14 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
     shown = plotly_array(plotly_figure(at, "Occlusion · Ankle boot")["data"][1]["z"])
     np.testing.assert_allclose(shown, explain.occlusion(shipped_model, image, 9, patch=4, stride=2).map, atol=1e-6)
 
+    [s for s in at.slider if s.label == "Occlusion stride (px)"][0].set_value(4)
+    rerun(at)
+    [s for s in at.slider if s.label == "Occlusion patch (px)"][0].set_value(3)  # now smaller than the stride
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    stride = [s for s in at.slider if s.label == "Occlusion stride (px)"][0]
+    assert 1 <= stride.value <= 3 and stride.max == 3
+
 
 def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
     from fmnist_core import explain
