@@ -1,10 +1,12 @@
 """How long each explanation takes for one image on the server, for the notebook's network (the shipped default).
 
-    python -m bench.explain [--images 8] [--out bench/measured/explain.json]
+    python -m bench.explain [--images 8] [--page 10] [--out bench/measured/explain.json]
 
 First call (traces the compiled helpers once per loaded model) and the median of warm calls over several test
 images, for each method, the worst occlusion setting (2-px patch, stride 1: 729 positions), the smallest flip and
-the randomisation test (every method after each of the network's layers). Numbers, not pass/fail.
+the randomisation test (every method after each of the network's layers); with --page, the Test images page's
+whole rerun under AppTest when a new image is chosen (its four explanations computed afresh). Numbers, not
+pass/fail.
 """
 
 from __future__ import annotations
@@ -69,12 +71,43 @@ def measure(images: int) -> dict[str, Any]:
     return report
 
 
+def page_reruns(images: int) -> dict[str, Any]:
+    """Seconds of the Test images page's rerun under AppTest for images 1..n (each new: four methods computed)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/test_images.py")
+    at.query_params["image"] = "0"
+    at.run()  # loads the model, the test set, the predictions and traces the helpers
+    seconds = []
+    for index in range(1, images + 1):
+        at.query_params["image"] = str(index)
+        started = time.perf_counter()
+        at.run()
+        seconds.append(time.perf_counter() - started)
+        if at.exception or f"Test image #{index}" not in [h.value for h in at.subheader]:
+            raise RuntimeError(f"the page did not show image {index}: {[e.value for e in at.exception]}")
+    row = {
+        "what": "Test images rerun on a new image (AppTest)",
+        "median_s": round(statistics.median(seconds), 3),
+        "max_s": round(max(seconds), 3),
+        "n": images,
+    }
+    print(f"{row['what']:<34} median {row['median_s']:.3f} s, max {row['max_s']:.3f} s", file=sys.stderr)
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="warm calls per method (default 8)")
+    parser.add_argument("--page", type=int, default=0, help="also time the page's rerun on this many new images")
     parser.add_argument("--out", default=str(ROOT / "bench" / "measured" / "explain.json"))
     args = parser.parse_args(argv)
     report = measure(args.images)
+    if args.page:
+        report["command"] += f" --page {args.page}"
+        report["rows"].append(page_reruns(args.page))
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
