@@ -1,4 +1,5 @@
-"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,models,arch} [--json].
+"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,attribute,sanity,flip,
+models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -135,6 +136,9 @@ def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     cell.add_argument("--channel", type=_whole, required=True)
     cell.add_argument("--row", type=_whole, required=True)
     cell.add_argument("--col", type=_whole, required=True)
+    from fmnist_core import cli_explain  # attribute, sanity, flip: in a module of their own
+
+    cli_explain.add_commands(sub, common)
 
 
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
@@ -416,7 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             cmd_train(args, argv)
         else:
-            COMMANDS[args.command](args)
+            from fmnist_core import cli_explain
+
+            {**COMMANDS, **cli_explain.COMMANDS}[args.command](args)
     except (data.DataError, store.StoreError, ConfigError, CliError, architecture.SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

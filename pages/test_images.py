@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
-from ui.components import upload_section, why_panel
+from ui.components import upload_section
 from ui.figures import probability_bars, thumbnail_grid
 from ui.frame import page_frame
 from ui.state import (
@@ -23,6 +23,7 @@ from ui.state import (
     url_params,
     write_url,
 )
+from ui.why import why_panel
 
 page_frame()
 
@@ -199,7 +200,8 @@ with tab_test:
             icon=":material/layers:",
             query_params=link_params(image=chosen),
         )
-        why_panel(info, test.images[chosen], p, key="ti_why")
+    # Full width under the grid and the detail: four maps side by side need more room than the detail column.
+    why_panel(info, test.images[chosen], p, key="ti_why")
 
 with tab_upload:
     upload_section(info, key="ti_upload")
