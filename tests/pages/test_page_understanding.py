@@ -54,3 +54,23 @@ def test_model_page_shows_the_human_figure_beside_the_accuracy(make_app) -> None
     assert labels.index("Human labellers") == labels.index("Test accuracy") + 1
     assert [m.value for m in at.metric if m.label == "Human labellers"] == ["83.5%"]
     assert any("zalandoresearch/fashion-mnist" in c for c in texts(at.caption)), texts(at.caption)
+
+
+def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
+    from fmnist_core import data
+    from fmnist_core.augmentation import training_views
+
+    at = open_page(make_app, "train")
+    assert not at.get("image"), "the pipeline ran before the section was opened"
+    at.session_state["tr_trains_on"] = True
+    at.selectbox(key="tr_preset").set_value("improved")
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    train = data.load_train_set(data.DEBIAN_DIR)
+    expected = training_views("improved", train.images[0], int(train.labels[0]), seed=42)
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert captions == ["the image", *expected.changes]
+    assert any(t.startswith("**Augmentation:** flip:") and "shift:" in t for t in texts(at.markdown))
+    at.selectbox(key="tr_preset").set_value("seed")
+    rerun(at)
+    assert any("**Augmentation:** none" in t for t in texts(at.markdown)), texts(at.markdown)
