@@ -1,5 +1,5 @@
 """Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,attribute,sanity,flip,
-models,arch} [--json].
+suspects,models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -139,6 +139,8 @@ def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     from fmnist_core import cli_explain  # attribute, sanity, flip: in a module of their own
 
     cli_explain.add_commands(sub, common)
+    sus = sub.add_parser("suspects", parents=[common], help="test images whose label looks wrong (cleanlab)")
+    sus.add_argument("--top", type=_positive, default=None, help="only the N most suspect (default: all)")
 
 
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
@@ -388,6 +390,21 @@ def cmd_explain_cell(args: argparse.Namespace) -> None:
     _emit(args, payload, cell.describe())
 
 
+def cmd_suspects(args: argparse.Namespace) -> None:
+    from fmnist_core.inference import predict_proba
+    from fmnist_core.labels import find_suspects
+
+    test = data.load_test_set(args.data_dir)
+    found = find_suspects(test.labels, predict_proba(_load(args), test.images), top=args.top)
+    lines = [f"{len(found)} suspect labels, most suspect first (quality: lower is more suspect)"]
+    lines += [
+        f"  #{s.index:<5} labelled {data.CLASS_NAMES[s.given]:<12} suggested {data.CLASS_NAMES[s.suggested]:<12} "
+        f"{s.quality:.2e}"
+        for s in found
+    ]
+    _emit(args, [s.to_json() for s in found], "\n".join(lines))
+
+
 def _bench(args: argparse.Namespace) -> int:
     """Hand over to the benchmark package (bench/ beside fmnist_core in a checkout; not part of the domain)."""
     try:
@@ -407,6 +424,7 @@ COMMANDS = {
     "models": cmd_models,
     "exemplars": cmd_exemplars,
     "explain-cell": cmd_explain_cell,
+    "suspects": cmd_suspects,
 }
 
 

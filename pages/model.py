@@ -9,6 +9,7 @@ from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import conv_layers, first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
+from fmnist_core.labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
 from fmnist_core.model import summary_rows, total_params
 from fmnist_core.training import PRESETS
 from ui.architecture import architecture_diagram, import_model_widget
@@ -76,13 +77,26 @@ if model is not None:
         rename_box(info)
     test = test_set_or_message()
     probs = test_probabilities(info.id, info.created) if test is not None else None
-    m1, m2, m3 = st.columns(3)
-    m3.metric("Parameters", f"{total_params(model):,}")
+    # One row that wraps in a narrow window; the human figure sits beside the model's accuracy.
+    m1 = m_human = m2 = m3 = st.container(horizontal=True, gap="large")
     if probs is not None:
         predicted = probs.argmax(axis=1)
         labels = test.labels.astype(int)
-        m1.metric("Test accuracy", f"{(predicted == labels).mean():.2%}")
-        m2.metric("Test loss", f"{cross_entropy(probs, labels):.4f}")
+        m1.metric("Test accuracy", f"{(predicted == labels).mean():.2%}", width="content")
+        m_human.metric(
+            "Human labellers",
+            f"{HUMAN_ACCURACY:.1%}",
+            width="content",
+            help=f"Crowd labels agreed with the given labels this often ({HUMAN_NOTE}): {HUMAN_SOURCE}",
+        )
+        m2.metric("Test loss", f"{cross_entropy(probs, labels):.4f}", width="content")
+    m3.metric("Parameters", f"{total_params(model):,}", width="content")
+    if probs is not None:
+        st.caption(
+            f"Human labellers: {HUMAN_ACCURACY:.1%} agreement with the given labels ({HUMAN_NOTE}, "
+            f"[source]({HUMAN_SOURCE})); the labels themselves are noisy. "
+            "Test images → **Only suspect labels** lists the ones cleanlab doubts."
+        )
     if meta.command:
         st.code(meta.command, language="bash")
     rows = summary_rows(model)

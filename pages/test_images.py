@@ -1,7 +1,8 @@
 """Test images: the 10,000 test images with predicted vs actual labels, filters, and one image in detail.
 
-The address carries the view (/test_images?image=110, ?actual=6&predicted=0, &wrong=1), so it can be shared,
-bookmarked, or opened from a confusion-matrix cell.
+The address carries the view (/test_images?image=110, ?actual=6&predicted=0, &wrong=1, &suspect=1), so it can
+be shared, bookmarked, or opened from a confusion-matrix cell. "Only suspect labels" lists cleanlab's suspects in
+their rank order (most suspect first), not by index.
 """
 
 import numpy as np
@@ -17,6 +18,7 @@ from ui.state import (
     kept,
     link_params,
     model_or_message,
+    suspect_labels,
     test_probabilities,
     test_set_or_message,
     url_is_new,
@@ -48,7 +50,7 @@ actual = test.labels.astype(int)
 last = len(test) - 1
 state = st.session_state
 
-raw = url_params(("image", "actual", "predicted", "wrong"))
+raw = url_params(("image", "actual", "predicted", "wrong", "suspect"))
 if url_is_new(PAGE, raw):
     image, problem = int_param("image", 0, last)
     if problem:
@@ -64,6 +66,15 @@ if url_is_new(PAGE, raw):
             state[key] = CLASS_NAMES[cls] if cls is not None else ALL
     if raw["wrong"] is not None or any(v is not None for v in raw.values()):
         state["ti_wrong"] = raw["wrong"] in ("1", "true")
+    if raw["suspect"] is not None or any(v is not None for v in raw.values()):
+        state["ti_suspect"] = raw["suspect"] in ("1", "true")
+
+
+def place_of(matches: np.ndarray, index: int) -> int:
+    """Where an image stands among the matches (they are in rank order for suspects, so no binary search)."""
+    found = np.flatnonzero(matches == index)
+    return int(found[0]) if len(found) else 0
+
 
 tab_test, tab_upload = st.tabs(["Test set", "Your image"])
 
@@ -73,6 +84,13 @@ with tab_test:
         actual_filter = kept(st.selectbox, "Actual class", "ti_actual", ALL, options=CLASS_OPTIONS, width=240)
         predicted_filter = kept(st.selectbox, "Predicted class", "ti_predicted", ALL, options=CLASS_OPTIONS, width=240)
         only_wrong = kept(st.checkbox, "Only misclassified", "ti_wrong", False)
+        only_suspect = kept(
+            st.checkbox,
+            "Only suspect labels",
+            "ti_suspect",
+            False,
+            help="Test images whose given label cleanlab finds doubtful under this model, most suspect first",
+        )
 
     mask = np.ones(len(test), dtype=bool)
     if actual_filter != ALL:
@@ -81,15 +99,26 @@ with tab_test:
         mask &= predicted == CLASS_NAMES.index(predicted_filter)
     if only_wrong:
         mask &= predicted != actual
-    matches = np.flatnonzero(mask)
+    suspects = {s.index: s for s in suspect_labels(info.id, info.created)}  # rank order: most suspect first
+    if only_suspect:  # in cleanlab's rank order, most suspect first
+        matches = np.array([i for i in suspects if mask[i]], dtype=np.int64)
+        mask = np.zeros(len(test), dtype=bool)
+        mask[matches] = True
+    else:
+        matches = np.flatnonzero(mask)
     wrong_total = int((predicted != actual).sum())
     st.caption(
         f"**{len(matches):,}** of {len(test):,} images match · {info.label()} gets {wrong_total:,} wrong "
         f"({1 - wrong_total / len(test):.2%} accuracy) · green frame: right, thick red frame: wrong"
     )
+    if only_suspect:
+        st.caption(
+            f"**{len(suspects):,} suspect labels** under this model (cleanlab, from its predicted probabilities), "
+            'most suspect first. Some of the model\'s "mistakes" are mistakes of the label.'
+        )
 
     pages = max(1, -(-len(matches) // PER_PAGE))
-    signature = (actual_filter, predicted_filter, only_wrong)
+    signature = (actual_filter, predicted_filter, only_wrong, only_suspect)
     if state.get("_ti_signature") != signature:  # new filters: back to their first page
         if state.get("_ti_signature") is not None:
             state["ti_page"] = 1
@@ -109,7 +138,7 @@ with tab_test:
         st.info(f"Image #{moved[0]} is outside these filters; showing the first match, #{chosen}.")
     else:
         state.pop(MOVED_KEY, None)
-    position = int(np.searchsorted(matches, chosen)) if len(matches) else 0
+    position = place_of(matches, chosen)
 
     def go_to(index: int) -> None:
         """Prev/next callback: select an image and show the grid page that holds it."""
@@ -145,10 +174,11 @@ with tab_test:
                 state["_ti_clicked"] = (grid_key, clicked)
                 chosen = clicked
                 state["ti_image"] = chosen
-                position = int(np.searchsorted(matches, chosen))
+                position = place_of(matches, chosen)
             hover = [
                 f"#{i} · predicted {CLASS_NAMES[predicted[i]]} · actual {CLASS_NAMES[actual[i]]}"
                 + (" ✓" if predicted[i] == actual[i] else " ✗")
+                + (" · suspect label" if i in suspects else "")
                 for i in shown
             ]
             st.plotly_chart(
@@ -193,6 +223,14 @@ with tab_test:
             st.success("Correct")
         else:
             st.error("Misclassified")
+        if chosen in suspects:
+            doubt = suspects[chosen]
+            st.warning(
+                f"Suspect label: labelled **{CLASS_NAMES[doubt.given]}**, the model and cleanlab suggest "
+                f"**{CLASS_NAMES[doubt.suggested]}** (label quality {doubt.quality:.2g}; "
+                f"#{list(suspects).index(chosen) + 1} of {len(suspects)})",
+                icon=":material/label_off:",
+            )
         st.plotly_chart(probability_bars(probs[chosen], CLASS_NAMES, actual=a), width="stretch", key="ti_probs")
         st.page_link(
             "pages/feature_maps.py",
@@ -213,4 +251,6 @@ if predicted_filter != ALL:
     params["predicted"] = CLASS_NAMES.index(predicted_filter)
 if only_wrong:
     params["wrong"] = 1
+if only_suspect:
+    params["suspect"] = 1
 write_url(PAGE, params)

@@ -14,6 +14,7 @@ from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.state import JOB_KEY, kept, runs, set_active_run
+from ui.understanding import trains_on_section
 from ui.watch import new_frame, watch_section
 
 page_frame()
@@ -167,6 +168,8 @@ def use_run(run_id: str) -> None:
     set_active_run(run_id)
     st.session_state[TOAST_KEY] = f"Now using run {run_id} on every page."
 
+
+trains_on_section(job.config.preset if busy else preset_name, int(job.config.seed if busy else seed))
 
 invalid_custom = (
     not busy and st.session_state.get("tr_preset") == "custom" and not st.session_state.get(CUSTOM_SPEC_KEY)

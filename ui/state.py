@@ -126,6 +126,14 @@ def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
     return run_cache.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
 
 
+@st.cache_data(max_entries=6, show_spinner="Looking for suspect labels (cleanlab)...")
+def suspect_labels(run_id: str, created: str | None) -> list[Any]:
+    """cleanlab's suspect test labels under this model, most suspect first, from the cached test probabilities."""
+    from fmnist_core.labels import find_suspects
+
+    return find_suspects(_test_set().labels, test_probabilities(run_id, created))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def upload_activations(run_id: str, created: str | None, digest: str, image: np.ndarray) -> dict[str, np.ndarray]:
     """Every layer's output for an uploaded image (keyed by its digest)."""

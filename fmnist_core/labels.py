@@ -1,0 +1,53 @@
+"""Suspect labels: test images whose given label the model (through cleanlab) doubts, most suspect first.
+
+Our side is one call: labels + out-of-sample predicted probabilities in, ranked suspects out. The test set's
+probabilities from a model trained on the training set are out-of-sample, which is what cleanlab assumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# Zalando's Fashion-MNIST README ("Human performance"): crowd workers labelled 1,000 test images, three labels each,
+# majority vote; their accuracy against the given labels was 83.5%.
+HUMAN_ACCURACY = 0.835
+HUMAN_SOURCE = "https://github.com/zalandoresearch/fashion-mnist#benchmark"
+HUMAN_NOTE = "crowd labellers, 1,000 test images, per Zalando's Fashion-MNIST README"
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """One test image whose label looks wrong: its given label, the class suggested instead, its label quality.
+
+    quality is cleanlab's self-confidence label-quality score (the predicted probability of the given label):
+    lower is more suspect.
+    """
+
+    index: int
+    given: int
+    suggested: int
+    quality: float
+
+    def to_json(self) -> dict[str, int | float]:
+        return asdict(self)
+
+
+def find_suspects(labels: np.ndarray, probabilities: np.ndarray, top: int | None = None) -> list[Suspect]:
+    """cleanlab's label issues ranked by label quality (most suspect first); `top` keeps the first N.
+
+    The suggested class is the model's most probable one: the class cleanlab's confident joint moves the image to.
+    """
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        raise ValueError(f"expected one row of probabilities per label, got {probs.shape} for {len(labels)} labels")
+    ranked = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
+    quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    suggested = probs.argmax(axis=1)
+    chosen = ranked if top is None else ranked[:top]
+    return [Suspect(int(i), int(labels[i]), int(suggested[i]), float(quality[i])) for i in chosen]

@@ -1,0 +1,54 @@
+"""Issue 24's views in real Chromium, light and dark, at 1400 and 800 px: suspect labels, the human figure, what the
+network trains on, synthesised inputs and Predict the model. Nothing a person reads is cut; screenshots go to
+test-results/layout-understanding-<view>-<scheme>-<width>.png.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .harness import AppServer, goto, wait_for_app
+from .test_layout import HEIGHT, SCHEMES, WIDTHS, cut_at_each_width
+
+# path -> (screenshot name, a text the view must show)
+VIEWS = {
+    "/test_images?suspect=1&image=5512": ("suspects", re.compile(r"Suspect label: labelled Ankle boot")),
+    "/model": ("model-human", "Human labellers"),
+    "/train": ("trains-on", re.compile(r"^Augmentation: flip")),
+}
+OPEN_FIRST = {"/train": "What the network trains on"}  # an expander the view lives in
+
+
+@pytest.fixture(scope="module")
+def sessions(chromium_browser: Browser) -> Iterator[dict[str, Page]]:
+    """One browser session per colour scheme, shared by the module's tests."""
+    contexts = {
+        scheme: chromium_browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT}, color_scheme=scheme)
+        for scheme in SCHEMES
+    }
+    try:
+        yield {scheme: context.new_page() for scheme, context in contexts.items()}
+    finally:
+        for context in contexts.values():
+            context.close()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("path", list(VIEWS))
+def test_view_shows_and_nothing_is_cut(
+    app_server: AppServer, sessions: dict[str, Page], path: str, scheme: str
+) -> None:
+    page = sessions[scheme]
+    goto(page, app_server, path)
+    name, text = VIEWS[path]
+    if path in OPEN_FIRST:
+        page.get_by_text(OPEN_FIRST[path]).click()
+        wait_for_app(page, server=app_server)
+    expect(page.get_by_text(text).first).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.wait_for_timeout(800)  # plotly draws after the script run
+    assert not cut_at_each_width(page, f"understanding-{name}-{scheme}")

@@ -1,0 +1,76 @@
+"""AppTest for issue 24's views: suspect labels (Test images), the human figure (Model), what the network trains
+on (Train), synthesised inputs (Feature maps, Model) and Predict the model (/quiz)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmnist_core.data import CLASS_NAMES
+from page_helpers import exceptions, open_page, rerun, texts
+
+
+@pytest.fixture(scope="module")
+def default_suspects() -> list:
+    from fmnist_core import data, store
+    from fmnist_core.inference import predict_proba
+    from fmnist_core.labels import find_suspects
+
+    test = data.load_test_set(data.DEBIAN_DIR)
+    return find_suspects(test.labels, predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images))
+
+
+def test_only_suspect_labels_lists_them_most_suspect_first(make_app, default_suspects) -> None:
+    at = open_page(make_app, "test_images", {"image": "0"})
+    at.checkbox(key="ti_suspect").check()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    n = len(default_suspects)
+    assert any(f"**{n:,}** of 10,000 images match" in c for c in texts(at.caption)), texts(at.caption)
+    assert any(f"**{n:,} suspect labels**" in c for c in texts(at.caption)), texts(at.caption)
+    first = default_suspects[0]
+    assert f"Test image #{first.index}" in texts(at.subheader)  # the most suspect, not the lowest index
+    note = [w for w in texts(at.warning) if w.startswith("Suspect label")]
+    assert note == [
+        f"Suspect label: labelled **{CLASS_NAMES[first.given]}**, the model and cleanlab suggest "
+        f"**{CLASS_NAMES[first.suggested]}** (label quality {first.quality:.2g}; #1 of {n})"
+    ]
+    assert at.query_params["suspect"] == "1"
+    at.button[[b.label for b in at.button].index("Next ▶")].click()
+    rerun(at)
+    assert f"Test image #{default_suspects[1].index}" in texts(at.subheader)  # rank order, not index order
+
+
+def test_suspect_address_opens_the_filter(make_app, default_suspects) -> None:
+    at = open_page(make_app, "test_images", {"suspect": "1", "image": str(default_suspects[2].index)})
+    assert not at.exception, exceptions(at)
+    assert at.checkbox(key="ti_suspect").value is True
+    assert any("#3 of" in w for w in texts(at.warning)), texts(at.warning)
+
+
+def test_model_page_shows_the_human_figure_beside_the_accuracy(make_app) -> None:
+    at = open_page(make_app, "model")
+    assert not at.exception, exceptions(at)
+    labels = [m.label for m in at.metric]
+    assert labels.index("Human labellers") == labels.index("Test accuracy") + 1
+    assert [m.value for m in at.metric if m.label == "Human labellers"] == ["83.5%"]
+    assert any("zalandoresearch/fashion-mnist" in c for c in texts(at.caption)), texts(at.caption)
+
+
+def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
+    from fmnist_core import data
+    from fmnist_core.augmentation import training_views
+
+    at = open_page(make_app, "train")
+    assert not at.get("image"), "the pipeline ran before the section was opened"
+    at.session_state["tr_trains_on"] = True
+    at.selectbox(key="tr_preset").set_value("improved")
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    train = data.load_train_set(data.DEBIAN_DIR)
+    expected = training_views("improved", train.images[0], int(train.labels[0]), seed=42)
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert captions == ["the image", *expected.changes]
+    assert any(t.startswith("**Augmentation:** flip:") and "shift:" in t for t in texts(at.markdown))
+    at.selectbox(key="tr_preset").set_value("seed")
+    rerun(at)
+    assert any("**Augmentation:** none" in t for t in texts(at.markdown)), texts(at.markdown)
