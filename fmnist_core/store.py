@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core import architecture
+from fmnist_core import architecture, settings
 from fmnist_core.watch import Frame, Frames
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -271,7 +271,7 @@ def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunIn
 
 def home_dir() -> Path:
     """The store's folder: FMNIST_HOME, else ./models."""
-    return Path(os.environ.get("FMNIST_HOME") or "models")
+    return settings.home()
 
 
 def validate_run_id(run_id: object) -> str:

@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from fmnist_core import executors, store, warm
+from fmnist_core import executors, settings, store, warm
 from fmnist_core.presets import (  # re-exported: the pages, the CLI and the tests import them from here
     DEFAULT_PRESET,
     PRESETS,
@@ -65,10 +65,7 @@ class _Slots:
 
     @staticmethod
     def capacity() -> int:
-        try:
-            return max(1, int(os.environ.get("FMNIST_MAX_TRAININGS", "2")))
-        except ValueError:
-            return 2
+        return settings.max_trainings()
 
     def acquire(self, owner: object, cancelled: threading.Event) -> bool:
         with self._cond:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core import data, store
+from fmnist_core import data, settings, store
 
 MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one source of truth across pages
 MODEL_BOX_KEY = "_model_box"  # the sidebar select box's own widget state, seeded from MODEL_KEY on every run
@@ -160,7 +159,7 @@ def timed(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            path = os.environ.get("FMNIST_TIMINGS")
+            path = settings.timings_file()
             if not path:
                 return fn(*args, **kwargs)
             started = time.perf_counter()
