@@ -106,6 +106,7 @@ class WorkerSpec:
     run_id: str | None
     command: str | None
     executor: str  # "local-process" or "ray"
+    owner: str | None = None  # who trained it (people.Actor.id), recorded in the run's metadata
     parent_pid: int | None = None  # the server's pid: a local worker dies with it
     launched_at: float | None = None  # time.time() when the job launched this worker (after any queue)
 
@@ -338,6 +339,7 @@ class Trainer:
             },
             "data_fingerprint": fingerprint,
             "command": self.spec.command,
+            "owner": self.spec.owner,
             "params": total_params(self.model),
             "summary": [asdict(row) for row in summary_rows(self.model)],
         }

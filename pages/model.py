@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from fmnist_core import architecture, store
+from fmnist_core import architecture, classroom, people, store
 from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import conv_layers, first_layer_kernels
@@ -14,6 +14,7 @@ from fmnist_core.training import PRESETS
 from ui.architecture import architecture_diagram, import_model_widget
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
+from ui.signin import acting
 from ui.state import (
     active_run,
     active_run_id,
@@ -29,8 +30,10 @@ from ui.state import (
 )
 
 page_frame()
+actor = acting()
 
 PENDING_DELETE = "_model_pending_delete"
+PENDING_DELETE_MINE = "_model_pending_delete_mine"
 MESSAGE_KEY = "_model_page_msg"
 RENAME_MSG_KEY = "_model_rename_msg"
 
@@ -68,11 +71,12 @@ model = model_or_message(info) if info is not None else None
 if model is not None:
     meta = info.metadata
     st.subheader(info.label())
+    owner = f" · by {meta.owner or 'nobody (saved before owners)'}" if actor.signed_in and not info.shipped else ""
     st.caption(
         f"Run id {info.id} · preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
-        f"{meta.train_images or 'n/a'} training images · status {info.status}"
+        f"{meta.train_images or 'n/a'} training images · status {info.status}{owner}"
     )
-    if not info.shipped:
+    if not info.shipped and people.may_delete(actor, meta.owner):
         rename_box(info)
     test = test_set_or_message()
     probs = test_probabilities(info.id, info.created) if test is not None else None
@@ -253,6 +257,7 @@ st.dataframe(
             "preset": r.preset or "—",
             "created": readable_time(r.created),
             "kind": "shipped" if r.shipped else ("active" if r.id == active_run_id() else "saved"),
+            **({"owner": "shipped" if r.shipped else (r.metadata.owner or "—")} if actor.signed_in else {}),
         }
         for r in all_runs
     ],
@@ -269,7 +274,7 @@ def delete(run_id: str) -> None:
     """Confirmed: delete a run; if it was active, fall back to the shipped model."""
     st.session_state.pop(PENDING_DELETE, None)
     try:
-        store.delete_run(run_id)
+        store.delete_run(run_id, actor=actor)
         st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
         if active_run_id() == run_id:
             set_active_run(store.DEFAULT_RUN_ID)
@@ -278,7 +283,7 @@ def delete(run_id: str) -> None:
 
 
 labels_all = {r.id: r.label() for r in all_runs}
-deletable = [r.id for r in all_runs if not r.shipped]
+deletable = [r.id for r in all_runs if not r.shipped and people.may_delete(actor, r.metadata.owner)]
 pending = st.session_state.get(PENDING_DELETE)
 if pending is not None and pending not in deletable:
     st.session_state.pop(PENDING_DELETE, None)
@@ -302,5 +307,38 @@ elif deletable:
         width=320,
     )
     row.button("Delete…", key="del_ask", on_click=ask_delete, args=(target,))
+elif actor.signed_in:
+    st.caption("None of the saved runs is yours to delete; the shipped models can't be deleted.")
 else:
     st.caption("No saved runs yet; the shipped models can't be deleted.")
+
+
+def delete_mine(confirmed: bool) -> None:
+    """ "Delete all my runs": the first click asks, the second (confirmed) deletes through the store's checks."""
+    if not confirmed:
+        st.session_state[PENDING_DELETE_MINE] = True
+        return
+    st.session_state.pop(PENDING_DELETE_MINE, None)
+    try:
+        count = classroom.delete_all_of(actor.id, actor)
+        st.session_state[MESSAGE_KEY] = ("success", f"Deleted your {count} run{'s' if count != 1 else ''}.")
+        if not any(r.id == active_run_id() for r in store.list_runs(actor=actor)):
+            set_active_run(store.DEFAULT_RUN_ID)
+    except store.StoreError as exc:
+        st.session_state[MESSAGE_KEY] = ("error", str(exc))
+
+
+mine = [r for r in all_runs if not r.shipped and r.metadata.owner == actor.id]
+if actor.signed_in and mine:
+    if st.session_state.get(PENDING_DELETE_MINE):
+        st.warning(
+            f"Delete all your {len(mine)} runs? Their model files and metadata are removed for good; "
+            "the shipped models stay."
+        )
+        answer = st.container(horizontal=True)
+        answer.button(
+            "Yes, delete all my runs", type="primary", key="del_mine_confirm", on_click=delete_mine, args=(True,)
+        )
+        answer.button("Cancel", key="del_mine_cancel", on_click=st.session_state.pop, args=(PENDING_DELETE_MINE, None))
+    else:
+        st.button("Delete all my runs…", key="del_mine_ask", on_click=delete_mine, args=(False,))

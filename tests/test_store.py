@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, store
+from fmnist_core import architecture, people, store
 from fmnist_core.model import build_seed_cnn
 from helpers import PYTHON, subprocess_env
 
@@ -122,7 +122,7 @@ def test_invalid_run_ids_are_refused_everywhere(store_home: Path, tiny_model: ke
     with pytest.raises(store.StoreError, match="invalid run id"):
         store.load_model(bad)  # type: ignore[arg-type]
     with pytest.raises(store.StoreError, match="invalid run id"):
-        store.delete_run(bad)  # type: ignore[arg-type]
+        store.delete_run(bad, actor=people.LOCAL)  # type: ignore[arg-type]
     if bad:  # an empty id means "generate one"
         with pytest.raises(store.StoreError, match="invalid run id"):
             store.save_run(tiny_model, META, run_id=bad)  # type: ignore[arg-type]
@@ -134,14 +134,14 @@ def test_unknown_run(store_home: Path) -> None:
     with pytest.raises(store.StoreError, match="no saved run with id 'nope'"):
         store.load_model("nope")
     with pytest.raises(store.StoreError, match="no saved run"):
-        store.delete_run("nope")
+        store.delete_run("nope", actor=people.LOCAL)
     assert store.list_runs(include_shipped=False) == []
 
 
 def test_delete_run(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="gone")
     store.save_run(tiny_model, META, run_id="kept")
-    store.delete_run("gone")
+    store.delete_run("gone", actor=people.LOCAL)
     assert _ids(store_home) == ["kept"]
     assert sorted(p.name for p in store_home.iterdir()) == ["kept.json", "kept.keras"]
 
@@ -164,7 +164,7 @@ def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
     assert [(r.id, r.shipped) for r in runs] == [("default", True), ("mine", False)]
     assert runs[0].label() == "default (shipped) · 90.00%"
     with pytest.raises(store.StoreError, match="shipped"):
-        store.delete_run("default")
+        store.delete_run("default", actor=people.LOCAL)
     assert (fake_assets / "default.keras").is_file()
     # A file in the store with a shipped id does not shadow the shipped model.
     for suffix in (".json", ".keras"):
@@ -184,7 +184,7 @@ def test_real_shipped_models_cannot_be_deleted(store_home: Path) -> None:
         pytest.skip("no shipped model in fmnist_core/assets/ yet")
     for run_id in shipped:
         with pytest.raises(store.StoreError, match="shipped"):
-            store.delete_run(run_id)
+            store.delete_run(run_id, actor=people.LOCAL)
         assert (store.ASSETS_DIR / f"{run_id}.json").is_file()
     assert [r.id for r in store.list_runs() if r.shipped] == sorted(shipped, key=lambda i: (i != "default", i))
 
