@@ -443,6 +443,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
         "input_scaling",
         "imported_from",
         "notes",
+        "owner",
         "name",
         "timings",
     }
