@@ -42,21 +42,27 @@ def best_link(row: classroom.PersonRow) -> str:
     best = row.best
     if best is None:
         return "—"
-    label = best.label().replace("[", "(").replace("]", ")").replace("|", "/")
+    label = plain(best.label()).replace("[", "(").replace("]", ")")
     return f"[{label}](/model?model={best.id})"
 
 
+def plain(text: str) -> str:
+    """Text for a Markdown cell, shown as typed: no link made of an email address, no heading or table syntax."""
+    return text.replace("\\", "\\\\").replace("@", "\\@").replace("|", "\\|").replace("#", "\\#")
+
+
+# Most telling columns first: at 800 px the table scrolls sideways and the network comes last.
 st.table(
     [
         {
-            "#": rank,
-            "person": shown(row.person),
-            "runs": len(row.runs),
+            "rank": rank,
+            "person": plain(shown(row.person)),
             "best test accuracy": "—" if row.best_accuracy is None else f"{row.best_accuracy:.2%}",
-            "best run": best_link(row),
-            "network": row.network(),
+            "runs": len(row.runs),
             "training now": row.trainings,
             "last activity": readable_time(row.last_activity),
+            "best run": best_link(row),
+            "network": row.network(),
         }
         for rank, row in enumerate(rows, start=1)
     ],

@@ -77,5 +77,6 @@ def sidebar_user(actor: people.Actor) -> None:
     if not actor.signed_in:
         return
     role = " (teacher)" if actor.teacher else ""
-    st.caption(f"Signed in as **{actor.id}**{role}")
+    shown = actor.id.replace("@", "\\@")  # an email address, not a mailto link
+    st.caption(f"Signed in as **{shown}**{role}")
     st.button("Log out", icon=":material/logout:", on_click=st.logout, key="logout")

@@ -211,11 +211,14 @@ def test_class_page_rows_and_order(contexts: dict, app_server: AppServer, chromi
     expect(rows).to_have_count(3)
     people_in_order = [rows.nth(i).locator("td").nth(1).inner_text().strip() for i in range(3)]
     assert people_in_order == [BOB, ADA, "nobody (saved before owners)"]
+    # Columns: rank, person, best test accuracy, runs, training now, last activity, best run, network.
     first = rows.nth(0).locator("td")
-    assert first.nth(2).inner_text().strip() == "1" and first.nth(3).inner_text().strip() == "90.00%"
-    link = first.nth(4).get_by_role("link")
+    assert first.nth(2).inner_text().strip() == "90.00%" and first.nth(3).inner_text().strip() == "1"
+    assert first.nth(1).get_by_role("link").count() == 0  # an email address shown as text, not a mailto link
+    link = first.nth(6).get_by_role("link")
     assert link.inner_text().startswith("Bob first") and link.get_attribute("href").endswith("/model?model=bob-1")
-    assert rows.nth(1).locator("td").nth(2).inner_text().strip() == "2"
+    assert rows.nth(1).locator("td").nth(3).inner_text().strip() == "2"
+    assert first.nth(7).inner_text().startswith("conv 64 3x3")
     shoot(teacher, "class-light-1400")
     for scheme, width in (("dark", 1400), ("light", 800), ("dark", 800)):
         context = chromium_browser.new_context(
