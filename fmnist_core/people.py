@@ -94,12 +94,13 @@ def may_see(actor: Actor, owner: str | None, shipped: bool = False) -> bool:
     return settings.run_visibility() == "class" or owner == actor.id
 
 
-def check_delete(actor: Actor, run_id: str, owner: str | None) -> None:
-    """NotAllowed unless the actor owns the run, teaches, or is unrestricted (no sign-in, the command line)."""
+def check_delete(actor: Actor, run_id: str, owner: str | None, doing: str = "delete") -> None:
+    """NotAllowed unless the actor owns the run, teaches, or is unrestricted (no sign-in, the command line); the
+    same rule covers renaming (`doing="rename"`)."""
     if actor.unrestricted or actor.teacher or (owner is not None and owner == actor.id):
         return
     whose = "nobody (it was saved before runs had owners)" if owner is None else owner
-    raise NotAllowed(f"Run {run_id} belongs to {whose}; only its owner or a teacher may delete it.")
+    raise NotAllowed(f"Run {run_id} belongs to {whose}; only its owner or a teacher may {doing} it.")
 
 
 def may_delete(actor: Actor, owner: str | None) -> bool:

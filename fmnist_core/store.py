@@ -251,8 +251,9 @@ def check_run_name(name: str) -> str:
     return cleaned
 
 
-def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunInfo:
-    """Give a saved run a readable name (None or "" removes it); the JSON is rewritten atomically."""
+def rename_run(run_id: str, name: str | None, home: Path | None = None, *, actor: people.Actor) -> RunInfo:
+    """Give a saved run a readable name (None or "" removes it); the JSON is rewritten atomically. Only those who
+    may delete a run may rename it (people.check_delete)."""
     _, json_path, shipped = _paths(run_id, home)
     if shipped:
         raise StoreError(f"{run_id} is a shipped model and cannot be renamed")
@@ -263,6 +264,12 @@ def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunIn
     except (OSError, ValueError) as exc:
         raise StoreError(f"the metadata of {run_id} cannot be read: {exc}") from None
     meta = RunMetadata.from_dict(raw)
+    if not people.may_see(actor, meta.owner):
+        raise StoreError(f"no saved run with id {run_id!r}")
+    try:
+        people.check_delete(actor, run_id, meta.owner, doing="rename")
+    except people.NotAllowed as exc:
+        raise StoreError(str(exc)) from None
     meta.name = check_run_name(name) if name else None
     text = json.dumps(meta.to_dict(), indent=2, default=_json_default)
     try:

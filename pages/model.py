@@ -56,7 +56,7 @@ def rename_box(info: store.RunInfo) -> None:
 
 def rename(run_id: str, name: str) -> None:
     try:
-        renamed = store.rename_run(run_id, name.strip() or None)
+        renamed = store.rename_run(run_id, name.strip() or None, actor=actor)
         st.session_state[RENAME_MSG_KEY] = ("success", f"Run {run_id} is now called “{renamed.label()}”.")
     except store.StoreError as exc:
         st.session_state[RENAME_MSG_KEY] = ("error", str(exc))

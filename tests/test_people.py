@@ -84,6 +84,9 @@ def test_only_the_owner_or_a_teacher_may_delete(school: Path) -> None:
     with pytest.raises(store.StoreError, match="belongs to nobody"):
         store.delete_run("old-1", actor=people.person(ADA))
     assert {"ada-1", "old-1"} <= {r.id for r in store.list_runs()}
+    with pytest.raises(store.StoreError, match=r"only its owner or a teacher may rename it\.$"):
+        store.rename_run("ada-1", "Bob's now", actor=people.person(BOB))
+    assert store.rename_run("ada-1", "Mine", actor=people.person(ADA)).metadata.name == "Mine"
     store.delete_run("ada-1", actor=people.person(ADA))
     store.delete_run("ada-2", actor=people.person(TEA))
     store.delete_run("old-1", actor=people.person(TEA))

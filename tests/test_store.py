@@ -100,19 +100,19 @@ def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> N
 def test_a_run_gets_a_readable_name_that_is_checked_and_kept(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, dict(META, preset="fast", created="2026-11-29T15:05:12+00:00"), run_id="r-1")
     assert store.get_run("r-1").label() == "fast · Nov 29 15:05 · 75.00%"
-    info = store.rename_run("r-1", "  my   first\tnet ")
+    info = store.rename_run("r-1", "  my   first\tnet ", actor=people.LOCAL)
     assert (info.metadata.name, info.label(), info.id) == ("my first net", "my first net · 75.00%", "r-1")
     assert json.loads((store_home / "r-1.json").read_text())["name"] == "my first net"
     assert store.get_run("r-1").metadata.extra == {}
     for bad, why in (("   ", "at least one"), ("x" * 41, "at most 40"), ("a\x00b", "control")):
         with pytest.raises(store.StoreError, match=why):
-            store.rename_run("r-1", bad)
+            store.rename_run("r-1", bad, actor=people.LOCAL)
     assert store.get_run("r-1").metadata.name == "my first net"  # a refused name changes nothing
-    assert store.rename_run("r-1", "").metadata.name is None
+    assert store.rename_run("r-1", "", actor=people.LOCAL).metadata.name is None
     with pytest.raises(store.StoreError, match="shipped"):
-        store.rename_run("default", "mine")
+        store.rename_run("default", "mine", actor=people.LOCAL)
     with pytest.raises(store.StoreError, match="no saved run"):
-        store.rename_run("nope", "mine")
+        store.rename_run("nope", "mine", actor=people.LOCAL)
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, None, 5, "a b", "x.keras"])
