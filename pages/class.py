@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from fmnist_core import classroom, people, settings, store
+from fmnist_core import classroom, people, settings
 from ui.frame import page_frame
+from ui.runs import delete_all_control
 from ui.signin import acting
-from ui.state import active_run_id, readable_time, set_active_run
+from ui.state import readable_time
 
 page_frame()
 actor = acting()
 
-PENDING_KEY = "_class_pending_delete"
 MESSAGE_KEY = "_class_msg"
 NOBODY = "nobody (saved before owners)"
 
@@ -47,8 +47,8 @@ def best_link(row: classroom.PersonRow) -> str:
 
 
 def plain(text: str) -> str:
-    """Text for a Markdown cell, shown as typed: no link made of an email address, no heading or table syntax."""
-    return text.replace("\\", "\\\\").replace("@", "\\@").replace("|", "\\|").replace("#", "\\#")
+    """Text for a Markdown cell, shown as typed (an email address still becomes a mailto link: handy here)."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("#", "\\#").replace("*", "\\*")
 
 
 # Most telling columns first: at 800 px the table scrolls sideways and the network comes last.
@@ -79,37 +79,14 @@ if not row.runs:
     st.caption("No stored runs; a training of theirs is running or queued.")
 
 
-def delete_all(owner: str | None, confirmed: bool) -> None:
-    """First click asks; the confirmed one deletes through the store, which checks the teacher's right again."""
-    if not confirmed:
-        st.session_state[PENDING_KEY] = shown(owner)
-        return
-    st.session_state.pop(PENDING_KEY, None)
-    try:
-        count = classroom.delete_all_of(owner, actor)
-        st.session_state[MESSAGE_KEY] = (
-            "success",
-            f"Deleted {count} run{'s' if count != 1 else ''} of {shown(owner)}.",
-        )
-        if any(r.id == active_run_id() for r in row.runs):
-            set_active_run(store.DEFAULT_RUN_ID)
-    except store.StoreError as exc:
-        st.session_state[MESSAGE_KEY] = ("error", str(exc))
-
-
-if row.runs:
-    if st.session_state.get(PENDING_KEY) == chosen:
-        st.warning(
-            f"Delete all {len(row.runs)} runs of **{chosen}**? Their model files and metadata are removed for good."
-        )
-        answer = st.container(horizontal=True)
-        answer.button(
-            "Yes, delete them all",
-            type="primary",
-            key="class_del_confirm",
-            on_click=delete_all,
-            args=(row.person, True),
-        )
-        answer.button("Cancel", key="class_del_cancel", on_click=st.session_state.pop, args=(PENDING_KEY, None))
-    else:
-        st.button("Delete all runs of this person…", key="class_del_ask", on_click=delete_all, args=(row.person, False))
+delete_all_control(
+    row.person,
+    actor,
+    len(row.runs),
+    key="class_del",
+    ask="Delete all runs of this person…",
+    question=f"Delete all {len(row.runs)} runs of **{chosen}**? Their model files and metadata are removed for good.",
+    confirm="Yes, delete them all",
+    done="Deleted {count} run{s} of " + chosen.replace("{", "{{").replace("}", "}}") + ".",
+    message_key=MESSAGE_KEY,
+)

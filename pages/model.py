@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from fmnist_core import architecture, classroom, people, store
+from fmnist_core import architecture, people, store
 from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import conv_layers, first_layer_kernels
@@ -14,6 +14,7 @@ from fmnist_core.training import PRESETS
 from ui.architecture import architecture_diagram, import_model_widget
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
+from ui.runs import delete_all_control
 from ui.signin import acting
 from ui.state import (
     active_run,
@@ -33,7 +34,6 @@ page_frame()
 actor = acting()
 
 PENDING_DELETE = "_model_pending_delete"
-PENDING_DELETE_MINE = "_model_pending_delete_mine"
 MESSAGE_KEY = "_model_page_msg"
 RENAME_MSG_KEY = "_model_rename_msg"
 
@@ -313,32 +313,17 @@ else:
     st.caption("No saved runs yet; the shipped models can't be deleted.")
 
 
-def delete_mine(confirmed: bool) -> None:
-    """ "Delete all my runs": the first click asks, the second (confirmed) deletes through the store's checks."""
-    if not confirmed:
-        st.session_state[PENDING_DELETE_MINE] = True
-        return
-    st.session_state.pop(PENDING_DELETE_MINE, None)
-    try:
-        count = classroom.delete_all_of(actor.id, actor)
-        st.session_state[MESSAGE_KEY] = ("success", f"Deleted your {count} run{'s' if count != 1 else ''}.")
-        if not any(r.id == active_run_id() for r in store.list_runs(actor=actor)):
-            set_active_run(store.DEFAULT_RUN_ID)
-    except store.StoreError as exc:
-        st.session_state[MESSAGE_KEY] = ("error", str(exc))
-
-
-mine = [r for r in all_runs if not r.shipped and r.metadata.owner == actor.id]
-if actor.signed_in and mine:
-    if st.session_state.get(PENDING_DELETE_MINE):
-        st.warning(
-            f"Delete all your {len(mine)} runs? Their model files and metadata are removed for good; "
-            "the shipped models stay."
-        )
-        answer = st.container(horizontal=True)
-        answer.button(
-            "Yes, delete all my runs", type="primary", key="del_mine_confirm", on_click=delete_mine, args=(True,)
-        )
-        answer.button("Cancel", key="del_mine_cancel", on_click=st.session_state.pop, args=(PENDING_DELETE_MINE, None))
-    else:
-        st.button("Delete all my runs…", key="del_mine_ask", on_click=delete_mine, args=(False,))
+if actor.signed_in:  # a reset for the next exercise; without sign-in there is no "my"
+    mine = [r for r in all_runs if not r.shipped and r.metadata.owner == actor.id]
+    delete_all_control(
+        actor.id,
+        actor,
+        len(mine),
+        key="del_mine",
+        ask="Delete all my runs…",
+        question=f"Delete all your {len(mine)} runs? Their model files and metadata are removed for good; "
+        "the shipped models stay.",
+        confirm="Yes, delete all my runs",
+        done="Deleted your {count} run{s}.",
+        message_key=MESSAGE_KEY,
+    )

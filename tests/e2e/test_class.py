@@ -214,7 +214,7 @@ def test_class_page_rows_and_order(contexts: dict, app_server: AppServer, chromi
     # Columns: rank, person, best test accuracy, runs, training now, last activity, best run, network.
     first = rows.nth(0).locator("td")
     assert first.nth(2).inner_text().strip() == "90.00%" and first.nth(3).inner_text().strip() == "1"
-    assert first.nth(1).get_by_role("link").count() == 0  # an email address shown as text, not a mailto link
+    assert first.nth(1).get_by_role("link").get_attribute("href") == f"mailto:{BOB}"  # the teacher may write to them
     link = first.nth(6).get_by_role("link")
     assert link.inner_text().startswith("Bob first") and link.get_attribute("href").endswith("/model?model=bob-1")
     assert rows.nth(1).locator("td").nth(3).inner_text().strip() == "2"
