@@ -26,10 +26,11 @@ def shown(person: str | None) -> str:
     return person if person is not None else NOBODY
 
 
+trainings = settings.trainings_per_user()
 st.caption(
     f"Runs are {'shared with the whole class (read-only)' if settings.run_visibility() == 'class' else 'private'}"
-    f" (FMNIST_RUN_VISIBILITY); each person may have {settings.trainings_per_user()} training(s) running or queued "
-    f"and {settings.runs_per_user()} runs. Sorted by best test accuracy."
+    f" (FMNIST_RUN_VISIBILITY); each person may have {trainings} training{'s' if trainings != 1 else ''} running "
+    f"or queued and {settings.runs_per_user()} runs. Sorted by best test accuracy; a run opens on the Model page."
 )
 if message := st.session_state.pop(MESSAGE_KEY, None):
     getattr(st, message[0])(message[1])

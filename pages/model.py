@@ -251,13 +251,14 @@ st.dataframe(
     [
         {
             "run": r.label(),
+            # Whose it is, beside its name (with sign-in): the columns after it scroll out of view at 1400 px.
+            **({"owner": "shipped" if r.shipped else (r.metadata.owner or "—")} if actor.signed_in else {}),
             "id": r.id,
             "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
             "status": r.status + (f": {r.error}" if r.error else ""),
             "preset": r.preset or "—",
             "created": readable_time(r.created),
             "kind": "shipped" if r.shipped else ("active" if r.id == active_run_id() else "saved"),
-            **({"owner": "shipped" if r.shipped else (r.metadata.owner or "—")} if actor.signed_in else {}),
         }
         for r in all_runs
     ],

@@ -77,5 +77,5 @@ def sidebar_user(actor: people.Actor) -> None:
     if not actor.signed_in:
         return
     role = " (teacher)" if actor.teacher else ""
-    st.text(f"Signed in as {actor.id}{role}")  # plain text: Markdown would make the address a mailto link
+    st.caption(f"Signed in as `{actor.id}`{role}")  # a code span: plain Markdown makes an address a mailto link
     st.button("Log out", icon=":material/logout:", on_click=st.logout, key="logout")

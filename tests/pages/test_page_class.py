@@ -83,7 +83,7 @@ def test_no_auth_section_means_local_and_no_login(make_app, school: Path) -> Non
 
 def test_student_sees_ownership_and_deletes_only_their_own(make_app, school: Path) -> None:
     at = signed(make_app, person(ADA), "pages/model.py", model="bob-1")
-    assert f"Signed in as {ADA}" in sidebar_text(at)
+    assert f"Signed in as `{ADA}`" in sidebar_text(at)
     assert "Log out" in [b.label for b in at.sidebar.button]
     assert any(c.endswith(f"by {BOB}") for c in texts(at.caption)), texts(at.caption)  # Bob's run, read-only
     target = [s for s in at.selectbox if s.label == "Run to delete"][0]
