@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,13 +58,16 @@ def start_server(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     timeout: float = 60.0,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
 ) -> tuple[subprocess.Popen, str, float]:
-    """Start `streamlit run SCRIPT` on 127.0.0.1 and a free port from the repo root.
+    """Start `streamlit run SCRIPT` on 127.0.0.1 and a free port (or `port`) from the repo root; `extra_args` are
+    more `streamlit run` options (e.g. `--secrets.files PATH` for a server with sign-in).
 
     Returns the process, its base URL (no trailing slash) and the seconds until it was healthy. The process
     leads its own group, so `stop_server` ends every child it started.
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     command = [
@@ -83,6 +86,7 @@ def start_server(
         "false",
         "--logger.enableRich",  # plain tracebacks in the log, not rich's forced ANSI colours
         "false",
+        *extra_args,
     ]
     out = log_path.open("w") if log_path is not None else subprocess.DEVNULL
     started = time.monotonic()

@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from fmnist_core import architecture
+from fmnist_core import architecture, people
 from fmnist_core.presets import PRESETS, TARGET_ACCURACY, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def train_here(preset: str, epochs: int | None, limit: int | None, evaluate_each
     from fmnist_core.training import TrainingJob
 
     config = TrainConfig(preset=preset, epochs=epochs, limit=limit, seed=1, evaluate_each_epoch=evaluate_each_epoch)
-    job = TrainingJob(config, home=Path(home), command=f"python -m bench.train {preset}").start()
+    job = TrainingJob(config, home=Path(home), command=f"python -m bench.train {preset}", actor=people.LOCAL).start()
     job.wait()
     snap = job.snapshot()
     if snap.state == "failed" or snap.save_error:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fmnist_core import architecture, data, store
+from fmnist_core import architecture, data, people, store
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig
 
 EXIT_USAGE = 2
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=_positive, default=None, help="use only this many training images")
     train.add_argument("--run-id", default=None, help="save under this id (default: generated)")
     train.add_argument("--output-dir", default=None, help="save into this folder (default: FMNIST_HOME or ./models)")
+    train.add_argument("--owner", default=None, help="the identity the run belongs to (default: local)")
 
     sub.add_parser("evaluate", parents=[common(suppress=True)], help="test loss and accuracy of a model")
     predict = sub.add_parser("predict", parents=[common(suppress=True)], help="predict one test image")
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check, evaluate on the test set and store a .keras model (at most 50 MB; no custom code)",
     )
     models.add_argument("--name", default=None, help="run id for the imported model (default: generated)")
+    models.add_argument("--owner", default=None, help="the identity the imported run belongs to (default: local)")
     arch = sub.add_parser(
         "arch", parents=[common(suppress=True)], help="check a network spec (JSON) and show its layers and cost"
     )
@@ -203,7 +205,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     if args.import_file:
-        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir)
+        # The command line is the machine's administrator: it may act for anyone, with no per-person limits.
+        actor = people.administrator(args.owner)
+        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir, actor=actor)
         info = result.info
         payload = {
             "id": result.run_id,
@@ -211,6 +215,7 @@ def cmd_models(args: argparse.Namespace) -> None:
             "test_accuracy": info.test_accuracy,
             "test_loss": info.test_loss,
             "params": info.metadata.params,
+            "owner": info.metadata.owner,
             "input_scaling": info.metadata.input_scaling,
             "notes": list(result.notes),
         }
@@ -226,8 +231,10 @@ def cmd_models(args: argparse.Namespace) -> None:
         return
     if args.name:
         raise CliError("--name goes with --import")
+    if args.owner:
+        raise CliError("--owner goes with --import (or with train)")
     if args.delete:
-        store.delete_run(args.delete)
+        store.delete_run(args.delete, actor=people.ADMIN)
         _emit(args, {"deleted": args.delete}, f"deleted {args.delete}")
         return
     runs = store.list_runs()
@@ -239,15 +246,17 @@ def cmd_models(args: argparse.Namespace) -> None:
             "preset": r.preset,
             "status": r.status,
             "shipped": r.shipped,
+            "owner": r.metadata.owner,
             "error": r.error,
         }
         for r in runs
     ]
-    lines = [f"{'id':<34} {'accuracy':>8}  {'status':<9} {'preset':<8} created"]
+    lines = [f"{'id':<34} {'accuracy':>8}  {'status':<9} {'preset':<8} {'owner':<20} created"]
     for r in runs:
         acc = f"{r.test_accuracy:.4f}" if r.test_accuracy is not None else "-"
         extra = f"  ({r.error})" if r.error else (" (shipped)" if r.shipped else "")
-        lines.append(f"{r.id:<34} {acc:>8}  {r.status:<9} {r.preset or '-':<8} {r.created or '-'}{extra}")
+        owner = r.metadata.owner or "-"
+        lines.append(f"{r.id:<34} {acc:>8}  {r.status:<9} {r.preset or '-':<8} {owner:<20} {r.created or '-'}{extra}")
     _emit(args, payload, "\n".join(lines))
 
 
@@ -268,7 +277,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
     )
     command = "python -m fmnist_core " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     home = Path(args.output_dir) if args.output_dir else None
-    job = TrainingJob(config, home=home, data_dir=args.data_dir, run_id=args.run_id, command=command).start()
+    actor = people.administrator(args.owner)  # the machine's administrator, training for --owner
+    job = TrainingJob(config, home=home, data_dir=args.data_dir, run_id=args.run_id, command=command, actor=actor)
+    job.start()
     reported = 0
     try:
         while not job.wait(0.5):
@@ -297,6 +308,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
         "precision": snap.precision,
         "executor": snap.executor,
         "node": snap.node,
+        "owner": job.owner,
         "history": snap.history,
     }
     text = (

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core import architecture
+from fmnist_core import architecture, people, settings
 from fmnist_core.watch import Frame, Frames
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -58,8 +58,9 @@ class StoreError(RuntimeError):
 
 
 # Version 1: files written before RunMetadata existed (no "version" key); 2: adds version, arch, executor, node,
-# and the imported-model fields (input_scaling, imported_from, notes); 3: adds timings. Readers accept them all.
-METADATA_VERSION = 3
+# and the imported-model fields (input_scaling, imported_from, notes); 3: adds timings; 4: adds owner. Readers
+# accept them all (a run without owner belongs to nobody: people.check_delete).
+METADATA_VERSION = 4
 
 
 def _number(value: Any) -> float | None:
@@ -107,6 +108,7 @@ _READERS: dict[str, Any] = {
     "imported_from": _text,
     "notes": lambda v: v if isinstance(v, list) and all(isinstance(x, str) for x in v) else None,
     "name": _text,
+    "owner": _text,
     "timings": lambda v: (
         {k: float(x) for k, x in v.items()}
         if isinstance(v, dict) and all(_number(x) is not None for x in v.values())
@@ -151,6 +153,7 @@ class RunMetadata:
     imported_from: str | None = None  # the file name an imported model came from
     notes: list[str] = field(default_factory=list)  # sentences about the run, e.g. how an import was adapted
     name: str | None = None  # a name the user gave the run; the id stays its key
+    owner: str | None = None  # who trained or imported it (people.Actor.id); None: saved before runs had owners
     # Seconds of each part of a training (start, tensorflow, data, build, first batch, steady training and its
     # images, final evaluation, total from launch to result): what fmnist_core.estimate learns from.
     timings: dict[str, float] = field(default_factory=dict)
@@ -248,8 +251,9 @@ def check_run_name(name: str) -> str:
     return cleaned
 
 
-def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunInfo:
-    """Give a saved run a readable name (None or "" removes it); the JSON is rewritten atomically."""
+def rename_run(run_id: str, name: str | None, home: Path | None = None, *, actor: people.Actor) -> RunInfo:
+    """Give a saved run a readable name (None or "" removes it); the JSON is rewritten atomically. Only those who
+    may delete a run may rename it (people.check_delete)."""
     _, json_path, shipped = _paths(run_id, home)
     if shipped:
         raise StoreError(f"{run_id} is a shipped model and cannot be renamed")
@@ -260,6 +264,12 @@ def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunIn
     except (OSError, ValueError) as exc:
         raise StoreError(f"the metadata of {run_id} cannot be read: {exc}") from None
     meta = RunMetadata.from_dict(raw)
+    if not people.may_see(actor, meta.owner):
+        raise StoreError(f"no saved run with id {run_id!r}")
+    try:
+        people.check_delete(actor, run_id, meta.owner, doing="rename")
+    except people.NotAllowed as exc:
+        raise StoreError(str(exc)) from None
     meta.name = check_run_name(name) if name else None
     text = json.dumps(meta.to_dict(), indent=2, default=_json_default)
     try:
@@ -271,7 +281,7 @@ def rename_run(run_id: str, name: str | None, home: Path | None = None) -> RunIn
 
 def home_dir() -> Path:
     """The store's folder: FMNIST_HOME, else ./models."""
-    return Path(os.environ.get("FMNIST_HOME") or "models")
+    return settings.home()
 
 
 def validate_run_id(run_id: object) -> str:
@@ -567,8 +577,13 @@ def _read_info(run_id: str, json_path: Path, model_path: Path, shipped: bool) ->
     )
 
 
-def list_runs(home: Path | None = None, include_shipped: bool = True) -> list[RunInfo]:
-    """Shipped models first, then saved runs newest first; damaged ones are listed with their reason."""
+def list_runs(
+    home: Path | None = None, include_shipped: bool = True, actor: people.Actor | None = None
+) -> list[RunInfo]:
+    """Shipped models first, then saved runs newest first; damaged ones are listed with their reason.
+
+    With an actor, only the runs that actor may see (people.may_see); without, all (the store's own use).
+    """
     runs: list[RunInfo] = []
     if include_shipped:
         for json_path in sorted(ASSETS_DIR.glob("*.json")):
@@ -586,15 +601,21 @@ def list_runs(home: Path | None = None, include_shipped: bool = True) -> list[Ru
                 continue  # a shipped id cannot be shadowed by a file in the store
             saved.append(_read_info(run_id, json_path, json_path.with_suffix(".keras"), False))
     saved.sort(key=lambda r: (r.created or "", r.id), reverse=True)
+    if actor is not None:
+        saved = [r for r in saved if people.may_see(actor, r.metadata.owner)]
     return runs + saved
 
 
-def get_run(run_id: str, home: Path | None = None) -> RunInfo:
-    """One run's info; StoreError if it does not exist."""
+def get_run(run_id: str, home: Path | None = None, actor: people.Actor | None = None) -> RunInfo:
+    """One run's info; StoreError if it does not exist, or (given an actor) that actor may not see it: a run
+    someone may not see is answered as one that does not exist, so its id tells nothing."""
     model_path, json_path, shipped = _paths(run_id, home)
     if not json_path.is_file():
         raise StoreError(f"no saved run with id {run_id!r}")
-    return _read_info(run_id, json_path, model_path, shipped)
+    info = _read_info(run_id, json_path, model_path, shipped)
+    if actor is not None and not people.may_see(actor, info.metadata.owner, shipped):
+        raise StoreError(f"no saved run with id {run_id!r}")
+    return info
 
 
 def load_model(run_id: str, home: Path | None = None) -> Any:
@@ -638,19 +659,36 @@ def history_csv(info: RunInfo) -> str:
     return "\n".join(rows) + "\n"
 
 
-def delete_run(run_id: str, home: Path | None = None) -> None:
-    """Remove a saved run (JSON first, so it leaves the list at once); shipped models are refused."""
+def delete_run(run_id: str, home: Path | None = None, *, actor: people.Actor) -> None:
+    """Remove a saved run (JSON first, so it leaves the list at once) if the actor may (people.check_delete:
+    its owner, a teacher, or no sign-in); StoreError with one sentence otherwise. Shipped models are refused."""
     model_path, json_path, shipped = _paths(run_id, home)
     if shipped:
         raise StoreError(f"{run_id} is a shipped model and cannot be deleted")
     if not json_path.exists() and not model_path.exists():
         raise StoreError(f"no saved run with id {run_id!r}")
+    owner = _owner_of(json_path)
+    if not people.may_see(actor, owner):
+        raise StoreError(f"no saved run with id {run_id!r}")
+    try:
+        people.check_delete(actor, run_id, owner)
+    except people.NotAllowed as exc:
+        raise StoreError(str(exc)) from None
     json_path.unlink(missing_ok=True)
     model_path.unlink(missing_ok=True)
     json_path.with_name(f"{run_id}{FRAMES_SUFFIX}").unlink(missing_ok=True)
     from fmnist_core import run_cache  # imports this module
 
     run_cache.forget(run_id, home)
+
+
+def _owner_of(json_path: Path) -> str | None:
+    """The owner recorded in a run's JSON (None when there is none or the JSON cannot be read)."""
+    try:
+        raw = json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return _text(raw.get("owner")) if isinstance(raw, dict) else None
 
 
 # --- watch it learn: the per-epoch frames beside a run ----------------------------------------------------
@@ -772,15 +810,18 @@ def import_model(
     home: Path | None = None,
     data_dir: str | os.PathLike | None = None,
     file_name: str | None = None,
+    *,
+    actor: people.Actor,
 ) -> str:
     """Check, load (safe mode), evaluate on the 10,000 test images and store a .keras model; returns its run id.
 
     Every check that can be made on the bytes comes before Keras deserialises anything (check_archive); no
     code from the file ever runs. A model must take 28x28 or 28x28x1 images and give 10 outputs; 28x28 models
     get a reshape in front, models ending in logits get a softmax, so every page sees (28, 28, 1) -> 10
-    probabilities. StoreError (or data.DataError without the test set) says why in one sentence.
+    probabilities. StoreError (or data.DataError without the test set) says why in one sentence. The actor
+    becomes the run's owner; a signed-in person past FMNIST_RUNS_PER_USER is refused before anything is read.
     """
-    return import_model_details(source, name, home, data_dir, file_name).run_id
+    return import_model_details(source, name, home, data_dir, file_name, actor=actor).run_id
 
 
 def import_model_details(
@@ -789,10 +830,18 @@ def import_model_details(
     home: Path | None = None,
     data_dir: str | os.PathLike | None = None,
     file_name: str | None = None,
+    *,
+    actor: people.Actor,
 ) -> ImportResult:
     """import_model, returning the stored run's info and the adaptations made (for the UI and CLI)."""
-    raw, shown = _read_import(source, file_name)
     base = home or home_dir()
+    if actor.signed_in:
+        owned = people.owned_by((r.metadata.owner for r in list_runs(base, include_shipped=False)), actor)
+        try:
+            people.check_new_run(actor, owned)
+        except people.LimitReached as exc:
+            raise StoreError(str(exc)) from None
+    raw, shown = _read_import(source, file_name)
     run_id = validate_run_id(name) if name else new_run_id("imported")
     if (ASSETS_DIR / f"{run_id}.json").exists() or (base / f"{run_id}.json").exists():
         raise StoreError(f"a run with id {run_id} exists already; choose another name")
@@ -818,6 +867,7 @@ def import_model_details(
         imported_from=shown,
         data_fingerprint=_fingerprint(data_dir),
         notes=list(notes),
+        owner=actor.id,
     )
     save_run(model, metadata, run_id=run_id, home=base)
     return ImportResult(run_id=run_id, info=get_run(run_id, base), notes=notes)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core import data, store
+from fmnist_core import data, settings, store
 from fmnist_core.presets import PRESETS, TARGET_ACCURACY, Preset, TrainConfig, bfloat16_supported
 from fmnist_core.progress import (
     PHASE_BUILD,
@@ -54,7 +54,7 @@ WORKER_NICE = 19  # the lowest: pages stay responsive while a training runs, and
 # Measured with two trainings running (docs/deploying.md): a Feature maps Channel change took 454 ms of server
 # time at nice 10, 441-739 ms at nice 19 and 149 ms with SCHED_IDLE, against 140 ms with no training; but SCHED_IDLE
 # trained 12 % slower on an otherwise idle machine (5,900 vs 6,700 images/s), so it is opt-in.
-WORKER_SCHEDULING_ENV = "FMNIST_WORKER_SCHEDULING"  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
+WORKER_SCHEDULING_ENV = settings.WORKER_SCHEDULING  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
 
 
 def lower_priority() -> str:
@@ -69,7 +69,7 @@ def lower_priority() -> str:
         applied.append(f"nice {WORKER_NICE}")
     except OSError:
         pass
-    wanted = os.environ.get(WORKER_SCHEDULING_ENV, "nice").strip().lower()
+    wanted = settings.worker_scheduling()
     idle = wanted == "idle" and hasattr(os, "SCHED_IDLE")
     try:
         threads = [int(t) for t in os.listdir("/proc/self/task")]
@@ -93,7 +93,7 @@ def lower_priority() -> str:
 # Test-only fault injection, read from the server's environment (a browser cannot set it):
 # "abort-at-batch" (os.abort after the first batch), "exit-at-batch" (exit code 3), "hang-in-save" (pause before
 # the saved files are renamed into place, so a test can kill the worker mid-save).
-FAULT_ENV = "FMNIST_TEST_FAULT"
+FAULT_ENV = settings.TEST_FAULT
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,13 @@ class WorkerSpec:
     run_id: str | None
     command: str | None
     executor: str  # "local-process" or "ray"
+    owner: str | None = None  # who trained it (people.Actor.id), recorded in the run's metadata
     parent_pid: int | None = None  # the server's pid: a local worker dies with it
     launched_at: float | None = None  # time.time() when the job launched this worker (after any queue)
 
 
 def _fault(where: str) -> None:
-    fault = os.environ.get(FAULT_ENV, "")
+    fault = settings.test_fault()
     if fault == f"abort-{where}":
         os.abort()
     if fault == f"exit-{where}":
@@ -346,6 +347,7 @@ class Trainer:
             },
             "data_fingerprint": fingerprint,
             "command": self.spec.command,
+            "owner": self.spec.owner,
             "params": total_params(self.model),
             "summary": [asdict(row) for row in summary_rows(self.model)],
         }

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, store
+from fmnist_core import architecture, people, store
 from fmnist_core.model import build_seed_cnn
 from helpers import PYTHON, subprocess_env
 
@@ -100,19 +100,19 @@ def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> N
 def test_a_run_gets_a_readable_name_that_is_checked_and_kept(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, dict(META, preset="fast", created="2026-11-29T15:05:12+00:00"), run_id="r-1")
     assert store.get_run("r-1").label() == "fast · Nov 29 15:05 · 75.00%"
-    info = store.rename_run("r-1", "  my   first\tnet ")
+    info = store.rename_run("r-1", "  my   first\tnet ", actor=people.LOCAL)
     assert (info.metadata.name, info.label(), info.id) == ("my first net", "my first net · 75.00%", "r-1")
     assert json.loads((store_home / "r-1.json").read_text())["name"] == "my first net"
     assert store.get_run("r-1").metadata.extra == {}
     for bad, why in (("   ", "at least one"), ("x" * 41, "at most 40"), ("a\x00b", "control")):
         with pytest.raises(store.StoreError, match=why):
-            store.rename_run("r-1", bad)
+            store.rename_run("r-1", bad, actor=people.LOCAL)
     assert store.get_run("r-1").metadata.name == "my first net"  # a refused name changes nothing
-    assert store.rename_run("r-1", "").metadata.name is None
+    assert store.rename_run("r-1", "", actor=people.LOCAL).metadata.name is None
     with pytest.raises(store.StoreError, match="shipped"):
-        store.rename_run("default", "mine")
+        store.rename_run("default", "mine", actor=people.LOCAL)
     with pytest.raises(store.StoreError, match="no saved run"):
-        store.rename_run("nope", "mine")
+        store.rename_run("nope", "mine", actor=people.LOCAL)
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, None, 5, "a b", "x.keras"])
@@ -122,7 +122,7 @@ def test_invalid_run_ids_are_refused_everywhere(store_home: Path, tiny_model: ke
     with pytest.raises(store.StoreError, match="invalid run id"):
         store.load_model(bad)  # type: ignore[arg-type]
     with pytest.raises(store.StoreError, match="invalid run id"):
-        store.delete_run(bad)  # type: ignore[arg-type]
+        store.delete_run(bad, actor=people.LOCAL)  # type: ignore[arg-type]
     if bad:  # an empty id means "generate one"
         with pytest.raises(store.StoreError, match="invalid run id"):
             store.save_run(tiny_model, META, run_id=bad)  # type: ignore[arg-type]
@@ -134,14 +134,14 @@ def test_unknown_run(store_home: Path) -> None:
     with pytest.raises(store.StoreError, match="no saved run with id 'nope'"):
         store.load_model("nope")
     with pytest.raises(store.StoreError, match="no saved run"):
-        store.delete_run("nope")
+        store.delete_run("nope", actor=people.LOCAL)
     assert store.list_runs(include_shipped=False) == []
 
 
 def test_delete_run(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="gone")
     store.save_run(tiny_model, META, run_id="kept")
-    store.delete_run("gone")
+    store.delete_run("gone", actor=people.LOCAL)
     assert _ids(store_home) == ["kept"]
     assert sorted(p.name for p in store_home.iterdir()) == ["kept.json", "kept.keras"]
 
@@ -164,7 +164,7 @@ def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
     assert [(r.id, r.shipped) for r in runs] == [("default", True), ("mine", False)]
     assert runs[0].label() == "default (shipped) · 90.00%"
     with pytest.raises(store.StoreError, match="shipped"):
-        store.delete_run("default")
+        store.delete_run("default", actor=people.LOCAL)
     assert (fake_assets / "default.keras").is_file()
     # A file in the store with a shipped id does not shadow the shipped model.
     for suffix in (".json", ".keras"):
@@ -184,7 +184,7 @@ def test_real_shipped_models_cannot_be_deleted(store_home: Path) -> None:
         pytest.skip("no shipped model in fmnist_core/assets/ yet")
     for run_id in shipped:
         with pytest.raises(store.StoreError, match="shipped"):
-            store.delete_run(run_id)
+            store.delete_run(run_id, actor=people.LOCAL)
         assert (store.ASSETS_DIR / f"{run_id}.json").is_file()
     assert [r.id for r in store.list_runs() if r.shipped] == sorted(shipped, key=lambda i: (i != "default", i))
 
@@ -443,6 +443,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
         "input_scaling",
         "imported_from",
         "notes",
+        "owner",
         "name",
         "timings",
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, run_cache, store, training, worker
+from fmnist_core import data, people, run_cache, store, training, worker
 from fmnist_core.inference import evaluate
 from fmnist_core.progress import (
     PHASE_BUILD,
@@ -110,19 +110,19 @@ def test_bad_settings_are_config_errors(changes: dict, names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         config.resolved()
     with pytest.raises(ConfigError):
-        TrainingJob(config)
+        TrainingJob(config, actor=people.LOCAL)
     assert issubclass(ConfigError, ValueError)
 
 
 def test_job_rejects_a_bad_run_id_or_executor() -> None:
     with pytest.raises(store.StoreError, match="invalid run id"):
-        TrainingJob(tiny(), run_id="../escape")
+        TrainingJob(tiny(), run_id="../escape", actor=people.LOCAL)
     with pytest.raises(ConfigError, match="unknown executor 'slurm'; choose 'local-process' or 'ray'"):
-        TrainingJob(tiny(), executor="slurm")
+        TrainingJob(tiny(), executor="slurm", actor=people.LOCAL)
 
 
 def test_a_job_not_started_yet() -> None:
-    job = TrainingJob(tiny())
+    job = TrainingJob(tiny(), actor=people.LOCAL)
     assert job.wait(0.01) is False and not job.finished
     snap = job.snapshot()
     assert (snap.state, snap.progress, snap.eta, snap.queue_position) == ("queued", 0.0, None, None)
@@ -131,7 +131,7 @@ def test_a_job_not_started_yet() -> None:
 
 
 def test_snapshot_is_a_frozen_copy_and_final_states_stick() -> None:
-    job = TrainingJob(tiny())
+    job = TrainingJob(tiny(), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=16, train_images=512, batch_size=32, precision="float32", precision_note=""))
     job._apply(EpochBegin(1))
     assert job.snapshot().phase == "preparing the first batch"  # TensorFlow traces the step: the page says so
@@ -191,16 +191,16 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
 def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
     for value, capacity in (("3", 3), ("0", 1), ("many", 2)):
         monkeypatch.setenv("FMNIST_MAX_TRAININGS", value)
-        assert training._Slots.capacity() == capacity
+        assert training.SLOTS.capacity() == capacity
     monkeypatch.delenv("FMNIST_MAX_TRAININGS")
-    assert training._Slots.capacity() == 2
+    assert training.SLOTS.capacity() == 2
 
 
 # --- the live callback, fed by hand -------------------------------------------------------------------
 
 
 def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> None:
-    job = TrainingJob(TrainConfig(preset="seed", epochs=2, batch_size=128, limit=10_000))
+    job = TrainingJob(TrainConfig(preset="seed", epochs=2, batch_size=128, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
     callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     for epoch in range(2):
@@ -227,7 +227,7 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
     json.dumps(asdict(snap))
 
     # A long run keeps at most MAX_BATCH_POINTS points, evenly spaced, ending near the latest step.
-    job2 = TrainingJob(TrainConfig(preset="seed", epochs=1))
+    job2 = TrainingJob(TrainConfig(preset="seed", epochs=1), actor=people.LOCAL)
     job2._apply(
         Setup(batches_per_epoch=1875, train_images=60_000, batch_size=32, precision="float32", precision_note="")
     )
@@ -252,7 +252,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
     def get(preset: str) -> tuple[dict, Path]:
         if preset not in done:
             home = tmp_path_factory.mktemp(f"tiny-{preset}")
-            job = TrainingJob(tiny(preset), home=home, data_dir=str(REAL_DATA_DIR))
+            job = TrainingJob(tiny(preset), home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
             done[preset] = (run_to_end(job), home)
         return done[preset]
 
@@ -381,7 +381,7 @@ def test_no_augmentation_passes_batches_through() -> None:
 
 
 def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None:
-    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000))
+    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
     callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     callback.on_epoch_begin(0)
@@ -397,8 +397,14 @@ def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None
 @needs_data
 def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Path) -> None:
     first, first_home = tiny_runs("seed")
-    again = run_to_end(TrainingJob(tiny(evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)))
-    other = run_to_end(TrainingJob(tiny(seed=7, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)))
+    again = run_to_end(
+        TrainingJob(tiny(evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
+    )
+    other = run_to_end(
+        TrainingJob(
+            tiny(seed=7, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL
+        )
+    )
     assert again.test_loss == first.test_loss and again.test_accuracy == first.test_accuracy
     for a, b in zip(weights_of(first.run_id, first_home), weights_of(again.run_id, tmp_path), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -410,7 +416,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Pa
 @needs_data
 def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
-    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR)).start()
+    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL).start()
     poll(lambda: job.snapshot().batch > 0 or job.finished, "the first batch")
     job.stop()
     assert job.snapshot().state == "stopping"
@@ -429,7 +435,9 @@ def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
 def test_a_failing_job_reports_its_error(store_home: Path, tmp_path: Path) -> None:
     empty = tmp_path / "no-data"
     empty.mkdir()
-    snap = run_to_end(TrainingJob(tiny(), data_dir=str(empty)))  # the worker's data.load_train_set raises
+    snap = run_to_end(
+        TrainingJob(tiny(), data_dir=str(empty), actor=people.LOCAL)
+    )  # the worker's data.load_train_set raises
     assert snap.state == "failed" and snap.phase == "failed"
     assert snap.error.startswith("fmnist_core.data.DataError: ") and str(empty) in snap.error
     assert snap.run_id is None and not store_home.exists()
@@ -442,7 +450,10 @@ def test_queue_runs_one_at_a_time_and_a_queued_job_can_be_cancelled(
 ) -> None:
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "1")
     make = lambda: TrainingJob(  # noqa: E731
-        tiny("fast", limit=1024, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)
+        tiny("fast", limit=1024, evaluate_each_epoch=False),
+        home=tmp_path,
+        data_dir=str(REAL_DATA_DIR),
+        actor=people.LOCAL,
     )
     first, second, third = make(), make(), make()
     first.start()
@@ -474,7 +485,11 @@ def test_a_failed_save_can_be_retried(tmp_path: Path) -> None:
     blocker.write_text("a file where the store's parent folder should be")
     home = blocker / "home"
     job = TrainingJob(
-        tiny("fast", evaluate_each_epoch=False), home=home, data_dir=str(REAL_DATA_DIR), run_id="retry-me"
+        tiny("fast", evaluate_each_epoch=False),
+        home=home,
+        data_dir=str(REAL_DATA_DIR),
+        run_id="retry-me",
+        actor=people.LOCAL,
     )
     snap = run_to_end(job)
     assert snap.state == "done" and snap.run_id is None
@@ -496,7 +511,9 @@ def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) ->
     and save."""
     import gc
 
-    job = TrainingJob(TrainConfig(preset="seed", epochs=1, limit=256, seed=3), home=tmp_path).start()
+    job = TrainingJob(
+        TrainConfig(preset="seed", epochs=1, limit=256, seed=3), home=tmp_path, actor=people.LOCAL
+    ).start()
     thread = job._thread
     del job
     gc.collect()

@@ -17,7 +17,7 @@ import numpy as np
 import psutil
 import pytest
 
-from fmnist_core import store, training, warm, worker
+from fmnist_core import people, store, training, warm, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -43,7 +43,7 @@ def gone(pid: int) -> bool:
 
 def tiny_job(home: Path, **changes) -> TrainingJob:
     config = TrainConfig(**{"preset": "fast", "epochs": 1, "limit": 300, "evaluate_each_epoch": False, **changes})
-    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
 @pytest.fixture
@@ -195,6 +195,7 @@ def test_stop_with_a_warm_worker_keeps_a_stopped_run(pool: warm.WarmPool, tmp_pa
         TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False),
         home=tmp_path,
         data_dir=str(REAL_DATA_DIR),
+        actor=people.LOCAL,
     ).start()
     poll(lambda: job.snapshot().batch > 0 or job.finished, "the first batch")
     job.stop()

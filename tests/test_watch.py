@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, store, worker
+from fmnist_core import data, people, store, worker
 from fmnist_core.activations import layer_outputs
 from fmnist_core.progress import Setup
 from fmnist_core.training import TrainConfig, TrainingJob
@@ -66,7 +66,7 @@ def test_live_callback_sends_a_frame_at_each_epoch_end_and_snapshots_share_it(te
     model = _custom_model()
     samples = sample_indices(test_set)
     images = data.scale(test_set.images[list(samples)])
-    job = TrainingJob(TrainConfig(preset="seed", epochs=2, limit=64))
+    job = TrainingJob(TrainConfig(preset="seed", epochs=2, limit=64), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=2, train_images=64, batch_size=32, precision="float32", precision_note=""))
     callback = worker.live_callback(job._apply, threading.Event(), 2, samples, images)
     callback.set_model(model)
@@ -98,7 +98,7 @@ def test_a_network_without_conv_sends_no_frames() -> None:
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
     assert capture_function(model, np.zeros((2, 28, 28, 1), np.float32)) is None
-    job = TrainingJob(TrainConfig(preset="seed", epochs=1))
+    job = TrainingJob(TrainConfig(preset="seed", epochs=1), actor=people.LOCAL)
     callback = worker.live_callback(job._apply, threading.Event(), 1, (0, 1), np.zeros((2, 28, 28, 1), np.float32))
     callback.set_model(model)
     callback.on_epoch_begin(0)
@@ -116,6 +116,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
         home=home,
         data_dir=str(REAL_DATA_DIR),
         run_id="watched",
+        actor=people.LOCAL,
     ).start()
     seen: list[tuple[int, int]] = []  # (epochs in history, frames) as the page would have seen them
     while not job.wait(0.05):
@@ -171,7 +172,7 @@ def test_the_sidecar_is_saved_listed_loaded_and_deleted_with_the_run(trained, tm
     copy.mkdir()
     for suffix in (".keras", ".json", ".frames.npz"):
         shutil.copy2(home / f"watched{suffix}", copy)
-    store.delete_run("watched", copy)
+    store.delete_run("watched", copy, actor=people.LOCAL)
     assert list(copy.iterdir()) == []
 
 
@@ -268,7 +269,7 @@ CUSTOM = {"conv": [{"filters": 6, "kernel": 5, "padding": "same", "batch_norm": 
 )
 def test_every_kind_of_network_sends_frames(tmp_path: Path, test_set, changes: dict, shape: tuple) -> None:
     config = TrainConfig(**{"epochs": 1, "limit": 300, "seed": 2, "evaluate_each_epoch": False, **changes})
-    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), run_id="r").start()
+    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), run_id="r", actor=people.LOCAL).start()
     assert job.wait(TIMEOUT)
     snap = job.snapshot()
     assert snap.state == "done", snap.error

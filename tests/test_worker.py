@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fmnist_core import executors, store, training, worker
+from fmnist_core import executors, people, store, training, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -34,12 +34,12 @@ def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> 
 def long_job(home: Path) -> TrainingJob:
     """Long enough (3 epochs of 20,000 images) never to end by itself during a test."""
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
-    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
 def tiny_job(home: Path, **changes) -> TrainingJob:
     config = TrainConfig(**{"preset": "seed", "epochs": 1, "limit": 600, "evaluate_each_epoch": False, **changes})
-    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
 def gone(pid: int) -> bool:
@@ -164,11 +164,12 @@ def test_sigkill_mid_save_lists_nothing_half_saved(tmp_path: Path, monkeypatch: 
 
 PARENT = """
 import sys, time
+from fmnist_core import people
 from fmnist_core.training import TrainConfig, TrainingJob
 
 if __name__ == "__main__":  # the spawned worker imports this file as __mp_main__
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
-    job = TrainingJob(config, home=sys.argv[1], data_dir=sys.argv[2]).start()
+    job = TrainingJob(config, home=sys.argv[1], data_dir=sys.argv[2], actor=people.LOCAL).start()
     while job.snapshot().worker_pid is None:
         time.sleep(0.02)
     print(job.snapshot().worker_pid, flush=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core import data, store
+from fmnist_core import data, settings, store
+from ui.signin import acting
 
 MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one source of truth across pages
 MODEL_BOX_KEY = "_model_box"  # the sidebar select box's own widget state, seeded from MODEL_KEY on every run
@@ -42,8 +42,8 @@ def test_set_or_message() -> data.Split | None:
 
 # --- runs and models -------------------------------------------------------------------------------
 def runs() -> list[store.RunInfo]:
-    """Every run, shipped first; cheap (reads JSON, cached checks of model files)."""
-    return store.list_runs()
+    """Every run this person may see, shipped first; cheap (reads JSON, cached checks of model files)."""
+    return store.list_runs(actor=acting())
 
 
 def active_run_id() -> str:
@@ -66,7 +66,7 @@ def model_from_address() -> None:
         return
     st.session_state["_url_model"] = raw
     try:
-        info = store.get_run(raw)
+        info = store.get_run(raw, actor=acting())  # a run this person may not see is answered as missing
     except store.StoreError:
         info = None
     if info is None or not info.usable:
@@ -94,7 +94,7 @@ def active_run() -> store.RunInfo | None:
     """The active run's info, or None after showing why it can't be used (deleted, damaged)."""
     run_id = active_run_id()
     try:
-        info = store.get_run(run_id)
+        info = store.get_run(run_id, actor=acting())
     except store.StoreError:
         st.warning(f"The selected model **{run_id}** no longer exists. Pick another in the sidebar.")
         return None
@@ -168,7 +168,7 @@ def timed(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            path = os.environ.get("FMNIST_TIMINGS")
+            path = settings.timings_file()
             if not path:
                 return fn(*args, **kwargs)
             started = time.perf_counter()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store, warm
+from fmnist_core import people, store, warm
 from helpers import timed_run_metadata
 from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
@@ -118,7 +118,9 @@ def trained_run_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     folder = tmp_path_factory.mktemp("trained_runs")
     ids = []
     for preset, run_id in (("fast", "tiny-fast"), ("improved", "tiny-improved")):
-        job = TrainingJob(TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id)
+        job = TrainingJob(
+            TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id, actor=people.LOCAL
+        )
         job.start().wait(TRAIN_TIMEOUT)
         assert job.snapshot().run_id == run_id, job.snapshot().error
         ids.append(run_id)

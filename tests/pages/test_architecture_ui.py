@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import architecture as a
+from fmnist_core import people
 from fmnist_core.model import SEED_LAYER_NAMES
 from helpers import REAL_DATA_DIR, requires_real_data
 
@@ -260,7 +261,7 @@ def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
     at.button(key="import_model.use").click().run()
     assert at.session_state["model_id"] == "small-one"
     # Once the run is deleted the panel no longer offers it.
-    store.delete_run("small-one")
+    store.delete_run("small-one", actor=people.LOCAL)
     at.run()
     assert not at.success and not [b for b in at.button if b.key == "import_model.use"]
 
@@ -354,7 +355,7 @@ def test_pages_follow_an_imported_model_with_its_own_layer_names(page_store: Pat
             keras.layers.Dense(10, name="logits"),
         ]
     ).save(tmp_path / "theirs.keras")
-    store.import_model(tmp_path / "theirs.keras", name="theirs")
+    store.import_model(tmp_path / "theirs.keras", name="theirs", actor=people.LOCAL)
     for page, at in _open_pages("theirs"):
         if page.endswith("feature_maps.py"):
             assert at.selectbox(key="fm_layer").options == ["conv2d (24, 24, 6)", "max_pooling2d (12, 12, 6)"]

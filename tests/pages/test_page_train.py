@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store, training, warm
+from fmnist_core import people, store, training, warm
 from fmnist_core.progress import BatchEnd, EpochBegin, Phase, Setup, Started
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import WIDE_NETWORK
@@ -261,7 +261,7 @@ def progress_text(at: AppTest) -> str:
 
 def test_until_the_first_batch_the_progress_names_the_phase(make_app) -> None:
     at = open_page(make_app, "train")
-    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600))  # fed by hand: no worker
+    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600), actor=people.LOCAL)  # fed by hand: no worker
     at.session_state["training_job"] = job
     job._apply(Started(executor="local-process", node="here", pid=1))
     job._apply(Phase("loading data"))

@@ -23,7 +23,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store
+from fmnist_core import people, store
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 from page_helpers import button, exceptions, number_input, run_until, texts
@@ -238,7 +238,9 @@ def test_a_killed_actor_fails_its_job(on_ray: str, train_page, tmp_path: Path) -
 
 
 def test_a_second_training_waits_for_cluster_resources(on_ray: str, train_page, tmp_path: Path) -> None:
-    first = TrainingJob(TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)).start()
+    first = TrainingJob(
+        TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False), actor=people.LOCAL
+    ).start()
     poll(lambda: first.snapshot().batch > 0, "the first training")
     at = train_page()
     second = start_training(at)
