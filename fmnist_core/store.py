@@ -16,6 +16,7 @@ import re
 import tempfile
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -306,8 +307,11 @@ def _paths(run_id: str, home: Path | None = None) -> tuple[Path, Path, bool]:
     return base / f"{run_id}.keras", base / f"{run_id}.json", False
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, fsync, then rename over the target."""
+def _atomic_write(path: Path, write, before_rename: Callable[[], None] | None = None) -> None:
+    """Write through a temporary file in the same folder, fsync, then rename over the target.
+
+    `before_rename` runs once the temporary file is complete: the worker's test hook pauses or dies there.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
@@ -318,6 +322,8 @@ def _atomic_write(path: Path, write) -> None:
         write(Path(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -340,11 +346,13 @@ def save_run(
     run_id: str | None = None,
     home: Path | None = None,
     frames: Frames | None = None,
+    before_rename: Callable[[], None] | None = None,
 ) -> str:
     """Save model, frames (when given) and metadata atomically; return the run id. Raises StoreError (model
     untouched) on failure.
 
-    A dict is read as RunMetadata first (so it is written in the current version's shape).
+    A dict is read as RunMetadata first (so it is written in the current version's shape). `before_rename` is
+    called before each file is renamed into place (a test hook of the worker's).
     """
     base = home or home_dir()
     meta = metadata if isinstance(metadata, RunMetadata) else RunMetadata.from_dict(metadata)
@@ -359,10 +367,10 @@ def save_run(
         replace(meta, id=run_id, created=created, version=METADATA_VERSION).to_dict(), indent=2, default=_json_default
     )
     try:
-        _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p))
+        _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p), before_rename)
         if frames is not None and frames.epochs:
-            _atomic_write(frames_file(run_id, base), lambda p: _write_frames(p, frames))
-        _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text))
+            _atomic_write(frames_file(run_id, base), lambda p: _write_frames(p, frames), before_rename)
+        _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text), before_rename)
     except OSError as exc:
         raise StoreError(f"could not save run {run_id}: {_describe_os_error(exc, base)}") from exc
     return run_id

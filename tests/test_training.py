@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, people, run_cache, store, training, worker
+from fmnist_core import data, live, people, pipeline, run_cache, store, training
 from fmnist_core.inference import evaluate
 from fmnist_core.progress import (
     PHASE_BUILD,
@@ -202,7 +202,7 @@ def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> None:
     job = TrainingJob(TrainConfig(preset="seed", epochs=2, batch_size=128, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
-    callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
+    callback = live.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     for epoch in range(2):
         callback.on_epoch_begin(epoch)
         for batch in range(79):
@@ -231,7 +231,7 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
     job2._apply(
         Setup(batches_per_epoch=1875, train_images=60_000, batch_size=32, precision="float32", precision_note="")
     )
-    cb2 = worker.live_callback(job2._apply, threading.Event(), batches_per_epoch=1875)
+    cb2 = live.live_callback(job2._apply, threading.Event(), batches_per_epoch=1875)
     cb2.on_epoch_begin(0)
     for batch in range(1875):
         cb2.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
@@ -344,7 +344,7 @@ def test_augmentation_flips_and_shifts_each_image_and_follows_the_seed() -> None
     images = rng.random((64, 28, 28, 1)).astype(np.float32)
     labels = rng.integers(0, 10, 64).astype(np.int32)
     preset = training.Preset(name="t", description="", augment=("flip", "shift"), label_smoothing=0.1)
-    prepare = worker._batch_preparer(preset, tf.constant(images), tf.constant(labels))
+    prepare = pipeline._batch_preparer(preset, tf.constant(images), tf.constant(labels))
     idx = tf.range(64, dtype=tf.int64)
     out, y = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
     again, _ = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
@@ -374,7 +374,7 @@ def test_no_augmentation_passes_batches_through() -> None:
 
     images = np.random.default_rng(1).random((8, 28, 28, 1)).astype(np.float32)
     labels = np.arange(8, dtype=np.int32)
-    prepare = worker._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
+    prepare = pipeline._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
     x, y = prepare(tf.constant([5, 1], tf.int64))
     np.testing.assert_array_equal(np.asarray(x), images[[5, 1]])
     np.testing.assert_array_equal(np.asarray(y), [5, 1])
@@ -383,7 +383,7 @@ def test_no_augmentation_passes_batches_through() -> None:
 def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None:
     job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
-    callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
+    callback = live.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     callback.on_epoch_begin(0)
     for end_step in range(7, 80, 8):  # what Keras passes with steps_per_execution=8: 7, 15, ..., 79
         callback.on_train_batch_end(end_step, {"loss": 1.0, "accuracy": 0.5})

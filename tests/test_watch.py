@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, people, store, worker
+from fmnist_core import data, live, people, store
 from fmnist_core.activations import layer_outputs
 from fmnist_core.progress import Setup
 from fmnist_core.training import TrainConfig, TrainingJob
@@ -68,7 +68,7 @@ def test_live_callback_sends_a_frame_at_each_epoch_end_and_snapshots_share_it(te
     images = data.scale(test_set.images[list(samples)])
     job = TrainingJob(TrainConfig(preset="seed", epochs=2, limit=64), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=2, train_images=64, batch_size=32, precision="float32", precision_note=""))
-    callback = worker.live_callback(job._apply, threading.Event(), 2, samples, images)
+    callback = live.live_callback(job._apply, threading.Event(), 2, samples, images)
     callback.set_model(model)
     kernels = []
     for epoch in range(2):
@@ -99,7 +99,7 @@ def test_a_network_without_conv_sends_no_frames() -> None:
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
     assert capture_function(model, np.zeros((2, 28, 28, 1), np.float32)) is None
     job = TrainingJob(TrainConfig(preset="seed", epochs=1), actor=people.LOCAL)
-    callback = worker.live_callback(job._apply, threading.Event(), 1, (0, 1), np.zeros((2, 28, 28, 1), np.float32))
+    callback = live.live_callback(job._apply, threading.Event(), 1, (0, 1), np.zeros((2, 28, 28, 1), np.float32))
     callback.set_model(model)
     callback.on_epoch_begin(0)
     callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fmnist_core import executors, people, store, training, worker
+from fmnist_core import executors, faults, people, store, training, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -133,7 +133,7 @@ def test_sigkill_mid_epoch_fails_that_job_within_2_s_and_another_job_goes_on(
 def test_a_worker_that_aborts_or_exits_fails_its_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
 ) -> None:
-    monkeypatch.setenv(worker.FAULT_ENV, fault)  # read by the worker after its first batch
+    monkeypatch.setenv(faults.FAULT_ENV, fault)  # read by the worker after its first batch
     job = tiny_job(tmp_path).start()
     assert job.wait(TIMEOUT)
     snap = job.snapshot()
@@ -144,7 +144,7 @@ def test_a_worker_that_aborts_or_exits_fails_its_job(
 
 @requires_real_data
 def test_sigkill_mid_save_lists_nothing_half_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(worker.FAULT_ENV, "hang-in-save")  # the worker pauses before renaming the model into place
+    monkeypatch.setenv(faults.FAULT_ENV, "hang-in-save")  # the worker pauses before renaming the model into place
     job = tiny_job(tmp_path, preset="fast").start()
     poll(lambda: any(tmp_path.glob(".*.tmp.keras")) or job.finished, "the model's temporary file")
     snap = job.snapshot()
