@@ -43,7 +43,7 @@ WIDE_NETWORK = {
 }
 NETWORKS: dict[str, tuple[str, dict[str, Any] | None]] = {  # name -> (preset, custom network)
     "fast": ("fast", None),
-    "seed": ("seed", None),
+    "notebook": ("notebook", None),
     "improved": ("improved", None),
     "custom-small": ("custom", SMALL_NETWORK),
     "custom-wide": ("custom", WIDE_NETWORK),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from fmnist_core import architecture, data, people, store
+from fmnist_core.presets import PRESET_ALIASES
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig
 
 EXIT_USAGE = 2
@@ -77,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--preset",
         default=None,
-        choices=sorted(PRESETS),
-        help=f"training recipe (default {DEFAULT_PRESET}; 'custom' with --arch)",
+        choices=sorted([*PRESETS, *PRESET_ALIASES]),
+        help=f"training recipe (default {DEFAULT_PRESET}; 'custom' with --arch; 'seed' is the old name of 'notebook')",
     )
     train.add_argument("--arch", metavar="SPEC.json", default=None, help="train your own network (architecture spec)")
     train.add_argument("--epochs", type=_positive, default=None)
@@ -265,6 +266,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
 
     arch = architecture.to_dict(read_spec(args.arch)) if args.arch else None
     preset = args.preset or ("custom" if arch is not None else DEFAULT_PRESET)
+    if preset in PRESET_ALIASES:
+        print(f"note: --preset {preset} is now called {PRESET_ALIASES[preset]}", file=sys.stderr)
     data.find_data_dir(args.data_dir)  # fail fast, before a worker starts
     config = TrainConfig(
         preset=preset,

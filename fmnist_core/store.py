@@ -128,7 +128,7 @@ class RunMetadata:
     created: str | None = None
     status: str = "finished"  # finished | stopped | imported
     preset: str | None = None
-    architecture: str | None = None  # a preset architecture's name ("seed_cnn", "improved_cnn")
+    architecture: str | None = None  # a preset network's name ("notebook_cnn", "deep_cnn"; "seed_cnn" in older runs)
     arch: dict[str, Any] | None = None  # the architecture spec (architecture.to_dict), when there is one
     settings: dict[str, Any] = field(default_factory=dict)  # the training settings (TrainConfig as a dict)
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
@@ -174,6 +174,13 @@ class RunMetadata:
             else:
                 known[key] = converted
         known.setdefault("version", 1)
+        # Runs saved before the notebook preset was renamed say "seed" and "seed_cnn": read them by today's names.
+        if "preset" in known:
+            from fmnist_core.presets import preset_name
+
+            known["preset"] = preset_name(known["preset"])
+        if "architecture" in known:
+            known["architecture"] = architecture.preset_architecture(known["architecture"])
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def test_fast_only_flips_and_seed_has_no_augmentation(sample) -> None:
     image, label = sample
     fast = training_views("fast", image, label, seed=42)
     assert set(fast.changes) <= {"as it is", "flipped"}
-    seed = training_views("seed", image, label, seed=42)
+    seed = training_views("notebook", image, label, seed=42)
     assert seed.changes == ("as it is",) * 8 and seed.explanation == [NONE_TEXT]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from fmnist_core import data, explain
 from fmnist_core.inference import as_model_input, predict_proba
-from fmnist_core.model import build_seed_cnn
+from fmnist_core.model import build_notebook_cnn
 
 FLOAT32_SLACK = 1e-6  # x + epsilon is rounded to float32
 
@@ -55,7 +55,7 @@ def test_smallest_flip_towards_a_target(model: keras.Model, test_set: data.Split
 
 def test_a_model_that_cannot_be_flipped_says_so() -> None:
     """Zero weights and one bias: the same answer whatever the image, so no epsilon up to 0.3 flips it."""
-    stubborn = build_seed_cnn(seed=0)
+    stubborn = build_notebook_cnn(seed=0)
     stubborn.set_weights([np.zeros_like(w) for w in stubborn.get_weights()])
     bias = np.zeros(10, np.float32)
     bias[3] = 2.0

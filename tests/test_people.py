@@ -138,7 +138,7 @@ def test_training_limit_spans_tabs_and_runs_limit_counts_stored_runs(
     monkeypatch.setitem(training._ACTIVE, other_tab, ADA)  # a training of Ada's from another tab or browser
     assert "one training running or queued" in training.training_blocker(ada)
     with pytest.raises(people.LimitReached):
-        TrainingJob(TrainConfig(preset="seed", epochs=1, limit=64), actor=ada).start()  # refused: nothing starts
+        TrainingJob(TrainConfig(preset="notebook", epochs=1, limit=64), actor=ada).start()  # refused: nothing starts
     assert training.training_blocker(people.person(BOB)) is None
     assert training.training_blocker(people.LOCAL) is None
     monkeypatch.delitem(training._ACTIVE, other_tab)

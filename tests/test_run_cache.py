@@ -11,9 +11,9 @@ import pytest
 
 from fmnist_core import activations, embedding, people, run_cache, store
 from fmnist_core.inference import predict_proba
-from fmnist_core.model import build_seed_cnn
+from fmnist_core.model import build_notebook_cnn
 
-META = {"preset": "seed", "test_accuracy": 0.75, "test_loss": 0.5}
+META = {"preset": "notebook", "test_accuracy": 0.75, "test_loss": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def images(test_set) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tiny_model() -> keras.Model:
-    return build_seed_cnn(seed=3)
+    return build_notebook_cnn(seed=3)
 
 
 def _never() -> None:
@@ -51,7 +51,7 @@ def test_probabilities_are_computed_once_and_then_read_without_the_model(
 def test_a_run_saved_again_under_its_id_is_recomputed(store_home: Path, tiny_model: keras.Model, images) -> None:
     store.save_run(tiny_model, META, run_id="r2")
     run_cache.test_probabilities("r2", lambda: tiny_model, images)
-    other = build_seed_cnn(seed=4)
+    other = build_notebook_cnn(seed=4)
     store.delete_run("r2", actor=people.LOCAL)
     store.save_run(other, META, run_id="r2")
     os.utime(store.model_file("r2"), ns=(1, 1))  # even with a clock that did not move, the size/time differ

@@ -96,8 +96,8 @@ def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, tes
 def test_improved_cannot_be_deleted_or_overwritten(tmp_path: Path) -> None:
     with pytest.raises(store.StoreError, match="shipped"):
         store.delete_run("improved", home=tmp_path, actor=people.LOCAL)
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
     with pytest.raises(store.StoreError, match="shipped model"):
-        store.save_run(build_seed_cnn(seed=0), {"preset": "seed"}, run_id="improved", home=tmp_path)
+        store.save_run(build_notebook_cnn(seed=0), {"preset": "notebook"}, run_id="improved", home=tmp_path)
     assert [r.id for r in store.list_runs(tmp_path)][:2] == ["default", "improved"]

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 
 from fmnist_core import architecture, people, store
-from fmnist_core.model import build_seed_cnn
+from fmnist_core.model import build_notebook_cnn
 from helpers import PYTHON, subprocess_env
 
-META = {"preset": "seed", "test_accuracy": 0.75, "test_loss": 0.5}
+META = {"preset": "notebook", "test_accuracy": 0.75, "test_loss": 0.5}
 
 
 @pytest.fixture(scope="module")
 def tiny_model() -> keras.Model:
-    return build_seed_cnn(seed=11)
+    return build_notebook_cnn(seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,15 @@ def test_save_list_load_round_trip(store_home: Path, tiny_model: keras.Model) ->
     assert sorted(p.name for p in store_home.iterdir()) == ["run-1.json", "run-1.keras"]
 
     (info,) = store.list_runs(include_shipped=False)
-    assert (info.id, info.status, info.preset, info.shipped, info.error) == ("run-1", "finished", "seed", False, None)
+    assert (info.id, info.status, info.preset, info.shipped, info.error) == (
+        "run-1",
+        "finished",
+        "notebook",
+        False,
+        None,
+    )
     assert info.test_accuracy == 0.75 and info.test_loss == 0.5 and info.usable
-    assert info.label() == f"seed · {datetime.fromisoformat(info.created):%b %d %H:%M} · 75.00%"
+    assert info.label() == f"notebook · {datetime.fromisoformat(info.created):%b %d %H:%M} · 75.00%"
     assert info.metadata.history == [{"epoch": 1, "loss": 0.5}]  # numpy values saved as plain numbers
     assert info.created and info.created.startswith("20")
     assert json.loads((store_home / "run-1.json").read_text())["id"] == "run-1"
@@ -85,7 +91,7 @@ def test_generated_ids_are_valid_and_runs_list_newest_first(store_home: Path, ti
 
 
 def test_run_without_accuracy_is_labelled_n_a(store_home: Path, tiny_model: keras.Model) -> None:
-    store.save_run(tiny_model, {"preset": "seed"}, run_id="bare")
+    store.save_run(tiny_model, {"preset": "notebook"}, run_id="bare")
     info = store.get_run("bare")
     assert info.test_accuracy is None and info.label().startswith("seed · ") and info.label().endswith(" · n/a")
 
@@ -159,7 +165,7 @@ def fake_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: ker
 def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
     store_home: Path, fake_assets: Path, tiny_model: keras.Model
 ) -> None:
-    store.save_run(build_seed_cnn(seed=12), META, run_id="mine")
+    store.save_run(build_notebook_cnn(seed=12), META, run_id="mine")
     runs = store.list_runs()
     assert [(r.id, r.shipped) for r in runs] == [("default", True), ("mine", False)]
     assert runs[0].label() == "default (shipped) · 90.00%"
@@ -175,7 +181,7 @@ def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
 
 def test_saving_under_a_shipped_id_is_refused(store_home: Path, fake_assets: Path) -> None:
     with pytest.raises(store.StoreError, match="shipped"):
-        store.save_run(build_seed_cnn(seed=12), META, run_id="default")
+        store.save_run(build_notebook_cnn(seed=12), META, run_id="default")
 
 
 def test_real_shipped_models_cannot_be_deleted(store_home: Path) -> None:
@@ -219,7 +225,7 @@ DAMAGES = {
     "truncated_keras": ("keras", lambda good, tmp: good[: len(good) // 2], "not a .keras archive"),
     "bitflipped_keras": ("keras", lambda good, tmp: _bitflip(good), "checksum"),
     "lambda_keras": ("keras", lambda good, tmp: _lambda_model_bytes(tmp), "Lambda"),
-    "json_not_json": ("json", lambda good, tmp: b'{"preset": "seed", ', "metadata unreadable"),
+    "json_not_json": ("json", lambda good, tmp: b'{"preset": "notebook", ', "metadata unreadable"),
     "json_not_object": ("json", lambda good, tmp: b"[1, 2]", "metadata unreadable"),
 }
 
@@ -324,7 +330,7 @@ class _FullDisk:
 def test_saving_over_an_existing_run_is_refused(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="r")
     with pytest.raises(store.StoreError, match="exists already"):
-        store.save_run(build_seed_cnn(seed=3), META, run_id="r")
+        store.save_run(build_notebook_cnn(seed=3), META, run_id="r")
     _assert_same_weights(store.load_model("r"), tiny_model)
 
 
@@ -343,14 +349,14 @@ SAVER = textwrap.dedent(
     import sys
     from pathlib import Path
     from fmnist_core import store
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
     home, prefix = Path(sys.argv[1]), sys.argv[2]
-    model = build_seed_cnn(seed=1)
+    model = build_notebook_cnn(seed=1)
     for i in range(1000):
         run_id = f"{prefix}-{i:03d}"
         print("saving", run_id, flush=True)
-        store.save_run(model, {"preset": "seed", "test_accuracy": 0.5}, run_id=run_id, home=home)
+        store.save_run(model, {"preset": "notebook", "test_accuracy": 0.5}, run_id=run_id, home=home)
         print("saved", run_id, flush=True)
     """
 )
@@ -396,7 +402,7 @@ def test_sigkill_mid_save_never_lists_a_half_run(tmp_path: Path, tiny_model: ker
         results = list(pool.map(lambda t: _kill_during_save(script, home, *t), trials))
 
     listed = {r.id: r for r in store.list_runs(home, include_shipped=False)}
-    expected_weights = build_seed_cnn(seed=1)
+    expected_weights = build_notebook_cnn(seed=1)
     for (prefix, _, _), (saved, in_flight) in zip(trials, results, strict=True):
         assert set(saved) <= set(listed)  # every completed save survived the later kill
         extra = {rid for rid in listed if rid.startswith(f"{prefix}-")} - set(saved)
@@ -480,6 +486,6 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     assert odd.extra == {"params": "many", "test_accuracy": True, "timings": {"total": "slow"}}
     assert odd.to_dict()["params"] == "many" and odd.version == 1
     # A dict given to save_run is converted the same way.
-    store.save_run(tiny_model, {"preset": "seed", "mystery": 3}, run_id="from-dict")
+    store.save_run(tiny_model, {"preset": "notebook", "mystery": 3}, run_id="from-dict")
     assert store.get_run("from-dict").metadata.extra == {"mystery": 3}
     assert store.get_run("from-dict").metadata.version == store.METADATA_VERSION

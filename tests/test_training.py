@@ -56,7 +56,7 @@ def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> 
         time.sleep(0.02)
 
 
-def tiny(preset: str = "seed", **changes) -> TrainConfig:
+def tiny(preset: str = "notebook", **changes) -> TrainConfig:
     return TrainConfig(**{"preset": preset, "epochs": 1, "limit": 512, "seed": 42, **changes})
 
 
@@ -68,9 +68,9 @@ def weights_of(run_id: str, home: Path) -> list[np.ndarray]:
 
 
 def test_presets_fill_their_defaults() -> None:
-    seed = TrainConfig(preset="seed").resolved()
+    seed = TrainConfig(preset="notebook").resolved()
     assert (seed.epochs, seed.batch_size, seed.learning_rate) == (5, 32, 1e-3)
-    assert training.PRESETS["seed"].input_dtype == "float64"  # the notebook's recipe, exactly
+    assert training.PRESETS["notebook"].input_dtype == "float64"  # the notebook's recipe, exactly
     fast, preset = TrainConfig(preset="fast").resolved(), training.PRESETS["fast"]  # tuned: follow the preset
     assert (fast.epochs, fast.batch_size, fast.learning_rate) == (
         preset.epochs,
@@ -78,9 +78,9 @@ def test_presets_fill_their_defaults() -> None:
         preset.learning_rate,
     )
     assert TrainConfig().resolved().preset == training.DEFAULT_PRESET == "fast"
-    mine = TrainConfig(preset="seed", epochs=np.int64(2), batch_size=64, learning_rate=1, limit=60_000).resolved()
+    mine = TrainConfig(preset="notebook", epochs=np.int64(2), batch_size=64, learning_rate=1, limit=60_000).resolved()
     assert (mine.epochs, mine.batch_size, mine.learning_rate, mine.limit) == (2, 64, 1, 60_000)
-    assert TrainConfig(preset="seed").epochs is None  # resolved() returns a copy
+    assert TrainConfig(preset="notebook").epochs is None  # resolved() returns a copy
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_a_job_not_started_yet() -> None:
     assert job.wait(0.01) is False and not job.finished
     snap = job.snapshot()
     assert (snap.state, snap.progress, snap.eta, snap.queue_position) == ("queued", 0.0, None, None)
-    assert snap.config.limit == 512 and snap.preset == "seed" and snap.executor == "local-process"
+    assert snap.config.limit == 512 and snap.preset == "notebook" and snap.executor == "local-process"
     json.dumps(asdict(snap))
 
 
@@ -200,7 +200,7 @@ def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> None:
-    job = TrainingJob(TrainConfig(preset="seed", epochs=2, batch_size=128, limit=10_000), actor=people.LOCAL)
+    job = TrainingJob(TrainConfig(preset="notebook", epochs=2, batch_size=128, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
     callback = live.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     for epoch in range(2):
@@ -227,7 +227,7 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
     json.dumps(asdict(snap))
 
     # A long run keeps at most MAX_BATCH_POINTS points, evenly spaced, ending near the latest step.
-    job2 = TrainingJob(TrainConfig(preset="seed", epochs=1), actor=people.LOCAL)
+    job2 = TrainingJob(TrainConfig(preset="notebook", epochs=1), actor=people.LOCAL)
     job2._apply(
         Setup(batches_per_epoch=1875, train_images=60_000, batch_size=32, precision="float32", precision_note="")
     )
@@ -260,7 +260,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
 
 
 @needs_data
-@pytest.mark.parametrize(("preset", "batch_size"), [("seed", 32), ("fast", 128)])
+@pytest.mark.parametrize(("preset", "batch_size"), [("notebook", 32), ("fast", 128)])
 def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size: int) -> None:
     snap, home = tiny_runs(preset)
     assert (snap.state, snap.error, snap.save_error, snap.phase) == ("done", None, None, "ended")
@@ -322,7 +322,7 @@ BATCH_BUG = (
 
 
 @needs_data
-@pytest.mark.parametrize("preset", ["seed", "fast"])
+@pytest.mark.parametrize("preset", ["notebook", "fast"])
 def test_tiny_job_batch_counts_stay_within_the_epoch(tiny_runs, preset: str) -> None:
     snap, _ = tiny_runs(preset)
     bpe = snap.batches_per_epoch
@@ -374,7 +374,7 @@ def test_no_augmentation_passes_batches_through() -> None:
 
     images = np.random.default_rng(1).random((8, 28, 28, 1)).astype(np.float32)
     labels = np.arange(8, dtype=np.int32)
-    prepare = pipeline._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
+    prepare = pipeline._batch_preparer(training.PRESETS["notebook"], tf.constant(images), tf.constant(labels))
     x, y = prepare(tf.constant([5, 1], tf.int64))
     np.testing.assert_array_equal(np.asarray(x), images[[5, 1]])
     np.testing.assert_array_equal(np.asarray(y), [5, 1])
@@ -396,7 +396,7 @@ def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None
 
 @needs_data
 def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Path) -> None:
-    first, first_home = tiny_runs("seed")
+    first, first_home = tiny_runs("notebook")
     again = run_to_end(
         TrainingJob(tiny(evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
     )
@@ -512,7 +512,7 @@ def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) ->
     import gc
 
     job = TrainingJob(
-        TrainConfig(preset="seed", epochs=1, limit=256, seed=3), home=tmp_path, actor=people.LOCAL
+        TrainConfig(preset="notebook", epochs=1, limit=256, seed=3), home=tmp_path, actor=people.LOCAL
     ).start()
     thread = job._thread
     del job

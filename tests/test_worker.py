@@ -38,7 +38,7 @@ def long_job(home: Path) -> TrainingJob:
 
 
 def tiny_job(home: Path, **changes) -> TrainingJob:
-    config = TrainConfig(**{"preset": "seed", "epochs": 1, "limit": 600, "evaluate_each_epoch": False, **changes})
+    config = TrainConfig(**{"preset": "notebook", "epochs": 1, "limit": 600, "evaluate_each_epoch": False, **changes})
     return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
