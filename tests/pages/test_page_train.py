@@ -33,8 +33,8 @@ from page_helpers import (
 def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> None:
     at = open_page(make_app, "train")
     assert button(at, "Train")
-    at.selectbox[0].set_value("seed").run()
-    assert at.selectbox[0].value == "seed"
+    at.selectbox[0].set_value("notebook").run()
+    assert at.selectbox[0].value == "notebook"
     number_input(at, "Epochs").set_value(1)
     number_input(at, "Training images").set_value(300)
     at.run()
@@ -42,7 +42,7 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
     assert not at.exception, exceptions(at)
     assert not at.error, texts(at.error)
     job = at.session_state["training_job"]
-    assert job.config.preset == "seed" and job.config.epochs == 1 and job.config.limit == 300
+    assert job.config.preset == "notebook" and job.config.epochs == 1 and job.config.limit == 300
 
     run_until(at, lambda: job.finished, what="the training to finish")
     at.run()
@@ -289,7 +289,7 @@ def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monke
             assert time.monotonic() < end, "no warm worker after opening the Train page"
             time.sleep(0.1)
         (pid,) = training.WARM.ready_pids()
-        at.selectbox[0].set_value("seed").run()
+        at.selectbox[0].set_value("notebook").run()
         number_input(at, "Epochs").set_value(1)
         number_input(at, "Training images").set_value(300)
         at.run()

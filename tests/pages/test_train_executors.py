@@ -49,7 +49,7 @@ def train_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     monkeypatch.setenv("FMNIST_DATA_DIR", str(REAL_DATA_DIR))
     made: list[AppTest] = []
 
-    def open_page(preset: str = "seed", epochs: int = 1, images: int = 600) -> AppTest:
+    def open_page(preset: str = "notebook", epochs: int = 1, images: int = 600) -> AppTest:
         st.cache_data.clear()
         st.cache_resource.clear()
         at = AppTest.from_file(str(TRAIN_PAGE), default_timeout=60)
@@ -177,7 +177,7 @@ def test_cli_trains_on_ray(on_ray: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = subprocess_env(home, FMNIST_RAY_ADDRESS=on_ray, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     proc = subprocess.run(
-        [PYTHON, "-m", "fmnist_core", "train", "--preset", "seed", "--epochs", "1", "--limit", "600", "--json"]
+        [PYTHON, "-m", "fmnist_core", "train", "--preset", "notebook", "--epochs", "1", "--limit", "600", "--json"]
         + ["--data-dir", str(REAL_DATA_DIR)],
         capture_output=True,
         text=True,

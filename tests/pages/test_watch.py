@@ -50,7 +50,7 @@ def assert_same_mosaic(shown: dict, expected) -> None:
 @pytest.mark.slow
 def test_the_section_follows_a_tiny_training_and_replays_it(make_app) -> None:
     at = open_page(make_app, "train")
-    at.selectbox(key="tr_preset").set_value("seed").run()
+    at.selectbox(key="tr_preset").set_value("notebook").run()
     number_input(at, "Epochs").set_value(3)
     number_input(at, "Training images").set_value(2000)
     at.run()
