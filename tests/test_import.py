@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, data, people, store
+from fmnist_core import architecture, data, importer, people, store
 from fmnist_core.inference import evaluate, predict_proba
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 
@@ -163,7 +163,7 @@ def test_a_lambda_model_is_refused_and_its_code_never_runs(store_home: Path, tmp
     assert not marker.exists() and _stored(store_home) == []
     # Second line of defence: even past the checks, Keras' safe mode refuses to load the lambda's code.
     with pytest.raises(store.StoreError, match="lambda.keras could not be loaded: .*"):
-        store._load_imported(path.read_bytes(), "lambda.keras")
+        importer._load_imported(path.read_bytes(), "lambda.keras")
     assert not marker.exists()
     # The tripwire works: loading without safe mode and calling the model runs the code and writes the marker.
     unsafe = keras.saving.load_model(path, safe_mode=False, compile=False)

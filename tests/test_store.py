@@ -93,7 +93,7 @@ def test_generated_ids_are_valid_and_runs_list_newest_first(store_home: Path, ti
 def test_run_without_accuracy_is_labelled_n_a(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, {"preset": "notebook"}, run_id="bare")
     info = store.get_run("bare")
-    assert info.test_accuracy is None and info.label().startswith("seed · ") and info.label().endswith(" · n/a")
+    assert info.test_accuracy is None and info.label().startswith("notebook · ") and info.label().endswith(" · n/a")
 
 
 def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> None:
@@ -440,7 +440,8 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     assert (meta.arch, meta.executor, meta.node, meta.input_scaling) == (None, None, None, None)
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
-    assert {k: written[k] for k in raw} == raw
+    renamed = {"architecture": architecture.preset_architecture(raw["architecture"])}  # seed_cnn reads as notebook_cnn
+    assert {k: written[k] for k in raw} == {**raw, **renamed}
     assert set(written) - set(raw) == {
         "version",
         "arch",
@@ -454,7 +455,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
         "timings",
     }
     # The preset's architecture gives the spec.
-    assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
+    assert meta.spec() == architecture.PRESET_SPECS[architecture.preset_architecture(raw["architecture"])]
     assert architecture.describe(meta.spec()).params == raw["params"]
 
 
@@ -473,7 +474,7 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     )
     run_id = store.save_run(tiny_model, meta, run_id="typed")
     raw = json.loads((store_home / "typed.json").read_text())
-    assert raw["version"] == store.METADATA_VERSION == 3 and raw["from_the_future"] == {"x": [1, 2]}
+    assert raw["version"] == store.METADATA_VERSION == 4 and raw["from_the_future"] == {"x": [1, 2]}
     assert "extra" not in raw
     read = store.get_run(run_id).metadata
     assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
