@@ -9,7 +9,6 @@ by the actor into the job's store path, so FMNIST_HOME must be storage every nod
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import ray.exceptions
 
 from fmnist_core import settings
 from fmnist_core.progress import Cancelled, Event, Started
-from fmnist_core.worker import RETRY_WINDOW_SECONDS, WORKER_NICE, Trainer, WorkerSpec
+from fmnist_core.worker import RETRY_WINDOW_SECONDS, Trainer, WorkerSpec, lower_priority
 
 CPUS_ENV = settings.RAY_CPUS
 POLL_SECONDS = 0.25  # how often the job asks the actor for new events
@@ -62,10 +61,7 @@ class TrainingActor:
 
     def run(self) -> bool:
         """Train, evaluate, save; True when a failed save left the model here for a retry."""
-        try:
-            os.nice(WORKER_NICE)
-        except OSError:
-            pass
+        lower_priority(self._trainer.spec.scheduling)  # as a local worker: nice 19, SCHED_IDLE when asked
         self._trainer.run()
         return self._trainer.can_retry
 

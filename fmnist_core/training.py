@@ -254,6 +254,7 @@ class TrainingJob:
                 owner=self.owner,
                 parent_pid=os.getpid() if local else None,
                 launched_at=time.time(),  # wall clock: the worker may be on another node (Ray)
+                scheduling=settings.worker_scheduling(),
             )
             self._handle = handle = executors.launch(self.executor, spec, warm=WARM)
             if self._stop.is_set():

@@ -54,11 +54,12 @@ WORKER_NICE = 19  # the lowest: pages stay responsive while a training runs, and
 WORKER_SCHEDULING_ENV = settings.WORKER_SCHEDULING  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
 
 
-def lower_priority() -> str:
+def lower_priority(scheduling: str | None = None) -> str:
     """Put this process's threads (and those it starts from now on) below the web server; returns what was applied.
 
     Called before TensorFlow starts its thread pools, which inherit the policy and the nice value. On Linux both
-    are per thread, so threads already running are moved one by one.
+    are per thread, so threads already running are moved one by one. `scheduling` ("nice" or "idle") is the
+    server's FMNIST_WORKER_SCHEDULING, carried in the WorkerSpec to a Ray node; a local process reads it itself.
     """
     applied = []
     try:
@@ -66,7 +67,7 @@ def lower_priority() -> str:
         applied.append(f"nice {WORKER_NICE}")
     except OSError:
         pass
-    wanted = settings.worker_scheduling()
+    wanted = scheduling or settings.worker_scheduling()
     idle = wanted == "idle" and hasattr(os, "SCHED_IDLE")
     try:
         threads = [int(t) for t in os.listdir("/proc/self/task")]
@@ -100,6 +101,7 @@ class WorkerSpec:
     owner: str | None = None  # who trained it (people.Actor.id), recorded in the run's metadata
     parent_pid: int | None = None  # the server's pid: a local worker dies with it
     launched_at: float | None = None  # time.time() when the job launched this worker (after any queue)
+    scheduling: str = "nice"  # the server's FMNIST_WORKER_SCHEDULING, honoured wherever the worker runs
 
 
 class Trainer:

@@ -207,10 +207,16 @@ def test_train_page_on_ray(on_ray: str, train_page, tmp_path: Path) -> None:
     assert info.status == "finished" and info.metadata.executor == "ray"
 
 
-def test_stop_on_ray_keeps_a_stopped_run(on_ray: str, train_page, tmp_path: Path) -> None:
+def test_stop_on_ray_keeps_a_stopped_run(
+    on_ray: str, train_page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FMNIST_WORKER_SCHEDULING", "idle")  # the server's setting; the actor honours it too
     at = train_page(preset="fast", epochs=3, images=20_000)
     job = start_training(at)
     run_until(at, lambda: job.snapshot().batch > 0 and any(b.label == "Stop" for b in at.button), "the first batch")
+    actor = job.snapshot().worker_pid
+    assert actor and actor != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, actor) == 19 and os.sched_getscheduler(actor) == os.SCHED_IDLE
     button(at, "Stop").click().run()
     assert not at.exception, exceptions(at)
     run_until(at, lambda: job.finished, "the stopped job to end")
