@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from fmnist_core import settings
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT  # noqa: E402
 
 
 def readme_variables() -> list[str]:

@@ -8,7 +8,6 @@ import math
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, asdict, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import helpers
 from fmnist_core import data, live, people, pipeline, run_cache, store, training
 from fmnist_core.inference import evaluate
 from fmnist_core.progress import (
@@ -50,10 +50,7 @@ def run_to_end(job: TrainingJob) -> Snapshot:
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    helpers.poll(condition, what, timeout)
 
 
 def tiny(preset: str = "notebook", **changes) -> TrainConfig:

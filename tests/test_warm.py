@@ -17,6 +17,7 @@ import numpy as np
 import psutil
 import pytest
 
+import helpers
 from fmnist_core import faults, people, store, training, warm, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
@@ -27,10 +28,7 @@ pytestmark = requires_real_data
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    helpers.poll(condition, what, timeout, interval=0.05)
 
 
 def gone(pid: int) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+import helpers
 from fmnist_core import executors, faults, people, store, training, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
@@ -25,10 +26,7 @@ TIMEOUT = 180
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    helpers.poll(condition, what, timeout)
 
 
 def long_job(home: Path) -> TrainingJob:

@@ -13,8 +13,7 @@ from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 from bench.browser import APP_IDLE, point_xy
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from helpers import REPO_ROOT  # noqa: F401 - the browser tests take it from here
 
 
 @dataclass

@@ -23,6 +23,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import helpers
+from bench.browser import free_port
 from fmnist_core import people, store
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
@@ -36,10 +38,7 @@ RAY = shutil.which("ray", path=str(Path(PYTHON).parent))
 
 # --- helpers -----------------------------------------------------------------------------------------
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.02)
+    helpers.poll(condition, what, timeout)
 
 
 @pytest.fixture
@@ -110,18 +109,12 @@ def test_a_killed_local_worker_shows_how_it_died_and_the_page_trains_again(train
 
 
 # --- Ray ---------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A Ray head on 127.0.0.1 with 2 CPUs for this module; `ray start --block` tears it down on SIGTERM."""
     if RAY is None:
         pytest.skip("ray is not installed (pip install -r requirements-ray.txt)")
-    port = _free_port()
+    port = free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # keep every Ray port on the loopback address
     head = subprocess.Popen(
