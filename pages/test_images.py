@@ -108,7 +108,7 @@ with tab_test:
         matches = np.flatnonzero(mask)
     wrong_total = int((predicted != actual).sum())
     st.caption(
-        f"**{len(matches):,}** of {len(test):,} images match · {info.label()} gets {wrong_total:,} wrong "
+        f"**{len(matches):,}** of {len(test):,} images match · the model gets {wrong_total:,} wrong "
         f"({1 - wrong_total / len(test):.2%} accuracy) · green frame: right, thick red frame: wrong"
     )
     if only_suspect:
