@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import activations, embedding, run_cache, store
+from fmnist_core import activations, embedding, people, run_cache, store
 from fmnist_core.inference import predict_proba
 from fmnist_core.model import build_seed_cnn
 
@@ -52,7 +52,7 @@ def test_a_run_saved_again_under_its_id_is_recomputed(store_home: Path, tiny_mod
     store.save_run(tiny_model, META, run_id="r2")
     run_cache.test_probabilities("r2", lambda: tiny_model, images)
     other = build_seed_cnn(seed=4)
-    store.delete_run("r2")
+    store.delete_run("r2", actor=people.LOCAL)
     store.save_run(other, META, run_id="r2")
     os.utime(store.model_file("r2"), ns=(1, 1))  # even with a clock that did not move, the size/time differ
     again = run_cache.test_probabilities("r2", lambda: other, images)
@@ -72,7 +72,7 @@ def test_deleting_a_run_removes_what_was_kept(store_home: Path, tiny_model: kera
     store.save_run(tiny_model, META, run_id="r4")
     run_cache.test_probabilities("r4", lambda: tiny_model, images)
     assert run_cache.folder("r4").is_dir()
-    store.delete_run("r4")
+    store.delete_run("r4", actor=people.LOCAL)
     assert not run_cache.folder("r4").exists()
 
 
