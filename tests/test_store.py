@@ -467,7 +467,7 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     )
     run_id = store.save_run(tiny_model, meta, run_id="typed")
     raw = json.loads((store_home / "typed.json").read_text())
-    assert raw["version"] == store.METADATA_VERSION == 3 and raw["from_the_future"] == {"x": [1, 2]}
+    assert raw["version"] == store.METADATA_VERSION == 4 and raw["from_the_future"] == {"x": [1, 2]}
     assert "extra" not in raw
     read = store.get_run(run_id).metadata
     assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
