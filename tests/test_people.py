@@ -15,6 +15,7 @@ import pytest
 from fmnist_core import classroom, cli, people, settings, store, training
 from fmnist_core.fairqueue import FairSlots, service_order
 from fmnist_core.training import TrainConfig, TrainingJob
+from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
 ADA, BOB, TEA = "ada@school.org", "bob@school.org", "tea@school.org"
 
@@ -247,3 +248,18 @@ def test_cli_train_owner_is_the_jobs_actor(school: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(cli.data, "find_data_dir", lambda *a, **k: None)
     assert cli.main(["train", "--owner", ADA, "--epochs", "1"]) == 1
     assert seen["actor"] == people.administrator(ADA) and seen["actor"].unrestricted
+
+
+@pytest.mark.skipif(not HAS_REAL_DATA, reason="importing evaluates on the real test set")
+def test_cli_import_owner_and_the_page_limit_does_not_bind_the_command_line(
+    school: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv(settings.RUNS_PER_USER, "1")
+    add_run(school, "ada-1", ADA)  # Ada's share is full for the pages, not for the administrator
+    path = store.ASSETS_DIR / "default.keras"
+    args = ["models", "--import", str(path), "--name", "ada-import", "--owner", ADA, "--json"]
+    assert cli.main([*args, "--data-dir", str(REAL_DATA_DIR)]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["owner"] == ADA
+    assert store.get_run("ada-import").metadata.owner == ADA
+    with pytest.raises(store.StoreError, match="You have 2 runs"):
+        store.import_model(path, name="one-more", data_dir=REAL_DATA_DIR, actor=people.person(ADA))

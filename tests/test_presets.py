@@ -185,7 +185,7 @@ def test_the_seed_preset_fits_float64_numpy_arrays_with_batch_32(
 
 
 @requires_real_data
-@pytest.mark.parametrize("preset", ["fast", "seed"])
+@pytest.mark.parametrize("preset", ["fast", "notebook"])
 def test_validation_and_training_pipelines_start_no_threads(
     preset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -182,7 +182,9 @@ def test_signed_out_visitor_sees_no_data(chromium_browser: Browser, app_server: 
                 context.close()
 
 
-def test_ownership_shown_and_no_delete_of_anothers_run(contexts: dict, app_server: AppServer, fmnist_home: Path):
+def test_ownership_shown_and_no_delete_of_anothers_run(
+    contexts: dict, app_server: AppServer, fmnist_home: Path, chromium_browser: Browser
+) -> None:
     page = page_of(contexts, ADA)
     goto(page, app_server, "/model?model=bob-1")
     expect(page.get_by_text(re.compile(rf"status finished · by {re.escape(BOB)}$"))).to_be_visible()
@@ -194,6 +196,17 @@ def test_ownership_shown_and_no_delete_of_anothers_run(contexts: dict, app_serve
     page.keyboard.press("Escape")
     assert any("Ada first" in o for o in options) and not any("Bob" in o or "Before owners" in o for o in options)
     assert page.get_by_role("button", name="Rename").count() == 0  # Bob's run: read-only for Ada
+    for scheme, width in (("dark", 800), ("light", 800)):
+        context = chromium_browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=scheme, storage_state=contexts[ADA].storage_state()
+        )
+        try:
+            narrow = context.new_page()
+            goto(narrow, app_server, "/model?model=bob-1")
+            expect(narrow.get_by_role("button", name="Delete all my runs…")).to_be_visible()
+            shoot(narrow, f"model-{scheme}-{width}")
+        finally:
+            context.close()
     with pytest.raises(store.StoreError, match=rf"^Run bob-1 belongs to {re.escape(BOB)}; only its owner or a teacher"):
         store.delete_run("bob-1", fmnist_home, actor=people.person(ADA))
     assert (fmnist_home / "bob-1.json").is_file()

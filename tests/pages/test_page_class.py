@@ -114,3 +114,14 @@ def test_class_page_is_for_teachers(make_app, school: Path) -> None:
     assert list(table["person"]) == [BOB, ADA] and list(table["runs"]) == [1, 1]
     assert list(table["best test accuracy"]) == ["88.00%", "81.00%"]
     assert "(/model?model=bob-1)" in table["best run"].iloc[0]
+
+
+def test_another_identity_in_the_same_session_starts_from_empty_state(make_app, school: Path) -> None:
+    at = signed(make_app, person(ADA), "pages/model.py", model="ada-1")
+    assert at.session_state["model_id"] == "ada-1"
+    at.user = person(BOB)
+    at.query_params.clear()
+    at.run()
+    assert not at.exception, exceptions(at)
+    assert at.session_state["model_id"] == "default"  # Ada's choice did not follow Bob
+    assert f"Signed in as `{BOB}`" in sidebar_text(at)

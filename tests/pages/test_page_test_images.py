@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist_core import data
+from fmnist_core import data, people
 from fmnist_core.data import CLASS_NAMES
 from page_helpers import PAGE_FILES, exceptions, open_page, rerun, texts
 
@@ -231,7 +231,7 @@ def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmni
             keras.layers.Dense(10, name="logits"),
         ]
     ).save(tmp_path / "flat.keras")
-    store.import_model(tmp_path / "flat.keras", name="flat")
+    store.import_model(tmp_path / "flat.keras", name="flat", actor=people.LOCAL)
     at = open_page(make_app, "test_images", {"image": "0"}, model_id="flat")
     assert not at.exception, exceptions(at)
     titles = _titles(at)
