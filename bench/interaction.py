@@ -94,7 +94,8 @@ def channel_fragment_ms(changes: int = 15, layer: str = "conv2d", size: str = "2
             browser.close()
     finally:
         stop_server(proc)
-    server_ms = [json.loads(line)["ms"] for line in timings.read_text().splitlines()]
+    rows = [json.loads(line) for line in timings.read_text().splitlines()]
+    server_ms = [r["ms"] for r in rows if r["label"] == "feature_maps.layer_view"]  # not the page runs
     suffix = f"_with_{trainings}_trainings" if trainings else ""
     counted = server_ms[-changes:]  # the page's first full run and the warm-up change come first
     return {
