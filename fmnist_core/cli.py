@@ -1,4 +1,4 @@
-"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,suspects,models,arch} [--json].
+"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,suspects,visualize,models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -135,6 +135,13 @@ def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     cell.add_argument("--channel", type=_whole, required=True)
     cell.add_argument("--row", type=_whole, required=True)
     cell.add_argument("--col", type=_whole, required=True)
+    vis = sub.add_parser(
+        "visualize", parents=[common], help="the input that maximises a channel's mean activation or a class's score"
+    )
+    vis.add_argument("--layer", default=None, help="a conv or pool layer, e.g. conv2d_1 (with --channel)")
+    vis.add_argument("--channel", type=_whole, default=None)
+    vis.add_argument("--class", dest="class_index", type=_whole, default=None, help="an output class (0..9)")
+    vis.add_argument("--seed", type=_whole, default=0, help="the start's noise (default 0)")
     sus = sub.add_parser("suspects", parents=[common], help="test images whose label looks wrong (cleanlab)")
     sus.add_argument("--top", type=_positive, default=None, help="only the N most suspect (default: all)")
 
@@ -386,6 +393,26 @@ def cmd_explain_cell(args: argparse.Namespace) -> None:
     _emit(args, payload, cell.describe())
 
 
+def cmd_visualize(args: argparse.Namespace) -> None:
+    from fmnist_core.visualize import Target, synthesise
+
+    if (args.class_index is None) == (args.layer is None and args.channel is None):
+        raise CliError("give either --layer and --channel, or --class")
+    if args.class_index is None and (args.layer is None or args.channel is None):
+        raise CliError("--layer and --channel go together")
+    target = Target(None, args.class_index) if args.class_index is not None else Target(args.layer, args.channel)
+    test = data.load_test_set(args.data_dir)
+    try:
+        found = synthesise(_load(args), target, seed=args.seed, test_images=test.images)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    text = (
+        f"{target.describe()}, seed {args.seed}: objective {found.objective:.4f}; the best test image "
+        f"#{found.best_test_index} scores {found.best_test_objective:.4f} ({found.seconds:.2f} s)"
+    )
+    _emit(args, found.to_json(), text)
+
+
 def cmd_suspects(args: argparse.Namespace) -> None:
     from fmnist_core.inference import predict_proba
     from fmnist_core.labels import find_suspects
@@ -421,6 +448,7 @@ COMMANDS = {
     "exemplars": cmd_exemplars,
     "explain-cell": cmd_explain_cell,
     "suspects": cmd_suspects,
+    "visualize": cmd_visualize,
 }
 
 

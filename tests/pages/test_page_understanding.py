@@ -74,3 +74,32 @@ def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
     at.selectbox(key="tr_preset").set_value("seed")
     rerun(at)
     assert any("**Augmentation:** none" in t for t in texts(at.markdown)), texts(at.markdown)
+
+
+def test_feature_maps_shows_the_synthesised_input_beside_the_best_test_image(make_app) -> None:
+    from fmnist_core import data, store
+    from fmnist_core.visualize import Target, synthesise
+
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d_1", "channel": "5"})
+    assert not at.exception, exceptions(at)
+    assert "What this channel would like to see" in texts(at.subheader)
+    expected = synthesise(
+        store.load_model(store.DEFAULT_RUN_ID),
+        Target("conv2d_1", 5),
+        seed=0,
+        test_images=data.load_test_set(data.DEBIAN_DIR).images,
+    )
+    captions = texts(at.caption)
+    assert f"Synthesised · mean of conv2d_1 channel 5 **{expected.objective:.3f}**" in captions, captions
+    assert f"Best test image · mean of conv2d_1 channel 5 **{expected.best_test_objective:.3f}**" in captions
+    assert any(f"#{expected.best_test_index}" == link.label for link in at.get("page_link"))
+
+
+def test_model_page_shows_what_the_network_thinks_a_sneaker_looks_like(make_app) -> None:
+    at = open_page(make_app, "model")
+    assert not at.exception, exceptions(at)
+    assert at.selectbox(key="model_synth_class").value == 7
+    assert any(c.startswith("Synthesised · Sneaker score (pre-softmax)") for c in texts(at.caption)), texts(at.caption)
+    at.selectbox(key="model_synth_class").set_value(1)
+    rerun(at)
+    assert any(c.startswith("Synthesised · Trouser score") for c in texts(at.caption)), texts(at.caption)
