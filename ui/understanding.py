@@ -116,7 +116,7 @@ def _synthesis_pair(info: Any, layer: str | None, index: int, seed: int, what: s
         best = found.best_test_index
         st.image(pixels(test.images[best] / 255.0, 6), width=SYNTH_PX, output_format="PNG")
         st.caption(f"Best test image · {what} **{found.best_test_objective:.3f}**")
-        st.page_link("pages/test_images.py", label=f"#{best}", query_params=link_params(image=best), key=f"{key}_link")
+        st.page_link("pages/test_images.py", label=f"#{best}", query_params=link_params(image=best))
     verdict = "beats" if found.objective > found.best_test_objective else "does not beat"
     st.caption(
         f"Gradient ascent from gray plus noise (seed {seed}), pixels kept in 0..1, with jitter, blur and total "
