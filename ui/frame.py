@@ -92,6 +92,7 @@ PAGE_SPECS = (
     ("pages/feature_maps.py", "Feature maps", ":material/layers:", "feature_maps"),
     ("pages/model.py", "Model", ":material/analytics:", "model"),
     ("pages/embedding.py", "Embedding", ":material/scatter_plot:", "embedding"),
+    ("pages/quiz.py", "Predict the model", ":material/psychology:", "quiz"),
 )
 
 

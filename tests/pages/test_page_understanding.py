@@ -103,3 +103,50 @@ def test_model_page_shows_what_the_network_thinks_a_sneaker_looks_like(make_app)
     at.selectbox(key="model_synth_class").set_value(1)
     rerun(at)
     assert any(c.startswith("Synthesised · Trouser score") for c in texts(at.caption)), texts(at.caption)
+
+
+def test_quiz_reveals_only_after_a_guess_and_keeps_score(make_app) -> None:
+    from fmnist_core import data, store
+    from fmnist_core.inference import predict_proba
+    from fmnist_core.quiz import draw
+
+    test = data.load_test_set(data.DEBIAN_DIR)
+    probs = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images)
+    questions = draw(probs, test.labels, seed=0, count=3)
+    at = open_page(make_app, "quiz")
+    assert not at.exception, exceptions(at)
+    first = questions[0].index
+    answer = int(probs[first].argmax())
+    assert f"Test image #{first} (question 1)" in texts(at.caption)
+    reveal = [b for b in at.button if b.label == "Reveal the model's answer"]
+    assert reveal and reveal[0].disabled  # no guess yet
+    assert not at.success and not at.error and not at.get("plotly_chart")  # nothing of the answer before a guess
+    assert not any("The model answered" in t for t in texts(at.markdown))
+
+    wrong_guess = (answer + 1) % 10
+    at.selectbox(key="quiz_guess").set_value(wrong_guess)
+    rerun(at)
+    assert not at.success and not at.error and not at.get("plotly_chart")  # a guess alone reveals nothing
+    [b for b in at.button if b.label == "Reveal the model's answer"][0].click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    assert texts(at.error) == [
+        f"The model answered **{CLASS_NAMES[answer]}** ({probs[first, answer]:.1%}). Not what the model answered."
+    ]
+    assert at.get("plotly_chart"), "no probabilities after the reveal"
+    score = at.session_state["quiz_score"]
+    assert (score.rounds, score.predicted_model) == (1, 0)
+    assert score.true_label_strategy == int(answer == int(test.labels[first]))
+
+    [b for b in at.button if b.label == "Next image"][0].click()
+    rerun(at)
+    second = questions[1].index
+    assert f"Test image #{second} (question 2)" in texts(at.caption)
+    assert at.selectbox(key="quiz_guess").value is None and not at.get("plotly_chart")
+    at.selectbox(key="quiz_guess").set_value(int(probs[second].argmax()))
+    rerun(at)
+    [b for b in at.button if b.label == "Reveal the model's answer"][0].click()
+    rerun(at)
+    assert at.session_state["quiz_score"].predicted_model == 1 and at.session_state["quiz_score"].rounds == 2
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Your predictions of the model"] == "50%" and metrics["Rounds"] == "2"
