@@ -84,7 +84,7 @@ with layout.container(width=420):
     if not revealed:
         st.button("Reveal the model's answer", type="primary", on_click=reveal, disabled=guess is None)
     else:
-        verdict = "You predicted the model." if guess == answer else "Not what the model answered."
+        verdict = "You predicted the model." if guess == answer else f"You guessed {CLASS_NAMES[int(guess)]}."
         (st.success if guess == answer else st.error)(
             f"The model answered **{CLASS_NAMES[answer]}** ({probs[item.index, answer]:.1%}). {verdict}"
         )

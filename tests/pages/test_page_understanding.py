@@ -131,7 +131,7 @@ def test_quiz_reveals_only_after_a_guess_and_keeps_score(make_app) -> None:
     rerun(at)
     assert not at.exception, exceptions(at)
     assert texts(at.error) == [
-        f"The model answered **{CLASS_NAMES[answer]}** ({probs[first, answer]:.1%}). Not what the model answered."
+        f"The model answered **{CLASS_NAMES[answer]}** ({probs[first, answer]:.1%}). You guessed {CLASS_NAMES[wrong_guess]}."
     ]
     assert at.get("plotly_chart"), "no probabilities after the reveal"
     score = at.session_state["quiz_score"]
