@@ -84,9 +84,9 @@ SYNTH_PX = 168  # a 28x28 picture drawn 6x
 def _test_scores(run_id: str, created: str | None, layer: str | None) -> np.ndarray:
     """Every test image's objective for every channel (or class) of a layer, once per (run, layer)."""
     from fmnist_core.visualize import objective_scores
-    from ui.state import _test_set, cached_model
+    from ui.state import cached_model, test_set_or_message
 
-    return objective_scores(cached_model(run_id, created), _test_set().images, layer)
+    return objective_scores(cached_model(run_id, created), test_set_or_message().images, layer)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -99,7 +99,7 @@ def synthesised(run_id: str, created: str | None, layer: str | None, index: int,
     return synthesise(cached_model(run_id, created), Target(layer, index), seed=seed, test_scores_of_layer=scores)
 
 
-def _synthesis_pair(info: Any, layer: str | None, index: int, seed: int, what: str, key: str) -> None:
+def _synthesis_pair(info: Any, layer: str | None, index: int, seed: int, what: str) -> None:
     """The synthesised picture beside the test image that scores highest on the same objective."""
     from ui.state import link_params, test_set_or_message
 
@@ -129,7 +129,7 @@ def channel_synthesis_section(info: Any, layer: str, channel: int) -> None:
     """Feature maps: the input that maximises this channel's mean activation."""
     st.subheader("What this channel would like to see")
     seed = int(st.number_input("Seed", min_value=0, max_value=999, value=0, key="fm_synth_seed", width=160))
-    _synthesis_pair(info, layer, channel, seed, f"mean of {layer} channel {channel}", "fm_synth")
+    _synthesis_pair(info, layer, channel, seed, f"mean of {layer} channel {channel}")
 
 
 def class_synthesis_section(info: Any) -> None:
@@ -146,4 +146,4 @@ def class_synthesis_section(info: Any) -> None:
         )
     )
     seed = int(row.number_input("Seed", min_value=0, max_value=999, value=0, key="model_synth_seed", width=160))
-    _synthesis_pair(info, None, cls, seed, f"{CLASS_NAMES[cls]} score (pre-softmax)", "model_synth")
+    _synthesis_pair(info, None, cls, seed, f"{CLASS_NAMES[cls]} score (pre-softmax)")
