@@ -144,14 +144,16 @@ def _redirected_scores(model: Any, x: Any, layer: str | None) -> Any:
     h, last = x, model.layers[-1]
     for lyr in model.layers:
         act = getattr(lyr, "activation", None)
-        relu = act is not None and getattr(act, "__name__", "") == "relu" and hasattr(lyr, "kernel")
+        relu = act is not None and getattr(act, "__name__", "") == "relu"
         if lyr is last and layer is None:
             return tf.matmul(tf.cast(h, lyr.kernel.dtype), lyr.kernel) + lyr.bias
         if relu:
-            kernel = tf.cast(lyr.kernel, h.dtype)
-            z = lyr.convolution_op(h, kernel) if hasattr(lyr, "convolution_op") else tf.matmul(h, kernel)
-            if getattr(lyr, "use_bias", False):
-                z = z + tf.cast(lyr.bias, z.dtype)
+            z = h  # an Activation("relu") layer (conv + batch norm + relu networks)
+            if hasattr(lyr, "kernel"):  # a conv or dense layer with its own relu
+                kernel = tf.cast(lyr.kernel, h.dtype)
+                z = lyr.convolution_op(h, kernel) if hasattr(lyr, "convolution_op") else tf.matmul(h, kernel)
+                if getattr(lyr, "use_bias", False):
+                    z = z + tf.cast(lyr.bias, z.dtype)
             leaky = tf.nn.leaky_relu(z, 0.1)
             h = leaky + tf.stop_gradient(tf.nn.relu(z) - leaky)  # forward: relu; backward: leaky relu
         else:
