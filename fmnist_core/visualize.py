@@ -214,10 +214,11 @@ def synthesise(
             x = np.asarray(tf.nn.conv2d(tf.constant(x), blur, 1, "SAME"))
     image = x[0, :, :, 0].astype(np.float32)
     value = objective(model, image, target)
+    seconds = time.perf_counter() - started  # the ascent alone, not the scoring of the test images below
     best_index = best_value = None
     if test_scores_of_layer is None and test_images is not None:
         test_scores_of_layer = objective_scores(model, test_images, target.layer)
     if test_scores_of_layer is not None:
         best_index = int(np.argmax(test_scores_of_layer[:, target.index]))
         best_value = float(test_scores_of_layer[best_index, target.index])
-    return Synthesis(target, image, value, best_index, best_value, seed, time.perf_counter() - started)
+    return Synthesis(target, image, value, best_index, best_value, seed, seconds)
