@@ -43,7 +43,7 @@ KERAS_FETCH := import os, keras; keras.datasets.fashion_mnist.load_data(); \
 # Referenced indirectly on purpose: a literal $(MAKE) would make `make -n data` execute the whole recipe.
 make_venv = $(MAKE) --no-print-directory venv
 
-.PHONY: help venv dev-venv data run dev system-test-deps test lint bench bench-full clean
+.PHONY: help venv dev-venv data run dev system-test-deps test test-quick lint bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
@@ -108,6 +108,11 @@ test: dev-venv data system-test-deps ## ruff check and format, then the whole py
 	$(VENV)/bin/ruff format --check .
 	$(VPY) -m pytest
 
+test-quick: dev-venv data ## the inner loop: ruff, then unit and AppTest tests (no browser, no Ray cluster)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VPY) -m pytest --ignore=tests/e2e --ignore=tests/pages/test_train_executors.py -m "not slow"
+
 lint: dev-venv ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -115,7 +120,7 @@ lint: dev-venv ## ruff check and ruff format --check
 bench: venv data ## quick benchmark, one epoch per preset (python -m bench --quick -> bench/measured/bench-quick.json)
 	TF_CPP_MIN_LOG_LEVEL=3 $(VPY) -m bench --quick
 
-bench-full: venv data ## full benchmark, the README's table (python -m bench -> bench/measured/bench-full.json)
+bench-full: venv data ## full benchmark, the table of docs/performance.md (python -m bench -> bench/measured/bench-full.json)
 	TF_CPP_MIN_LOG_LEVEL=3 $(VPY) -m bench
 
 clean: ## remove caches; keeps .venv, models/ and bench results

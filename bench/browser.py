@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,13 +58,16 @@ def start_server(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     timeout: float = 60.0,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
 ) -> tuple[subprocess.Popen, str, float]:
-    """Start `streamlit run SCRIPT` on 127.0.0.1 and a free port from the repo root.
+    """Start `streamlit run SCRIPT` on 127.0.0.1 and a free port (or `port`) from the repo root; `extra_args` are
+    more `streamlit run` options (e.g. `--secrets.files PATH` for a server with sign-in).
 
     Returns the process, its base URL (no trailing slash) and the seconds until it was healthy. The process
     leads its own group, so `stop_server` ends every child it started.
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     command = [
@@ -83,6 +86,7 @@ def start_server(
         "false",
         "--logger.enableRich",  # plain tracebacks in the log, not rich's forced ANSI colours
         "false",
+        *extra_args,
     ]
     out = log_path.open("w") if log_path is not None else subprocess.DEVNULL
     started = time.monotonic()
@@ -131,3 +135,21 @@ def stop_server(process: subprocess.Popen) -> None:
 def launch_chromium(playwright, **kwargs):  # noqa: ANN001, ANN201 - sync or async Playwright alike
     """Debian's Chromium, headless, with the flags above (never a downloaded browser)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **kwargs)
+
+
+# Page coordinates of one point of a plotly trace: where a person would click it.
+_POINT_XY = """(el, [trace, k]) => {
+  const gd = el.querySelector('.js-plotly-plot');
+  const tr = gd._fullData[trace];
+  const xa = gd._fullLayout[tr.xaxis === 'x' ? 'xaxis' : 'xaxis' + tr.xaxis.slice(1)];
+  const ya = gd._fullLayout[tr.yaxis === 'y' ? 'yaxis' : 'yaxis' + tr.yaxis.slice(1)];
+  const r = gd.getBoundingClientRect();
+  const x = xa.c2p(xa.d2c(tr.x[k]));
+  const y = ya.c2p(ya.d2c(tr.y[k]));
+  return {x: r.left + xa._offset + x, y: r.top + ya._offset + y};
+}"""
+
+
+def point_xy(chart, trace: int, point: int) -> dict[str, float]:  # noqa: ANN001 - a Playwright Locator
+    """Page coordinates {x, y} of point `point` of trace `trace` in the plotly chart `chart` (a stPlotlyChart)."""
+    return chart.evaluate(_POINT_XY, [trace, point])

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.limits import where_and_when
-from fmnist_core import architecture, estimate, store
+from fmnist_core import architecture, estimate, people, store
 from fmnist_core.presets import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ WIDE_NETWORK = {
 }
 NETWORKS: dict[str, tuple[str, dict[str, Any] | None]] = {  # name -> (preset, custom network)
     "fast": ("fast", None),
-    "seed": ("seed", None),
+    "notebook": ("notebook", None),
     "improved": ("improved", None),
     "custom-small": ("custom", SMALL_NETWORK),
     "custom-wide": ("custom", WIDE_NETWORK),
@@ -110,7 +110,7 @@ def train_timed(config: TrainConfig, home: Path) -> tuple[float, dict[str, float
     from fmnist_core.training import TrainingJob
 
     started = time.monotonic()
-    job = TrainingJob(config, home=home, command="python -m bench.estimate").start()
+    job = TrainingJob(config, home=home, command="python -m bench.estimate", actor=people.LOCAL).start()
     job.wait()
     measured = time.monotonic() - started
     snap = job.snapshot()

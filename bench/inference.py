@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from fmnist_core import data, store
+from fmnist_core import data, people, store
 from fmnist_core.activations import layer_outputs
 from fmnist_core.inference import predict_proba
 
@@ -57,7 +57,7 @@ def rss_over_trainings(limit: int, trainings: int = 6) -> dict[str, Any]:
     proc = psutil.Process()
     rss = []
     for k in range(trainings):
-        job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=limit, seed=k)).start()
+        job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=limit, seed=k), actor=people.LOCAL).start()
         job.wait()
         del job
         gc.collect()

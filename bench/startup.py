@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 from bench.limits import where_and_when
+from fmnist_core import people
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "measured" / "startup.json"
@@ -73,7 +74,7 @@ def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
     cpu_before, waiting_rss = _cpu_and_rss(warm_pid)
     cpu_before = cpu_before or 0.0  # a warm worker's warm-up is not the click's
     load = list(os.getloadavg())
-    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=limit), home=home)
+    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=limit), home=home, actor=people.LOCAL)
     clicked = time.monotonic()
     job.start()
     phases: dict[str, float] = {}

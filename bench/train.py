@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from fmnist_core import architecture
+from fmnist_core import architecture, people
 from fmnist_core.presets import PRESETS, TARGET_ACCURACY, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def train_here(preset: str, epochs: int | None, limit: int | None, evaluate_each
     from fmnist_core.training import TrainingJob
 
     config = TrainConfig(preset=preset, epochs=epochs, limit=limit, seed=1, evaluate_each_epoch=evaluate_each_epoch)
-    job = TrainingJob(config, home=Path(home), command=f"python -m bench.train {preset}").start()
+    job = TrainingJob(config, home=Path(home), command=f"python -m bench.train {preset}", actor=people.LOCAL).start()
     job.wait()
     snap = job.snapshot()
     if snap.state == "failed" or snap.save_error:
@@ -137,7 +137,7 @@ def first_elapsed(history: list[dict[str, Any]], target: float) -> float | None:
 def row_of(result: TrainResult, peak_rss_mb: float, limits: dict[str, float]) -> dict[str, Any]:
     """The preset's JSON row (keys exactly ROW_KEYS): throughput against its precision's matmul limit.
 
-    Without per-epoch evaluation (the seed row) the only test accuracy is the final one, reached when the fit ends.
+    Without per-epoch evaluation (the notebook row) the only test accuracy is the final one, reached when the fit ends.
     """
     mflop = mflop_per_image(result.preset)
     gflops = limits["bf16_gflops"] if result.precision == "mixed_bfloat16" else limits["fp32_gflops"]
@@ -166,12 +166,12 @@ def bench_presets(
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Train each preset in its own process; the rows, and per preset the run's details (epochs, seconds).
 
-    The seed row is the notebook's loop as written: no test evaluation between epochs.
+    The notebook row is its loop as written: no test evaluation between epochs.
     """
     rows, runs = [], {}
     for preset in presets:
         args = [preset] + (["--epochs", str(epochs)] if epochs else []) + (["--limit", str(limit)] if limit else [])
-        if preset == "seed":
+        if preset in ("notebook", "seed"):
             args.append("--no-epoch-eval")
         print(f"bench: training {preset} ({' '.join(args[1:]) or 'full'})...", file=sys.stderr, flush=True)
         started = time.monotonic()

@@ -110,13 +110,14 @@ class Description:
 
 # --- the presets, as specs ----------------------------------------------------------------------------
 NOTEBOOK_SPEC = ArchSpec(conv=(ConvBlock(64, 3), ConvBlock(64, 3)), dense=(128,))
-IMPROVED_SPEC = ArchSpec(
+# The improved preset's network before issue 14 (two convs, one with batch norm); runs saved then rebuild with it.
+EARLY_IMPROVED_SPEC = ArchSpec(
     conv=(ConvBlock(32, 3, padding="same"), ConvBlock(64, 3, padding="same", batch_norm=True)),
     dense=(256,),
     dropout=0.3,
 )
-# The improved preset's network since issue 14: two stages of two 3x3 'same' convs (32, then 64 filters) with batch
-# norm, a pool after each stage; "improved_cnn" stays for runs saved before it.
+# The improved preset's network: two stages of two 3x3 'same' convs (32, then 64 filters) with batch norm, a pool
+# after each stage.
 DEEP_SPEC = ArchSpec(
     conv=(
         ConvBlock(32, 3, padding="same", batch_norm=True, pool="none"),
@@ -127,7 +128,19 @@ DEEP_SPEC = ArchSpec(
     dense=(256,),
     dropout=0.3,
 )
-PRESET_SPECS: dict[str, ArchSpec] = {"seed_cnn": NOTEBOOK_SPEC, "improved_cnn": IMPROVED_SPEC, "deep_cnn": DEEP_SPEC}
+# Preset networks by the name runs record: "notebook_cnn" (the notebook's), "deep_cnn" (improved's), and
+# "improved_cnn" (improved's before issue 14).
+PRESET_SPECS: dict[str, ArchSpec] = {
+    "notebook_cnn": NOTEBOOK_SPEC,
+    "deep_cnn": DEEP_SPEC,
+    "improved_cnn": EARLY_IMPROVED_SPEC,
+}
+ARCHITECTURE_ALIASES = {"seed_cnn": "notebook_cnn"}  # the name runs saved before the rename recorded
+
+
+def preset_architecture(name: str) -> str:
+    """A preset network's current name (old names of runs saved earlier are mapped)."""
+    return ARCHITECTURE_ALIASES.get(name, name)
 
 
 # --- parsing --------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the network trains on: one training image as a preset's own training pipeline feeds it, 8 times.
 
-The views come from fmnist_core.worker.training_pipeline itself (looked up at call time), seeded, so a change to
+The views come from fmnist_core.pipeline.training_pipeline itself (looked up at call time), seeded, so a change to
 the pipeline or its augmentation changes this preview too; nothing here re-implements an augmentation.
 """
 
@@ -44,13 +44,13 @@ def training_views(preset: Preset | str, image: np.ndarray, label: int, seed: in
     The pipeline gets `count` copies of the image and one batch of `count` is taken: each copy draws its own
     augmentation, exactly as images of a training batch do. Presets without augmentation give the image unchanged.
     """
-    from fmnist_core import worker
+    from fmnist_core import pipeline
 
     preset = PRESETS[preset] if isinstance(preset, str) else preset
     dtype = np.float64 if preset.input_dtype == "float64" else np.float32
     copies = np.repeat(np.asarray(image, dtype=np.uint8)[None], count, axis=0)
     labels = np.full(count, int(label), dtype=np.int64)
-    pipeline = worker.training_pipeline(preset, copies, labels, dtype, count, seed)
+    pipeline = pipeline.training_pipeline(preset, copies, labels, dtype, count, seed)
     batch, _ = next(iter(pipeline))
     views = np.asarray(batch, dtype=np.float32).reshape(count, 28, 28)
     original = copies[0].astype(np.float32) / 255.0

@@ -1,4 +1,5 @@
-"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,suspects,visualize,models,arch} [--json].
+"""Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,attribute,sanity,flip,
+suspects,visualize,models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fmnist_core import architecture, data, store
+from fmnist_core import architecture, data, people, store
+from fmnist_core.presets import PRESET_ALIASES
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig
 
 EXIT_USAGE = 2
@@ -76,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--preset",
         default=None,
-        choices=sorted(PRESETS),
-        help=f"training recipe (default {DEFAULT_PRESET}; 'custom' with --arch)",
+        choices=sorted([*PRESETS, *PRESET_ALIASES]),
+        help=f"training recipe (default {DEFAULT_PRESET}; 'custom' with --arch; 'seed' is the old name of 'notebook')",
     )
     train.add_argument("--arch", metavar="SPEC.json", default=None, help="train your own network (architecture spec)")
     train.add_argument("--epochs", type=_positive, default=None)
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=_positive, default=None, help="use only this many training images")
     train.add_argument("--run-id", default=None, help="save under this id (default: generated)")
     train.add_argument("--output-dir", default=None, help="save into this folder (default: FMNIST_HOME or ./models)")
+    train.add_argument("--owner", default=None, help="the identity the run belongs to (default: local)")
 
     sub.add_parser("evaluate", parents=[common(suppress=True)], help="test loss and accuracy of a model")
     predict = sub.add_parser("predict", parents=[common(suppress=True)], help="predict one test image")
@@ -108,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check, evaluate on the test set and store a .keras model (at most 50 MB; no custom code)",
     )
     models.add_argument("--name", default=None, help="run id for the imported model (default: generated)")
+    models.add_argument("--owner", default=None, help="the identity the imported run belongs to (default: local)")
     arch = sub.add_parser(
         "arch", parents=[common(suppress=True)], help="check a network spec (JSON) and show its layers and cost"
     )
@@ -135,13 +139,10 @@ def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     cell.add_argument("--channel", type=_whole, required=True)
     cell.add_argument("--row", type=_whole, required=True)
     cell.add_argument("--col", type=_whole, required=True)
-    vis = sub.add_parser(
-        "visualize", parents=[common], help="the input that maximises a channel's mean activation or a class's score"
-    )
-    vis.add_argument("--layer", default=None, help="a conv or pool layer, e.g. conv2d_1 (with --channel)")
-    vis.add_argument("--channel", type=_whole, default=None)
-    vis.add_argument("--class", dest="class_index", type=_whole, default=None, help="an output class (0..9)")
-    vis.add_argument("--seed", type=_whole, default=0, help="the start's noise (default 0)")
+    from fmnist_core import cli_explain, cli_visualize  # attribute, sanity, flip; visualize: modules of their own
+
+    cli_explain.add_commands(sub, common)
+    cli_visualize.add_commands(sub, common)
     sus = sub.add_parser("suspects", parents=[common], help="test images whose label looks wrong (cleanlab)")
     sus.add_argument("--top", type=_positive, default=None, help="only the N most suspect (default: all)")
 
@@ -206,7 +207,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     if args.import_file:
-        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir)
+        # The command line is the machine's administrator: it may act for anyone, with no per-person limits.
+        actor = people.administrator(args.owner)
+        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir, actor=actor)
         info = result.info
         payload = {
             "id": result.run_id,
@@ -214,6 +217,7 @@ def cmd_models(args: argparse.Namespace) -> None:
             "test_accuracy": info.test_accuracy,
             "test_loss": info.test_loss,
             "params": info.metadata.params,
+            "owner": info.metadata.owner,
             "input_scaling": info.metadata.input_scaling,
             "notes": list(result.notes),
         }
@@ -229,8 +233,10 @@ def cmd_models(args: argparse.Namespace) -> None:
         return
     if args.name:
         raise CliError("--name goes with --import")
+    if args.owner:
+        raise CliError("--owner goes with --import (or with train)")
     if args.delete:
-        store.delete_run(args.delete)
+        store.delete_run(args.delete, actor=people.ADMIN)
         _emit(args, {"deleted": args.delete}, f"deleted {args.delete}")
         return
     runs = store.list_runs()
@@ -242,15 +248,17 @@ def cmd_models(args: argparse.Namespace) -> None:
             "preset": r.preset,
             "status": r.status,
             "shipped": r.shipped,
+            "owner": r.metadata.owner,
             "error": r.error,
         }
         for r in runs
     ]
-    lines = [f"{'id':<34} {'accuracy':>8}  {'status':<9} {'preset':<8} created"]
+    lines = [f"{'id':<34} {'accuracy':>8}  {'status':<9} {'preset':<8} {'owner':<20} created"]
     for r in runs:
         acc = f"{r.test_accuracy:.4f}" if r.test_accuracy is not None else "-"
         extra = f"  ({r.error})" if r.error else (" (shipped)" if r.shipped else "")
-        lines.append(f"{r.id:<34} {acc:>8}  {r.status:<9} {r.preset or '-':<8} {r.created or '-'}{extra}")
+        owner = r.metadata.owner or "-"
+        lines.append(f"{r.id:<34} {acc:>8}  {r.status:<9} {r.preset or '-':<8} {owner:<20} {r.created or '-'}{extra}")
     _emit(args, payload, "\n".join(lines))
 
 
@@ -259,6 +267,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
 
     arch = architecture.to_dict(read_spec(args.arch)) if args.arch else None
     preset = args.preset or ("custom" if arch is not None else DEFAULT_PRESET)
+    if preset in PRESET_ALIASES:
+        print(f"note: --preset {preset} is now called {PRESET_ALIASES[preset]}", file=sys.stderr)
     data.find_data_dir(args.data_dir)  # fail fast, before a worker starts
     config = TrainConfig(
         preset=preset,
@@ -271,7 +281,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
     )
     command = "python -m fmnist_core " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     home = Path(args.output_dir) if args.output_dir else None
-    job = TrainingJob(config, home=home, data_dir=args.data_dir, run_id=args.run_id, command=command).start()
+    actor = people.administrator(args.owner)  # the machine's administrator, training for --owner
+    job = TrainingJob(config, home=home, data_dir=args.data_dir, run_id=args.run_id, command=command, actor=actor)
+    job.start()
     reported = 0
     try:
         while not job.wait(0.5):
@@ -300,6 +312,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
         "precision": snap.precision,
         "executor": snap.executor,
         "node": snap.node,
+        "owner": job.owner,
         "history": snap.history,
     }
     text = (
@@ -393,26 +406,6 @@ def cmd_explain_cell(args: argparse.Namespace) -> None:
     _emit(args, payload, cell.describe())
 
 
-def cmd_visualize(args: argparse.Namespace) -> None:
-    from fmnist_core.visualize import Target, synthesise
-
-    if (args.class_index is None) == (args.layer is None and args.channel is None):
-        raise CliError("give either --layer and --channel, or --class")
-    if args.class_index is None and (args.layer is None or args.channel is None):
-        raise CliError("--layer and --channel go together")
-    target = Target(None, args.class_index) if args.class_index is not None else Target(args.layer, args.channel)
-    test = data.load_test_set(args.data_dir)
-    try:
-        found = synthesise(_load(args), target, seed=args.seed, test_images=test.images)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    text = (
-        f"{target.describe()}, seed {args.seed}: objective {found.objective:.4f}; the best test image "
-        f"#{found.best_test_index} scores {found.best_test_objective:.4f} ({found.seconds:.2f} s)"
-    )
-    _emit(args, found.to_json(), text)
-
-
 def cmd_suspects(args: argparse.Namespace) -> None:
     from fmnist_core.inference import predict_proba
     from fmnist_core.labels import find_suspects
@@ -448,7 +441,6 @@ COMMANDS = {
     "exemplars": cmd_exemplars,
     "explain-cell": cmd_explain_cell,
     "suspects": cmd_suspects,
-    "visualize": cmd_visualize,
 }
 
 
@@ -462,7 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             cmd_train(args, argv)
         else:
-            COMMANDS[args.command](args)
+            from fmnist_core import cli_explain, cli_visualize
+
+            {**COMMANDS, **cli_explain.COMMANDS, **cli_visualize.COMMANDS}[args.command](args)
     except (data.DataError, store.StoreError, ConfigError, CliError, architecture.SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fmnist_core import settings
+
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
     "Trouser",
@@ -70,15 +72,15 @@ def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     dirs: list[Path] = []
     if data_dir:
         dirs.append(Path(data_dir))
-    elif os.environ.get("FMNIST_DATA_DIR"):
-        dirs.append(Path(os.environ["FMNIST_DATA_DIR"]))
+    elif settings.data_dir():
+        dirs.append(Path(settings.data_dir()))
     dirs += [KERAS_CACHE_DIR, DEBIAN_DIR]
     return dirs
 
 
 def find_data_dir(data_dir: str | os.PathLike | None = None, download: bool = False) -> Path:
     """Return the first folder holding all four files; an explicit folder is never silently skipped."""
-    explicit = data_dir or os.environ.get("FMNIST_DATA_DIR")
+    explicit = data_dir or settings.data_dir()
     if explicit:
         path = Path(explicit)
         missing = [name for name in FILES.values() if not (path / name).is_file()]

@@ -1,7 +1,7 @@
 """The map of all test images: each image's features from the last hidden layer, projected to 2-D.
 
 PCA (numpy's SVD) always: exact, fast and deterministic. t-SNE (openTSNE) when it is installed: it keeps each
-image's neighbours of the same class far better than PCA, at seconds of CPU (README, Performance), so pages cache it
+image's neighbours of the same class far better than PCA, at seconds of CPU (docs/performance.md), so pages cache it
 per model.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from fmnist_core.inference import as_model_input, per_model
 
 PCA = "PCA"
 TSNE = "t-SNE"
+EXAGGERATION_ITERATIONS, ITERATIONS = 75, 150
+Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening), for a progress bar
 # Layers that pass features through unchanged at inference: the "last hidden layer" is the one before them.
 PASS_THROUGH_TYPES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout")
 
@@ -89,24 +92,41 @@ def tsne_available() -> bool:
     return importlib.util.find_spec("openTSNE") is not None
 
 
-def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2) -> np.ndarray:
+def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2, progress: Progress | None = None) -> np.ndarray:
     """t-SNE (openTSNE, FFT-accelerated gradients) of the features' top 50 principal components.
 
     Reducing to 50 PCA dimensions first is the usual recipe: the neighbour search gets cheap and noise drops.
     The initialisation is PCA and the random state is `seed`, so a seed gives the same map. 75 + 150 iterations
     (early exaggeration, then normal) instead of openTSNE's 250 + 500: a fifth of the optimisation for the same
-    neighbour agreement as longer runs (README, Performance).
+    neighbour agreement as longer runs (docs/performance.md). `progress` hears of the neighbour search and of
+    every 15th iteration: the whole takes seconds, and a learner should see it move.
     """
     from openTSNE import TSNE as OpenTSNE
 
+    total = EXAGGERATION_ITERATIONS + ITERATIONS
+    done = [0]
+    every = 15
+
+    def report(*_: Any) -> bool:
+        done[0] += every
+        if progress is not None:
+            progress(
+                0.25 + 0.75 * min(1.0, done[0] / total), f"arranging the points: step {min(done[0], total)} of {total}"
+            )
+        return False  # never stop early
+
+    if progress is not None:
+        progress(0.0, "finding each image's nearest neighbours")
     x = np.asarray(features, dtype=np.float32)
     reduced = pca(x, components=min(50, x.shape[1])) if x.shape[1] > 50 else x
     estimator = OpenTSNE(
         n_components=2,
         perplexity=30,
         initialization="pca",
-        early_exaggeration_iter=75,
-        n_iter=150,
+        early_exaggeration_iter=EXAGGERATION_ITERATIONS,
+        n_iter=ITERATIONS,
+        callbacks=report,
+        callbacks_every_iters=every,
         negative_gradient_method="fft",
         random_state=seed,
         n_jobs=n_jobs,
@@ -115,21 +135,23 @@ def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2) -> np.ndarray:
     return np.asarray(estimator.fit(reduced.astype(np.float64)), dtype=np.float32)
 
 
-def project(features: np.ndarray, method: str = PCA, seed: int = 0) -> np.ndarray:
+def project(features: np.ndarray, method: str = PCA, seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """(N, 2) points by PCA or t-SNE."""
     if method == PCA:
         return pca(features, 2)
     if method == TSNE:
         if not tsne_available():
             raise ValueError("t-SNE needs the openTSNE package (pip install -r requirements.txt)")
-        return tsne(features, seed=seed)
+        return tsne(features, seed=seed, progress=progress)
     raise ValueError(f"unknown projection {method!r}; choose {PCA} or {TSNE}")
 
 
-def embed(model: Any, images: np.ndarray, method: str = PCA, seed: int = 0) -> Embedding:
+def embed(
+    model: Any, images: np.ndarray, method: str = PCA, seed: int = 0, progress: Progress | None = None
+) -> Embedding:
     """The images' last-hidden-layer features projected to 2-D."""
     layer = feature_layer(model)
     feats = features(model, images, layer)
     started = time.perf_counter()
-    points = project(feats, method, seed)
+    points = project(feats, method, seed, progress)
     return Embedding(layer, method, points, time.perf_counter() - started)

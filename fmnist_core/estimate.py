@@ -36,7 +36,7 @@ ROUGH = "rough"  # scaled by FLOPs from a different network or batch size
 NEWEST = 5  # runs used at most, newest first: the machine's speed drifts over hours
 MIN_STEADY_IMAGES = 512  # fewer steady images than this measure start-up noise more than a rate
 # How far the time may be from the estimate: measured runs of one network here varied by about this much between
-# hours (README, Performance); FLOPs miss batch norm, casts and memory traffic, by up to 2x either way.
+# hours (docs/performance.md); FLOPs miss batch norm, casts and memory traffic, by up to 2x either way.
 MEASURED_SPREAD = (0.85, 1.2)
 ROUGH_RATE_SPREAD = (0.6, 2.0)  # on what a network changes: its training, evaluations, tracing, final test
 

@@ -9,7 +9,6 @@ reads the stream; nothing here touches TensorFlow.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -17,18 +16,19 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
+from fmnist_core import settings
 from fmnist_core.progress import Event
 from fmnist_core.worker import WorkerSpec, process_main
 
 LOCAL = "local-process"
 RAY = "ray"
-RAY_ADDRESS_ENV = "FMNIST_RAY_ADDRESS"
+RAY_ADDRESS_ENV = settings.RAY_ADDRESS
 WARM_READY = "warm-ready"  # what a warm worker sends once TensorFlow is imported and the data loaded
 
 
 def executor_name() -> str:
     """ "ray" when FMNIST_RAY_ADDRESS names a cluster, else "local-process"."""
-    return RAY if os.environ.get(RAY_ADDRESS_ENV, "").strip() else LOCAL
+    return RAY if settings.ray_address() else LOCAL
 
 
 class WarmSource(Protocol):

@@ -23,7 +23,7 @@ class Preset:
 
     name: str
     description: str
-    architecture: str = "seed_cnn"
+    architecture: str = "notebook_cnn"
     epochs: int = 5
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -55,7 +55,7 @@ FAST = Preset(
     augment=("flip",),
 )
 # fast's feeding and schedule on a deeper network (two convs per stage) with flips and shifts: 0.935 within 5x the
-# notebook's wall time on a CPU with bfloat16 (README, Performance).
+# notebook's wall time on a CPU with bfloat16 (docs/performance.md).
 IMPROVED = replace(
     FAST,
     name="improved",
@@ -77,8 +77,8 @@ CUSTOM = replace(
 PRESETS: dict[str, Preset] = {
     "fast": FAST,
     "improved": IMPROVED,
-    "seed": Preset(
-        name="seed",
+    "notebook": Preset(
+        name="notebook",
         description=(
             "The original Keras tutorial network (2 convs) trained as the tutorial does: inputs /255 (float64), "
             "batch 32, Adam 1e-3, 5 epochs."
@@ -87,6 +87,13 @@ PRESETS: dict[str, Preset] = {
     "custom": CUSTOM,
 }
 DEFAULT_PRESET = "fast"
+# Old names still accepted (the command line says so once): "seed" was the notebook preset's name.
+PRESET_ALIASES = {"seed": "notebook"}
+
+
+def preset_name(name: str) -> str:
+    """A preset's current name (an old name is mapped; anything else is returned as given)."""
+    return PRESET_ALIASES.get(name, name)
 
 
 class ConfigError(ValueError):
@@ -105,6 +112,10 @@ class TrainConfig:
     limit: int | None = None  # how many of the 60,000 training images to use
     evaluate_each_epoch: bool = True
     arch: dict[str, Any] | None = None  # an architecture spec (fmnist_core.architecture); None: the preset's network
+
+    def __post_init__(self) -> None:
+        if self.preset in PRESET_ALIASES:  # an old name: the run records the current one
+            object.__setattr__(self, "preset", PRESET_ALIASES[self.preset])
 
     def resolved(self) -> TrainConfig:
         """Fill the preset's defaults and validate; raises ConfigError with a clear message."""

@@ -22,7 +22,7 @@ PHASE_STARTING = "starting Python"
 PHASE_TENSORFLOW = "loading TensorFlow"
 PHASE_DATA = "loading data"
 PHASE_BUILD = "building the network"
-PHASE_FIRST_BATCH = "first batch"  # TensorFlow traces and compiles the step: seconds, before any rate is known
+PHASE_FIRST_BATCH = "preparing the first batch"  # TensorFlow traces and compiles the step: seconds, no rate yet
 PHASE_TRAINING = "training"
 PHASE_EVALUATING = "evaluating on the test set"
 PHASE_SAVING = "saving"
@@ -393,11 +393,12 @@ def clock(seconds: float) -> str:
 def progress_text(snap: Snapshot) -> str:
     """The live view's one line: what the worker is doing, and an ETA only once a rate has been measured.
 
-    Before the data is loaded there are no batches to count, so the line names the phase alone ("Loading
-    TensorFlow · elapsed 0:12"), never "batch 0/0".
+    Until the first batch has run there is nothing to count, so the line names the phase alone ("Loading
+    TensorFlow · elapsed 0:12", "Preparing the first batch · elapsed 0:14"), never "batch 0/0" or a frozen
+    "batch 0/47".
     """
     elapsed = f"elapsed {clock(snap.elapsed)}"
-    if not snap.batches_per_epoch:
+    if not snap.batches_per_epoch or (snap.phase == PHASE_FIRST_BATCH and not snap.batch):
         return f"{snap.phase[:1].upper()}{snap.phase[1:]} · {elapsed}"
     parts = [
         f"Epoch {max(snap.epoch, 1)}/{snap.epochs}",

@@ -9,7 +9,6 @@ by the actor into the job's store path, so FMNIST_HOME must be storage every nod
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +18,11 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from fmnist_core.executors import RAY_ADDRESS_ENV
+from fmnist_core import settings
 from fmnist_core.progress import Cancelled, Event, Started
-from fmnist_core.worker import RETRY_WINDOW_SECONDS, WORKER_NICE, Trainer, WorkerSpec
+from fmnist_core.worker import RETRY_WINDOW_SECONDS, Trainer, WorkerSpec, lower_priority
 
-CPUS_ENV = "FMNIST_RAY_CPUS"
+CPUS_ENV = settings.RAY_CPUS
 POLL_SECONDS = 0.25  # how often the job asks the actor for new events
 _connect_lock = threading.Lock()
 
@@ -35,7 +34,7 @@ def connect() -> None:
             return
         package = Path(__file__).resolve().parent
         ray.init(
-            address=os.environ.get(RAY_ADDRESS_ENV, "auto").strip(),
+            address=settings.ray_address() or "auto",
             runtime_env={"py_modules": [str(package)], "excludes": ["__pycache__"]},
             log_to_driver=False,  # the actors' logs stay in the cluster's log files, not in the web server's console
             logging_level="ERROR",
@@ -43,10 +42,7 @@ def connect() -> None:
 
 
 def cpus_per_training() -> float:
-    try:
-        return max(0.5, float(os.environ.get(CPUS_ENV, "2")))
-    except ValueError:
-        return 2.0
+    return settings.ray_cpus()
 
 
 @ray.remote(max_concurrency=4)  # threaded: poll() and stop() answer while run() trains
@@ -65,10 +61,7 @@ class TrainingActor:
 
     def run(self) -> bool:
         """Train, evaluate, save; True when a failed save left the model here for a retry."""
-        try:
-            os.nice(WORKER_NICE)
-        except OSError:
-            pass
+        lower_priority(self._trainer.spec.scheduling)  # as a local worker: nice 19, SCHED_IDLE when asked
         self._trainer.run()
         return self._trainer.can_retry
 

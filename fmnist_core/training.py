@@ -3,7 +3,8 @@
 The fit itself runs in a worker (fmnist_core.worker: a spawned process, or a Ray actor when FMNIST_RAY_ADDRESS
 is set); a thread of the job reads the worker's progress events into a lock-protected `LiveState`, and
 `snapshot()` returns a frozen `Snapshot`. Locally a process-wide scheduler caps concurrent trainings
-(FMNIST_MAX_TRAININGS, default 2) and queues the rest in FIFO order; on Ray the cluster's resources do.
+(FMNIST_MAX_TRAININGS, default 2) and queues the rest, people in turn (fmnist_core.fairqueue); on Ray the
+cluster's resources do. Each job has an owner (a people.Actor); starting one checks that person's fair share.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
-from fmnist_core import executors, store, warm
+from fmnist_core import executors, people, settings, store, warm
+from fmnist_core.fairqueue import FairSlots
 from fmnist_core.presets import (  # re-exported: the pages, the CLI and the tests import them from here
     DEFAULT_PRESET,
     PRESETS,
@@ -55,53 +57,46 @@ __all__ = [
 RETRY_TIMEOUT_SECONDS = 300  # how long retry_save waits for the worker's answer
 
 
-class _Slots:
-    """FIFO admission for local trainings: at most `capacity` run at once, the rest wait their turn."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._queue: list[object] = []
-        self._running = 0
-
-    @staticmethod
-    def capacity() -> int:
-        try:
-            return max(1, int(os.environ.get("FMNIST_MAX_TRAININGS", "2")))
-        except ValueError:
-            return 2
-
-    def acquire(self, owner: object, cancelled: threading.Event) -> bool:
-        with self._cond:
-            self._queue.append(owner)
-            while self._queue[0] is not owner or self._running >= self.capacity():
-                if cancelled.is_set():
-                    self._queue.remove(owner)
-                    self._cond.notify_all()
-                    return False
-                self._cond.wait(0.2)
-            self._queue.pop(0)
-            self._running += 1
-            self._cond.notify_all()
-            return True
-
-    def release(self) -> None:
-        with self._cond:
-            self._running -= 1
-            self._cond.notify_all()
-
-    def position(self, owner: object) -> int | None:
-        """1-based place in the queue, or None when not waiting."""
-        with self._cond:
-            return self._queue.index(owner) + 1 if owner in self._queue else None
-
-    def running(self) -> int:
-        with self._cond:
-            return self._running
-
-
-SLOTS = _Slots()
+SLOTS = FairSlots(settings.max_trainings)
 # Warm workers for the free slots: the local trainings take one when it is there (fmnist_core.warm).
 WARM = warm.WarmPool(wanted=lambda: SLOTS.capacity() - SLOTS.running())
+# Every job started in this process and not yet ended, with its owner: the per-person limit spans all of a
+# person's tabs and browsers (sessions of one server), and the Class page shows who is training now.
+_ACTIVE: dict[TrainingJob, str] = {}
+_ACTIVE_LOCK = threading.Lock()
+_REGISTER_LOCK = threading.Lock()
+_LAST_START: dict[str, float] = {}  # owner -> time.time() of their last training start
+
+
+def last_starts() -> dict[str, float]:
+    """When each person last started a training in this server (time.time())."""
+    with _ACTIVE_LOCK:
+        return dict(_LAST_START)
+
+
+def active_trainings() -> dict[str, int]:
+    """Trainings running or queued in this server, per owner."""
+    with _ACTIVE_LOCK:
+        counts: dict[str, int] = {}
+        for owner in _ACTIVE.values():
+            counts[owner] = counts.get(owner, 0) + 1
+        return counts
+
+
+def training_blocker(actor: people.Actor, home: Path | None = None) -> str | None:
+    """The sentence that says why this person cannot start a training now (a limit), or None."""
+    try:
+        _check_limits(actor, Path(home or store.home_dir()))
+    except people.LimitReached as exc:
+        return str(exc)
+    return None
+
+
+def _check_limits(actor: people.Actor, home: Path) -> None:
+    if not actor.signed_in:
+        return
+    runs = people.owned_by((r.metadata.owner for r in store.list_runs(home, include_shipped=False)), actor)
+    people.check_new_training(actor, active_trainings().get(actor.id, 0), runs)
 
 
 def warm_up() -> None:
@@ -121,8 +116,13 @@ class TrainingJob:
         run_id: str | None = None,
         command: str | None = None,
         executor: str | None = None,
+        *,
+        actor: people.Actor,
     ) -> None:
         self.config = config.resolved()
+        self.actor = actor
+        self.owner = actor.id  # recorded in the run's metadata
+        self.started_at: float | None = None  # time.time() of start(): the Class page's "last activity"
         self.command = command
         self.run_id = store.validate_run_id(run_id) if run_id else None
         self.preset = PRESETS[self.config.preset]
@@ -144,11 +144,25 @@ class TrainingJob:
 
     # --- control -------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
-        """Start the job's thread (once), which queues, launches the worker and follows it; returns self."""
+        """Start the job's thread (once), which queues, launches the worker and follows it; returns self.
+
+        people.LimitReached (nothing started) when the actor already has as many trainings running or queued, or
+        runs stored, as a person may (FMNIST_TRAININGS_PER_USER, FMNIST_RUNS_PER_USER).
+        """
         if self._thread is None:
+            self._register()
+            self.started_at = time.time()
             self._thread = threading.Thread(target=self._run, name=f"training-{id(self):x}", daemon=True)
             self._thread.start()
         return self
+
+    def _register(self) -> None:
+        # One lock around the check and the registration: two tabs clicking Train at once cannot both pass.
+        with _REGISTER_LOCK:
+            _check_limits(self.actor, self.home)
+            with _ACTIVE_LOCK:
+                _ACTIVE[self] = self.owner
+                _LAST_START[self.owner] = time.time()
 
     def stop(self) -> None:
         """Ask to stop after the current batch; what was learned is kept and saved as a stopped run."""
@@ -196,6 +210,10 @@ class TrainingJob:
                 raise store.StoreError(self._s.save_error)
             return str(self._s.run_id)
 
+    def _unregister(self) -> None:
+        with _ACTIVE_LOCK:
+            _ACTIVE.pop(self, None)
+
     # --- the job's thread ------------------------------------------------------------------------
     def _apply(self, event: Event) -> None:
         with self._cond:
@@ -215,9 +233,10 @@ class TrainingJob:
         with self._cond:
             self._s.started = time.monotonic()
         local = self.executor == executors.LOCAL
-        if local and not SLOTS.acquire(self, self._stop):
+        if local and not SLOTS.acquire(self, self.owner, self._stop):
             self._apply(Cancelled())
             self._end()
+            self._unregister()
             return
         holding = local
         try:
@@ -232,8 +251,10 @@ class TrainingJob:
                 run_id=self.run_id,
                 command=self.command,
                 executor=self.executor,
+                owner=self.owner,
                 parent_pid=os.getpid() if local else None,
                 launched_at=time.time(),  # wall clock: the worker may be on another node (Ray)
+                scheduling=settings.worker_scheduling(),
             )
             self._handle = handle = executors.launch(self.executor, spec, warm=WARM)
             if self._stop.is_set():
@@ -244,6 +265,7 @@ class TrainingJob:
                     if holding:  # a worker lingering for a save retry no longer needs a training slot
                         SLOTS.release()
                         holding = False
+                    self._unregister()  # nor does it count as its owner's training any more
                     self._ended.set()
             death = handle.death()
             with self._cond:
@@ -259,3 +281,4 @@ class TrainingJob:
                 self._worker_gone = True
                 self._cond.notify_all()
             self._ended.set()
+            self._unregister()

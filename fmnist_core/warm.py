@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from fmnist_core import data
+from fmnist_core import data, settings
 from fmnist_core.executors import LOCAL, WARM_READY, LocalProcess, spawn_process
 from fmnist_core.presets import DEFAULT_PRESET, TrainConfig
 from fmnist_core.progress import Event
-from fmnist_core.worker import FAULT_ENV, Trainer, WorkerSpec, prepare_process, serve
+from fmnist_core.worker import Trainer, WorkerSpec, prepare_process, serve
 
-IDLE_ENV = "FMNIST_WARM_IDLE_SECONDS"
+IDLE_ENV = settings.WARM_IDLE_SECONDS
 DEFAULT_IDLE_SECONDS = 300.0
 POLL_SECONDS = 0.5  # how often the pool thread looks at its workers (readiness, deaths, idleness)
 REHEARSAL_IMAGES = 256  # two batches of the default preset: enough to run fit, its validation, evaluate and save
@@ -41,10 +41,7 @@ REHEARSAL_IMAGES = 256  # two batches of the default preset: enough to run fit, 
 
 def idle_seconds() -> float:
     """FMNIST_WARM_IDLE_SECONDS: how long warm workers wait unused before they end (0: no warm workers)."""
-    try:
-        return max(0.0, float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_SECONDS)))
-    except ValueError:
-        return DEFAULT_IDLE_SECONDS
+    return settings.warm_idle_seconds()
 
 
 def worker_environment() -> dict[str, str]:
@@ -54,7 +51,7 @@ def worker_environment() -> dict[str, str]:
     behaves as a cold worker spawned at the click would. (TensorFlow's own variables, which importing it in the
     server sets, are left out: they would retire every warm worker the first time a model page loads.)
     """
-    return {name: value for name, value in os.environ.items() if name.startswith("FMNIST_")}
+    return settings.worker_environment()
 
 
 # --- the warm process ---------------------------------------------------------------------------------------
@@ -65,7 +62,7 @@ class _Interrupted(Exception):
 def rehearse(conn: Connection) -> None:
     """Train the default preset on a few hundred images into a temporary folder, then forget it.
 
-    The first training in a process pays for Keras' and TensorFlow's first use (README, Performance: start-up);
+    The first training in a process pays for Keras' and TensorFlow's first use (docs/performance.md: start-up);
     the rehearsal pays it before the click. Its events go nowhere, and any message on `conn` cuts it short at the
     next event. Keras' session is cleared afterwards, so automatic names count from zero for the real training as
     in a cold worker.
@@ -77,17 +74,13 @@ def rehearse(conn: Connection) -> None:
             raise _Interrupted
 
     config = TrainConfig(preset=DEFAULT_PRESET, epochs=1, limit=REHEARSAL_IMAGES).resolved()
-    fault = os.environ.pop(FAULT_ENV, None)  # a test's injected fault is for the real training, not this one
     interrupted = False
-    try:
-        with tempfile.TemporaryDirectory(prefix="fmnist-warm-") as home:
+    try:  # a test's injected fault is for the real training, not this one
+        with settings.without_test_fault(), tempfile.TemporaryDirectory(prefix="fmnist-warm-") as home:
             spec = WorkerSpec(config=config, home=home, data_dir=None, run_id=None, command=None, executor=LOCAL)
             Trainer(spec, send, threading.Event()).run()
     except _Interrupted:
         interrupted = True
-    finally:
-        if fault is not None:
-            os.environ[FAULT_ENV] = fault
     import keras
 
     keras.backend.clear_session(free_memory=not interrupted)  # with a spec waiting, no full collection first

@@ -1,4 +1,4 @@
-"""The Keras side of a training: data pipeline, live callback, fit, evaluate, save. Runs in a worker.
+"""The Keras side of a training: fit, evaluate, save (feeding in pipeline.py, the callback in live.py). Runs in a worker.
 
 A worker is a spawned process (`process_main`, the local default) or a Ray actor (fmnist_core.executors); the
 web server never imports TensorFlow for a training. The worker reports through `emit(event)` (plain values,
@@ -25,17 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core import data, store
-from fmnist_core.presets import PRESETS, TARGET_ACCURACY, Preset, TrainConfig, bfloat16_supported
+from fmnist_core import data, faults, settings, store
+from fmnist_core.live import live_callback
+from fmnist_core.pipeline import training_pipeline, validation_pipeline
+from fmnist_core.presets import PRESETS, TARGET_ACCURACY, TrainConfig, bfloat16_supported
 from fmnist_core.progress import (
     PHASE_BUILD,
     PHASE_DATA,
-    PHASE_EVALUATING,
     PHASE_TENSORFLOW,
-    BatchEnd,
     Ended,
-    EpochBegin,
-    EpochEnd,
     Evaluated,
     Event,
     Failed,
@@ -45,23 +43,23 @@ from fmnist_core.progress import (
     SaveResult,
     Setup,
     Started,
-    Watched,
 )
-from fmnist_core.watch import capture_function, sample_indices
+from fmnist_core.watch import sample_indices
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
 WORKER_NICE = 19  # the lowest: pages stay responsive while a training runs, and idle cores still go to training
-# Measured with two trainings running (README, Serving a class): a Feature maps Channel change took 454 ms of server
+# Measured with two trainings running (docs/deploying.md): a Feature maps Channel change took 454 ms of server
 # time at nice 10, 441-739 ms at nice 19 and 149 ms with SCHED_IDLE, against 140 ms with no training; but SCHED_IDLE
 # trained 12 % slower on an otherwise idle machine (5,900 vs 6,700 images/s), so it is opt-in.
-WORKER_SCHEDULING_ENV = "FMNIST_WORKER_SCHEDULING"  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
+WORKER_SCHEDULING_ENV = settings.WORKER_SCHEDULING  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
 
 
-def lower_priority() -> str:
+def lower_priority(scheduling: str | None = None) -> str:
     """Put this process's threads (and those it starts from now on) below the web server; returns what was applied.
 
     Called before TensorFlow starts its thread pools, which inherit the policy and the nice value. On Linux both
-    are per thread, so threads already running are moved one by one.
+    are per thread, so threads already running are moved one by one. `scheduling` ("nice" or "idle") is the
+    server's FMNIST_WORKER_SCHEDULING, carried in the WorkerSpec to a Ray node; a local process reads it itself.
     """
     applied = []
     try:
@@ -69,7 +67,7 @@ def lower_priority() -> str:
         applied.append(f"nice {WORKER_NICE}")
     except OSError:
         pass
-    wanted = os.environ.get(WORKER_SCHEDULING_ENV, "nice").strip().lower()
+    wanted = scheduling or settings.worker_scheduling()
     idle = wanted == "idle" and hasattr(os, "SCHED_IDLE")
     try:
         threads = [int(t) for t in os.listdir("/proc/self/task")]
@@ -90,12 +88,6 @@ def lower_priority() -> str:
     return ", ".join(applied) or "unchanged"
 
 
-# Test-only fault injection, read from the server's environment (a browser cannot set it):
-# "abort-at-batch" (os.abort after the first batch), "exit-at-batch" (exit code 3), "hang-in-save" (pause before
-# the saved files are renamed into place, so a test can kill the worker mid-save).
-FAULT_ENV = "FMNIST_TEST_FAULT"
-
-
 @dataclass(frozen=True)
 class WorkerSpec:
     """Everything a worker needs, picklable: the settings and where to read data and save the run."""
@@ -106,24 +98,10 @@ class WorkerSpec:
     run_id: str | None
     command: str | None
     executor: str  # "local-process" or "ray"
+    owner: str | None = None  # who trained it (people.Actor.id), recorded in the run's metadata
     parent_pid: int | None = None  # the server's pid: a local worker dies with it
     launched_at: float | None = None  # time.time() when the job launched this worker (after any queue)
-
-
-def _fault(where: str) -> None:
-    fault = os.environ.get(FAULT_ENV, "")
-    if fault == f"abort-{where}":
-        os.abort()
-    if fault == f"exit-{where}":
-        os._exit(3)
-    if fault == f"hang-{where}":
-        real_replace = os.replace
-
-        def slow_replace(src: Any, dst: Any) -> None:
-            time.sleep(120)
-            real_replace(src, dst)
-
-        os.replace = slow_replace  # type: ignore[assignment]
+    scheduling: str = "nice"  # the server's FMNIST_WORKER_SCHEDULING, honoured wherever the worker runs
 
 
 class Trainer:
@@ -137,6 +115,7 @@ class Trainer:
         self.stop = stop
         self.state = LiveState(epochs=int(spec.config.epochs), executor=spec.executor)
         self.model: Any = None  # the float32 model, kept only while a failed save may be retried
+        self.probabilities: np.ndarray | None = None  # the final evaluation's, kept beside the run once saved
         self._stopped = False  # whether the fit ended early (a Stop during evaluation does not count)
         # Seconds of each part of the training, for the run's metadata: the time estimate learns from them.
         self.timings: dict[str, float] = {}
@@ -177,7 +156,6 @@ class Trainer:
         return self._save()
 
     def _save(self) -> SaveResult:
-        _fault("in-save")
         try:
             run_id = store.save_run(
                 self.model,
@@ -185,9 +163,16 @@ class Trainer:
                 run_id=self.spec.run_id,
                 home=Path(self.spec.home),
                 frames=self.state.frames,
+                before_rename=lambda: faults.at("in-save"),  # a test kills the worker there, mid-save
             )
             result = SaveResult(run_id, None)
             self.model = None
+            if self.probabilities is not None:  # the final evaluation's: Test images then opens without predicting
+                from fmnist_core import run_cache
+
+                run_cache.save(
+                    run_id, run_cache.PROBABILITIES, {"probabilities": self.probabilities}, Path(self.spec.home)
+                )
         except store.StoreError as exc:
             result = SaveResult(None, str(exc))
         self.emit(result)
@@ -283,6 +268,7 @@ class Trainer:
         self._lap("final_evaluation_seconds", lap)
         self.emit(Evaluated(result.loss, result.accuracy))
         self.model = final
+        self.probabilities = result.probabilities.astype(np.float32)
         self._save()
         self.emit(Ended(stopped))
 
@@ -338,198 +324,10 @@ class Trainer:
             },
             "data_fingerprint": fingerprint,
             "command": self.spec.command,
+            "owner": self.spec.owner,
             "params": total_params(self.model),
             "summary": [asdict(row) for row in summary_rows(self.model)],
         }
-
-
-VALIDATION_BATCH = 1000
-
-
-def thread_free_options() -> Any:
-    """tf.data options that start no background threads: no autotuning, no injected prefetch, no parallel map.
-
-    On 2 cores the autotune thread made the end of every other epoch wait 15-20 s (UnboundedThreadPool join in
-    the iterator's destructor), and a destructor that waits on a pipeline thread can run at any garbage collection.
-    """
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    options.experimental_optimization.inject_prefetch = False
-    options.experimental_optimization.map_parallelization = False
-    return options
-
-
-def training_pipeline(
-    preset: Preset, images: np.ndarray, labels: np.ndarray, dtype: type, batch_size: int, seed: int
-) -> Any:
-    """The tf.data training input: shuffled index batches gathered from tensors, augmented per batch, no threads.
-
-    Shuffling indices (not images) keeps the order a function of the seed alone without a shuffle buffer of
-    images; augmentation draws from a seeded stream of per-batch keys, new every epoch.
-    """
-    import tensorflow as tf
-
-    n = len(images)
-    x_train = tf.constant(data.scale(images, dtype))
-    y_train = tf.constant(labels.astype(np.int32))
-    batches = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    prepare = _batch_preparer(preset, x_train, y_train)
-    if preset.augment:
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(batches, keys).map(prepare)
-    else:
-        ds = batches.map(prepare)
-    return ds.with_options(thread_free_options())
-
-
-def validation_pipeline(images: np.ndarray, labels: np.ndarray, dtype: type, one_hot: bool = False) -> Any:
-    """The test set as fit's validation data through the same thread-free tf.data path as training.
-
-    Numpy validation_data would go through Keras' array adapter, whose map and prefetch are autotuned threads.
-    """
-    import tensorflow as tf
-
-    x = tf.constant(data.scale(images, dtype))
-    y = tf.constant(labels.astype(np.int32))
-
-    def batch(idx: Any) -> Any:
-        labels_of = tf.gather(y, idx)
-        return tf.gather(x, idx), tf.one_hot(labels_of, 10) if one_hot else labels_of
-
-    return tf.data.Dataset.range(len(images)).batch(VALIDATION_BATCH).map(batch).with_options(thread_free_options())
-
-
-def _batch_preparer(preset: Preset, x_train: Any, y_train: Any) -> Any:
-    """The tf.data map from a batch of indices (and, with augmentation, a seed pair) to (images, labels).
-
-    Augmentation runs on whole batches with stateless random ops, so it costs little on 2 cores and depends
-    only on the training seed.
-    """
-    import tensorflow as tf
-
-    def labels_of(idx: Any) -> Any:
-        y = tf.gather(y_train, idx)
-        if preset.label_smoothing:
-            y = tf.one_hot(y, 10)
-        return y
-
-    def augment(x: Any, key: Any) -> Any:
-        b = tf.shape(x)[0]
-        seeds = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 3)
-        if "flip" in preset.augment:
-            flip = tf.random.stateless_uniform([b, 1, 1, 1], seed=seeds[0]) < 0.5
-            x = tf.where(flip, tf.reverse(x, axis=[2]), x)
-        if "shift" in preset.augment:  # pad 2 px of background, then take a 28x28 window at a random offset
-            pad = 2
-            padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-            dy = tf.random.stateless_uniform([b], seed=seeds[1], maxval=2 * pad + 1, dtype=tf.int32)
-            dx = tf.random.stateless_uniform([b], seed=seeds[2], maxval=2 * pad + 1, dtype=tf.int32)
-            rows = dy[:, None] + tf.range(28)[None, :]
-            cols = dx[:, None] + tf.range(28)[None, :]
-            x = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
-        return x
-
-    if preset.augment:
-        return lambda idx, key: (augment(tf.gather(x_train, idx), key), labels_of(idx))
-    return lambda idx: (tf.gather(x_train, idx), labels_of(idx))
-
-
-_callback_class: type | None = None
-
-
-def live_callback(
-    emit: Callable[[Event], None],
-    stop: threading.Event,
-    batches_per_epoch: int,
-    watch_samples: tuple[int, ...] = (),
-    watch_images: np.ndarray | None = None,
-) -> Any:
-    """The Keras callback that reports progress as events and turns `stop` into stop_training.
-
-    With `watch_images` (test images `watch_samples`, scaled as trained on) each epoch end also sends the first
-    conv layer's frame (Watched). The class is defined on first use so importing this module stays TensorFlow-free.
-    """
-    global _callback_class
-    if _callback_class is None:
-        from fmnist_core._tf import quiet_import_tensorflow
-
-        quiet_import_tensorflow()
-        import keras
-
-        class _LiveCallback(keras.callbacks.Callback):
-            def __init__(
-                self,
-                emit: Callable[[Event], None],
-                stop: threading.Event,
-                batches_per_epoch: int,
-                watch_samples: tuple[int, ...],
-                watch_images: np.ndarray | None,
-            ) -> None:
-                super().__init__()
-                self.emit = emit
-                self.stop = stop
-                self.batches_per_epoch = batches_per_epoch
-                self.watch_samples, self.watch_images = watch_samples, watch_images
-                self._capture: Any = None  # (layer, epoch -> Frame), built at the first epoch end
-                self._fit_start = self._epoch_start = self._last_batch_end = time.monotonic()
-                self._first_batch = True
-
-            def on_train_begin(self, logs: dict | None = None) -> None:
-                self._fit_start = time.monotonic()
-
-            def on_test_begin(self, logs: dict | None = None) -> None:  # fit's validation at an epoch's end
-                self.emit(Phase(PHASE_EVALUATING))
-
-            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-                self._epoch_start = self._last_batch_end = time.monotonic()
-                self.emit(EpochBegin(epoch + 1))
-
-            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-                now = time.monotonic()
-                logs = logs or {}
-                # With steps_per_execution > 1 Keras reports the end of a whole chunk, past the epoch's last batch.
-                done = min(batch + 1, self.batches_per_epoch) if self.batches_per_epoch else batch + 1
-                loss, acc = float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan))
-                self.emit(BatchEnd(done, loss, acc, now - self._last_batch_end))
-                self._last_batch_end = now
-                if self._first_batch:
-                    self._first_batch = False
-                    _fault("at-batch")
-                if self.stop.is_set():
-                    self.model.stop_training = True
-
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                logs = logs or {}
-                now = time.monotonic()
-                self.emit(
-                    EpochEnd(
-                        epoch=epoch + 1,
-                        loss=float(logs.get("loss", np.nan)),
-                        accuracy=float(logs.get("accuracy", np.nan)),
-                        test_loss=float(logs["val_loss"]) if "val_loss" in logs else None,
-                        test_accuracy=float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
-                        seconds=now - self._epoch_start,
-                        elapsed=now - self._fit_start,
-                    )
-                )
-                self._watch(epoch + 1)
-
-            def _watch(self, epoch: int) -> None:
-                if self.watch_images is None:
-                    return
-                try:
-                    if self._capture is None:
-                        self._capture = capture_function(self.model, self.watch_images) or False
-                    if self._capture:
-                        layer, capture = self._capture
-                        self.emit(Watched(layer, self.watch_samples, capture(epoch)))
-                except Exception:  # a view of the training must never end it: stop watching instead
-                    self.watch_images = None
-
-        _callback_class = _LiveCallback
-    return _callback_class(emit, stop, batches_per_epoch, watch_samples, watch_images)
 
 
 # --- the local worker process ------------------------------------------------------------------------

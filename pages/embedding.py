@@ -63,7 +63,7 @@ with a:
         options=methods,
         horizontal=True,
         help="PCA: the two directions of largest variance (instant). t-SNE: keeps neighbours together "
-        "(about 20 s the first time for each model).",
+        "(seconds the first time for each model, then kept beside it).",
     )
 with b:
     colour = kept(st.selectbox, "Colour by", "emb_colour", "Actual class", options=list(COLOUR_CHOICES))
@@ -71,9 +71,17 @@ write_url(PAGE, {"method": method, "colour": COLOUR_CHOICES[colour]})
 if len(methods) == 1:
     st.caption("t-SNE needs the openTSNE package (`pip install -r requirements.txt`); showing PCA.")
 
-spinner = "Computing t-SNE of 10,000 images (about 20 s, once per model)..." if method == TSNE else "Projecting..."
-with st.spinner(spinner):
-    result = embedding(info.id, info.created, method)
+if method == TSNE:
+    bar = st.empty()
+
+    def show(fraction: float, text: str) -> None:
+        bar.progress(fraction, text=f"t-SNE of 10,000 images, once per model: {text}")
+
+    result = embedding(info.id, info.created, method, _progress=show)
+    bar.empty()
+else:
+    with st.spinner("Projecting..."):
+        result = embedding(info.id, info.created, method)
 probs = test_probabilities(info.id, info.created)
 actual = test.labels.astype(int)
 wrong = int((probs.argmax(axis=1) != actual).sum())

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from fmnist_core import architecture, store
+from fmnist_core import architecture, people, store
 from fmnist_core.activations import channel_mosaic
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import conv_layers, first_layer_kernels
@@ -15,6 +15,8 @@ from fmnist_core.training import PRESETS
 from ui.architecture import architecture_diagram, import_model_widget
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
+from ui.runs import delete_all_control
+from ui.signin import acting
 from ui.state import (
     active_run,
     active_run_id,
@@ -31,6 +33,7 @@ from ui.state import (
 from ui.understanding import class_synthesis_section
 
 page_frame()
+actor = acting()
 
 PENDING_DELETE = "_model_pending_delete"
 MESSAGE_KEY = "_model_page_msg"
@@ -55,7 +58,7 @@ def rename_box(info: store.RunInfo) -> None:
 
 def rename(run_id: str, name: str) -> None:
     try:
-        renamed = store.rename_run(run_id, name.strip() or None)
+        renamed = store.rename_run(run_id, name.strip() or None, actor=actor)
         st.session_state[RENAME_MSG_KEY] = ("success", f"Run {run_id} is now called “{renamed.label()}”.")
     except store.StoreError as exc:
         st.session_state[RENAME_MSG_KEY] = ("error", str(exc))
@@ -70,11 +73,12 @@ model = model_or_message(info) if info is not None else None
 if model is not None:
     meta = info.metadata
     st.subheader(info.label())
+    owner = f" · by {meta.owner or 'nobody (saved before owners)'}" if actor.signed_in and not info.shipped else ""
     st.caption(
         f"Run id {info.id} · preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
-        f"{meta.train_images or 'n/a'} training images · status {info.status}"
+        f"{meta.train_images or 'n/a'} training images · status {info.status}{owner}"
     )
-    if not info.shipped:
+    if not info.shipped and people.may_delete(actor, meta.owner):
         rename_box(info)
     test = test_set_or_message()
     probs = test_probabilities(info.id, info.created) if test is not None else None
@@ -264,6 +268,8 @@ st.dataframe(
     [
         {
             "run": r.label(),
+            # Whose it is, beside its name (with sign-in): the columns after it scroll out of view at 1400 px.
+            **({"owner": "shipped" if r.shipped else (r.metadata.owner or "—")} if actor.signed_in else {}),
             "id": r.id,
             "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
             "status": r.status + (f": {r.error}" if r.error else ""),
@@ -286,7 +292,7 @@ def delete(run_id: str) -> None:
     """Confirmed: delete a run; if it was active, fall back to the shipped model."""
     st.session_state.pop(PENDING_DELETE, None)
     try:
-        store.delete_run(run_id)
+        store.delete_run(run_id, actor=actor)
         st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
         if active_run_id() == run_id:
             set_active_run(store.DEFAULT_RUN_ID)
@@ -295,7 +301,7 @@ def delete(run_id: str) -> None:
 
 
 labels_all = {r.id: r.label() for r in all_runs}
-deletable = [r.id for r in all_runs if not r.shipped]
+deletable = [r.id for r in all_runs if not r.shipped and people.may_delete(actor, r.metadata.owner)]
 pending = st.session_state.get(PENDING_DELETE)
 if pending is not None and pending not in deletable:
     st.session_state.pop(PENDING_DELETE, None)
@@ -319,5 +325,23 @@ elif deletable:
         width=320,
     )
     row.button("Delete…", key="del_ask", on_click=ask_delete, args=(target,))
+elif actor.signed_in:
+    st.caption("None of the saved runs is yours to delete; the shipped models can't be deleted.")
 else:
     st.caption("No saved runs yet; the shipped models can't be deleted.")
+
+
+if actor.signed_in:  # a reset for the next exercise; without sign-in there is no "my"
+    mine = [r for r in all_runs if not r.shipped and r.metadata.owner == actor.id]
+    delete_all_control(
+        actor.id,
+        actor,
+        len(mine),
+        key="del_mine",
+        ask="Delete all my runs…",
+        question=f"Delete all your {len(mine)} runs? Their model files and metadata are removed for good; "
+        "the shipped models stay.",
+        confirm="Yes, delete all my runs",
+        done="Deleted your {count} run{s}.",
+        message_key=MESSAGE_KEY,
+    )

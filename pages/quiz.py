@@ -8,11 +8,11 @@ import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.quiz import Score, draw
-from ui.components import why_panel
 from ui.figures import probability_bars
 from ui.frame import page_frame
 from ui.state import active_run, model_or_message, test_probabilities, test_set_or_message
 from ui.understanding import pixels
+from ui.why import why_panel
 
 page_frame()
 

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
-from ui.components import upload_section, why_panel
+from ui.components import upload_section
 from ui.figures import probability_bars, thumbnail_grid
 from ui.frame import page_frame
 from ui.state import (
@@ -25,6 +25,7 @@ from ui.state import (
     url_params,
     write_url,
 )
+from ui.why import why_panel
 
 page_frame()
 
@@ -107,7 +108,7 @@ with tab_test:
         matches = np.flatnonzero(mask)
     wrong_total = int((predicted != actual).sum())
     st.caption(
-        f"**{len(matches):,}** of {len(test):,} images match · {info.label()} gets {wrong_total:,} wrong "
+        f"**{len(matches):,}** of {len(test):,} images match · the model gets {wrong_total:,} wrong "
         f"({1 - wrong_total / len(test):.2%} accuracy) · green frame: right, thick red frame: wrong"
     )
     if only_suspect:
@@ -237,7 +238,8 @@ with tab_test:
             icon=":material/layers:",
             query_params=link_params(image=chosen),
         )
-        why_panel(info, test.images[chosen], p, key="ti_why")
+    # Full width under the grid and the detail: four maps side by side need more room than the detail column.
+    why_panel(info, test.images[chosen], p, key="ti_why")
 
 with tab_upload:
     upload_section(info, key="ti_upload")

@@ -8,16 +8,28 @@ import streamlit as st
 
 from fmnist_core import architecture, estimate
 from fmnist_core.data import EXPECTED_COUNT
+from fmnist_core.people import LimitReached
 from fmnist_core.progress import clock, progress_text
-from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig, TrainingJob, warm_up
+from fmnist_core.training import (
+    DEFAULT_PRESET,
+    PRESETS,
+    ConfigError,
+    Snapshot,
+    TrainConfig,
+    TrainingJob,
+    training_blocker,
+    warm_up,
+)
 from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
+from ui.signin import acting
 from ui.state import JOB_KEY, kept, runs, set_active_run
 from ui.understanding import trains_on_section
 from ui.watch import new_frame, watch_section
 
 page_frame()
+actor = acting()
 warm_up()  # workers with TensorFlow and the data loaded wait for this page's Train click (ended when unused)
 
 POLL_FLAG = "_train_polling"
@@ -157,9 +169,9 @@ def start_training() -> None:
             seed=int(state.get("tr_seed", 42)),
             limit=None if images >= TOTAL else images,
         )
-        state[JOB_KEY] = TrainingJob(config).start()
+        state[JOB_KEY] = TrainingJob(config, actor=acting()).start()
         state.pop("_train_error", None)
-    except ConfigError as exc:
+    except (ConfigError, LimitReached) as exc:
         state["_train_error"] = str(exc)
 
 
@@ -174,13 +186,17 @@ trains_on_section(job.config.preset if busy else preset_name, int(job.config.see
 invalid_custom = (
     not busy and st.session_state.get("tr_preset") == "custom" and not st.session_state.get(CUSTOM_SPEC_KEY)
 )
+# A person's fair share (FMNIST_TRAININGS_PER_USER, FMNIST_RUNS_PER_USER): the job refuses it too.
+blocker = None if busy else training_blocker(actor)
 st.button(
     "Train",
     type="primary",
     on_click=start_training,
-    disabled=busy or invalid_custom,
+    disabled=busy or invalid_custom or blocker is not None,
     help="Fix the network above first" if invalid_custom else None,
 )
+if blocker:
+    st.warning(blocker)
 if st.session_state.get("_train_error"):
     st.error(st.session_state["_train_error"])
 

@@ -7,6 +7,8 @@ import gzip
 import os
 import struct
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,3 +208,11 @@ def timed_run_metadata(
         "node": socket.gethostname() if node is None else node,
         "timings": timings,
     }
+
+
+def poll(condition: Callable[[], bool], what: str, timeout: float, interval: float = 0.02) -> None:
+    """Wait until `condition()` is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(interval)

@@ -13,16 +13,15 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import data
+from helpers import REPO_ROOT  # noqa: E402
 from ui.frame import PAGE_SPECS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "app.py"
 # url_path -> page file, as the frame registers them.
 PAGE_FILES = {url: path for path, _title, _icon, url in PAGE_SPECS}

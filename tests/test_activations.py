@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fmnist_core import activations, data, inference
-from fmnist_core.model import SEED_LAYER_NAMES, build_seed_cnn
+from fmnist_core.model import NOTEBOOK_LAYER_NAMES, build_notebook_cnn
 from helpers import PYTHON, REPO_ROOT, requires_real_data, subprocess_env
 
 NOTEBOOK_SHAPES = {
@@ -25,7 +25,7 @@ NOTEBOOK_SHAPES = {
 
 @pytest.fixture(scope="module")
 def model() -> keras.Model:
-    return build_seed_cnn(seed=5)
+    return build_notebook_cnn(seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def outputs(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def test_layer_outputs_has_the_notebooks_layers_and_shapes(outputs: dict[str, np.ndarray]) -> None:
-    assert list(outputs) == list(SEED_LAYER_NAMES)
+    assert list(outputs) == list(NOTEBOOK_LAYER_NAMES)
     assert {name: arr.shape for name, arr in outputs.items()} == NOTEBOOK_SHAPES
     assert all(arr.dtype == np.float32 for arr in outputs.values())
 
@@ -71,7 +71,7 @@ def test_layer_outputs_accept_scaled_input_and_batches(
 ) -> None:
     scaled = activations.layer_outputs(model, data.scale(image[None]))
     batch = activations.layer_outputs(model, np.stack([image, np.zeros_like(image)]))  # first image only
-    for name in SEED_LAYER_NAMES:
+    for name in NOTEBOOK_LAYER_NAMES:
         np.testing.assert_allclose(scaled[name], outputs[name], atol=1e-6)
         np.testing.assert_allclose(batch[name], outputs[name], atol=1e-6)
     assert activations.activation_function(model) is activations.activation_function(model)

@@ -13,7 +13,7 @@ import pytest
 
 from fmnist_core import architecture as a
 from fmnist_core import store
-from fmnist_core.model import SEED_LAYER_NAMES, build_model, summary_rows
+from fmnist_core.model import NOTEBOOK_LAYER_NAMES, build_model, summary_rows
 from helpers import PYTHON, REPO_ROOT, requires_real_data, subprocess_env
 
 NOTEBOOK = {"conv": [{"filters": 64, "kernel": 3}, {"filters": 64, "kernel": 3}], "dense": [128]}
@@ -140,7 +140,7 @@ def test_defaults_and_round_trips() -> None:
     assert full["conv"][1] == {"filters": 64, "kernel": 3, "padding": "valid", "batch_norm": False, "pool": "max"}
     assert a.parse_spec(full) == spec
     assert a.parse_spec(json.dumps(full)) == spec
-    assert a.parse_spec(a.to_json(a.IMPROVED_SPEC)) == a.IMPROVED_SPEC
+    assert a.parse_spec(a.to_json(a.EARLY_IMPROVED_SPEC)) == a.EARLY_IMPROVED_SPEC
     assert a.parse_spec(spec) is not spec and a.parse_spec(spec) == spec
     # An ArchSpec made by hand is validated like any other.
     with pytest.raises(a.SpecError, match="kernel must be odd"):
@@ -148,7 +148,7 @@ def test_defaults_and_round_trips() -> None:
 
 
 def test_summary_line_names_every_block() -> None:
-    assert a.summary_line(a.IMPROVED_SPEC) == (
+    assert a.summary_line(a.EARLY_IMPROVED_SPEC) == (
         "conv 32 3x3 same max → conv 64 3x3 same bn max → dense 256 · relu, dropout 0.3"
     )
     assert a.summary_line(a.parse_spec({"conv": [dict(B, pool="none")], "dense": []})) == "conv 8 3x3 valid none · relu"
@@ -157,7 +157,7 @@ def test_summary_line_names_every_block() -> None:
 def test_notebook_spec_costs_by_hand() -> None:
     d = a.describe(a.parse_spec(NOTEBOOK))
     assert d.params == 243_786
-    assert [r.name for r in d.layers] == list(SEED_LAYER_NAMES)
+    assert [r.name for r in d.layers] == list(NOTEBOOK_LAYER_NAMES)
     # Multiply-adds x 2: conv2d 26*26*64*(3*3*1), conv2d_1 11*11*64*(3*3*64), dense 1600*128, dense_1 128*10.
     by_hand = 2 * (26 * 26 * 64 * 9 + 11 * 11 * 64 * 9 * 64 + 1600 * 128 + 128 * 10)
     assert by_hand == 10_112_000 == d.flops_forward
@@ -260,7 +260,7 @@ def _strip_seeds(config: object) -> object:
     return config
 
 
-@pytest.mark.parametrize(("preset", "asset"), [("seed_cnn", "default"), ("deep_cnn", "improved")])
+@pytest.mark.parametrize(("preset", "asset"), [("notebook_cnn", "default"), ("deep_cnn", "improved")])
 def test_presets_as_specs_build_the_shipped_configs(preset: str, asset: str) -> None:
     with zipfile.ZipFile(store.ASSETS_DIR / f"{asset}.keras") as zf:
         shipped = json.loads(zf.read("config.json"))["config"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist_core import augmentation, worker
+from fmnist_core import augmentation, pipeline
 from fmnist_core.augmentation import NONE_TEXT, describe_change, training_views
 from helpers import requires_real_data
 
@@ -45,22 +45,22 @@ def test_fast_only_flips_and_seed_has_no_augmentation(sample) -> None:
     image, label = sample
     fast = training_views("fast", image, label, seed=42)
     assert set(fast.changes) <= {"as it is", "flipped"}
-    seed = training_views("seed", image, label, seed=42)
+    seed = training_views("notebook", image, label, seed=42)
     assert seed.changes == ("as it is",) * 8 and seed.explanation == [NONE_TEXT]
 
 
 @requires_real_data
 def test_changing_the_pipeline_changes_the_preview(sample, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The preview calls worker.training_pipeline, which calls worker._batch_preparer: change that, the preview follows."""
+    """The preview calls pipeline.training_pipeline, which calls pipeline._batch_preparer: change that, the preview follows."""
     image, label = sample
     before = training_views("improved", image, label, seed=42)
-    original = worker._batch_preparer
+    original = pipeline._batch_preparer
 
     def inverted(preset, x_train, y_train):
         prepare = original(preset, x_train, y_train)
         return lambda idx, key: (lambda x, y: (1.0 - x, y))(*prepare(idx, key))
 
-    monkeypatch.setattr(worker, "_batch_preparer", inverted)
+    monkeypatch.setattr(pipeline, "_batch_preparer", inverted)
     after = training_views("improved", image, label, seed=42)
     np.testing.assert_allclose(after.views, 1.0 - before.views, atol=1e-6)
     assert set(after.changes) == {"changed"}

@@ -34,7 +34,7 @@ ISSUE_ROW_KEYS = {
 @requires_real_data
 def test_a_quick_run_writes_the_issues_json(tmp_path: Path) -> None:
     out = tmp_path / "quick.json"
-    args = ["--quick", "--preset", "seed", "--preset", "fast", "--limit", "600", "--matmul-size", "256"]
+    args = ["--quick", "--preset", "notebook", "--preset", "fast", "--limit", "600", "--matmul-size", "256"]
     proc = subprocess.run(
         [PYTHON, "-m", "bench", *args, "--no-inference", "--out", str(out)],
         cwd=REPO_ROOT,
@@ -49,7 +49,7 @@ def test_a_quick_run_writes_the_issues_json(tmp_path: Path) -> None:
     assert report["commit"].removesuffix("-dirty") == head
     assert set(report["machine"]) == MACHINE_KEYS
     assert report["machine"]["fp32_gflops"] > 0 and report["machine"]["bf16_gflops"] > 0
-    assert [row["preset"] for row in report["presets"]] == ["seed", "fast"]
+    assert [row["preset"] for row in report["presets"]] == ["notebook", "fast"]
     seed, fast = report["presets"]
     for row in (seed, fast):
         assert set(row) == ISSUE_ROW_KEYS == set(ROW_KEYS)
@@ -61,15 +61,15 @@ def test_a_quick_run_writes_the_issues_json(tmp_path: Path) -> None:
     limit = report["machine"]["bf16_gflops" if fast["precision"] == "mixed_bfloat16" else "fp32_gflops"]
     assert fast["fraction_of_limit"] == pytest.approx(fast["images_per_second"] * fast["mflop_per_image"] / limit / 1e3)
     assert seed["precision"] == "float32"
-    assert report["runs"]["seed"]["epochs"] == report["runs"]["fast"]["epochs"] == 1
-    assert report["runs"]["seed"]["epoch_test_accuracy"] == [None]  # the notebook's loop: no per-epoch evaluation
+    assert report["runs"]["notebook"]["epochs"] == report["runs"]["fast"]["epochs"] == 1
+    assert report["runs"]["notebook"]["epoch_test_accuracy"] == [None]  # the notebook's loop: no per-epoch evaluation
     assert report["runs"]["fast"]["epoch_test_accuracy"][0] > 0
     assert "| seed | float32 | 1 |" in proc.stdout and "fast/seed images/s" in proc.stdout
 
 
 def test_flops_per_image_are_the_architectures() -> None:
     notebook = architecture.describe(architecture.NOTEBOOK_SPEC).mflop_train
-    assert mflop_per_image("seed") == mflop_per_image("fast") == notebook
+    assert mflop_per_image("notebook") == mflop_per_image("fast") == notebook
     assert notebook == pytest.approx(29.557248)  # forward 10.1 + weight gradients 10.1 + input gradients 9.3
     improved = architecture.describe(architecture.PRESET_SPECS["deep_cnn"]).mflop_train
     assert mflop_per_image("improved") == improved == pytest.approx(114.115584)
@@ -115,9 +115,9 @@ def test_rows_against_their_precisions_limit_and_targets() -> None:
     assert fp32["fraction_of_limit"] == pytest.approx(2 * bf16["fraction_of_limit"])
     # Without per-epoch evaluation the final accuracy counts, reached when the fit ends.
     unevaluated = [{"epoch": 1, "test_accuracy": None, "elapsed": 25.0, "seconds": 25.0}]
-    seed = row_of(_result("seed", history=unevaluated, final_test_accuracy=0.915), 1.0, lim)
+    seed = row_of(_result("notebook", history=unevaluated, final_test_accuracy=0.915), 1.0, lim)
     assert (seed["seconds_to_target"], seed["seconds_to_0935"]) == (25.0, None)
-    low = row_of(_result("seed", history=unevaluated, final_test_accuracy=0.9), 1.0, lim)
+    low = row_of(_result("notebook", history=unevaluated, final_test_accuracy=0.9), 1.0, lim)
     assert low["seconds_to_target"] is None
 
 
@@ -125,14 +125,18 @@ def test_ratios_and_the_readme_table() -> None:
     lim = {"fp32_gflops": 476.0, "bf16_gflops": 906.0}
     rows = [
         row_of(
-            _result("seed", final_test_accuracy=0.9101, history=[{"test_accuracy": None, "elapsed": 60.0}]), 2e3, lim
+            _result("notebook", final_test_accuracy=0.9101, history=[{"test_accuracy": None, "elapsed": 60.0}]),
+            2e3,
+            lim,
         ),
         row_of(_result("fast", precision="mixed_bfloat16", images_per_second=12500.0), 1500.0, lim),
         row_of(
             _result("improved", precision="mixed_bfloat16", history=[{"test_accuracy": 0.94, "elapsed": 240.0}]), 1, lim
         ),
     ]
-    runs = {p: {"epochs": 5, "fit_seconds": 25.0 if p == "seed" else 50.0} for p in ("seed", "fast", "improved")}
+    runs = {
+        p: {"epochs": 5, "fit_seconds": 25.0 if p == "notebook" else 50.0} for p in ("notebook", "fast", "improved")
+    }
     q = ratios(rows, runs)
     assert q["fast_vs_seed_images_per_second"] == pytest.approx(2.5)
     assert q["fast_seconds_to_target_vs_seed_wall"] == pytest.approx(25.0 / 25.0)
@@ -149,7 +153,7 @@ def test_ratios_and_the_readme_table() -> None:
     assert "476 GFLOP/s float32, 906 GFLOP/s bfloat16" in text and "Commit 0123456789ab" in text
     fast = next(line for line in text.splitlines() if line.startswith("| fast "))
     assert "| mixed_bfloat16 | 5 | 12,500 | 29.6 | 41% | 25.0 | 25.0 | 0.9200 | 1,500 |" in fast
-    seed = next(line for line in text.splitlines() if line.startswith("| seed "))
+    seed = next(line for line in text.splitlines() if line.startswith("| notebook "))
     assert "| never | never | 0.9101 |" in seed
     assert "fast/seed images/s **2.50x**" in text and "improved reaches 0.935 at 9.60x it" in text
 
@@ -220,10 +224,10 @@ def test_the_estimate_check_trains_each_network_twice_and_reports_ratios() -> No
     assert [(c.network, c.step) for c in order][:4] == [
         ("fast", "first"),
         ("fast", "second"),
-        ("seed", "first"),
-        ("seed", "second"),
+        ("notebook", "first"),
+        ("notebook", "second"),
     ]
-    assert {c.network for c in order} == {"fast", "seed", "improved", "custom-small", "custom-wide"}
+    assert {c.network for c in order} == {"fast", "notebook", "improved", "custom-small", "custom-wide"}
     assert [(c.config.limit, c.config.epochs) for c in order[:2]] == [(3_000, 1), (6_000, 2)]
     wide = next(c for c in order if c.network == "custom-wide")
     assert wide.config.preset == "custom" and wide.config.arch == bench_estimate.WIDE_NETWORK
@@ -248,3 +252,37 @@ def test_the_estimate_check_trains_each_network_twice_and_reports_ratios() -> No
     )
     assert "| fast | 3,000 x 1 | none (nothing measured here yet) | - | 40 s | - |" in table
     assert "| fast | 6,000 x 2 | 100 s (85-120) | measured | 130 s | 1.30 |" in table
+
+
+def test_docs_performance_tables_are_what_bench_measured_gives() -> None:
+    """docs/performance.md's tables are regenerated from bench/measured/, never typed: the file is in sync."""
+    from bench import report
+
+    assert report.main(["--check"]) == 0, "run python -m bench.report"
+    text = report.DOC.read_text()
+    assert {m["name"] for m in report._BLOCK.finditer(text)} == set(report.TABLES)
+
+
+def test_a_changed_measurement_changes_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import report
+
+    summary = {"median": 1.234, "min": 1.0, "max": 2.0}
+    measured = {
+        "commit": "abcdef1234",
+        "measured_at": "2026-11-29 20:00 UTC",
+        "cpu": "Test CPU",
+        "load_average_before": [0.5, 0.4, 0.3],
+        "training": {"preset": "fast", "epochs": 1, "images": 600},
+        "rounds": [{}, {}],
+        "summary": {"warm": {"first_batch_s": summary, "result_s": summary, "worker_cpu_s_to_result": summary}},
+    }
+    (tmp_path / "startup.json").write_text(json.dumps(measured))
+    monkeypatch.setattr(report, "MEASURED", tmp_path)
+    out = report.render("a\n<!-- table:startup -->\nold\n<!-- /table:startup -->\nb\n")
+    assert "| warm | 1.2 s (1.0–2.0) | 1.2 s (1.0–2.0) | 1.2 |" in out
+    assert "Test CPU, commit abcdef1, 2026-11-29 20:00 UTC, load average 0.5 before." in out
+    assert (
+        "old" not in out
+        and out.startswith("a\n<!-- table:startup -->\n")
+        and out.endswith("<!-- /table:startup -->\nb\n")
+    )

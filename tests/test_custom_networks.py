@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, data, store
+from fmnist_core import architecture, data, people, store
 from fmnist_core.presets import ConfigError, TrainConfig
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 
@@ -55,6 +55,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Pa
             home=home,
             data_dir=str(REAL_DATA_DIR),
             run_id=f"custom-{name}",
+            actor=people.LOCAL,
         ).start()
         assert job.wait(TIMEOUT), job.snapshot().phase
         snap = job.snapshot()

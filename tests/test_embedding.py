@@ -89,8 +89,15 @@ def test_pca_rejects_too_few_rows() -> None:
 
 @pytest.mark.skipif(not embedding.tsne_available(), reason="openTSNE is not installed")
 def test_tsne_shape_determinism_and_that_it_separates_classes(dense_features: np.ndarray, test_set: data.Split) -> None:
-    first = embedding.project(dense_features, embedding.TSNE, seed=1)
+    heard: list[tuple[float, str]] = []
+    first = embedding.project(dense_features, embedding.TSNE, seed=1, progress=lambda f, t: heard.append((f, t)))
     assert first.shape == (SUBSET, 2) and np.isfinite(first).all()
+    # A learner sees it move: the neighbour search, then the steps, in order, up to the last.
+    fractions = [f for f, _ in heard]
+    assert heard[0] == (0.0, "finding each image's nearest neighbours")
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(heard) >= 10
+    total = embedding.EXAGGERATION_ITERATIONS + embedding.ITERATIONS
+    assert heard[-1][1] == f"arranging the points: step {total} of {total}"
     np.testing.assert_array_equal(first, embedding.project(dense_features, embedding.TSNE, seed=1))
     assert not np.allclose(first, embedding.project(dense_features, embedding.TSNE, seed=2))
     labels = test_set.labels[:SUBSET].astype(int)

@@ -127,9 +127,9 @@ def test_short_runs_give_start_up_but_not_a_rate() -> None:
 
 
 def test_runs_round_trip_through_the_store(store_home) -> None:
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
-    store.save_run(build_seed_cnn(seed=1), timed_run_metadata(), run_id="timed", home=store_home)
+    store.save_run(build_notebook_cnn(seed=1), timed_run_metadata(), run_id="timed", home=store_home)
     (saved,) = store.list_runs(store_home, include_shipped=False)
     assert saved.metadata.timings["total_seconds"] == pytest.approx(105, abs=0.1)
     est = estimate.estimate(TrainConfig(preset="fast", epochs=2, limit=6_000), store.list_runs(store_home))

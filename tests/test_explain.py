@@ -10,7 +10,7 @@ import pytest
 
 from fmnist_core import data, explain
 from fmnist_core.inference import predict_proba
-from fmnist_core.model import build_model, build_seed_cnn
+from fmnist_core.model import build_model, build_notebook_cnn
 
 ANKLE_BOOT, SNEAKER = 9, 7
 
@@ -123,7 +123,7 @@ def test_grad_cam_on_an_explicit_layer(model: keras.Model, boot: np.ndarray, cam
 
 
 def test_last_conv_layer() -> None:
-    assert explain.last_conv_layer(build_seed_cnn(seed=1)) == "conv2d_1"
+    assert explain.last_conv_layer(build_notebook_cnn(seed=1)) == "conv2d_1"
     assert explain.last_conv_layer(build_model("improved_cnn", seed=1)) == "relu"
     dense_only = keras.Sequential(
         [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
@@ -148,7 +148,7 @@ def test_first_layer_kernels(model: keras.Model) -> None:
 # --- untrained and degenerate models -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("architecture", ["seed_cnn", "improved_cnn"])
+@pytest.mark.parametrize("architecture", ["notebook_cnn", "improved_cnn"])
 def test_untrained_models_give_finite_maps(architecture: str) -> None:
     untrained = build_model(architecture, seed=11)
     rng = np.random.default_rng(2)
@@ -162,7 +162,7 @@ def test_untrained_models_give_finite_maps(architecture: str) -> None:
 
 def test_all_zero_gradients_give_all_zero_maps() -> None:
     """No weights, no gradients: the maps are zeros (not NaN from dividing by a zero maximum)."""
-    flat = build_seed_cnn(seed=1)
+    flat = build_notebook_cnn(seed=1)
     flat.set_weights([np.zeros_like(w) for w in flat.get_weights()])
     image = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
     for heat in (explain.grad_cam(flat, image), explain.saliency(flat, image), explain.grad_cam(flat, image, 3)):
@@ -232,11 +232,11 @@ def test_grad_cam_peaks_on_the_dot_for_same_padding() -> None:
 
 
 def test_grad_cam_peaks_on_a_centred_dot_for_valid_padding() -> None:
-    assert heat_peak(box_filter_model("seed_cnn"), dot_at(13, 13)) == (13, 13)
+    assert heat_peak(box_filter_model("notebook_cnn"), dot_at(13, 13)) == (13, 13)
 
 
 def test_grad_cam_peaks_on_the_dot_for_valid_padding() -> None:
-    built = box_filter_model("seed_cnn")  # the shipped model's architecture
+    built = box_filter_model("notebook_cnn")  # the shipped model's architecture
     for y, x in DOTS:
         py, px = heat_peak(built, dot_at(y, x))
         assert abs(py - y) <= 1 and abs(px - x) <= 1, ((y, x), (py, px))

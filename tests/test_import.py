@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, data, store
+from fmnist_core import architecture, data, importer, people, store
 from fmnist_core.inference import evaluate, predict_proba
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 
@@ -39,7 +39,7 @@ def _stored(home: Path) -> list[str]:
 
 def test_a_good_model_imports_evaluates_and_predicts(store_home: Path, trained, test_set: data.Split) -> None:
     model, path = trained
-    result = store.import_model_details(path, name="mine", data_dir=REAL_DATA_DIR)
+    result = store.import_model_details(path, name="mine", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     assert result.run_id == "mine" and result.notes == ()
     assert _stored(store_home) == ["mine.json", "mine.keras"]
     info = store.get_run("mine")
@@ -57,13 +57,13 @@ def test_a_good_model_imports_evaluates_and_predicts(store_home: Path, trained, 
         predict_proba(loaded, test_set.images[:200]), predict_proba(model, test_set.images[:200]), atol=1e-6
     )
     # The same bytes from an upload (no path) import under a generated id.
-    again = store.import_model(path.read_bytes(), file_name="my_cnn.keras", data_dir=REAL_DATA_DIR)
+    again = store.import_model(path.read_bytes(), file_name="my_cnn.keras", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     assert "-imported-" in again and store.get_run(again).test_accuracy == info.test_accuracy
     # A taken name is refused before anything is evaluated.
     with pytest.raises(store.StoreError, match="a run with id mine exists already"):
-        store.import_model(path, name="mine", data_dir=REAL_DATA_DIR)
+        store.import_model(path, name="mine", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     with pytest.raises(store.StoreError, match="a run with id default exists already"):
-        store.import_model(path, name="default", data_dir=REAL_DATA_DIR)
+        store.import_model(path, name="default", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
 
 
 def test_a_28x28_logits_model_is_adapted_and_says_so(store_home: Path, tmp_path: Path, test_set: data.Split) -> None:
@@ -87,7 +87,9 @@ def test_a_28x28_logits_model_is_adapted_and_says_so(store_home: Path, tmp_path:
     x = test_set.images[:50].astype(np.float32) / 255
     for name, model in (("mlp", mlp), ("conv", conv)):
         model.save(tmp_path / f"{name}.keras")
-        result = store.import_model_details(tmp_path / f"{name}.keras", name=name, data_dir=REAL_DATA_DIR)
+        result = store.import_model_details(
+            tmp_path / f"{name}.keras", name=name, data_dir=REAL_DATA_DIR, actor=people.LOCAL
+        )
         loaded = store.load_model(name)
         assert tuple(loaded.inputs[0].shape) == (None, 28, 28, 1)
         out = np.asarray(model(x, training=False))
@@ -148,7 +150,7 @@ def test_a_conv_after_the_flatten_is_refused(store_home: Path, tmp_path: Path) -
     )
     late_conv.save(tmp_path / "late.keras")
     with pytest.raises(store.StoreError, match=r"has a Conv2D layer \(conv2d[_0-9]*\) after its flatten[_0-9]* layer"):
-        store.import_model(tmp_path / "late.keras", name="late", data_dir=REAL_DATA_DIR)
+        store.import_model(tmp_path / "late.keras", name="late", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     assert _stored(store_home) == []
 
 
@@ -156,12 +158,12 @@ def test_a_lambda_model_is_refused_and_its_code_never_runs(store_home: Path, tmp
     marker = tmp_path / "lambda_ran"
     path = _lambda_file(tmp_path, marker)
     with pytest.raises(store.StoreError) as err:
-        store.import_model(path, data_dir=REAL_DATA_DIR)
+        store.import_model(path, data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     assert str(err.value) == "lambda.keras contains layers this app does not load: Lambda"
     assert not marker.exists() and _stored(store_home) == []
     # Second line of defence: even past the checks, Keras' safe mode refuses to load the lambda's code.
     with pytest.raises(store.StoreError, match="lambda.keras could not be loaded: .*"):
-        store._load_imported(path.read_bytes(), "lambda.keras")
+        importer._load_imported(path.read_bytes(), "lambda.keras")
     assert not marker.exists()
     # The tripwire works: loading without safe mode and calling the model runs the code and writes the marker.
     unsafe = keras.saving.load_model(path, safe_mode=False, compile=False)
@@ -332,7 +334,7 @@ def test_bad_files_are_refused_in_one_sentence_and_nothing_is_stored(
     path = make(tmp_path)
     CONSTRUCTED.clear()
     with pytest.raises(store.StoreError) as err:
-        store.import_model(path, data_dir=REAL_DATA_DIR)
+        store.import_model(path, data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
     assert CONSTRUCTED == []  # no custom class or function from a file was ever constructed or called
@@ -341,14 +343,14 @@ def test_bad_files_are_refused_in_one_sentence_and_nothing_is_stored(
 
 def test_uploaded_bytes_are_checked_the_same_way(store_home: Path, tmp_path: Path) -> None:
     with pytest.raises(store.StoreError, match=r"^the uploaded file is 50.0 MB; models of up to 50 MB"):
-        store.import_model(bytes(50 * 2**20 + 1))
+        store.import_model(bytes(50 * 2**20 + 1), actor=people.LOCAL)
     with pytest.raises(store.StoreError, match=r"^notes.txt is not a .keras file"):
-        store.import_model(b"hello", file_name="notes.txt")
+        store.import_model(b"hello", file_name="notes.txt", actor=people.LOCAL)
     with pytest.raises(store.StoreError, match=r"^the uploaded file is empty$"):
-        store.import_model(b"")
+        store.import_model(b"", actor=people.LOCAL)
     bomb = _zip_bomb(tmp_path).read_bytes()
     with pytest.raises(store.StoreError, match=r"^x.keras looks like a zip bomb"):
-        store.import_model(bomb, file_name="x.keras")
+        store.import_model(bomb, file_name="x.keras", actor=people.LOCAL)
     # A zip that declares small sizes but carries more is caught by zipfile's own size and CRC checks.
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
@@ -356,7 +358,7 @@ def test_uploaded_bytes_are_checked_the_same_way(store_home: Path, tmp_path: Pat
         zf.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(100))
     lying = buffer.getvalue().replace(b"\x6c\x00\x00\x00", b"\x08\x00\x00\x00")  # 108 -> 8 in the headers
     with pytest.raises(store.StoreError, match=r"^the uploaded file is (damaged|corrupt)"):
-        store.import_model(lying)
+        store.import_model(lying, actor=people.LOCAL)
     assert _stored(store_home) == []
 
 

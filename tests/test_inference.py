@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from fmnist_core import data, inference
-from fmnist_core.model import build_seed_cnn
+from fmnist_core.model import build_notebook_cnn
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR, requires_real_data
 
 
 @pytest.fixture(scope="module")
 def untrained() -> keras.Model:
-    return build_seed_cnn(seed=21)
+    return build_notebook_cnn(seed=21)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def trained() -> tuple[keras.Model, data.Split]:
         pytest.skip(f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
     keras.utils.set_random_seed(0)
     train, test = data.load_train_set(REAL_DATA_DIR), data.load_test_set(REAL_DATA_DIR)
-    model = build_seed_cnn(seed=0)
+    model = build_notebook_cnn(seed=0)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(data.scale(train.images[:512]), train.labels[:512], batch_size=64, epochs=1, verbose=0)
     return model, data.Split(images=test.images[:1000], labels=test.labels[:1000])
@@ -68,12 +68,12 @@ def test_predict_proba_shape_rows_and_agreement_with_the_model(untrained: keras.
 
 def test_compiled_forward_is_built_once_per_model(untrained: keras.Model) -> None:
     assert inference.compiled_forward(untrained) is inference.compiled_forward(untrained)
-    other = build_seed_cnn(seed=22)
+    other = build_notebook_cnn(seed=22)
     assert inference.compiled_forward(other) is not inference.compiled_forward(untrained)
 
 
 def test_predicting_does_not_keep_the_model_alive() -> None:
-    model = build_seed_cnn(seed=23)
+    model = build_notebook_cnn(seed=23)
     inference.predict_proba(model, _uint8_images(2))
     ref = weakref.ref(model)
     del model

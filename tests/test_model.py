@@ -24,25 +24,25 @@ def _images(n: int, seed: int = 0) -> np.ndarray:
 
 
 def test_seed_cnn_matches_the_notebook_summary() -> None:
-    model = m.build_seed_cnn(seed=1)
+    model = m.build_notebook_cnn(seed=1)
     rows = m.summary_rows(model)
     assert [(r.name, r.type, r.output_shape, r.params) for r in rows] == NOTEBOOK_SUMMARY
-    assert m.total_params(model) == 243_786 == m.SEED_PARAMS
+    assert m.total_params(model) == 243_786 == m.NOTEBOOK_PARAMS
     assert sum(r.params for r in rows) == 243_786
-    assert tuple(r.name for r in rows) == m.SEED_LAYER_NAMES
+    assert tuple(r.name for r in rows) == m.NOTEBOOK_LAYER_NAMES
     assert tuple(model.inputs[0].shape) == (None, 28, 28, 1)
     assert tuple(model.outputs[0].shape) == (None, 10)
 
 
 def test_names_stay_the_same_however_many_models_are_built() -> None:
-    models = [m.build_seed_cnn(seed=i) for i in range(3)] + [m.build_model("seed_cnn")]
+    models = [m.build_notebook_cnn(seed=i) for i in range(3)] + [m.build_model("seed_cnn")]
     for model in models:
-        assert [layer.name for layer in model.layers] == list(m.SEED_LAYER_NAMES)
+        assert [layer.name for layer in model.layers] == list(m.NOTEBOOK_LAYER_NAMES)
         assert model.name == "sequential"
 
 
 def test_same_seed_same_initial_weights_different_seed_different() -> None:
-    a, b, c = m.build_seed_cnn(seed=7), m.build_seed_cnn(seed=7), m.build_seed_cnn(seed=8)
+    a, b, c = m.build_notebook_cnn(seed=7), m.build_notebook_cnn(seed=7), m.build_notebook_cnn(seed=8)
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     kernels_a = a.get_weights()[0::2]
@@ -52,19 +52,19 @@ def test_same_seed_same_initial_weights_different_seed_different() -> None:
     for bias in a.get_weights()[1::2]:
         assert not bias.any()  # biases start at zero
     # The largest seed the training settings accept still builds.
-    assert m.build_seed_cnn(seed=2**31 - 1).count_params() == 243_786
+    assert m.build_notebook_cnn(seed=2**31 - 1).count_params() == 243_786
 
 
 def test_unseeded_models_differ() -> None:
-    a, b = m.build_seed_cnn(), m.build_seed_cnn()
+    a, b = m.build_notebook_cnn(), m.build_notebook_cnn()
     assert not np.array_equal(a.get_weights()[0], b.get_weights()[0])
 
 
 def test_mixed_bfloat16_keeps_softmax_float32_and_as_float32_copies_weights() -> None:
-    mixed = m.build_seed_cnn(seed=3, compute_dtype="mixed_bfloat16")
+    mixed = m.build_notebook_cnn(seed=3, compute_dtype="mixed_bfloat16")
     policies = {layer.name: layer.dtype_policy.name for layer in mixed.layers}
     assert policies["dense_1"] == "float32"
-    assert all(policies[name] == "mixed_bfloat16" for name in m.SEED_LAYER_NAMES[:-1])
+    assert all(policies[name] == "mixed_bfloat16" for name in m.NOTEBOOK_LAYER_NAMES[:-1])
     assert mixed.layers[0].compute_dtype == "bfloat16"
     assert all(w.dtype == np.float32 for w in mixed.get_weights())  # variables stay float32
 
@@ -75,7 +75,7 @@ def test_mixed_bfloat16_keeps_softmax_float32_and_as_float32_copies_weights() ->
     plain = m.as_float32(mixed)
     assert plain is not mixed
     assert all(layer.dtype_policy.name == "float32" for layer in plain.layers)
-    assert [layer.name for layer in plain.layers] == list(m.SEED_LAYER_NAMES)
+    assert [layer.name for layer in plain.layers] == list(m.NOTEBOOK_LAYER_NAMES)
     for wa, wb in zip(mixed.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     plain_out = np.asarray(plain(x, training=False))
@@ -84,12 +84,12 @@ def test_mixed_bfloat16_keeps_softmax_float32_and_as_float32_copies_weights() ->
 
 
 def test_as_float32_returns_a_float32_model_unchanged() -> None:
-    model = m.build_seed_cnn(seed=2)
+    model = m.build_notebook_cnn(seed=2)
     assert m.as_float32(model) is model
 
 
 def test_spatial_layers_are_the_conv_and_pool_layers() -> None:
-    model = m.build_seed_cnn(seed=0)
+    model = m.build_notebook_cnn(seed=0)
     assert m.spatial_layers(model) == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"]
 
 
@@ -106,7 +106,7 @@ def test_build_model_knows_both_architectures_and_rejects_others() -> None:
     assert not any(row.type.startswith("Random") for row in rows)  # augmentation lives in the input pipeline
     probs = np.asarray(improved(_images(4), training=False))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    with pytest.raises(ValueError, match="unknown architecture 'resnet'.*improved_cnn.*seed_cnn"):
+    with pytest.raises(ValueError, match="unknown architecture .resnet.*improved_cnn.*notebook_cnn"):
         m.build_model("resnet")
 
 

@@ -33,7 +33,7 @@ XEON_FLAGS = "fpu vme sse2 avx2 avx512f avx512bw avx512_vnni"
 
 def test_the_fast_recipe() -> None:
     fast = PRESETS["fast"]
-    assert (fast.architecture, fast.epochs, fast.batch_size, fast.learning_rate) == ("seed_cnn", 10, 128, 3e-3)
+    assert (fast.architecture, fast.epochs, fast.batch_size, fast.learning_rate) == ("notebook_cnn", 10, 128, 3e-3)
     assert (fast.precision, fast.input_dtype, fast.feed, fast.schedule) == (
         "mixed_bfloat16",
         "float32",
@@ -82,16 +82,16 @@ def test_the_improved_recipe_and_network() -> None:
     ]
 
 
-def test_the_seed_recipe_is_the_notebooks() -> None:
-    seed = PRESETS["seed"]
-    assert (seed.architecture, seed.epochs, seed.batch_size, seed.learning_rate) == ("seed_cnn", 5, 32, 1e-3)
+def test_the_notebook_recipe_is_the_notebooks() -> None:
+    seed = PRESETS["notebook"]
+    assert (seed.architecture, seed.epochs, seed.batch_size, seed.learning_rate) == ("notebook_cnn", 5, 32, 1e-3)
     assert (seed.precision, seed.input_dtype, seed.feed, seed.schedule) == ("float32", "float64", "numpy", "constant")
     assert (seed.steps_per_execution, seed.augment, seed.label_smoothing) == (1, (), 0.0)
 
 
 def test_descriptions_say_which_network() -> None:
     # The issue: "fast: Same architecture; ..." (same as what?) and "the notebook's recipe" (which notebook?).
-    for name in ("fast", "seed"):
+    for name in ("fast", "notebook"):
         assert PRESETS[name].description.startswith("The original Keras tutorial network (2 convs)"), name
     for preset in PRESETS.values():
         assert "notebook" not in preset.description.lower() and "same architecture" not in preset.description.lower()
@@ -175,7 +175,7 @@ def _train_in_process(
 def test_the_seed_preset_fits_float64_numpy_arrays_with_batch_32(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, calls = _train_in_process("seed", tmp_path, monkeypatch, evaluate_each_epoch=False)
+    _, calls = _train_in_process("notebook", tmp_path, monkeypatch, evaluate_each_epoch=False)
     x, y = calls["args"][:2]
     assert isinstance(x, np.ndarray) and x.dtype == np.float64 and x.shape == (512, 28, 28, 1)
     assert 0.0 <= x.min() and x.max() == 1.0  # /255
@@ -203,3 +203,16 @@ def test_validation_and_training_pipelines_start_no_threads(
         assert isinstance(calls["args"][0], tf.data.Dataset) and _thread_free(calls["args"][0])
     images = sum(int(x.shape[0]) for x, _ in validation)
     assert images == 10_000
+
+
+def test_the_old_name_seed_still_means_the_notebook_preset(tmp_path) -> None:  # noqa: ANN001
+    """Issue 20: "seed" meant a preset, a network and the random seed; the preset is "notebook" now."""
+    import json
+
+    from fmnist_core import store
+
+    assert TrainConfig(preset="seed").preset == "notebook"
+    assert TrainConfig(preset="seed").resolved() == TrainConfig(preset="notebook").resolved()
+    (tmp_path / "old.json").write_text(json.dumps({"preset": "seed", "architecture": "seed_cnn"}))
+    old = store.RunMetadata.from_dict(json.loads((tmp_path / "old.json").read_text()))
+    assert (old.preset, old.architecture, old.extra) == ("notebook", "notebook_cnn", {})

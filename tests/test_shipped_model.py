@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from fmnist_core import data, store
+from fmnist_core import data, people, store
 from fmnist_core.inference import evaluate, predict_proba
 from fmnist_core.training import TARGET_ACCURACY
 from helpers import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
@@ -42,7 +42,7 @@ def test_listed_first_and_not_deletable(tmp_path: Path) -> None:
     first = store.list_runs(tmp_path)[0]
     assert (first.id, first.shipped, first.usable) == ("default", True, True)
     with pytest.raises(store.StoreError, match="shipped"):
-        store.delete_run("default", home=tmp_path)
+        store.delete_run("default", home=tmp_path, actor=people.LOCAL)
 
 
 def test_cli_uses_it_by_default(tmp_path: Path) -> None:
@@ -95,9 +95,9 @@ def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, tes
 @needs_improved
 def test_improved_cannot_be_deleted_or_overwritten(tmp_path: Path) -> None:
     with pytest.raises(store.StoreError, match="shipped"):
-        store.delete_run("improved", home=tmp_path)
-    from fmnist_core.model import build_seed_cnn
+        store.delete_run("improved", home=tmp_path, actor=people.LOCAL)
+    from fmnist_core.model import build_notebook_cnn
 
     with pytest.raises(store.StoreError, match="shipped model"):
-        store.save_run(build_seed_cnn(seed=0), {"preset": "seed"}, run_id="improved", home=tmp_path)
+        store.save_run(build_notebook_cnn(seed=0), {"preset": "notebook"}, run_id="improved", home=tmp_path)
     assert [r.id for r in store.list_runs(tmp_path)][:2] == ["default", "improved"]

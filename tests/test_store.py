@@ -16,16 +16,16 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, store
-from fmnist_core.model import build_seed_cnn
+from fmnist_core import architecture, people, store
+from fmnist_core.model import build_notebook_cnn
 from helpers import PYTHON, subprocess_env
 
-META = {"preset": "seed", "test_accuracy": 0.75, "test_loss": 0.5}
+META = {"preset": "notebook", "test_accuracy": 0.75, "test_loss": 0.5}
 
 
 @pytest.fixture(scope="module")
 def tiny_model() -> keras.Model:
-    return build_seed_cnn(seed=11)
+    return build_notebook_cnn(seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,15 @@ def test_save_list_load_round_trip(store_home: Path, tiny_model: keras.Model) ->
     assert sorted(p.name for p in store_home.iterdir()) == ["run-1.json", "run-1.keras"]
 
     (info,) = store.list_runs(include_shipped=False)
-    assert (info.id, info.status, info.preset, info.shipped, info.error) == ("run-1", "finished", "seed", False, None)
+    assert (info.id, info.status, info.preset, info.shipped, info.error) == (
+        "run-1",
+        "finished",
+        "notebook",
+        False,
+        None,
+    )
     assert info.test_accuracy == 0.75 and info.test_loss == 0.5 and info.usable
-    assert info.label() == f"seed · {datetime.fromisoformat(info.created):%b %d %H:%M} · 75.00%"
+    assert info.label() == f"notebook · {datetime.fromisoformat(info.created):%b %d %H:%M} · 75.00%"
     assert info.metadata.history == [{"epoch": 1, "loss": 0.5}]  # numpy values saved as plain numbers
     assert info.created and info.created.startswith("20")
     assert json.loads((store_home / "run-1.json").read_text())["id"] == "run-1"
@@ -85,9 +91,9 @@ def test_generated_ids_are_valid_and_runs_list_newest_first(store_home: Path, ti
 
 
 def test_run_without_accuracy_is_labelled_n_a(store_home: Path, tiny_model: keras.Model) -> None:
-    store.save_run(tiny_model, {"preset": "seed"}, run_id="bare")
+    store.save_run(tiny_model, {"preset": "notebook"}, run_id="bare")
     info = store.get_run("bare")
-    assert info.test_accuracy is None and info.label().startswith("seed · ") and info.label().endswith(" · n/a")
+    assert info.test_accuracy is None and info.label().startswith("notebook · ") and info.label().endswith(" · n/a")
 
 
 def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> None:
@@ -100,19 +106,19 @@ def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> N
 def test_a_run_gets_a_readable_name_that_is_checked_and_kept(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, dict(META, preset="fast", created="2026-11-29T15:05:12+00:00"), run_id="r-1")
     assert store.get_run("r-1").label() == "fast · Nov 29 15:05 · 75.00%"
-    info = store.rename_run("r-1", "  my   first\tnet ")
+    info = store.rename_run("r-1", "  my   first\tnet ", actor=people.LOCAL)
     assert (info.metadata.name, info.label(), info.id) == ("my first net", "my first net · 75.00%", "r-1")
     assert json.loads((store_home / "r-1.json").read_text())["name"] == "my first net"
     assert store.get_run("r-1").metadata.extra == {}
     for bad, why in (("   ", "at least one"), ("x" * 41, "at most 40"), ("a\x00b", "control")):
         with pytest.raises(store.StoreError, match=why):
-            store.rename_run("r-1", bad)
+            store.rename_run("r-1", bad, actor=people.LOCAL)
     assert store.get_run("r-1").metadata.name == "my first net"  # a refused name changes nothing
-    assert store.rename_run("r-1", "").metadata.name is None
+    assert store.rename_run("r-1", "", actor=people.LOCAL).metadata.name is None
     with pytest.raises(store.StoreError, match="shipped"):
-        store.rename_run("default", "mine")
+        store.rename_run("default", "mine", actor=people.LOCAL)
     with pytest.raises(store.StoreError, match="no saved run"):
-        store.rename_run("nope", "mine")
+        store.rename_run("nope", "mine", actor=people.LOCAL)
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, None, 5, "a b", "x.keras"])
@@ -122,7 +128,7 @@ def test_invalid_run_ids_are_refused_everywhere(store_home: Path, tiny_model: ke
     with pytest.raises(store.StoreError, match="invalid run id"):
         store.load_model(bad)  # type: ignore[arg-type]
     with pytest.raises(store.StoreError, match="invalid run id"):
-        store.delete_run(bad)  # type: ignore[arg-type]
+        store.delete_run(bad, actor=people.LOCAL)  # type: ignore[arg-type]
     if bad:  # an empty id means "generate one"
         with pytest.raises(store.StoreError, match="invalid run id"):
             store.save_run(tiny_model, META, run_id=bad)  # type: ignore[arg-type]
@@ -134,14 +140,14 @@ def test_unknown_run(store_home: Path) -> None:
     with pytest.raises(store.StoreError, match="no saved run with id 'nope'"):
         store.load_model("nope")
     with pytest.raises(store.StoreError, match="no saved run"):
-        store.delete_run("nope")
+        store.delete_run("nope", actor=people.LOCAL)
     assert store.list_runs(include_shipped=False) == []
 
 
 def test_delete_run(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="gone")
     store.save_run(tiny_model, META, run_id="kept")
-    store.delete_run("gone")
+    store.delete_run("gone", actor=people.LOCAL)
     assert _ids(store_home) == ["kept"]
     assert sorted(p.name for p in store_home.iterdir()) == ["kept.json", "kept.keras"]
 
@@ -159,12 +165,12 @@ def fake_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: ker
 def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
     store_home: Path, fake_assets: Path, tiny_model: keras.Model
 ) -> None:
-    store.save_run(build_seed_cnn(seed=12), META, run_id="mine")
+    store.save_run(build_notebook_cnn(seed=12), META, run_id="mine")
     runs = store.list_runs()
     assert [(r.id, r.shipped) for r in runs] == [("default", True), ("mine", False)]
     assert runs[0].label() == "default (shipped) · 90.00%"
     with pytest.raises(store.StoreError, match="shipped"):
-        store.delete_run("default")
+        store.delete_run("default", actor=people.LOCAL)
     assert (fake_assets / "default.keras").is_file()
     # A file in the store with a shipped id does not shadow the shipped model.
     for suffix in (".json", ".keras"):
@@ -175,7 +181,7 @@ def test_shipped_model_is_listed_first_loads_and_cannot_be_deleted(
 
 def test_saving_under_a_shipped_id_is_refused(store_home: Path, fake_assets: Path) -> None:
     with pytest.raises(store.StoreError, match="shipped"):
-        store.save_run(build_seed_cnn(seed=12), META, run_id="default")
+        store.save_run(build_notebook_cnn(seed=12), META, run_id="default")
 
 
 def test_real_shipped_models_cannot_be_deleted(store_home: Path) -> None:
@@ -184,7 +190,7 @@ def test_real_shipped_models_cannot_be_deleted(store_home: Path) -> None:
         pytest.skip("no shipped model in fmnist_core/assets/ yet")
     for run_id in shipped:
         with pytest.raises(store.StoreError, match="shipped"):
-            store.delete_run(run_id)
+            store.delete_run(run_id, actor=people.LOCAL)
         assert (store.ASSETS_DIR / f"{run_id}.json").is_file()
     assert [r.id for r in store.list_runs() if r.shipped] == sorted(shipped, key=lambda i: (i != "default", i))
 
@@ -219,7 +225,7 @@ DAMAGES = {
     "truncated_keras": ("keras", lambda good, tmp: good[: len(good) // 2], "not a .keras archive"),
     "bitflipped_keras": ("keras", lambda good, tmp: _bitflip(good), "checksum"),
     "lambda_keras": ("keras", lambda good, tmp: _lambda_model_bytes(tmp), "Lambda"),
-    "json_not_json": ("json", lambda good, tmp: b'{"preset": "seed", ', "metadata unreadable"),
+    "json_not_json": ("json", lambda good, tmp: b'{"preset": "notebook", ', "metadata unreadable"),
     "json_not_object": ("json", lambda good, tmp: b"[1, 2]", "metadata unreadable"),
 }
 
@@ -324,7 +330,7 @@ class _FullDisk:
 def test_saving_over_an_existing_run_is_refused(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="r")
     with pytest.raises(store.StoreError, match="exists already"):
-        store.save_run(build_seed_cnn(seed=3), META, run_id="r")
+        store.save_run(build_notebook_cnn(seed=3), META, run_id="r")
     _assert_same_weights(store.load_model("r"), tiny_model)
 
 
@@ -343,14 +349,14 @@ SAVER = textwrap.dedent(
     import sys
     from pathlib import Path
     from fmnist_core import store
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
     home, prefix = Path(sys.argv[1]), sys.argv[2]
-    model = build_seed_cnn(seed=1)
+    model = build_notebook_cnn(seed=1)
     for i in range(1000):
         run_id = f"{prefix}-{i:03d}"
         print("saving", run_id, flush=True)
-        store.save_run(model, {"preset": "seed", "test_accuracy": 0.5}, run_id=run_id, home=home)
+        store.save_run(model, {"preset": "notebook", "test_accuracy": 0.5}, run_id=run_id, home=home)
         print("saved", run_id, flush=True)
     """
 )
@@ -396,7 +402,7 @@ def test_sigkill_mid_save_never_lists_a_half_run(tmp_path: Path, tiny_model: ker
         results = list(pool.map(lambda t: _kill_during_save(script, home, *t), trials))
 
     listed = {r.id: r for r in store.list_runs(home, include_shipped=False)}
-    expected_weights = build_seed_cnn(seed=1)
+    expected_weights = build_notebook_cnn(seed=1)
     for (prefix, _, _), (saved, in_flight) in zip(trials, results, strict=True):
         assert set(saved) <= set(listed)  # every completed save survived the later kill
         extra = {rid for rid in listed if rid.startswith(f"{prefix}-")} - set(saved)
@@ -434,7 +440,8 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     assert (meta.arch, meta.executor, meta.node, meta.input_scaling) == (None, None, None, None)
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
-    assert {k: written[k] for k in raw} == raw
+    renamed = {"architecture": architecture.preset_architecture(raw["architecture"])}  # seed_cnn reads as notebook_cnn
+    assert {k: written[k] for k in raw} == {**raw, **renamed}
     assert set(written) - set(raw) == {
         "version",
         "arch",
@@ -443,11 +450,12 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
         "input_scaling",
         "imported_from",
         "notes",
+        "owner",
         "name",
         "timings",
     }
     # The preset's architecture gives the spec.
-    assert meta.spec() == architecture.PRESET_SPECS[raw["architecture"]]
+    assert meta.spec() == architecture.PRESET_SPECS[architecture.preset_architecture(raw["architecture"])]
     assert architecture.describe(meta.spec()).params == raw["params"]
 
 
@@ -466,7 +474,7 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     )
     run_id = store.save_run(tiny_model, meta, run_id="typed")
     raw = json.loads((store_home / "typed.json").read_text())
-    assert raw["version"] == store.METADATA_VERSION == 3 and raw["from_the_future"] == {"x": [1, 2]}
+    assert raw["version"] == store.METADATA_VERSION == 4 and raw["from_the_future"] == {"x": [1, 2]}
     assert "extra" not in raw
     read = store.get_run(run_id).metadata
     assert read == store.RunMetadata(**{**vars(meta), "id": "typed", "created": raw["created"]})
@@ -479,6 +487,6 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     assert odd.extra == {"params": "many", "test_accuracy": True, "timings": {"total": "slow"}}
     assert odd.to_dict()["params"] == "many" and odd.version == 1
     # A dict given to save_run is converted the same way.
-    store.save_run(tiny_model, {"preset": "seed", "mystery": 3}, run_id="from-dict")
+    store.save_run(tiny_model, {"preset": "notebook", "mystery": 3}, run_id="from-dict")
     assert store.get_run("from-dict").metadata.extra == {"mystery": 3}
     assert store.get_run("from-dict").metadata.version == store.METADATA_VERSION

@@ -8,7 +8,6 @@ import math
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, asdict, replace
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, store, training, worker
+import helpers
+from fmnist_core import data, live, people, pipeline, run_cache, store, training
 from fmnist_core.inference import evaluate
 from fmnist_core.progress import (
     PHASE_BUILD,
@@ -50,13 +50,10 @@ def run_to_end(job: TrainingJob) -> Snapshot:
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    helpers.poll(condition, what, timeout)
 
 
-def tiny(preset: str = "seed", **changes) -> TrainConfig:
+def tiny(preset: str = "notebook", **changes) -> TrainConfig:
     return TrainConfig(**{"preset": preset, "epochs": 1, "limit": 512, "seed": 42, **changes})
 
 
@@ -68,9 +65,9 @@ def weights_of(run_id: str, home: Path) -> list[np.ndarray]:
 
 
 def test_presets_fill_their_defaults() -> None:
-    seed = TrainConfig(preset="seed").resolved()
+    seed = TrainConfig(preset="notebook").resolved()
     assert (seed.epochs, seed.batch_size, seed.learning_rate) == (5, 32, 1e-3)
-    assert training.PRESETS["seed"].input_dtype == "float64"  # the notebook's recipe, exactly
+    assert training.PRESETS["notebook"].input_dtype == "float64"  # the notebook's recipe, exactly
     fast, preset = TrainConfig(preset="fast").resolved(), training.PRESETS["fast"]  # tuned: follow the preset
     assert (fast.epochs, fast.batch_size, fast.learning_rate) == (
         preset.epochs,
@@ -78,9 +75,9 @@ def test_presets_fill_their_defaults() -> None:
         preset.learning_rate,
     )
     assert TrainConfig().resolved().preset == training.DEFAULT_PRESET == "fast"
-    mine = TrainConfig(preset="seed", epochs=np.int64(2), batch_size=64, learning_rate=1, limit=60_000).resolved()
+    mine = TrainConfig(preset="notebook", epochs=np.int64(2), batch_size=64, learning_rate=1, limit=60_000).resolved()
     assert (mine.epochs, mine.batch_size, mine.learning_rate, mine.limit) == (2, 64, 1, 60_000)
-    assert TrainConfig(preset="seed").epochs is None  # resolved() returns a copy
+    assert TrainConfig(preset="notebook").epochs is None  # resolved() returns a copy
 
 
 @pytest.mark.parametrize(
@@ -110,28 +107,28 @@ def test_bad_settings_are_config_errors(changes: dict, names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         config.resolved()
     with pytest.raises(ConfigError):
-        TrainingJob(config)
+        TrainingJob(config, actor=people.LOCAL)
     assert issubclass(ConfigError, ValueError)
 
 
 def test_job_rejects_a_bad_run_id_or_executor() -> None:
     with pytest.raises(store.StoreError, match="invalid run id"):
-        TrainingJob(tiny(), run_id="../escape")
+        TrainingJob(tiny(), run_id="../escape", actor=people.LOCAL)
     with pytest.raises(ConfigError, match="unknown executor 'slurm'; choose 'local-process' or 'ray'"):
-        TrainingJob(tiny(), executor="slurm")
+        TrainingJob(tiny(), executor="slurm", actor=people.LOCAL)
 
 
 def test_a_job_not_started_yet() -> None:
-    job = TrainingJob(tiny())
+    job = TrainingJob(tiny(), actor=people.LOCAL)
     assert job.wait(0.01) is False and not job.finished
     snap = job.snapshot()
     assert (snap.state, snap.progress, snap.eta, snap.queue_position) == ("queued", 0.0, None, None)
-    assert snap.config.limit == 512 and snap.preset == "seed" and snap.executor == "local-process"
+    assert snap.config.limit == 512 and snap.preset == "notebook" and snap.executor == "local-process"
     json.dumps(asdict(snap))
 
 
 def test_snapshot_is_a_frozen_copy_and_final_states_stick() -> None:
-    job = TrainingJob(tiny())
+    job = TrainingJob(tiny(), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=16, train_images=512, batch_size=32, precision="float32", precision_note=""))
     job._apply(EpochBegin(1))
     assert job.snapshot().phase == "preparing the first batch"  # TensorFlow traces the step: the page says so
@@ -169,7 +166,7 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
     state.apply(Setup(batches_per_epoch=47, train_images=6_000, batch_size=128, precision="f", precision_note=""), 41)
     state.apply(EpochBegin(1), 41.0)
     for now in (45, 59):  # TensorFlow traces the step: no rate yet, so no ETA (and none that rises)
-        assert progress_text(at(now)) == f"Epoch 1/2 · batch 0/47 · first batch · elapsed {clock(now)}"
+        assert progress_text(at(now)) == f"Preparing the first batch · elapsed {clock(now)}"
         assert at(now).eta is None
     state.apply(BatchEnd(done_in_epoch=8, loss=1.0, accuracy=0.5, seconds=18.0), 59.0)  # the tracing's report
     assert at(60).eta is None and progress_text(at(60)) == "Epoch 1/2 · batch 8/47 · training · elapsed 1:00"
@@ -191,18 +188,18 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
 def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
     for value, capacity in (("3", 3), ("0", 1), ("many", 2)):
         monkeypatch.setenv("FMNIST_MAX_TRAININGS", value)
-        assert training._Slots.capacity() == capacity
+        assert training.SLOTS.capacity() == capacity
     monkeypatch.delenv("FMNIST_MAX_TRAININGS")
-    assert training._Slots.capacity() == 2
+    assert training.SLOTS.capacity() == 2
 
 
 # --- the live callback, fed by hand -------------------------------------------------------------------
 
 
 def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> None:
-    job = TrainingJob(TrainConfig(preset="seed", epochs=2, batch_size=128, limit=10_000))
+    job = TrainingJob(TrainConfig(preset="notebook", epochs=2, batch_size=128, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
-    callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
+    callback = live.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     for epoch in range(2):
         callback.on_epoch_begin(epoch)
         for batch in range(79):
@@ -227,11 +224,11 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
     json.dumps(asdict(snap))
 
     # A long run keeps at most MAX_BATCH_POINTS points, evenly spaced, ending near the latest step.
-    job2 = TrainingJob(TrainConfig(preset="seed", epochs=1))
+    job2 = TrainingJob(TrainConfig(preset="notebook", epochs=1), actor=people.LOCAL)
     job2._apply(
         Setup(batches_per_epoch=1875, train_images=60_000, batch_size=32, precision="float32", precision_note="")
     )
-    cb2 = worker.live_callback(job2._apply, threading.Event(), batches_per_epoch=1875)
+    cb2 = live.live_callback(job2._apply, threading.Event(), batches_per_epoch=1875)
     cb2.on_epoch_begin(0)
     for batch in range(1875):
         cb2.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
@@ -252,7 +249,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
     def get(preset: str) -> tuple[dict, Path]:
         if preset not in done:
             home = tmp_path_factory.mktemp(f"tiny-{preset}")
-            job = TrainingJob(tiny(preset), home=home, data_dir=str(REAL_DATA_DIR))
+            job = TrainingJob(tiny(preset), home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
             done[preset] = (run_to_end(job), home)
         return done[preset]
 
@@ -260,7 +257,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
 
 
 @needs_data
-@pytest.mark.parametrize(("preset", "batch_size"), [("seed", 32), ("fast", 128)])
+@pytest.mark.parametrize(("preset", "batch_size"), [("notebook", 32), ("fast", 128)])
 def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size: int) -> None:
     snap, home = tiny_runs(preset)
     assert (snap.state, snap.error, snap.save_error, snap.phase) == ("done", None, None, "ended")
@@ -309,6 +306,10 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     fresh = evaluate(store.load_model(snap.run_id, home=home), test.images, test.labels)
     assert fresh.accuracy == pytest.approx(snap.test_accuracy, abs=1e-6)
     assert fresh.loss == pytest.approx(snap.test_loss, abs=1e-6)
+    # The worker kept its final evaluation's probabilities beside the run: Test images need not predict again.
+    kept = run_cache.load(snap.run_id, run_cache.PROBABILITIES, home)
+    assert kept is not None
+    np.testing.assert_allclose(kept["probabilities"], fresh.probabilities, atol=1e-5)
 
 
 BATCH_BUG = (
@@ -318,7 +319,7 @@ BATCH_BUG = (
 
 
 @needs_data
-@pytest.mark.parametrize("preset", ["seed", "fast"])
+@pytest.mark.parametrize("preset", ["notebook", "fast"])
 def test_tiny_job_batch_counts_stay_within_the_epoch(tiny_runs, preset: str) -> None:
     snap, _ = tiny_runs(preset)
     bpe = snap.batches_per_epoch
@@ -340,7 +341,7 @@ def test_augmentation_flips_and_shifts_each_image_and_follows_the_seed() -> None
     images = rng.random((64, 28, 28, 1)).astype(np.float32)
     labels = rng.integers(0, 10, 64).astype(np.int32)
     preset = training.Preset(name="t", description="", augment=("flip", "shift"), label_smoothing=0.1)
-    prepare = worker._batch_preparer(preset, tf.constant(images), tf.constant(labels))
+    prepare = pipeline._batch_preparer(preset, tf.constant(images), tf.constant(labels))
     idx = tf.range(64, dtype=tf.int64)
     out, y = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
     again, _ = (np.asarray(t) for t in prepare(idx, tf.constant([3, 4], tf.int64)))
@@ -370,16 +371,16 @@ def test_no_augmentation_passes_batches_through() -> None:
 
     images = np.random.default_rng(1).random((8, 28, 28, 1)).astype(np.float32)
     labels = np.arange(8, dtype=np.int32)
-    prepare = worker._batch_preparer(training.PRESETS["seed"], tf.constant(images), tf.constant(labels))
+    prepare = pipeline._batch_preparer(training.PRESETS["notebook"], tf.constant(images), tf.constant(labels))
     x, y = prepare(tf.constant([5, 1], tf.int64))
     np.testing.assert_array_equal(np.asarray(x), images[[5, 1]])
     np.testing.assert_array_equal(np.asarray(y), [5, 1])
 
 
 def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None:
-    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000))
+    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=10_000), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=79, train_images=10_000, batch_size=128, precision="float32", precision_note=""))
-    callback = worker.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
+    callback = live.live_callback(job._apply, threading.Event(), batches_per_epoch=79)
     callback.on_epoch_begin(0)
     for end_step in range(7, 80, 8):  # what Keras passes with steps_per_execution=8: 7, 15, ..., 79
         callback.on_train_batch_end(end_step, {"loss": 1.0, "accuracy": 0.5})
@@ -392,9 +393,15 @@ def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None
 
 @needs_data
 def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Path) -> None:
-    first, first_home = tiny_runs("seed")
-    again = run_to_end(TrainingJob(tiny(evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)))
-    other = run_to_end(TrainingJob(tiny(seed=7, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)))
+    first, first_home = tiny_runs("notebook")
+    again = run_to_end(
+        TrainingJob(tiny(evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
+    )
+    other = run_to_end(
+        TrainingJob(
+            tiny(seed=7, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL
+        )
+    )
     assert again.test_loss == first.test_loss and again.test_accuracy == first.test_accuracy
     for a, b in zip(weights_of(first.run_id, first_home), weights_of(again.run_id, tmp_path), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -406,7 +413,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Pa
 @needs_data
 def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
-    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR)).start()
+    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL).start()
     poll(lambda: job.snapshot().batch > 0 or job.finished, "the first batch")
     job.stop()
     assert job.snapshot().state == "stopping"
@@ -425,7 +432,9 @@ def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
 def test_a_failing_job_reports_its_error(store_home: Path, tmp_path: Path) -> None:
     empty = tmp_path / "no-data"
     empty.mkdir()
-    snap = run_to_end(TrainingJob(tiny(), data_dir=str(empty)))  # the worker's data.load_train_set raises
+    snap = run_to_end(
+        TrainingJob(tiny(), data_dir=str(empty), actor=people.LOCAL)
+    )  # the worker's data.load_train_set raises
     assert snap.state == "failed" and snap.phase == "failed"
     assert snap.error.startswith("fmnist_core.data.DataError: ") and str(empty) in snap.error
     assert snap.run_id is None and not store_home.exists()
@@ -438,7 +447,10 @@ def test_queue_runs_one_at_a_time_and_a_queued_job_can_be_cancelled(
 ) -> None:
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "1")
     make = lambda: TrainingJob(  # noqa: E731
-        tiny("fast", limit=1024, evaluate_each_epoch=False), home=tmp_path, data_dir=str(REAL_DATA_DIR)
+        tiny("fast", limit=1024, evaluate_each_epoch=False),
+        home=tmp_path,
+        data_dir=str(REAL_DATA_DIR),
+        actor=people.LOCAL,
     )
     first, second, third = make(), make(), make()
     first.start()
@@ -470,7 +482,11 @@ def test_a_failed_save_can_be_retried(tmp_path: Path) -> None:
     blocker.write_text("a file where the store's parent folder should be")
     home = blocker / "home"
     job = TrainingJob(
-        tiny("fast", evaluate_each_epoch=False), home=home, data_dir=str(REAL_DATA_DIR), run_id="retry-me"
+        tiny("fast", evaluate_each_epoch=False),
+        home=home,
+        data_dir=str(REAL_DATA_DIR),
+        run_id="retry-me",
+        actor=people.LOCAL,
     )
     snap = run_to_end(job)
     assert snap.state == "done" and snap.run_id is None
@@ -492,7 +508,9 @@ def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) ->
     and save."""
     import gc
 
-    job = TrainingJob(TrainConfig(preset="seed", epochs=1, limit=256, seed=3), home=tmp_path).start()
+    job = TrainingJob(
+        TrainConfig(preset="notebook", epochs=1, limit=256, seed=3), home=tmp_path, actor=people.LOCAL
+    ).start()
     thread = job._thread
     del job
     gc.collect()

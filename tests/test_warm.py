@@ -17,7 +17,8 @@ import numpy as np
 import psutil
 import pytest
 
-from fmnist_core import store, training, warm, worker
+import helpers
+from fmnist_core import faults, people, store, training, warm, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -27,10 +28,7 @@ pytestmark = requires_real_data
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    helpers.poll(condition, what, timeout, interval=0.05)
 
 
 def gone(pid: int) -> bool:
@@ -43,7 +41,7 @@ def gone(pid: int) -> bool:
 
 def tiny_job(home: Path, **changes) -> TrainingJob:
     config = TrainConfig(**{"preset": "fast", "epochs": 1, "limit": 300, "evaluate_each_epoch": False, **changes})
-    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
 @pytest.fixture
@@ -51,7 +49,7 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[warm.WarmPool]:
     """The server's pool with one training slot (one warm worker at a time); every warm worker ends afterwards."""
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "1")
     monkeypatch.delenv(warm.IDLE_ENV, raising=False)
-    monkeypatch.delenv(worker.FAULT_ENV, raising=False)
+    monkeypatch.delenv(faults.FAULT_ENV, raising=False)
     training.WARM.shut_down()
     yield training.WARM
     training.WARM.shut_down()
@@ -164,7 +162,7 @@ def test_a_warm_worker_killed_after_it_was_taken_leaves_the_training_to_a_cold_o
 def test_a_warm_worker_that_aborts_or_exits_fails_its_job(
     pool: warm.WarmPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
 ) -> None:
-    monkeypatch.setenv(worker.FAULT_ENV, fault)  # the rehearsal must not trip it; the real training does
+    monkeypatch.setenv(faults.FAULT_ENV, fault)  # the rehearsal must not trip it; the real training does
     pid = ready_worker(pool)
     job = tiny_job(tmp_path).start()
     assert job.wait(TIMEOUT)
@@ -180,7 +178,7 @@ def test_a_warm_worker_is_not_handed_out_under_other_settings(
     pool: warm.WarmPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pid = ready_worker(pool)
-    monkeypatch.setenv(worker.FAULT_ENV, "exit-at-batch")  # set after it was spawned: it never saw it
+    monkeypatch.setenv(faults.FAULT_ENV, "exit-at-batch")  # set after it was spawned: it never saw it
     job = tiny_job(tmp_path).start()
     assert job.wait(TIMEOUT)
     snap = job.snapshot()
@@ -195,6 +193,7 @@ def test_stop_with_a_warm_worker_keeps_a_stopped_run(pool: warm.WarmPool, tmp_pa
         TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False),
         home=tmp_path,
         data_dir=str(REAL_DATA_DIR),
+        actor=people.LOCAL,
     ).start()
     poll(lambda: job.snapshot().batch > 0 or job.finished, "the first batch")
     job.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import data, store, worker
+from fmnist_core import data, live, people, store
 from fmnist_core.activations import layer_outputs
 from fmnist_core.progress import Setup
 from fmnist_core.training import TrainConfig, TrainingJob
@@ -66,9 +66,9 @@ def test_live_callback_sends_a_frame_at_each_epoch_end_and_snapshots_share_it(te
     model = _custom_model()
     samples = sample_indices(test_set)
     images = data.scale(test_set.images[list(samples)])
-    job = TrainingJob(TrainConfig(preset="seed", epochs=2, limit=64))
+    job = TrainingJob(TrainConfig(preset="notebook", epochs=2, limit=64), actor=people.LOCAL)
     job._apply(Setup(batches_per_epoch=2, train_images=64, batch_size=32, precision="float32", precision_note=""))
-    callback = worker.live_callback(job._apply, threading.Event(), 2, samples, images)
+    callback = live.live_callback(job._apply, threading.Event(), 2, samples, images)
     callback.set_model(model)
     kernels = []
     for epoch in range(2):
@@ -98,8 +98,8 @@ def test_a_network_without_conv_sends_no_frames() -> None:
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
     assert capture_function(model, np.zeros((2, 28, 28, 1), np.float32)) is None
-    job = TrainingJob(TrainConfig(preset="seed", epochs=1))
-    callback = worker.live_callback(job._apply, threading.Event(), 1, (0, 1), np.zeros((2, 28, 28, 1), np.float32))
+    job = TrainingJob(TrainConfig(preset="notebook", epochs=1), actor=people.LOCAL)
+    callback = live.live_callback(job._apply, threading.Event(), 1, (0, 1), np.zeros((2, 28, 28, 1), np.float32))
     callback.set_model(model)
     callback.on_epoch_begin(0)
     callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
@@ -112,10 +112,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     """The seed preset (float32), 600 images, 2 epochs; snapshots polled while it trains."""
     home = tmp_path_factory.mktemp("watch")
     job = TrainingJob(
-        TrainConfig(preset="seed", epochs=2, limit=600, seed=5, evaluate_each_epoch=False),
+        TrainConfig(preset="notebook", epochs=2, limit=600, seed=5, evaluate_each_epoch=False),
         home=home,
         data_dir=str(REAL_DATA_DIR),
         run_id="watched",
+        actor=people.LOCAL,
     ).start()
     seen: list[tuple[int, int]] = []  # (epochs in history, frames) as the page would have seen them
     while not job.wait(0.05):
@@ -171,7 +172,7 @@ def test_the_sidecar_is_saved_listed_loaded_and_deleted_with_the_run(trained, tm
     copy.mkdir()
     for suffix in (".keras", ".json", ".frames.npz"):
         shutil.copy2(home / f"watched{suffix}", copy)
-    store.delete_run("watched", copy)
+    store.delete_run("watched", copy, actor=people.LOCAL)
     assert list(copy.iterdir()) == []
 
 
@@ -184,9 +185,9 @@ def _frames(epochs: int = 2) -> Frames:
 
 
 def test_the_sidecar_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
-    model = build_seed_cnn(seed=1)
+    model = build_notebook_cnn(seed=1)
     real_replace = os.replace
 
     def fail_on_frames(src, dst) -> None:
@@ -196,15 +197,15 @@ def test_the_sidecar_is_written_atomically(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(os, "replace", fail_on_frames)
     with pytest.raises(store.StoreError, match="disk holding .* is full"):
-        store.save_run(model, {"preset": "seed"}, run_id="full", home=tmp_path, frames=_frames())
+        store.save_run(model, {"preset": "notebook"}, run_id="full", home=tmp_path, frames=_frames())
     # The JSON comes last, so the run is not listed, and no half-written sidecar or temporary file is left.
     assert store.list_runs(tmp_path, include_shipped=False) == []
     assert not list(tmp_path.glob("*.npz")) and not list(tmp_path.glob(".*.tmp*.npz"))
 
     monkeypatch.setattr(os, "replace", real_replace)
-    store.save_run(model, {"preset": "seed"}, run_id="ok", home=tmp_path, frames=_frames(3))
+    store.save_run(model, {"preset": "notebook"}, run_id="ok", home=tmp_path, frames=_frames(3))
     assert [f.epoch for f in store.load_frames("ok", tmp_path).epochs] == [1, 2, 3]
-    store.save_run(model, {"preset": "seed"}, run_id="bare", home=tmp_path)  # no frames: no sidecar
+    store.save_run(model, {"preset": "notebook"}, run_id="bare", home=tmp_path)  # no frames: no sidecar
     assert not store.get_run("bare", tmp_path).has_frames
     with pytest.raises(store.StoreError, match="run bare has no replay"):
         store.load_frames("bare", tmp_path)
@@ -237,9 +238,9 @@ def _damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "pickled", "mismatched", "missing_key", "bomb"])
 def test_a_damaged_sidecar_is_one_sentence(tmp_path: Path, how: str) -> None:
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
-    store.save_run(build_seed_cnn(seed=1), {"preset": "seed"}, run_id="r", home=tmp_path, frames=_frames())
+    store.save_run(build_notebook_cnn(seed=1), {"preset": "notebook"}, run_id="r", home=tmp_path, frames=_frames())
     _damage(store.frames_file("r", tmp_path), how)
     assert store.get_run("r", tmp_path).usable  # the run itself still works
     with pytest.raises(store.StoreError, match=r"^the replay of run r is damaged, so it cannot be shown \(.+\)$"):
@@ -268,7 +269,7 @@ CUSTOM = {"conv": [{"filters": 6, "kernel": 5, "padding": "same", "batch_norm": 
 )
 def test_every_kind_of_network_sends_frames(tmp_path: Path, test_set, changes: dict, shape: tuple) -> None:
     config = TrainConfig(**{"epochs": 1, "limit": 300, "seed": 2, "evaluate_each_epoch": False, **changes})
-    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), run_id="r").start()
+    job = TrainingJob(config, home=tmp_path, data_dir=str(REAL_DATA_DIR), run_id="r", actor=people.LOCAL).start()
     assert job.wait(TIMEOUT)
     snap = job.snapshot()
     assert snap.state == "done", snap.error

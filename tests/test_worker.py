@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fmnist_core import executors, store, training, worker
+import helpers
+from fmnist_core import executors, faults, people, store, training, worker
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -25,21 +26,18 @@ TIMEOUT = 180
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    helpers.poll(condition, what, timeout)
 
 
 def long_job(home: Path) -> TrainingJob:
     """Long enough (3 epochs of 20,000 images) never to end by itself during a test."""
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
-    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
 def tiny_job(home: Path, **changes) -> TrainingJob:
-    config = TrainConfig(**{"preset": "seed", "epochs": 1, "limit": 600, "evaluate_each_epoch": False, **changes})
-    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR))
+    config = TrainConfig(**{"preset": "notebook", "epochs": 1, "limit": 600, "evaluate_each_epoch": False, **changes})
+    return TrainingJob(config, home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
 
 
 def gone(pid: int) -> bool:
@@ -133,7 +131,7 @@ def test_sigkill_mid_epoch_fails_that_job_within_2_s_and_another_job_goes_on(
 def test_a_worker_that_aborts_or_exits_fails_its_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
 ) -> None:
-    monkeypatch.setenv(worker.FAULT_ENV, fault)  # read by the worker after its first batch
+    monkeypatch.setenv(faults.FAULT_ENV, fault)  # read by the worker after its first batch
     job = tiny_job(tmp_path).start()
     assert job.wait(TIMEOUT)
     snap = job.snapshot()
@@ -144,7 +142,7 @@ def test_a_worker_that_aborts_or_exits_fails_its_job(
 
 @requires_real_data
 def test_sigkill_mid_save_lists_nothing_half_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(worker.FAULT_ENV, "hang-in-save")  # the worker pauses before renaming the model into place
+    monkeypatch.setenv(faults.FAULT_ENV, "hang-in-save")  # the worker pauses before renaming the model into place
     job = tiny_job(tmp_path, preset="fast").start()
     poll(lambda: any(tmp_path.glob(".*.tmp.keras")) or job.finished, "the model's temporary file")
     snap = job.snapshot()
@@ -164,11 +162,12 @@ def test_sigkill_mid_save_lists_nothing_half_saved(tmp_path: Path, monkeypatch: 
 
 PARENT = """
 import sys, time
+from fmnist_core import people
 from fmnist_core.training import TrainConfig, TrainingJob
 
 if __name__ == "__main__":  # the spawned worker imports this file as __mp_main__
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
-    job = TrainingJob(config, home=sys.argv[1], data_dir=sys.argv[2]).start()
+    job = TrainingJob(config, home=sys.argv[1], data_dir=sys.argv[2], actor=people.LOCAL).start()
     while job.snapshot().worker_pid is None:
         time.sleep(0.02)
     print(job.snapshot().worker_pid, flush=True)

@@ -398,8 +398,12 @@ def _run_exists(run_id: str) -> bool:
 def import_model_widget(key: str = "import_model") -> str | None:
     """ "Import a model" for the Model page: a .keras file is checked (no code from it runs), evaluated on the
     test set and stored as a run. Returns the new run's id once imported (and offers to make it active)."""
+    from fmnist_core.classroom import import_blocker
+    from ui.signin import acting
     from ui.state import set_active_run
 
+    actor = acting()
+    blocker = import_blocker(actor)
     st.caption(
         f"A Keras 3 .keras file of at most {store.MAX_IMPORT_BYTES // 2**20} MB: a Sequential model of built-in "
         "layers (no Lambda, no custom classes), 28x28 grayscale input, 10 outputs. Inputs are assumed scaled to 0..1."
@@ -422,10 +426,16 @@ def import_model_widget(key: str = "import_model") -> str | None:
         # A new file, no file, or the imported run deleted since: the old success no longer describes anything.
         st.session_state.pop(_k(key, "done"), None)
         imported = None
-    if st.button("Import", key=_k(key, "go"), disabled=upload is None or bool(name_problem), type="primary"):
+    if blocker:
+        st.warning(blocker)
+    if st.button(
+        "Import", key=_k(key, "go"), disabled=upload is None or bool(name_problem) or bool(blocker), type="primary"
+    ):
         try:
             with st.spinner("Checking the file and evaluating it on the 10,000 test images..."):
-                result = store.import_model_details(upload.getvalue(), name=name or None, file_name=upload.name)
+                result = store.import_model_details(
+                    upload.getvalue(), name=name or None, file_name=upload.name, actor=actor
+                )
         except (store.StoreError, data.DataError) as exc:
             st.error(f"**{upload.name}** was not imported: {exc}")
             return None

@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import streamlit as st  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 
+from ui import signin  # noqa: E402
 from ui.state import (  # noqa: E402
     MODEL_BOX_KEY,
     MODEL_KEY,
@@ -25,6 +26,7 @@ from ui.state import (  # noqa: E402
     runs,
     set_active_run,
     show_model_in_address,
+    timed,
 )
 
 
@@ -94,12 +96,14 @@ PAGE_SPECS = (
     ("pages/embedding.py", "Embedding", ":material/scatter_plot:", "embedding"),
     ("pages/quiz.py", "Predict the model", ":material/psychology:", "quiz"),
 )
+# Pages that exist only with sign-in (without it the app is one person's, as it always was).
+CLASS_PAGE_SPECS = (("pages/class.py", "Class", ":material/groups:", "class"),)
 
 
-def _pages() -> list[st.Page]:
+def _pages(signed_in: bool = False) -> list[st.Page]:
+    specs = PAGE_SPECS + (CLASS_PAGE_SPECS if signed_in else ())
     return [
-        st.Page(path, title=title, icon=icon, url_path=url, default=(url == "home"))
-        for path, title, icon, url in PAGE_SPECS
+        st.Page(path, title=title, icon=icon, url_path=url, default=(url == "home")) for path, title, icon, url in specs
     ]
 
 
@@ -134,14 +138,22 @@ def model_picker() -> None:
 
 
 def run_app() -> None:
-    """Page config, navigation with the real page list, the sidebar, then the chosen page."""
+    """Page config, navigation with the real page list, the sidebar, then the chosen page; with sign-in on and
+    nobody signed in, the login screen instead (the page and the sidebar's runs are never drawn)."""
     st.set_page_config(page_title="Fashion-MNIST CNN", page_icon=":material/checkroom:", layout="wide")
-    page = st.navigation(_pages())
+    actor = signin.current_actor()
+    if actor is None:
+        st.navigation(_pages(signed_in=True), position="hidden")
+        signin.login_screen()
+        return
+    signin.keep_state_personal(actor)
+    page = st.navigation(_pages(signed_in=actor.signed_in))
     model_from_address()
     with st.sidebar:
+        signin.sidebar_user(actor)
         model_picker()
     show_model_in_address()
-    page.run()
+    timed(f"page {page.url_path or 'home'}")(page.run)()  # server time per page run, when $FMNIST_TIMINGS is set
 
 
 def page_frame() -> None:

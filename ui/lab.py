@@ -50,10 +50,10 @@ _CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so
 @st.cache_data(max_entries=12, show_spinner="Finding the test images that excite each channel (all 10,000)...")
 def channel_maxima(run_id: str, created: str | None, layer: str) -> Any:
     """Every test image's per-channel maximum of `layer`, once per (model, layer): about 5 MB for 64 channels."""
-    from fmnist_core import activations
+    from fmnist_core import run_cache
 
     test = test_set_or_message()
-    return activations.channel_maxima(cached_model(run_id, created), test.images, layer)
+    return run_cache.channel_maxima(run_id, lambda: cached_model(run_id, created), test.images, layer)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -66,12 +66,16 @@ def _exemplar_maps(run_id: str, created: str | None, layer: str, channel: int, i
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def embedding(run_id: str, created: str | None, method: str) -> Any:
-    """The test set's last-hidden-layer features projected by `method`, once per (model, method)."""
-    from fmnist_core import embedding as core
+def embedding(run_id: str, created: str | None, method: str, _progress: Any = None) -> Any:
+    """The test set's last-hidden-layer features projected by `method`, once per (model, method).
+
+    `_progress(fraction, text)` (not part of the cache key) hears how a t-SNE computation advances.
+    """
+    from fmnist_core import run_cache
 
     test = test_set_or_message()
-    return core.embed(cached_model(run_id, created), test.images, method, seed=0)
+    model = lambda: cached_model(run_id, created)  # noqa: E731 - loaded only when not kept on disk
+    return run_cache.embedding(run_id, model, test.images, method, seed=0, progress=_progress)
 
 
 def _grid(run_id: str, created: str | None, layer: str) -> tuple[float, float]:

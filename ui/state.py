@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core import data, store
+from fmnist_core import data, settings, store
+from ui.signin import acting
 
 MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one source of truth across pages
 MODEL_BOX_KEY = "_model_box"  # the sidebar select box's own widget state, seeded from MODEL_KEY on every run
@@ -42,8 +42,8 @@ def test_set_or_message() -> data.Split | None:
 
 # --- runs and models -------------------------------------------------------------------------------
 def runs() -> list[store.RunInfo]:
-    """Every run, shipped first; cheap (reads JSON, cached checks of model files)."""
-    return store.list_runs()
+    """Every run this person may see, shipped first; cheap (reads JSON, cached checks of model files)."""
+    return store.list_runs(actor=acting())
 
 
 def active_run_id() -> str:
@@ -66,7 +66,7 @@ def model_from_address() -> None:
         return
     st.session_state["_url_model"] = raw
     try:
-        info = store.get_run(raw)
+        info = store.get_run(raw, actor=acting())  # a run this person may not see is answered as missing
     except store.StoreError:
         info = None
     if info is None or not info.usable:
@@ -94,7 +94,7 @@ def active_run() -> store.RunInfo | None:
     """The active run's info, or None after showing why it can't be used (deleted, damaged)."""
     run_id = active_run_id()
     try:
-        info = store.get_run(run_id)
+        info = store.get_run(run_id, actor=acting())
     except store.StoreError:
         st.warning(f"The selected model **{run_id}** no longer exists. Pick another in the sidebar.")
         return None
@@ -120,10 +120,10 @@ def model_or_message(info: store.RunInfo) -> Any | None:
 
 @st.cache_data(max_entries=6, show_spinner="Predicting all 10,000 test images...")
 def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
-    """Probabilities for the whole test set, once per model (float32 to keep the cache small)."""
-    from fmnist_core.inference import predict_proba
+    """Probabilities for the whole test set, once per model (float32), kept on disk beside the run."""
+    from fmnist_core import run_cache
 
-    return predict_proba(cached_model(run_id, created), _test_set().images).astype(np.float32)
+    return run_cache.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
 
 
 @st.cache_data(max_entries=6, show_spinner="Looking for suspect labels (cleanlab)...")
@@ -168,7 +168,7 @@ def timed(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            path = os.environ.get("FMNIST_TIMINGS")
+            path = settings.timings_file()
             if not path:
                 return fn(*args, **kwargs)
             started = time.perf_counter()

@@ -12,9 +12,8 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from bench.browser import APP_IDLE
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from bench.browser import APP_IDLE, point_xy
+from helpers import REPO_ROOT  # noqa: F401 - the browser tests take it from here
 
 
 @dataclass
@@ -58,24 +57,11 @@ def goto(page: Page, server: AppServer, path: str = "/", timeout: int = 60_000) 
     wait_for_app(page, timeout=timeout, server=server)
 
 
-# Page coordinates of one point of a plotly trace: where a person would click it.
-_POINT_XY = """(el, [trace, k]) => {
-  const gd = el.querySelector('.js-plotly-plot');
-  const tr = gd._fullData[trace];
-  const xa = gd._fullLayout[tr.xaxis === 'x' ? 'xaxis' : 'xaxis' + tr.xaxis.slice(1)];
-  const ya = gd._fullLayout[tr.yaxis === 'y' ? 'yaxis' : 'yaxis' + tr.yaxis.slice(1)];
-  const r = gd.getBoundingClientRect();
-  const x = xa.c2p(xa.d2c(tr.x[k]));
-  const y = ya.c2p(ya.d2c(tr.y[k]));
-  return {x: r.left + xa._offset + x, y: r.top + ya._offset + y};
-}"""
-
-
 def click_plotly_point(page: Page, chart: Locator, trace: int, point: int, server: AppServer | None = None) -> None:
     """Click one point of a plotly chart's trace (for example a grid tile or a confusion-matrix cell)."""
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    xy = chart.evaluate(_POINT_XY, [trace, point])
+    xy = point_xy(chart, trace, point)
     page.mouse.move(xy["x"], xy["y"])
     page.wait_for_timeout(150)
     page.mouse.click(xy["x"], xy["y"])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from fmnist_core import store
+from fmnist_core import people, store
 from fmnist_core.data import CLASS_NAMES, load_test_set
 
 from .harness import AppServer, chart_titled, choose, click_plotly_point, goto, wait_for_app
@@ -53,14 +53,16 @@ def fmnist_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from fmnist_core.training import TrainConfig, TrainingJob
 
     home = tmp_path_factory.mktemp("stumbles_home")
-    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600, seed=3), home=home, run_id=RUN_ID)
+    job = TrainingJob(
+        TrainConfig(preset="fast", epochs=2, limit=600, seed=3), home=home, run_id=RUN_ID, actor=people.LOCAL
+    )
     job.start().wait(TRAIN_TIMEOUT)
     assert job.snapshot().run_id == RUN_ID, job.snapshot().error
     files = tmp_path_factory.mktemp("stumbles_files")
     for name, build in (("tiny-dense", dense_only_model), ("conv-no-pool", conv_without_pool_model)):
         path = files / f"{name}.keras"
         build().save(path)
-        store.import_model(path, name=name, home=home)
+        store.import_model(path, name=name, home=home, actor=people.LOCAL)
     return home
 
 
@@ -206,7 +208,7 @@ def test_the_import_panel_follows_the_file_the_name_and_deletes(
     expect(panel.get_by_role("button", name="Use this model")).to_be_visible(timeout=60_000)
     imported = [r for r in store.list_runs(Path(app_server.env["FMNIST_HOME"])) if r.metadata.imported_from]
     newest = max(imported, key=lambda r: r.created or "")
-    store.delete_run(newest.id, home=Path(app_server.env["FMNIST_HOME"]))
+    store.delete_run(newest.id, home=Path(app_server.env["FMNIST_HOME"]), actor=people.LOCAL)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model").click()
     wait_for_app(page, server=app_server)
     expect(page.get_by_role("button", name="Use this model")).to_have_count(0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store, warm
+from fmnist_core import people, store, warm
 from helpers import timed_run_metadata
 from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
@@ -49,18 +49,18 @@ def make_app(fmnist_home: Path) -> Iterator[Callable[[], AppTest]]:
 @pytest.fixture(scope="module")
 def tiny_run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An untrained seed CNN saved once as a run (cheap: no training); tests copy it into their store."""
-    from fmnist_core.model import build_seed_cnn
+    from fmnist_core.model import build_notebook_cnn
 
     folder = tmp_path_factory.mktemp("tiny_run")
     metadata = {
-        "preset": "seed",
+        "preset": "notebook",
         "architecture": "seed_cnn",
         "status": "finished",
         "test_accuracy": 0.1,
         "test_loss": 2.3,
         "history": [],
     }
-    run_id = store.save_run(build_seed_cnn(seed=1), metadata, run_id="tiny-run", home=folder)
+    run_id = store.save_run(build_notebook_cnn(seed=1), metadata, run_id="tiny-run", home=folder)
     return {"id": run_id, "keras": folder / f"{run_id}.keras", "json": folder / f"{run_id}.json"}
 
 
@@ -94,7 +94,7 @@ def damaged_run(fmnist_home: Path) -> str:
     meta = {
         "id": run_id,
         "status": "finished",
-        "preset": "seed",
+        "preset": "notebook",
         "test_accuracy": 0.5,
         "created": "2026-01-01T00:00:00",
     }
@@ -118,7 +118,9 @@ def trained_run_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     folder = tmp_path_factory.mktemp("trained_runs")
     ids = []
     for preset, run_id in (("fast", "tiny-fast"), ("improved", "tiny-improved")):
-        job = TrainingJob(TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id)
+        job = TrainingJob(
+            TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id, actor=people.LOCAL
+        )
         job.start().wait(TRAIN_TIMEOUT)
         assert job.snapshot().run_id == run_id, job.snapshot().error
         ids.append(run_id)

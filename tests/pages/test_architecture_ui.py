@@ -11,7 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import architecture as a
-from fmnist_core.model import SEED_LAYER_NAMES
+from fmnist_core import people
+from fmnist_core.model import NOTEBOOK_LAYER_NAMES
 from helpers import REAL_DATA_DIR, requires_real_data
 
 EDITOR_SCRIPT = """
@@ -64,7 +65,7 @@ def test_editor_starts_with_the_notebook_network(editor: AppTest) -> None:
     assert [w.label for w in editor.number_input] == ["Block 1 filters", "Block 2 filters"]
     assert not _errors(editor) and not _train_disabled(editor)
     table = editor.dataframe[0].value
-    assert list(table["layer"]) == list(SEED_LAYER_NAMES)
+    assert list(table["layer"]) == list(NOTEBOOK_LAYER_NAMES)
 
 
 def test_add_and_remove_blocks_keep_widgets_json_and_cost_in_sync(editor: AppTest) -> None:
@@ -148,10 +149,10 @@ def test_diagram_from_a_spec_and_from_its_model_agree() -> None:
     from fmnist_core.model import build_model
     from ui.architecture import architecture_diagram
 
-    spec_dot = architecture_diagram(a.IMPROVED_SPEC)
+    spec_dot = architecture_diagram(a.EARLY_IMPROVED_SPEC)
     model_dot = architecture_diagram(build_model("improved_cnn", seed=1))
     assert spec_dot.startswith("digraph network {") and spec_dot.endswith("}")
-    assert spec_dot.count(" -> ") == len(a.describe(a.IMPROVED_SPEC).layers)
+    assert spec_dot.count(" -> ") == len(a.describe(a.EARLY_IMPROVED_SPEC).layers)
     assert 'n0 [label="conv2d (Conv2D)\\n3x3 conv, 32 filters, same, relu\\n28 x 28 x 32"' in spec_dot
     assert 'n10 [label="dense_1 (Dense)\\n10 units, softmax\\n10"' in spec_dot
     # The shipped improved preset names its Activation layer "relu"; everything else is the same.
@@ -260,7 +261,7 @@ def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
     at.button(key="import_model.use").click().run()
     assert at.session_state["model_id"] == "small-one"
     # Once the run is deleted the panel no longer offers it.
-    store.delete_run("small-one")
+    store.delete_run("small-one", actor=people.LOCAL)
     at.run()
     assert not at.success and not [b for b in at.button if b.key == "import_model.use"]
 
@@ -354,7 +355,7 @@ def test_pages_follow_an_imported_model_with_its_own_layer_names(page_store: Pat
             keras.layers.Dense(10, name="logits"),
         ]
     ).save(tmp_path / "theirs.keras")
-    store.import_model(tmp_path / "theirs.keras", name="theirs")
+    store.import_model(tmp_path / "theirs.keras", name="theirs", actor=people.LOCAL)
     for page, at in _open_pages("theirs"):
         if page.endswith("feature_maps.py"):
             assert at.selectbox(key="fm_layer").options == ["conv2d (24, 24, 6)", "max_pooling2d (12, 12, 6)"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_core import data, store
+from fmnist_core import data, people, store
 from page_helpers import (
     DATA_FIX,
     MODEL_PAGES,
@@ -73,7 +73,7 @@ def test_deleted_run_still_selected_warns(make_app, tiny_run: str) -> None:
     assert at.session_state["model_id"] == tiny_run
     assert any(store.get_run(tiny_run).label() in m for m in texts(at.markdown))
 
-    store.delete_run(tiny_run)
+    store.delete_run(tiny_run, actor=people.LOCAL)
     at.run()
     assert not at.exception, exceptions(at)
     assert model_box(at).value == tiny_run  # kept selected, so the page can say it is gone

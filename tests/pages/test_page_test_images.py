@@ -115,9 +115,139 @@ def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
     assert [t.label for t in at.tabs] == ["Test set", "Your image"]
     upload_tab = at.tabs[1]
     assert any(m.value.startswith("**Predicted: Ankle boot**") for m in upload_tab.markdown)
+    for method in METHOD_TITLES:  # the why panel explains the upload too
+        assert sum(f"{method} · Ankle boot<br>(the prediction)" in t for t in _titles(at)) == 2, _titles(at)
 
 
 def _titles(at) -> list[str]:
     from page_helpers import plotly_titles
 
     return plotly_titles(at)
+
+
+# --- issue 23: explanations a learner can test --------------------------------------------------------------------
+METHOD_TITLES = ("Grad-CAM", "Saliency", "Integrated gradients", "Occlusion")
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    from fmnist_core import store
+
+    return store.load_model(store.DEFAULT_RUN_ID)
+
+
+def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app, shipped_model) -> None:
+    import re
+
+    from fmnist_core import explain
+    from page_helpers import plotly_array, plotly_figure
+
+    image = data.load_test_set(data.DEBIAN_DIR).images[0]
+    at = open_page(make_app, "test_images", {"image": "0"})
+    assert not at.exception, exceptions(at)
+    for method in METHOD_TITLES:
+        assert any(f"{method} · Ankle boot<br>(the prediction)" in t for t in _titles(at)), (method, _titles(at))
+    captions = texts(at.caption)
+    for line in ("Saliency: how strongly", "Integrated gradients: each pixel's share", "Occlusion: how much p"):
+        assert any(c.startswith(line) for c in captions), (line, captions)
+    found = [re.search(r"add up to (-?[\d.]+); p\(image\) − p\(black image\) = (-?[\d.]+)", c) for c in captions]
+    total, difference = next(m.groups() for m in found if m)
+    ig = explain.integrated_gradients(shipped_model, image, 9)
+    assert float(total) == pytest.approx(ig.total, abs=1e-3) and float(difference) == pytest.approx(
+        ig.difference, abs=1e-3
+    )
+    agree = plotly_figure(at, "Do they agree?")
+    maps = {m: explain.attribute(shipped_model, image, 9, m).map for m in explain.METHODS}
+    np.testing.assert_allclose(plotly_array(agree["data"][0]["z"]), explain.agreement(maps), atol=1e-6)
+
+    patch = [s for s in at.slider if s.label == "Occlusion patch (px)"][0]
+    patch.set_value(4)
+    rerun(at)
+    shown = plotly_array(plotly_figure(at, "Occlusion · Ankle boot")["data"][1]["z"])
+    np.testing.assert_allclose(shown, explain.occlusion(shipped_model, image, 9, patch=4, stride=2).map, atol=1e-6)
+
+    [s for s in at.slider if s.label == "Occlusion stride (px)"][0].set_value(4)
+    rerun(at)
+    [s for s in at.slider if s.label == "Occlusion patch (px)"][0].set_value(3)  # now smaller than the stride
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    stride = [s for s in at.slider if s.label == "Occlusion stride (px)"][0]
+    assert 1 <= stride.value <= 3 and stride.max == 3
+
+
+def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
+    from fmnist_core import explain
+    from page_helpers import button, plotly_figure
+
+    at = open_page(make_app, "test_images", {"image": "0"})
+    button(at, "Randomise the model").click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    grid = plotly_figure(at, "Maps as the model is destroyed")
+    assert grid["layout"]["xaxis"]["ticktext"] == ["trained", "+dense_1", "+dense", "+conv2d_1", "+conv2d"]
+    assert grid["layout"]["yaxis"]["ticktext"] == list(METHOD_TITLES)
+    curve = plotly_figure(at, "Same map as the trained model's?")
+    assert [trace["name"] for trace in curve["data"]] == list(METHOD_TITLES)
+    assert any("is not explaining the model" in c for c in texts(at.caption)), texts(at.caption)
+
+    image = data.load_test_set(data.DEBIAN_DIR).images[0]
+    found = explain.smallest_flip(shipped_model, image)
+    button(at, "Find the smallest change").click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    said = [m for m in texts(at.markdown) if m.startswith("Every pixel moved by at most")]
+    assert said and f"**{found.levels}/255 = {found.epsilon:.3f}**" in said[0], said
+    assert f"now says **{CLASS_NAMES[found.predicted_after]}**" in said[0]
+    assert any(f"Changed image<br>{CLASS_NAMES[found.predicted_after]}" in t for t in _titles(at)), _titles(at)
+    plotly_figure(at, "Probabilities before and after")
+    grid_still = plotly_figure(at, "Maps as the model is destroyed")  # the randomisation result stays
+    assert grid_still["layout"]["xaxis"]["ticktext"][0] == "trained"
+
+    at.selectbox(key="ti_why_default_" + _digest(image) + "_target").set_value(0)
+    button(at, "Find the smallest change").click()
+    rerun(at)
+    said = [m for m in texts(at.markdown) if m.startswith("Every pixel moved by at most")]
+    assert said and "now says **T-shirt/top**" in said[0], said
+
+
+def _digest(image: np.ndarray) -> str:
+    from ui.why import image_digest
+
+    return image_digest(image)
+
+
+def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmnist_home, tmp_path) -> None:
+    """A dense-only import (the importer adds its own softmax layer): no Grad-CAM, and the rest still works."""
+    import keras
+
+    from fmnist_core import store
+    from page_helpers import button, plotly_figure
+
+    keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    ).save(tmp_path / "flat.keras")
+    store.import_model(tmp_path / "flat.keras", name="flat")
+    at = open_page(make_app, "test_images", {"image": "0"}, model_id="flat")
+    assert not at.exception, exceptions(at)
+    titles = _titles(at)
+    assert not any(t.startswith("Grad-CAM") for t in titles), titles
+    for method in METHOD_TITLES[1:]:
+        assert any(t.startswith(f"{method} · ") for t in titles), (method, titles)
+    assert any("Grad-CAM needs a conv layer" in i for i in texts(at.info)), texts(at.info)
+    button(at, "Randomise the model").click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    grid = plotly_figure(at, "Maps as the model is destroyed")
+    assert grid["layout"]["yaxis"]["ticktext"] == list(METHOD_TITLES[1:])
+    assert len(grid["layout"]["xaxis"]["ticktext"]) == 3  # trained, then the two dense layers
+    button(at, "Find the smallest change").click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    said = [m for m in texts(at.markdown) if m.startswith("Every pixel moved by at most")]
+    warned = [w for w in texts(at.warning) if w.startswith("No change up to")]
+    assert said or warned

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store, training, warm
+from fmnist_core import people, store, training, warm
 from fmnist_core.progress import BatchEnd, EpochBegin, Phase, Setup, Started
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import WIDE_NETWORK
@@ -33,8 +33,8 @@ from page_helpers import (
 def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> None:
     at = open_page(make_app, "train")
     assert button(at, "Train")
-    at.selectbox[0].set_value("seed").run()
-    assert at.selectbox[0].value == "seed"
+    at.selectbox[0].set_value("notebook").run()
+    assert at.selectbox[0].value == "notebook"
     number_input(at, "Epochs").set_value(1)
     number_input(at, "Training images").set_value(300)
     at.run()
@@ -42,7 +42,7 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
     assert not at.exception, exceptions(at)
     assert not at.error, texts(at.error)
     job = at.session_state["training_job"]
-    assert job.config.preset == "seed" and job.config.epochs == 1 and job.config.limit == 300
+    assert job.config.preset == "notebook" and job.config.epochs == 1 and job.config.limit == 300
 
     run_until(at, lambda: job.finished, what="the training to finish")
     at.run()
@@ -101,7 +101,7 @@ def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_
     phases = [line for line in lines if " · batch " not in line]
     assert any(line.startswith("Loading TensorFlow · elapsed ") for line in phases), lines
     phase_line = re.compile(
-        r"(Starting Python|Loading TensorFlow|Loading data|Building the network) · elapsed \d+:\d\d"
+        r"(Starting Python|Loading TensorFlow|Loading data|Building the network|Preparing the first batch) · elapsed \d+:\d\d"
     )
     assert all(phase_line.fullmatch(line) for line in phases), phases
     assert not [line for line in lines if ("batch 0/" in line or "first batch" in line) and "ETA" in line], lines
@@ -261,7 +261,7 @@ def progress_text(at: AppTest) -> str:
 
 def test_until_the_first_batch_the_progress_names_the_phase(make_app) -> None:
     at = open_page(make_app, "train")
-    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600))  # fed by hand: no worker
+    job = TrainingJob(TrainConfig(preset="fast", epochs=2, limit=600), actor=people.LOCAL)  # fed by hand: no worker
     at.session_state["training_job"] = job
     job._apply(Started(executor="local-process", node="here", pid=1))
     job._apply(Phase("loading data"))
@@ -289,7 +289,7 @@ def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monke
             assert time.monotonic() < end, "no warm worker after opening the Train page"
             time.sleep(0.1)
         (pid,) = training.WARM.ready_pids()
-        at.selectbox[0].set_value("seed").run()
+        at.selectbox[0].set_value("notebook").run()
         number_input(at, "Epochs").set_value(1)
         number_input(at, "Training images").set_value(300)
         at.run()

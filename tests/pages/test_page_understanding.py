@@ -71,7 +71,7 @@ def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
     captions = [c for img in at.get("image") for c in img.captions]
     assert captions == ["the image", *expected.changes]
     assert any(t.startswith("**Augmentation:** flip:") and "shift:" in t for t in texts(at.markdown))
-    at.selectbox(key="tr_preset").set_value("seed")
+    at.selectbox(key="tr_preset").set_value("notebook")
     rerun(at)
     assert any("**Augmentation:** none" in t for t in texts(at.markdown)), texts(at.markdown)
 

@@ -23,7 +23,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store
+import helpers
+from bench.browser import free_port
+from fmnist_core import people, store
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 from page_helpers import button, exceptions, number_input, run_until, texts
@@ -36,10 +38,7 @@ RAY = shutil.which("ray", path=str(Path(PYTHON).parent))
 
 # --- helpers -----------------------------------------------------------------------------------------
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.02)
+    helpers.poll(condition, what, timeout)
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def train_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     monkeypatch.setenv("FMNIST_DATA_DIR", str(REAL_DATA_DIR))
     made: list[AppTest] = []
 
-    def open_page(preset: str = "seed", epochs: int = 1, images: int = 600) -> AppTest:
+    def open_page(preset: str = "notebook", epochs: int = 1, images: int = 600) -> AppTest:
         st.cache_data.clear()
         st.cache_resource.clear()
         at = AppTest.from_file(str(TRAIN_PAGE), default_timeout=60)
@@ -110,18 +109,12 @@ def test_a_killed_local_worker_shows_how_it_died_and_the_page_trains_again(train
 
 
 # --- Ray ---------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A Ray head on 127.0.0.1 with 2 CPUs for this module; `ray start --block` tears it down on SIGTERM."""
     if RAY is None:
         pytest.skip("ray is not installed (pip install -r requirements-ray.txt)")
-    port = _free_port()
+    port = free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # keep every Ray port on the loopback address
     head = subprocess.Popen(
@@ -177,7 +170,7 @@ def test_cli_trains_on_ray(on_ray: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = subprocess_env(home, FMNIST_RAY_ADDRESS=on_ray, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     proc = subprocess.run(
-        [PYTHON, "-m", "fmnist_core", "train", "--preset", "seed", "--epochs", "1", "--limit", "600", "--json"]
+        [PYTHON, "-m", "fmnist_core", "train", "--preset", "notebook", "--epochs", "1", "--limit", "600", "--json"]
         + ["--data-dir", str(REAL_DATA_DIR)],
         capture_output=True,
         text=True,
@@ -207,10 +200,16 @@ def test_train_page_on_ray(on_ray: str, train_page, tmp_path: Path) -> None:
     assert info.status == "finished" and info.metadata.executor == "ray"
 
 
-def test_stop_on_ray_keeps_a_stopped_run(on_ray: str, train_page, tmp_path: Path) -> None:
+def test_stop_on_ray_keeps_a_stopped_run(
+    on_ray: str, train_page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FMNIST_WORKER_SCHEDULING", "idle")  # the server's setting; the actor honours it too
     at = train_page(preset="fast", epochs=3, images=20_000)
     job = start_training(at)
     run_until(at, lambda: job.snapshot().batch > 0 and any(b.label == "Stop" for b in at.button), "the first batch")
+    actor = job.snapshot().worker_pid
+    assert actor and actor != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, actor) == 19 and os.sched_getscheduler(actor) == os.SCHED_IDLE
     button(at, "Stop").click().run()
     assert not at.exception, exceptions(at)
     run_until(at, lambda: job.finished, "the stopped job to end")
@@ -238,7 +237,9 @@ def test_a_killed_actor_fails_its_job(on_ray: str, train_page, tmp_path: Path) -
 
 
 def test_a_second_training_waits_for_cluster_resources(on_ray: str, train_page, tmp_path: Path) -> None:
-    first = TrainingJob(TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)).start()
+    first = TrainingJob(
+        TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False), actor=people.LOCAL
+    ).start()
     poll(lambda: first.snapshot().batch > 0, "the first training")
     at = train_page()
     second = start_training(at)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import store
+from fmnist_core import people, store
 from fmnist_core.progress import Ended, EpochBegin, Setup, Started, Watched
 from fmnist_core.training import TrainConfig, TrainingJob
 from page_helpers import (
@@ -50,7 +50,7 @@ def assert_same_mosaic(shown: dict, expected) -> None:
 @pytest.mark.slow
 def test_the_section_follows_a_tiny_training_and_replays_it(make_app) -> None:
     at = open_page(make_app, "train")
-    at.selectbox(key="tr_preset").set_value("seed").run()
+    at.selectbox(key="tr_preset").set_value("notebook").run()
     number_input(at, "Epochs").set_value(3)
     number_input(at, "Training images").set_value(2000)
     at.run()
@@ -103,8 +103,10 @@ def test_the_section_follows_a_tiny_training_and_replays_it(make_app) -> None:
 def watched_run_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real tiny training (seed preset, 300 images, 2 epochs) saved with its frames, once for the module."""
     folder = tmp_path_factory.mktemp("watched_run")
-    config = TrainConfig(preset="seed", epochs=2, limit=300, seed=4, evaluate_each_epoch=False)
-    job = TrainingJob(config, home=folder, data_dir=str(REAL_DATA_DIR), run_id="watched-run").start()
+    config = TrainConfig(preset="notebook", epochs=2, limit=300, seed=4, evaluate_each_epoch=False)
+    job = TrainingJob(
+        config, home=folder, data_dir=str(REAL_DATA_DIR), run_id="watched-run", actor=people.LOCAL
+    ).start()
     assert job.wait(TRAIN_TIMEOUT) and job.snapshot().run_id == "watched-run", job.snapshot().error
     return folder
 
@@ -154,7 +156,7 @@ def test_a_run_without_or_with_a_damaged_replay_says_so(make_app, tiny_run: str,
 def test_while_training_the_newest_epoch_is_shown_and_refreshed(make_app, watched_run_files: Path) -> None:
     # A job fed its worker's events by hand (the real frames of a saved training): the page sees them arrive.
     frames = store.load_frames("watched-run", watched_run_files)
-    job = TrainingJob(TrainConfig(preset="seed", epochs=2, limit=300))
+    job = TrainingJob(TrainConfig(preset="notebook", epochs=2, limit=300), actor=people.LOCAL)
     job._apply(Started(executor="local-process", node="here", pid=1))
     job._apply(Setup(batches_per_epoch=10, train_images=300, batch_size=32, precision="float32", precision_note=""))
     job._apply(EpochBegin(1))

@@ -1,0 +1,116 @@
+"""Sign-in in AppTest (issue 22): the login screen and nothing else when signed out or expired, who is signed in,
+ownership and delete controls on the Model page, visibility of ?model=, the Class page for teachers only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import settings, store
+from page_helpers import exceptions, texts, title
+
+ADA, BOB, TEA = "ada@school.org", "bob@school.org", "tea@school.org"
+AUTH = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "not-a-secret",
+        "client_id": "fmnist",
+        "client_secret": "fmnist",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+}
+
+
+@pytest.fixture
+def school(fmnist_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(settings.TEACHERS, TEA)
+    monkeypatch.delenv(settings.RUN_VISIBILITY, raising=False)
+    for run_id, owner, accuracy in (("ada-1", ADA, 0.81), ("bob-1", BOB, 0.88)):
+        shutil.copy2(store.ASSETS_DIR / "default.keras", fmnist_home / f"{run_id}.keras")
+        meta = json.loads((store.ASSETS_DIR / "default.json").read_text())
+        meta.update(id=run_id, owner=owner, test_accuracy=accuracy, created="2026-11-29T10:00:00+00:00")
+        (fmnist_home / f"{run_id}.json").write_text(json.dumps(meta))
+    return fmnist_home
+
+
+def signed(make_app: Callable[[], AppTest], user: dict, page: str | None = None, **params: str) -> AppTest:
+    """An AppTest with [auth] secrets and this st.user, run once (app.py), then on `page` when given."""
+    at = make_app()
+    at.secrets = json.loads(json.dumps(AUTH))
+    at.user = user
+    at.run()
+    assert not at.exception, exceptions(at)
+    if page is not None:
+        at.switch_page(page)
+        at.query_params.update(params)
+        at.run()
+        assert not at.exception, exceptions(at)
+    return at
+
+
+def person(email: str) -> dict:
+    return {"is_logged_in": True, "email": email, "sub": email, "exp": time.time() + 3600}
+
+
+def sidebar_text(at: AppTest) -> str:
+    return " ".join(texts(at.sidebar.text) + texts(at.sidebar.caption) + texts(at.sidebar.markdown))
+
+
+@pytest.mark.parametrize("user", [{"is_logged_in": False}, {**person(ADA), "exp": time.time() - 5}])
+def test_signed_out_or_expired_sees_only_the_login(make_app, school: Path, user: dict) -> None:
+    at = signed(make_app, user, "pages/model.py", model="ada-1")
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.sidebar.selectbox and not at.metric and not at.get("plotly_chart") and not at.table
+    assert not any("ada-1" in t for t in texts(at.markdown) + texts(at.caption))
+    expired = any("expired" in w for w in texts(at.warning))
+    assert expired == ("exp" in user)
+
+
+def test_no_auth_section_means_local_and_no_login(make_app, school: Path) -> None:
+    at = make_app()
+    at.user = {"is_logged_in": False}  # ignored: without [auth] nobody signs in
+    at.run()
+    assert not at.exception, exceptions(at)
+    assert "Log in" not in [b.label for b in at.button] and "Log out" not in [b.label for b in at.sidebar.button]
+    assert [b for b in at.sidebar.selectbox if b.label == "Model"]
+
+
+def test_student_sees_ownership_and_deletes_only_their_own(make_app, school: Path) -> None:
+    at = signed(make_app, person(ADA), "pages/model.py", model="bob-1")
+    assert f"Signed in as `{ADA}`" in sidebar_text(at)
+    assert "Log out" in [b.label for b in at.sidebar.button]
+    assert any(c.endswith(f"by {BOB}") for c in texts(at.caption)), texts(at.caption)  # Bob's run, read-only
+    target = [s for s in at.selectbox if s.label == "Run to delete"][0]
+    assert target.options == ["ada-1"] or [o for o in target.options if "bob" in o] == []
+    assert "Delete all my runs…" in [b.label for b in at.button]
+    [b for b in at.button if b.label == "Delete all my runs…"][0].click().run()
+    assert any("Delete all your 1 runs?" in w for w in texts(at.warning))
+    [b for b in at.button if b.label == "Yes, delete all my runs"][0].click().run()
+    assert not at.exception, exceptions(at)
+    assert not (school / "ada-1.json").exists() and (school / "bob-1.json").exists()
+    assert any("Deleted your 1 run." in s for s in texts(at.success))
+
+
+def test_private_runs_cannot_be_opened_by_address(make_app, school: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.RUN_VISIBILITY, "private")
+    at = signed(make_app, person(ADA), "pages/model.py", model="bob-1")
+    assert any("bob-1" in w and "does not exist" in w for w in texts(at.warning)), texts(at.warning)
+    assert at.session_state["model_id"] == "default"
+    assert "bob-1" not in [o for b in at.sidebar.selectbox for o in b.options]
+
+
+def test_class_page_is_for_teachers(make_app, school: Path) -> None:
+    at = signed(make_app, person(ADA), "pages/class.py")
+    assert title(at) == "Class" and not at.table
+    assert any("The Class page is for teachers" in i for i in texts(at.info))
+    at = signed(make_app, person(TEA), "pages/class.py")
+    table = at.table[0].value
+    assert list(table["person"]) == [BOB, ADA] and list(table["runs"]) == [1, 1]
+    assert list(table["best test accuracy"]) == ["88.00%", "81.00%"]
+    assert "(/model?model=bob-1)" in table["best run"].iloc[0]

@@ -1,0 +1,249 @@
+"""A class on one server (issue 22): identities, owners, who may see and delete what, fair shares, the round-robin
+queue, the teacher's rows and the command line's --owner. No training runs here: runs are written as files and
+the queue is driven with stand-in jobs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fmnist_core import classroom, cli, people, settings, store, training
+from fmnist_core.fairqueue import FairSlots, service_order
+from fmnist_core.training import TrainConfig, TrainingJob
+
+ADA, BOB, TEA = "ada@school.org", "bob@school.org", "tea@school.org"
+
+
+@pytest.fixture
+def school(store_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sign-in rules of a class: one teacher, default limits and visibility; an empty store."""
+    monkeypatch.setenv(settings.TEACHERS, TEA)
+    for name in (settings.RUN_VISIBILITY, settings.TRAININGS_PER_USER, settings.RUNS_PER_USER):
+        monkeypatch.delenv(name, raising=False)
+    store_home.mkdir(parents=True, exist_ok=True)
+    return store_home
+
+
+def add_run(
+    home: Path, run_id: str, owner: str | None, accuracy: float = 0.8, created: str = "2026-11-29T10:00:00+00:00"
+):
+    """A saved run as the store lists it: the shipped model's file under a new id, with this owner."""
+    shutil.copy2(store.ASSETS_DIR / "default.keras", home / f"{run_id}.keras")
+    meta = json.loads((store.ASSETS_DIR / "default.json").read_text())
+    meta.update(id=run_id, test_accuracy=accuracy, created=created, name=None)
+    if owner is None:
+        meta.pop("owner", None)
+    else:
+        meta["owner"] = owner
+    (home / f"{run_id}.json").write_text(json.dumps(meta))
+    return run_id
+
+
+# --- identities ----------------------------------------------------------------------------------------
+def test_identity_is_email_else_sub_and_expired_is_signed_out() -> None:
+    now = 1_000_000.0
+    assert people.identity_from_claims({"is_logged_in": True, "email": ADA, "sub": "123"}, now) == ADA
+    assert people.identity_from_claims({"is_logged_in": True, "sub": "123"}, now) == "123"
+    assert people.identity_from_claims({"is_logged_in": True, "email": " ", "sub": "x"}, now) == "x"
+    assert people.identity_from_claims({"is_logged_in": True, "email": ADA, "exp": now - 1}, now) is None
+    assert people.identity_from_claims({"is_logged_in": True, "email": ADA, "exp": now + 60}, now) == ADA
+    assert people.identity_from_claims({"is_logged_in": False, "email": ADA}, now) is None
+    assert people.identity_from_claims({"email": ADA}, now) is None  # AppTest's default user: no sign-in flag
+    with pytest.raises(ValueError):
+        people.person("  ")
+
+
+def test_teachers_come_from_the_setting(school: Path) -> None:
+    assert people.person(TEA).teacher and not people.person(ADA).teacher
+    assert not people.LOCAL.teacher and people.LOCAL.unrestricted and not people.LOCAL.signed_in
+    assert people.administrator(ADA).id == ADA and people.administrator().id == "local"
+
+
+# --- owners and permissions ------------------------------------------------------------------------------
+def test_owner_is_kept_in_metadata_and_old_runs_have_none(school: Path) -> None:
+    add_run(school, "ada-1", ADA)
+    add_run(school, "old-1", None)
+    assert store.get_run("ada-1").metadata.owner == ADA
+    assert store.get_run("old-1").metadata.owner is None
+    meta = store.RunMetadata.from_dict({"owner": ADA, "id": "x"})
+    assert meta.to_dict()["owner"] == ADA and store.METADATA_VERSION == 4
+    assert store.RunMetadata.from_dict({"owner": 7}).extra == {"owner": 7}  # a wrong type is kept, not trusted
+
+
+def test_only_the_owner_or_a_teacher_may_delete(school: Path) -> None:
+    add_run(school, "ada-1", ADA)
+    add_run(school, "ada-2", ADA)
+    add_run(school, "old-1", None)
+    with pytest.raises(store.StoreError, match=r"^Run ada-1 belongs to ada@school\.org; only its owner or a teacher"):
+        store.delete_run("ada-1", actor=people.person(BOB))
+    with pytest.raises(store.StoreError, match="belongs to nobody"):
+        store.delete_run("old-1", actor=people.person(ADA))
+    assert {"ada-1", "old-1"} <= {r.id for r in store.list_runs()}
+    with pytest.raises(store.StoreError, match=r"only its owner or a teacher may rename it\.$"):
+        store.rename_run("ada-1", "Bob's now", actor=people.person(BOB))
+    assert store.rename_run("ada-1", "Mine", actor=people.person(ADA)).metadata.name == "Mine"
+    store.delete_run("ada-1", actor=people.person(ADA))
+    store.delete_run("ada-2", actor=people.person(TEA))
+    store.delete_run("old-1", actor=people.person(TEA))
+    with pytest.raises(store.StoreError, match="shipped model"):
+        store.delete_run("default", actor=people.person(TEA))
+    assert store.list_runs(include_shipped=False) == []
+
+
+def test_without_sign_in_and_on_the_command_line_everything_may_be_deleted(school: Path) -> None:
+    add_run(school, "ada-1", ADA)
+    add_run(school, "old-1", None)
+    store.delete_run("ada-1", actor=people.LOCAL)
+    store.delete_run("old-1", actor=people.ADMIN)
+    assert store.list_runs(include_shipped=False) == []
+
+
+def test_visibility_class_and_private(school: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_run(school, "ada-1", ADA)
+    add_run(school, "bob-1", BOB)
+    add_run(school, "old-1", None)
+    ids = lambda actor: [r.id for r in store.list_runs(actor=actor)]  # noqa: E731
+    assert set(ids(people.person(BOB))) == {"default", "improved", "ada-1", "bob-1", "old-1"}  # class: all
+    monkeypatch.setenv(settings.RUN_VISIBILITY, "private")
+    assert set(ids(people.person(BOB))) == {"default", "improved", "bob-1"}
+    assert set(ids(people.person(TEA))) == {"default", "improved", "ada-1", "bob-1", "old-1"}
+    assert set(ids(people.LOCAL)) == set(ids(None))
+    with pytest.raises(store.StoreError, match="no saved run with id 'ada-1'"):  # as if it did not exist
+        store.get_run("ada-1", actor=people.person(BOB))
+    with pytest.raises(store.StoreError, match="no saved run with id 'ada-1'"):
+        store.delete_run("ada-1", actor=people.person(BOB))
+    assert store.get_run("default", actor=people.person(BOB)).shipped
+
+
+# --- fair shares -------------------------------------------------------------------------------------------
+def test_limit_sentences() -> None:
+    with pytest.raises(people.LimitReached, match=r"^You have one training running or queued, the most each person"):
+        people.check_new_training(people.person(ADA), trainings=1, runs=0)
+    with pytest.raises(people.LimitReached, match=r"^You have 20 runs, .*\(20, FMNIST_RUNS_PER_USER\); delete one of"):
+        people.check_new_run(people.person(ADA), runs=20)
+    people.check_new_training(people.LOCAL, trainings=9, runs=99)  # no sign-in: no limits
+    people.check_new_run(people.ADMIN, runs=99)
+
+
+def test_training_limit_spans_tabs_and_runs_limit_counts_stored_runs(
+    school: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada = people.person(ADA)
+    other_tab = object()
+    monkeypatch.setitem(training._ACTIVE, other_tab, ADA)  # a training of Ada's from another tab or browser
+    assert "one training running or queued" in training.training_blocker(ada)
+    with pytest.raises(people.LimitReached):
+        TrainingJob(TrainConfig(preset="notebook", epochs=1, limit=64), actor=ada).start()  # refused: nothing starts
+    assert training.training_blocker(people.person(BOB)) is None
+    assert training.training_blocker(people.LOCAL) is None
+    monkeypatch.delitem(training._ACTIVE, other_tab)
+    monkeypatch.setenv(settings.RUNS_PER_USER, "2")
+    add_run(school, "ada-1", ADA)
+    assert training.training_blocker(ada) is None
+    add_run(school, "ada-2", ADA)
+    assert "You have 2 runs" in training.training_blocker(ada)
+    assert "to import another" in classroom.import_blocker(ada)
+    with pytest.raises(store.StoreError, match="You have 2 runs"):  # the store refuses before reading the file
+        store.import_model_details(b"not even a model", file_name="x.keras", actor=ada)
+    assert classroom.import_blocker(people.person(BOB)) is None
+
+
+def test_service_order_takes_people_in_turn() -> None:
+    waiting = [("a1", ADA), ("a2", ADA), ("a3", ADA), ("b1", BOB), ("c1", "cy")]
+    arrival = {job: i for i, (job, _) in enumerate(waiting)}
+    assert service_order(waiting, {}, arrival) == ["a1", "b1", "c1", "a2", "a3"]
+    # Ada was served just now, Bob long ago: Bob's first, then whoever was never served, Ada last.
+    assert service_order(waiting[1:], {BOB: 1, ADA: 2}, arrival) == ["c1", "b1", "a2", "a3"]
+    assert service_order([("x", "local"), ("y", "local")], {"local": 5}, {"x": 0, "y": 1}) == ["x", "y"]  # FIFO
+
+
+def test_fair_slots_give_the_free_slot_to_the_next_person() -> None:
+    slots = FairSlots(lambda: 1)
+    never = threading.Event()
+    assert slots.acquire("a1", ADA, never)
+    got: list[str] = []
+
+    def wait(job: str, owner: str) -> None:
+        if slots.acquire(job, owner, never):
+            got.append(job)
+
+    threads = []
+    for job, owner in (("a2", ADA), ("a3", ADA), ("b1", BOB)):
+        thread = threading.Thread(target=wait, args=(job, owner), daemon=True)
+        thread.start()
+        threads.append(thread)
+        while slots.position(job) is None:
+            time.sleep(0.01)
+    assert [slots.position(j) for j in ("b1", "a2", "a3")] == [1, 2, 3]
+    for _ in range(3):
+        slots.release()
+        deadline = time.monotonic() + 5
+        before = len(got)
+        while len(got) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert got == ["b1", "a2", "a3"]
+    cancelled = threading.Event()
+    cancelled.set()
+    assert not slots.acquire("late", BOB, cancelled)  # all slots taken and cancelled: leaves the queue
+    assert slots.position("late") is None
+
+
+# --- the teacher's view -----------------------------------------------------------------------------------
+def test_class_rows_are_a_leaderboard_for_teachers_only(school: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_run(school, "ada-1", ADA, 0.81, "2026-11-29T10:00:00+00:00")
+    add_run(school, "ada-2", ADA, 0.86, "2026-11-29T11:00:00+00:00")
+    add_run(school, "bob-1", BOB, 0.90, "2026-11-29T09:00:00+00:00")
+    add_run(school, "old-1", None, 0.70)
+    monkeypatch.setitem(training._ACTIVE, object(), "cy@school.org")  # training, no run yet
+    monkeypatch.setitem(training._LAST_START, "cy@school.org", time.time())
+    with pytest.raises(people.NotAllowed, match="The Class page is for teachers"):
+        classroom.class_rows(people.person(ADA))
+    rows = classroom.class_rows(people.person(TEA))
+    assert [r.person for r in rows] == [BOB, ADA, None, "cy@school.org"]
+    ada = rows[1]
+    assert len(ada.runs) == 2 and ada.best.id == "ada-2" and ada.best_accuracy == pytest.approx(0.86)
+    assert ada.last_activity == "2026-11-29T11:00:00+00:00" and ada.trainings == 0
+    assert rows[3].trainings == 1 and rows[3].best is None and rows[3].last_activity is not None
+    assert "parameters" in ada.network()
+
+
+def test_delete_all_of_a_person(school: Path) -> None:
+    add_run(school, "ada-1", ADA)
+    add_run(school, "ada-2", ADA)
+    add_run(school, "bob-1", BOB)
+    with pytest.raises(store.StoreError, match="only its owner or a teacher"):
+        classroom.delete_all_of(ADA, people.person(BOB))
+    assert len(store.list_runs(include_shipped=False)) == 3  # nothing of Ada's went
+    assert classroom.delete_all_of(ADA, people.person(ADA)) == 2
+    assert classroom.delete_all_of(BOB, people.person(TEA)) == 1
+    assert store.list_runs(include_shipped=False) == []
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+def test_cli_models_json_shows_owner(school: Path, capsys: pytest.CaptureFixture) -> None:
+    add_run(school, "ada-1", ADA)
+    assert cli.main(["models", "--json"]) == 0
+    listed = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert listed["ada-1"]["owner"] == ADA and listed["default"]["owner"] is None
+    assert cli.main(["models", "--delete", "ada-1"]) == 0  # the administrator may delete anyone's run
+    assert cli.main(["models", "--owner", ADA]) == 1
+    assert "--owner goes with --import" in capsys.readouterr().err
+
+
+def test_cli_train_owner_is_the_jobs_actor(school: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    seen = {}
+
+    class FakeJob:
+        def __init__(self, config, *, actor, **kwargs) -> None:
+            seen["actor"] = actor
+            raise store.StoreError("stop here")
+
+    monkeypatch.setattr(training, "TrainingJob", FakeJob)
+    monkeypatch.setattr(cli.data, "find_data_dir", lambda *a, **k: None)
+    assert cli.main(["train", "--owner", ADA, "--epochs", "1"]) == 1
+    assert seen["actor"] == people.administrator(ADA) and seen["actor"].unrestricted

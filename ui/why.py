@@ -1,0 +1,263 @@
+"""The "why" panel (Test images, both tabs): four attribution methods side by side, whether they agree, the
+randomisation test and the smallest change that flips the answer. Reads widgets, calls fmnist_core.explain,
+draws with ui.explain_figures; the arithmetic lives in fmnist_core."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.data import CLASS_NAMES
+from fmnist_core.explain import DEFAULT_PATCH, DEFAULT_STRIDE, MAX_LEVELS, METHODS, PATCH_RANGE
+from ui.explain_figures import (
+    agreement_figure,
+    before_after_figure,
+    change_figure,
+    randomisation_curve_figure,
+    randomisation_grid_figure,
+    signed_overlay_figure,
+    small_image_figure,
+)
+from ui.figures import OVERLAY_PX, overlay_figure
+
+FLIP_PX = 240  # each of the three flip images
+ANY_CLASS = -1
+READING = (
+    "How to read it: an explanation that does not change when the model is destroyed is not explaining the model. "
+    "A map that stays close to 1 while layer after layer is replaced by random weights shows the image, not what "
+    "the model learned."
+)
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A short content hash: cache key for explanations, and what makes a widget start afresh per image."""
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()[:16]
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _attributions(
+    run_id: str, created: str | None, image_digest: str, image: np.ndarray, class_index: int, patch: int, stride: int
+) -> dict[str, Any]:
+    """Every method this model allows, for one image and class (Grad-CAM is absent without a conv layer)."""
+    from fmnist_core.explain import attribute_all
+    from ui.state import cached_model
+
+    return attribute_all(cached_model(run_id, created), image, class_index, patch=patch, stride=stride)
+
+
+def _title(method: str, cls: int, predicted: int) -> str:
+    # Two-line titles: the panel can be narrow, and the class and whether it is the prediction must stay readable.
+    which = "(the prediction)" if cls == predicted else "(not the prediction)"
+    return f"{METHODS[method].title} · {CLASS_NAMES[cls]}<br>{which}"
+
+
+def _measures(method: str, result: Any) -> str:
+    """The one line under each map: what it measures, and for integrated gradients the completeness check."""
+    m = METHODS[method]
+    if method == "gradcam":
+        return (
+            f"Grad-CAM: where the channels of `{result.layer}` (the last conv block) that raise the score are active."
+        )
+    line = f"{m.title}: {m.measures}."
+    if method == "integrated-gradients":
+        total, difference = result.completeness
+        gap = abs(total - difference) / max(abs(difference), 1e-12)
+        line += (
+            f" Completeness: the attributions add up to {total:.3f}; p(image) − p(black image) = {difference:.3f}"
+            f" ({gap:.1%} apart, 64-point quadrature)."
+        )
+    return line
+
+
+def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
+    """Every method's map for the predicted class or any chosen one, side by side, with their agreement; then the
+    randomisation test and the smallest flip.
+
+    Widget keys carry the model and the image, so a new image or model starts again from its own prediction.
+    """
+    from fmnist_core.explain import agreement, heat_on_object
+
+    st.subheader("Why the model decided", divider="gray")
+    digest = image_digest(image)
+    scope = f"{key}_{info.id}_{digest}"
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        cls = int(
+            st.selectbox(
+                "Explain class",
+                list(range(len(CLASS_NAMES))),
+                index=predicted,
+                format_func=lambda c: f"{CLASS_NAMES[c]}" + (" (predicted)" if c == predicted else ""),
+                key=scope,
+                width=240,
+            )
+        )
+        patch = int(st.slider("Occlusion patch (px)", *PATCH_RANGE, value=DEFAULT_PATCH, key=f"{key}_patch", width=220))
+        stride = int(
+            st.slider(
+                "Occlusion stride (px)", 1, patch, value=min(DEFAULT_STRIDE, patch), key=f"{key}_stride", width=220
+            )
+        )
+    with st.spinner("Computing four explanations…"):
+        results = _attributions(info.id, info.created, digest, image, cls, patch, stride)
+    explaining = f"Explaining **{CLASS_NAMES[cls]}**" + (
+        "" if cls == predicted else f"; the model predicted **{CLASS_NAMES[predicted]}**"
+    )
+    st.caption(
+        f"{explaining}. Grad-CAM and saliency are scaled to their own maximum (bright = more); integrated gradients "
+        "and occlusion are in units of probability: red raises it, blue lowers it."
+    )
+    # Side by side where there is room, wrapping where there is not: each image stays OVERLAY_PX wide.
+    row = st.container(horizontal=True, gap="medium")
+    for method, result in results.items():
+        cell = row.container(width=OVERLAY_PX)
+        title = _title(method, cls, predicted)
+        if METHODS[method].signed:
+            unit = "share of p" if method == "integrated-gradients" else "drop in p"
+            figure = signed_overlay_figure(image, result.map, title, unit)
+        else:
+            figure = overlay_figure(image, result.map, title)
+        cell.plotly_chart(figure, width=OVERLAY_PX, key=f"{key}_{method}")
+        cell.caption(_measures(method, result))
+        if method == "gradcam":
+            share = heat_on_object(image, result.map)
+            if share is None:
+                cell.caption("Grad-CAM is blank for this class: no region of the last conv block raises its score.")
+            elif share < 0.5:
+                cell.caption(
+                    f":orange[:material/warning: Only {share:.0%} of the Grad-CAM heat lies on the garment; most "
+                    "lies on the background, so this map says little about why.]"
+                )
+            else:
+                cell.caption(f"{share:.0%} of the Grad-CAM heat lies on the garment.")
+    if "gradcam" not in results:
+        st.info("Grad-CAM needs a conv layer, and this model has none (it sees the image as a flat list of pixels).")
+    names = [METHODS[m].title for m in results]
+    matrix = agreement({m: r.map for m, r in results.items()})
+    with st.container(horizontal=True, gap="medium"):
+        st.plotly_chart(agreement_figure(matrix, names), width=460, key=f"{key}_agree")
+        st.caption(
+            "Do they agree? Spearman's rank correlation between every pair of maps, on absolute values: 1 means "
+            "they rank the pixels in the same order, 0 that the orders are unrelated. Methods that disagree "
+            "cannot all be right about this image.",
+            width=300,
+        )
+    _randomisation_section(info, image, cls, patch, stride, key, scope)
+    _flip_section(info, image, predicted, key, scope)
+
+
+def _randomisation_section(
+    info: Any, image: np.ndarray, cls: int, patch: int, stride: int, key: str, scope: str
+) -> None:
+    """The button, a progress bar while it runs, then the grid (method x layers randomised) and the curves."""
+    from fmnist_core.explain import randomisation_test
+    from ui.state import cached_model
+
+    st.markdown("**Can you trust them? The randomisation test**")
+    st.caption(
+        "Replaces the weights layer by layer from the output down (Adebayo et al., 2018) on a copy of the model, "
+        "and recomputes every map after each layer. Nothing is saved."
+    )
+    store_key = f"{key}_sanity"
+    wanted = (scope, cls, patch, stride)
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        seed = int(st.number_input("Seed", min_value=0, max_value=9999, value=0, key=f"{key}_seed", width=120))
+        pressed = st.button("Randomise the model", key=f"{key}_randomise")
+    if pressed:
+        bar = st.progress(0.0, text="Randomising…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"{done - 1} of {total - 1} layers randomised")
+
+        result = randomisation_test(
+            cached_model(info.id, info.created), image, cls, seed=seed, progress=progress, patch=patch, stride=stride
+        )
+        bar.empty()
+        st.session_state[store_key] = (wanted, seed, result)
+    kept = st.session_state.get(store_key)
+    if kept is None or kept[0] != wanted:
+        return
+    _, seed, result = kept
+    labels = ["trained"] + [f"+{step.randomised[-1]}" for step in result.steps[1:]]
+    titles = [METHODS[m].title for m in result.methods]
+    maps = [[step.maps[m] for step in result.steps] for m in result.methods]
+    st.plotly_chart(randomisation_grid_figure(maps, titles, labels), width="stretch", key=f"{key}_sanity_grid")
+    curves = {m: [step.spearman[m] for step in result.steps] for m in result.methods}
+    curve = randomisation_curve_figure(curves, labels, {m: METHODS[m].title for m in result.methods})
+    st.plotly_chart(curve, width="stretch", key=f"{key}_sanity_curve")
+    predicted_after = CLASS_NAMES[result.steps[-1].predicted]
+    st.caption(
+        f"{READING} Columns left to right: one more layer randomised (seed {seed}); every tile is |map| scaled to "
+        f"its own maximum. With every layer random the model predicts {predicted_after}."
+    )
+
+
+def _flip_section(info: Any, image: np.ndarray, predicted: int, key: str, scope: str) -> None:
+    """The target box and button; then the image, the change (amplified), the changed image and the probabilities."""
+    from fmnist_core.explain import smallest_flip
+    from ui.state import cached_model
+
+    st.markdown("**The smallest change that flips the answer**")
+    st.caption(
+        "Projected gradient descent pushes every pixel by at most ε (pixels stay in 0..1); a bisection finds the "
+        f"smallest ε, to one grey level (1/255), at which the prediction changes, up to {MAX_LEVELS}/255 ≈ 0.3."
+    )
+    options = [ANY_CLASS] + [c for c in range(len(CLASS_NAMES)) if c != predicted]
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        target = int(
+            st.selectbox(
+                "Target class",
+                options,
+                format_func=lambda c: "Any other class" if c == ANY_CLASS else CLASS_NAMES[c],
+                key=f"{scope}_target",
+                width=240,
+            )
+        )
+        pressed = st.button("Find the smallest change", key=f"{key}_flip")
+    store_key = f"{key}_flip_result"
+    wanted = (scope, target)
+    if pressed:
+        with st.spinner("Attacking at several ε at once…"):
+            found = smallest_flip(cached_model(info.id, info.created), image, None if target == ANY_CLASS else target)
+        st.session_state[store_key] = (wanted, found)
+    kept = st.session_state.get(store_key)
+    if kept is None or kept[0] != wanted:
+        return
+    found = kept[1]
+    goal = "" if target == ANY_CLASS else f" into {CLASS_NAMES[target]}"
+    if found.epsilon is None:
+        st.warning(
+            f"No change up to ε = {MAX_LEVELS}/255 ≈ 0.3 per pixel flips {CLASS_NAMES[predicted]}{goal}: "
+            "for this image the answer is robust to that attack."
+        )
+        return
+    row = st.container(horizontal=True, gap="medium")
+    row.plotly_chart(
+        small_image_figure(found.original, f"The image<br>{CLASS_NAMES[found.predicted_before]}", FLIP_PX),
+        width=FLIP_PX,
+        key=f"{key}_flip_before",
+    )
+    amplified = 0.5 / found.epsilon  # +-epsilon fills the colour scale that 0..1 would fill
+    title = f"The change, amplified ×{amplified:.0f}<br>ε = {found.levels}/255 = {found.epsilon:.3f}"
+    row.plotly_chart(
+        change_figure(found.change, found.epsilon, title, FLIP_PX),
+        width=FLIP_PX,
+        key=f"{key}_flip_change",
+    )
+    row.plotly_chart(
+        small_image_figure(found.image, f"Changed image<br>{CLASS_NAMES[found.predicted_after]}", FLIP_PX),
+        width=FLIP_PX,
+        key=f"{key}_flip_after",
+    )
+    st.markdown(
+        f"Every pixel moved by at most **{found.levels}/255 = {found.epsilon:.3f}**, and the model now says "
+        f"**{CLASS_NAMES[found.predicted_after]}** ({found.probabilities_after[found.predicted_after]:.1%}) instead "
+        f"of **{CLASS_NAMES[found.predicted_before]}**. One grey level less did not flip it."
+    )
+    st.plotly_chart(
+        before_after_figure(found.probabilities_before, found.probabilities_after, CLASS_NAMES),
+        width="stretch",
+        key=f"{key}_flip_probs",
+    )
