@@ -101,9 +101,9 @@ def scores_function(model: Any, layer: str | None) -> Any:
         import tensorflow as tf
 
         if layer is None:
-            from fmnist_core.explain import _forward_to_logits
+            from fmnist_core.explain._common import forward_to_logits
 
-            return tf.function(lambda x: _forward_to_logits(model, x, None, None)[1], reduce_retracing=True)
+            return tf.function(lambda x: forward_to_logits(model, x)[1], reduce_retracing=True)
         sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
         return tf.function(lambda x: tf.reduce_mean(sub(x, training=False), axis=(1, 2)), reduce_retracing=True)
 
@@ -145,8 +145,8 @@ def _redirected_scores(model: Any, x: Any, layer: str | None) -> Any:
     for lyr in model.layers:
         act = getattr(lyr, "activation", None)
         relu = act is not None and getattr(act, "__name__", "") == "relu"
-        if lyr is last and layer is None:
-            return tf.matmul(tf.cast(h, lyr.kernel.dtype), lyr.kernel) + lyr.bias
+        if lyr is last and layer is None:  # the logits: the last Dense without its softmax, or a softmax's input
+            return tf.matmul(tf.cast(h, lyr.kernel.dtype), lyr.kernel) + lyr.bias if hasattr(lyr, "kernel") else h
         if relu:
             z = h  # an Activation("relu") layer (conv + batch norm + relu networks)
             if hasattr(lyr, "kernel"):  # a conv or dense layer with its own relu
