@@ -1,5 +1,5 @@
 """Command line: python -m fmnist_core {train,evaluate,predict,activations,exemplars,explain-cell,attribute,sanity,flip,
-suspects,models,arch} [--json].
+suspects,visualize,models,arch} [--json].
 
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 """
@@ -139,9 +139,10 @@ def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     cell.add_argument("--channel", type=_whole, required=True)
     cell.add_argument("--row", type=_whole, required=True)
     cell.add_argument("--col", type=_whole, required=True)
-    from fmnist_core import cli_explain  # attribute, sanity, flip: in a module of their own
+    from fmnist_core import cli_explain, cli_visualize  # attribute, sanity, flip; visualize: modules of their own
 
     cli_explain.add_commands(sub, common)
+    cli_visualize.add_commands(sub, common)
     sus = sub.add_parser("suspects", parents=[common], help="test images whose label looks wrong (cleanlab)")
     sus.add_argument("--top", type=_positive, default=None, help="only the N most suspect (default: all)")
 
@@ -453,9 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             cmd_train(args, argv)
         else:
-            from fmnist_core import cli_explain
+            from fmnist_core import cli_explain, cli_visualize
 
-            {**COMMANDS, **cli_explain.COMMANDS}[args.command](args)
+            {**COMMANDS, **cli_explain.COMMANDS, **cli_visualize.COMMANDS}[args.command](args)
     except (data.DataError, store.StoreError, ConfigError, CliError, architecture.SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

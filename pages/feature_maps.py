@@ -28,6 +28,7 @@ from ui.state import (
     url_params,
     write_url,
 )
+from ui.understanding import channel_synthesis_section
 
 page_frame()
 
@@ -148,6 +149,7 @@ def layer_view() -> None:
     )
     cell = explain_cell_section(info, model, image, image_index, layer, channel, maps)
     exemplars_section(info, layer, channel)
+    channel_synthesis_section(info, layer, channel)
     where = {"image": image_index} if image_index is not None else {"source": "upload"}
     write_url(PAGE, {**where, "layer": layer, "channel": channel, CELL_PARAM: cell})
 

@@ -31,6 +31,7 @@ links.page_link("pages/test_images.py", label="Browse test images", icon=":mater
 links.page_link("pages/feature_maps.py", label="Scrub feature maps", icon=":material/layers:")
 links.page_link("pages/model.py", label="Inspect the model", icon=":material/analytics:")
 links.page_link("pages/embedding.py", label="Map all test images", icon=":material/scatter_plot:")
+links.page_link("pages/quiz.py", label="Predict the model", icon=":material/psychology:")
 
 # Fixed widths in rows that wrap: side by side from about 1280 px wide, stacked below; nothing is squeezed.
 row = st.container(horizontal=True, gap="small")

@@ -30,6 +30,7 @@ from ui.state import (
     test_probabilities,
     test_set_or_message,
 )
+from ui.understanding import class_synthesis_section
 
 page_frame()
 actor = acting()
@@ -166,6 +167,8 @@ if model is not None:
         )
     else:
         st.info("This model has no conv layer, so there are no kernels to show: it sees each image as 784 numbers.")
+    st.markdown("**What the network thinks a class looks like**: the input that maximises the class's score")
+    class_synthesis_section(info)
     history = meta.history or []
     d1 = d2 = d3 = st.container(horizontal=True)  # one row of whole labels that wraps in a narrow window
     try:

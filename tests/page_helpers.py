@@ -32,8 +32,9 @@ TITLES = {
     "feature_maps": "Feature maps",
     "model": "Model",
     "embedding": "Embedding",
+    "quiz": "Predict the model",
 }
-MODEL_PAGES = ("test_images", "feature_maps", "model")  # the pages that load the active model
+MODEL_PAGES = ("test_images", "feature_maps", "model", "quiz")  # the pages that load the active model
 TIMEOUT = 120  # seconds per script run: importing TensorFlow and loading a model is slow on a busy CPU
 TRAIN_TIMEOUT = 240  # seconds for a training job to end
 DATA_FIX = "apt-get install dataset-fashion-mnist"

@@ -94,6 +94,7 @@ PAGE_SPECS = (
     ("pages/feature_maps.py", "Feature maps", ":material/layers:", "feature_maps"),
     ("pages/model.py", "Model", ":material/analytics:", "model"),
     ("pages/embedding.py", "Embedding", ":material/scatter_plot:", "embedding"),
+    ("pages/quiz.py", "Predict the model", ":material/psychology:", "quiz"),
 )
 # Pages that exist only with sign-in (without it the app is one person's, as it always was).
 CLASS_PAGE_SPECS = (("pages/class.py", "Class", ":material/groups:", "class"),)

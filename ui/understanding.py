@@ -74,3 +74,76 @@ def trains_on_section(preset: str, seed: int) -> None:
             output_format="PNG",  # JPEG would smear the pixels the pipeline made
         )
         st.markdown("**Augmentation:** " + "; ".join(got.explanation))
+
+
+# --- synthesised inputs ----------------------------------------------------------------------------
+SYNTH_PX = 168  # a 28x28 picture drawn 6x
+
+
+@st.cache_data(max_entries=12, show_spinner="Scoring the 10,000 test images on this objective...")
+def _test_scores(run_id: str, created: str | None, layer: str | None) -> np.ndarray:
+    """Every test image's objective for every channel (or class) of a layer, once per (run, layer)."""
+    from fmnist_core.visualize import objective_scores
+    from ui.state import cached_model, test_set_or_message
+
+    return objective_scores(cached_model(run_id, created), test_set_or_message().images, layer)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def synthesised(run_id: str, created: str | None, layer: str | None, index: int, seed: int) -> Any:
+    """The synthesised input for (run, layer, channel or class, seed): computed once, then instant."""
+    from fmnist_core.visualize import Target, synthesise
+    from ui.state import cached_model
+
+    scores = _test_scores(run_id, created, layer)
+    return synthesise(cached_model(run_id, created), Target(layer, index), seed=seed, test_scores_of_layer=scores)
+
+
+def _synthesis_pair(info: Any, layer: str | None, index: int, seed: int, what: str) -> None:
+    """The synthesised picture beside the test image that scores highest on the same objective."""
+    from ui.state import link_params, test_set_or_message
+
+    test = test_set_or_message()
+    if test is None:
+        return
+    with st.spinner("Synthesising by gradient ascent (about a second)..."):
+        found = synthesised(info.id, info.created, layer, index, seed)
+    row = st.container(horizontal=True, gap="medium")
+    with row.container(width=SYNTH_PX + 40):
+        st.image(pixels(found.image, 6), width=SYNTH_PX, output_format="PNG")
+        st.caption(f"Synthesised · {what} **{found.objective:.3f}**")
+    with row.container(width=SYNTH_PX + 40):
+        best = found.best_test_index
+        st.image(pixels(test.images[best] / 255.0, 6), width=SYNTH_PX, output_format="PNG")
+        st.caption(f"Best test image · {what} **{found.best_test_objective:.3f}**")
+        st.page_link("pages/test_images.py", label=f"#{best}", query_params=link_params(image=best))
+    verdict = "beats" if found.objective > found.best_test_objective else "does not beat"
+    st.caption(
+        f"Gradient ascent from gray plus noise (seed {seed}), pixels kept in 0..1, with jitter, blur and total "
+        f"variation to keep it readable; it {verdict} every one of the 10,000 test images on this objective "
+        f"({found.seconds:.1f} s to make)."
+    )
+
+
+def channel_synthesis_section(info: Any, layer: str, channel: int) -> None:
+    """Feature maps: the input that maximises this channel's mean activation."""
+    st.subheader("What this channel would like to see")
+    seed = int(st.number_input("Seed", min_value=0, max_value=999, value=0, key="fm_synth_seed", width=160))
+    _synthesis_pair(info, layer, channel, seed, f"mean of {layer} channel {channel}")
+
+
+def class_synthesis_section(info: Any) -> None:
+    """Model page: what the network thinks a class looks like (the input that maximises its pre-softmax score)."""
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    cls = int(
+        row.selectbox(
+            "Class",
+            list(range(len(CLASS_NAMES))),
+            index=7,
+            format_func=lambda c: CLASS_NAMES[c],
+            key="model_synth_class",
+            width=220,
+        )
+    )
+    seed = int(row.number_input("Seed", min_value=0, max_value=999, value=0, key="model_synth_seed", width=160))
+    _synthesis_pair(info, None, cls, seed, f"{CLASS_NAMES[cls]} score (pre-softmax)")

@@ -23,9 +23,10 @@ DEEP_LINKS = {
     "/feature_maps?image=0&layer=conv2d&channel=1": "Feature maps",
     "/model": "Model",
     "/embedding": "Embedding",
+    "/quiz": "Predict the model",
     "/": "Fashion-MNIST CNN dashboard",
 }
-NAV_TITLES = ["Home", "Train", "Test images", "Feature maps", "Model", "Embedding"]
+NAV_TITLES = ["Home", "Train", "Test images", "Feature maps", "Model", "Embedding", "Predict the model"]
 
 
 @pytest.fixture

@@ -74,3 +74,79 @@ def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
     at.selectbox(key="tr_preset").set_value("notebook")
     rerun(at)
     assert any("**Augmentation:** none" in t for t in texts(at.markdown)), texts(at.markdown)
+
+
+def test_feature_maps_shows_the_synthesised_input_beside_the_best_test_image(make_app) -> None:
+    from fmnist_core import data, store
+    from fmnist_core.visualize import Target, synthesise
+
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d_1", "channel": "5"})
+    assert not at.exception, exceptions(at)
+    assert "What this channel would like to see" in texts(at.subheader)
+    expected = synthesise(
+        store.load_model(store.DEFAULT_RUN_ID),
+        Target("conv2d_1", 5),
+        seed=0,
+        test_images=data.load_test_set(data.DEBIAN_DIR).images,
+    )
+    captions = texts(at.caption)
+    assert f"Synthesised · mean of conv2d_1 channel 5 **{expected.objective:.3f}**" in captions, captions
+    assert f"Best test image · mean of conv2d_1 channel 5 **{expected.best_test_objective:.3f}**" in captions
+    assert any(f"#{expected.best_test_index}" == link.label for link in at.get("page_link"))
+
+
+def test_model_page_shows_what_the_network_thinks_a_sneaker_looks_like(make_app) -> None:
+    at = open_page(make_app, "model")
+    assert not at.exception, exceptions(at)
+    assert at.selectbox(key="model_synth_class").value == 7
+    assert any(c.startswith("Synthesised · Sneaker score (pre-softmax)") for c in texts(at.caption)), texts(at.caption)
+    at.selectbox(key="model_synth_class").set_value(1)
+    rerun(at)
+    assert any(c.startswith("Synthesised · Trouser score") for c in texts(at.caption)), texts(at.caption)
+
+
+def test_quiz_reveals_only_after_a_guess_and_keeps_score(make_app) -> None:
+    from fmnist_core import data, store
+    from fmnist_core.inference import predict_proba
+    from fmnist_core.quiz import draw
+
+    test = data.load_test_set(data.DEBIAN_DIR)
+    probs = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images)
+    questions = draw(probs, test.labels, seed=0, count=3)
+    at = open_page(make_app, "quiz")
+    assert not at.exception, exceptions(at)
+    first = questions[0].index
+    answer = int(probs[first].argmax())
+    assert f"Test image #{first} (question 1)" in texts(at.caption)
+    reveal = [b for b in at.button if b.label == "Reveal the model's answer"]
+    assert reveal and reveal[0].disabled  # no guess yet
+    assert not at.success and not at.error and not at.get("plotly_chart")  # nothing of the answer before a guess
+    assert not any("The model answered" in t for t in texts(at.markdown))
+
+    wrong_guess = (answer + 1) % 10
+    at.selectbox(key="quiz_guess").set_value(wrong_guess)
+    rerun(at)
+    assert not at.success and not at.error and not at.get("plotly_chart")  # a guess alone reveals nothing
+    [b for b in at.button if b.label == "Reveal the model's answer"][0].click()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    assert texts(at.error) == [
+        f"The model answered **{CLASS_NAMES[answer]}** ({probs[first, answer]:.1%}). You guessed {CLASS_NAMES[wrong_guess]}."
+    ]
+    assert at.get("plotly_chart"), "no probabilities after the reveal"
+    score = at.session_state["quiz_score"]
+    assert (score.rounds, score.predicted_model) == (1, 0)
+    assert score.true_label_strategy == int(answer == int(test.labels[first]))
+
+    [b for b in at.button if b.label == "Next image"][0].click()
+    rerun(at)
+    second = questions[1].index
+    assert f"Test image #{second} (question 2)" in texts(at.caption)
+    assert at.selectbox(key="quiz_guess").value is None and not at.get("plotly_chart")
+    at.selectbox(key="quiz_guess").set_value(int(probs[second].argmax()))
+    rerun(at)
+    [b for b in at.button if b.label == "Reveal the model's answer"][0].click()
+    rerun(at)
+    assert at.session_state["quiz_score"].predicted_model == 1 and at.session_state["quiz_score"].rounds == 2
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Your predictions of the model"] == "50%" and metrics["Rounds"] == "2"
