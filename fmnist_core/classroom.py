@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fmnist_core import architecture, people, store, training
+from fmnist_core import architecture, people, quiz, store, training
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class PersonRow:
     runs: tuple[store.RunInfo, ...] = field(default_factory=tuple)
     trainings: int = 0
     last_activity: str | None = None  # ISO time: their newest run or last training start
+    quiz_score: quiz.Score | None = None  # their "predict the model" score, when they have played
 
     @property
     def best(self) -> store.RunInfo | None:
@@ -50,8 +51,9 @@ def class_rows(actor: people.Actor, home: Path | None = None) -> list[PersonRow]
         by_owner.setdefault(run.metadata.owner, []).append(run)
     active = training.active_trainings()
     starts = training.last_starts()
+    scores = quiz.all_scores(home)
     rows = []
-    for owner in set(by_owner) | set(active):
+    for owner in set(by_owner) | set(active) | set(scores):
         runs = tuple(by_owner.get(owner, ()))
         times = [r.created for r in runs if r.created]
         if owner in starts:
@@ -62,6 +64,7 @@ def class_rows(actor: people.Actor, home: Path | None = None) -> list[PersonRow]
                 runs=runs,
                 trainings=active.get(owner, 0) if owner is not None else 0,
                 last_activity=max(times, key=_instant) if times else None,
+                quiz_score=scores.get(owner) if owner is not None else None,
             )
         )
     rows.sort(key=lambda row: (row.best_accuracy is None, -(row.best_accuracy or 0.0), row.person or "~"))

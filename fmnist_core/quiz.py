@@ -2,12 +2,20 @@
 
 The learner guesses what the model will answer, not the true class. Images come in turn from three pools, so the
 quiz is neither all easy nor all tricks: confident and right, uncertain, and confidently wrong. The score is a
-small typed value (no Streamlit): a page keeps it per browser session, and it can later be kept per person.
+small typed value (no Streamlit): without sign-in a page keeps it per browser session; with sign-in it is kept per
+person in `FMNIST_HOME/quiz-scores.json` (record_round, score_of, all_scores), so it survives sessions and the
+Class page shows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import fcntl
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -73,3 +81,56 @@ class Score:
     @property
     def true_label_rate(self) -> float | None:
         return self.true_label_strategy / self.rounds if self.rounds else None
+
+
+# --- scores kept per person ----------------------------------------------------------------------------------
+SCORES_FILE = "quiz-scores.json"
+_LOCK = threading.Lock()  # one server's sessions; the file lock below covers other processes
+
+
+def _scores_path(home: Path | None) -> Path:
+    from fmnist_core import store
+
+    return (home or store.home_dir()) / SCORES_FILE
+
+
+def _read(path: Path) -> dict[str, Score]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or unreadable: start again rather than fail the page
+        return {}
+    scores = {}
+    for person, value in raw.items() if isinstance(raw, dict) else ():
+        try:
+            scores[str(person)] = Score(
+                **{k: int(value[k]) for k in ("rounds", "predicted_model", "true_label_strategy")}
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return scores
+
+
+def all_scores(home: Path | None = None) -> dict[str, Score]:
+    """Every person's quiz score (identity -> Score)."""
+    return _read(_scores_path(home))
+
+
+def score_of(person: str, home: Path | None = None) -> Score:
+    """One person's score so far (an empty Score when they have not played)."""
+    return all_scores(home).get(person, Score())
+
+
+def record_round(person: str, guess: int, model_answer: int, true_label: int, home: Path | None = None) -> Score:
+    """Add one round to a person's kept score (read, add, write atomically under a lock); returns the new score."""
+    path = _scores_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _LOCK, open(path.with_name(f".{SCORES_FILE}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        scores = _read(path)
+        new = scores.get(person, Score()).record(guess, model_answer, true_label)
+        scores[person] = new
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{SCORES_FILE}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({k: asdict(v) for k, v in sorted(scores.items())}, out, indent=1)
+        os.replace(tmp, path)
+    return new

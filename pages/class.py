@@ -62,6 +62,9 @@ st.table(
             "runs": len(row.runs),
             "training now": row.trainings,
             "last activity": readable_time(row.last_activity),
+            "quiz": "—"
+            if row.quiz_score is None or row.quiz_score.rate is None
+            else f"{row.quiz_score.rate:.0%} of {row.quiz_score.rounds}",
             "best run": best_link(row),
             "network": row.network(),
         }

@@ -1,15 +1,18 @@
 """Predict the model: guess what the model will answer for a test image, then see its answer, probabilities and why.
 
 The model's answer is drawn only after a guess (REVEALED_KEY names the question it was revealed for). The score is
-fmnist_core.quiz.Score, kept per browser session.
+fmnist_core.quiz.Score: per browser session without sign-in; with sign-in the person's own, kept on disk (the Class
+page shows it).
 """
 
 import streamlit as st
 
+from fmnist_core import quiz
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.quiz import Score, draw
 from ui.figures import probability_bars
 from ui.frame import page_frame
+from ui.signin import acting
 from ui.state import active_run, model_or_message, test_probabilities, test_set_or_message
 from ui.understanding import pixels
 from ui.why import why_panel
@@ -33,11 +36,13 @@ if test is None or info is None or model_or_message(info) is None:
     st.stop()
 
 state = st.session_state
+actor = acting()
+per_person = actor.signed_in  # with sign-in the score is the person's, across sessions
 probs = test_probabilities(info.id, info.created)
 questions = draw(probs, test.labels, seed=0, count=QUESTIONS)
 position = int(state.get(POSITION_KEY, 0)) % len(questions)
 item = questions[position]
-score: Score = state.get(SCORE_KEY, Score())
+score: Score = quiz.score_of(actor.id) if per_person else state.get(SCORE_KEY, Score())
 revealed = state.get(REVEALED_KEY) == (info.id, position)
 answer, truth = int(probs[item.index].argmax()), int(test.labels[item.index])
 
@@ -47,7 +52,10 @@ def reveal() -> None:
     guess = state.get(GUESS_KEY)
     if guess is None or state.get(REVEALED_KEY) == (info.id, position):
         return
-    state[SCORE_KEY] = state.get(SCORE_KEY, Score()).record(int(guess), answer, truth)
+    if per_person:
+        quiz.record_round(actor.id, int(guess), answer, truth)
+    else:
+        state[SCORE_KEY] = state.get(SCORE_KEY, Score()).record(int(guess), answer, truth)
     state[REVEALED_KEY] = (info.id, position)
 
 

@@ -58,3 +58,22 @@ def test_score_arithmetic() -> None:
     assert score == Score(rounds=4, predicted_model=2, true_label_strategy=2)
     assert score.rate == 0.5 and score.true_label_rate == 0.5
     assert Score().record(1, 1, 1).record(1, 2, 1) == Score(2, 1, 1)
+
+
+def test_a_persons_score_is_kept_on_disk_and_rounds_are_never_lost(tmp_path) -> None:  # noqa: ANN001
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fmnist_core import quiz
+
+    assert quiz.score_of("ada", tmp_path) == quiz.Score()
+    assert quiz.record_round("ada", 3, 3, 4, tmp_path) == quiz.Score(1, 1, 0)
+    assert quiz.record_round("ada", 1, 2, 2, tmp_path) == quiz.Score(2, 1, 1)
+    assert quiz.score_of("ada", tmp_path).rate == 0.5 and quiz.score_of("bob", tmp_path).rounds == 0
+    with ThreadPoolExecutor(8) as pool:  # many sessions answering at once
+        list(pool.map(lambda k: quiz.record_round("bob", k % 2, 0, 0, tmp_path), range(40)))
+    assert quiz.all_scores(tmp_path) == {"ada": quiz.Score(2, 1, 1), "bob": quiz.Score(40, 20, 40)}
+    (tmp_path / quiz.SCORES_FILE).write_text("{not json")  # a damaged file: start again, never fail the page
+    assert quiz.all_scores(tmp_path) == {}
+    quiz.record_round("cy", 0, 0, 0, tmp_path)
+    assert json.loads((tmp_path / quiz.SCORES_FILE).read_text())["cy"]["rounds"] == 1

@@ -125,3 +125,24 @@ def test_another_identity_in_the_same_session_starts_from_empty_state(make_app, 
     assert not at.exception, exceptions(at)
     assert at.session_state["model_id"] == "default"  # Ada's choice did not follow Bob
     assert f"Signed in as `{BOB}`" in sidebar_text(at)
+
+
+def test_a_signed_in_students_quiz_score_is_kept_and_the_class_page_shows_it(make_app, school: Path) -> None:
+    """Issue 24 item 4 with issue 22: the score is the person's, across sessions, and in the teacher's view."""
+    at = signed(make_app, person(ADA), "pages/quiz.py")
+    assert title(at) == "Predict the model"
+    at.selectbox(key="quiz_guess").set_value(0).run()
+    [b for b in at.button if b.label == "Reveal the model's answer"][0].click().run()
+    assert not at.exception, exceptions(at)
+    ada_rounds = [m.value for m in at.metric if m.label == "Rounds"]
+    assert ada_rounds == ["1"]
+
+    again = signed(make_app, person(ADA), "pages/quiz.py")  # another browser session of hers
+    assert [m.value for m in again.metric if m.label == "Rounds"] == ["1"]
+    other = signed(make_app, person(BOB), "pages/quiz.py")  # his own score: none yet
+    assert [m.value for m in other.metric if m.label == "Rounds"] == ["0"]
+
+    teacher = signed(make_app, person(TEA), "pages/class.py")
+    table = teacher.table[0].value
+    quiz_of = dict(zip(table["person"], table["quiz"], strict=True))
+    assert quiz_of[BOB] == "—" and quiz_of[ADA] in ("0% of 1", "100% of 1")
