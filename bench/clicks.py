@@ -322,8 +322,13 @@ def measure(rounds: int = 5) -> dict:
             browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             clock = Clock(page, timings)
-            for part in (test_images, feature_maps, model_page, embedding):
-                part(clock, url, rounds)
+            try:
+                for part in (test_images, feature_maps, model_page, embedding):
+                    part(clock, url, rounds)
+            except Exception:
+                page.screenshot(path=str(Path(home) / "failed.png"))  # what the page showed when a step timed out
+                print(f"bench.clicks: a step failed; the page is in {home}/failed.png", file=sys.stderr)
+                raise
             browser.close()
     finally:
         stop_server(proc)

@@ -77,7 +77,7 @@ if method == TSNE:
     def show(fraction: float, text: str) -> None:
         bar.progress(fraction, text=f"t-SNE of 10,000 images, once per model: {text}")
 
-    result = embedding(info.id, info.created, method, _progress=show)
+    result = embedding(info.id, info.created, method, progress=show)
     bar.empty()
 else:
     with st.spinner("Projecting..."):

@@ -65,17 +65,18 @@ def _exemplar_maps(run_id: str, created: str | None, layer: str, channel: int, i
     return maps[..., channel]
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def embedding(run_id: str, created: str | None, method: str, _progress: Any = None) -> Any:
+def embedding(run_id: str, created: str | None, method: str, progress: Any = None) -> Any:
     """The test set's last-hidden-layer features projected by `method`, once per (model, method).
 
-    `_progress(fraction, text)` (not part of the cache key) hears how a t-SNE computation advances.
+    Kept on disk beside the run (fmnist_core.run_cache; reading it back takes a millisecond), not in st.cache_data:
+    `progress(fraction, text)` draws a progress bar, and Streamlit refuses a cached function that draws into a
+    container from outside it (CacheReplayClosureError).
     """
     from fmnist_core import run_cache
 
     test = test_set_or_message()
     model = lambda: cached_model(run_id, created)  # noqa: E731 - loaded only when not kept on disk
-    return run_cache.embedding(run_id, model, test.images, method, seed=0, progress=_progress)
+    return run_cache.embedding(run_id, model, test.images, method, seed=0, progress=progress)
 
 
 def _grid(run_id: str, created: str | None, layer: str) -> tuple[float, float]:

@@ -124,6 +124,11 @@ def test_the_map_of_all_test_images(app_server: AppServer, app_page: Page) -> No
     expect(chart).to_be_visible(timeout=60_000)
     points = chart.evaluate("(el) => el.querySelector('.js-plotly-plot')._fullData.reduce((n, t) => n + t.x.length, 0)")
     assert points >= 10_000
+    # t-SNE draws a progress bar while it computes: in a real server (not AppTest) a cached function that drew into
+    # the page failed with CacheReplayClosureError.
+    app_page.get_by_test_id("stRadio").get_by_text("t-SNE", exact=True).click()
+    expect(app_page.locator(".gtitle", has_text="t-SNE of dense")).to_be_visible(timeout=180_000)
+    wait_for_app(app_page, server=app_server)
 
 
 def test_downloads_load_back(app_server: AppServer, app_page: Page, tmp_path: Path) -> None:
