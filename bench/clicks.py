@@ -119,11 +119,20 @@ def _choose(page, label: str, option: str | re.Pattern[str], within=None) -> Non
     _pick(page, option)
 
 
+_INSIDE = "(el, xy) => el.contains(document.elementFromPoint(xy.x, xy.y))"
+
+
 def _hover_point(page, chart, trace: int, point: int) -> dict[str, float]:  # noqa: ANN001
-    """Move the mouse onto a plotly point (untimed) and return where it is."""
-    chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    xy = point_xy(chart, trace, point)
+    """Move the mouse onto a plotly point (untimed) and return where it is; figures above it may still be growing,
+    so scroll again until the point is on screen inside the chart."""
+    for _ in range(10):
+        chart.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        xy = point_xy(chart.first, trace, point)
+        if 0 <= xy["y"] < page.viewport_size["height"] and chart.first.evaluate(_INSIDE, xy):
+            break
+        page.mouse.wheel(0, xy["y"] - page.viewport_size["height"] / 2)
+        page.wait_for_timeout(500)
     page.mouse.move(xy["x"], xy["y"])
     page.wait_for_timeout(150)
     return xy

@@ -167,7 +167,6 @@ if model is not None:
         )
     else:
         st.info("This model has no conv layer, so there are no kernels to show: it sees each image as 784 numbers.")
-    st.markdown("**What the network thinks a class looks like**: the input that maximises the class's score")
     class_synthesis_section(info)
     history = meta.history or []
     d1 = d2 = d3 = st.container(horizontal=True)  # one row of whole labels that wraps in a narrow window

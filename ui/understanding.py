@@ -125,15 +125,44 @@ def _synthesis_pair(info: Any, layer: str | None, index: int, seed: int, what: s
     )
 
 
+CHANNEL_SYNTH_KEY = "fm_synth_open"
+CLASS_SYNTH_KEY = "model_synth_open"
+
+
 def channel_synthesis_section(info: Any, layer: str, channel: int) -> None:
-    """Feature maps: the input that maximises this channel's mean activation."""
-    st.subheader("What this channel would like to see")
-    seed = int(st.number_input("Seed", min_value=0, max_value=999, value=0, key="fm_synth_seed", width=160))
-    _synthesis_pair(info, layer, channel, seed, f"mean of {layer} channel {channel}")
+    """Feature maps: the input that maximises this channel's mean activation.
+
+    Opened on demand: a new channel costs about a second of gradient ascent, and scrubbing the channels must not.
+    """
+    box = st.expander(
+        "What this channel would like to see", icon=":material/auto_fix_high:", key=CHANNEL_SYNTH_KEY, on_change="rerun"
+    )
+    if not box.open:
+        return
+    with box:
+        seed = int(st.number_input("Seed", min_value=0, max_value=999, value=0, key="fm_synth_seed", width=160))
+        _synthesis_pair(info, layer, channel, seed, f"mean of {layer} channel {channel}")
 
 
 def class_synthesis_section(info: Any) -> None:
-    """Model page: what the network thinks a class looks like (the input that maximises its pre-softmax score)."""
+    """Model page: what the network thinks a class looks like (the input that maximises its pre-softmax score).
+
+    Opened on demand, so the Model page (and a confusion-cell click from it) never waits for gradient ascent.
+    """
+    box = st.expander(
+        "What the network thinks a class looks like",
+        icon=":material/auto_fix_high:",
+        key=CLASS_SYNTH_KEY,
+        on_change="rerun",
+    )
+    if not box.open:
+        return
+    with box:
+        _class_synthesis(info)
+
+
+def _class_synthesis(info: Any) -> None:
+    st.caption("The input that maximises the class's score before the softmax.")
     row = st.container(horizontal=True, vertical_alignment="bottom")
     cls = int(
         row.selectbox(

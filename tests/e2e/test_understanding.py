@@ -22,7 +22,11 @@ VIEWS = {
     "/train": ("trains-on", re.compile(r"^Augmentation: flip")),
     "/quiz": ("quiz", "What will the model answer?"),
 }
-OPEN_FIRST = {"/train": "What the network trains on"}  # an expander the view lives in
+OPEN_FIRST = {  # an expander the view lives in
+    "/train": "What the network trains on",
+    "/model": "What the network thinks a class looks like",
+    "/feature_maps?image=0&layer=conv2d_1&channel=5": "What this channel would like to see",
+}
 
 
 @pytest.fixture(scope="module")
