@@ -46,7 +46,9 @@ def find_suspects(labels: np.ndarray, probabilities: np.ndarray, top: int | None
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or len(probs) != len(labels):
         raise ValueError(f"expected one row of probabilities per label, got {probs.shape} for {len(labels)} labels")
-    ranked = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
+    # n_jobs=1: cleanlab otherwise forks a multiprocessing pool, which hangs inside a server that holds TensorFlow's
+    # threads (a real `streamlit run` waited for ever on Test images; in-process tests did not show it).
+    ranked = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
     quality = get_label_quality_scores(labels, probs, method="self_confidence")
     suggested = probs.argmax(axis=1)
     chosen = ranked if top is None else ranked[:top]
