@@ -86,7 +86,7 @@ def choose(page: Page, label: str, option: str | re.Pattern[str], server: AppSer
 
 def go_by_nav(page: Page, title: str, server: AppServer | None = None) -> None:
     """Move to another page through the sidebar's navigation (same session, unlike page.goto)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
     wait_for_app(page, server=server)
 
 

@@ -119,7 +119,7 @@ def test_train_shows_live_epochs_saves_a_run_and_uses_it(app_server: AppServer, 
     page.get_by_role("button", name="Use this model").click()
     wait_for_app(page, server=app_server)
     expect(model_box(page)).to_have_value(label, timeout=10_000)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model").click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model", exact=True).click()
     wait_for_app(page, server=app_server)
     expect(heading(page)).to_have_text("Model")
     expect(page.get_by_role("heading", level=3).first).to_have_text(label)

@@ -209,7 +209,7 @@ def test_the_import_panel_follows_the_file_the_name_and_deletes(
     imported = [r for r in store.list_runs(Path(app_server.env["FMNIST_HOME"])) if r.metadata.imported_from]
     newest = max(imported, key=lambda r: r.created or "")
     store.delete_run(newest.id, home=Path(app_server.env["FMNIST_HOME"]), actor=people.LOCAL)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model").click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Model", exact=True).click()
     wait_for_app(page, server=app_server)
     expect(page.get_by_role("button", name="Use this model")).to_have_count(0)
 
