@@ -52,7 +52,7 @@ def plain(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("#", "\\#").replace("*", "\\*")
 
 
-# Most telling columns first: at 800 px the table scrolls sideways and the network comes last.
+# Most telling columns first: at 800 px the table scrolls sideways; the network and the quiz score come last.
 st.table(
     [
         {
@@ -62,11 +62,11 @@ st.table(
             "runs": len(row.runs),
             "training now": row.trainings,
             "last activity": readable_time(row.last_activity),
+            "best run": best_link(row),
+            "network": row.network(),
             "quiz": "—"
             if row.quiz_score is None or row.quiz_score.rate is None
             else f"{row.quiz_score.rate:.0%} of {row.quiz_score.rounds}",
-            "best run": best_link(row),
-            "network": row.network(),
         }
         for rank, row in enumerate(rows, start=1)
     ],
