@@ -64,7 +64,7 @@ def test_a_quick_run_writes_the_issues_json(tmp_path: Path) -> None:
     assert report["runs"]["notebook"]["epochs"] == report["runs"]["fast"]["epochs"] == 1
     assert report["runs"]["notebook"]["epoch_test_accuracy"] == [None]  # the notebook's loop: no per-epoch evaluation
     assert report["runs"]["fast"]["epoch_test_accuracy"][0] > 0
-    assert "| seed | float32 | 1 |" in proc.stdout and "fast/seed images/s" in proc.stdout
+    assert "| notebook | float32 | 1 |" in proc.stdout and "fast/seed images/s" in proc.stdout
 
 
 def test_flops_per_image_are_the_architectures() -> None:
