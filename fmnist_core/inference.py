@@ -63,7 +63,9 @@ def predict_proba(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.
 
 
 def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean sparse categorical cross-entropy, clipped as Keras does."""
+    """Mean sparse categorical cross-entropy, clipped as Keras does; NaN for no images (not a warning)."""
+    if len(labels) == 0:
+        return float("nan")
     p = np.clip(probs[np.arange(len(labels)), labels.astype(int)], 1e-7, 1.0)
     return float(-np.log(p).mean())
 
