@@ -83,7 +83,7 @@ def train_here(preset: str, epochs: int | None, limit: int | None, evaluate_each
         training_seconds=float(snap.train_seconds),
         fit_seconds=float(snap.fit_seconds or 0.0),
         final_test_accuracy=float(snap.test_accuracy or 0.0),
-        history=list(snap.history),
+        history=[row.to_dict() for row in snap.history],
     )
 
 

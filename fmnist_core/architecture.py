@@ -77,6 +77,7 @@ class LayerRow:
     output_shape: tuple
     params: int
     flops: int | None = None
+    extra: dict = field(default_factory=dict, compare=False)  # keys a stored row had that this version does not know
 
 
 @dataclass(frozen=True)

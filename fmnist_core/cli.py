@@ -313,7 +313,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
         "executor": snap.executor,
         "node": snap.node,
         "owner": job.owner,
-        "history": snap.history,
+        "history": [row.to_dict() for row in snap.history],
     }
     text = (
         f"saved run {snap.run_id}: test accuracy {snap.test_accuracy:.4f}, "
@@ -330,10 +330,10 @@ def _preset_spec(preset: str) -> dict[str, Any] | None:
 
 def _report_epochs(args: argparse.Namespace, snap: Snapshot, reported: int) -> int:
     for row in snap.history[reported:]:
-        test = f", test accuracy {row['test_accuracy']:.4f}" if row["test_accuracy"] is not None else ""
+        test = f", test accuracy {row.test_accuracy:.4f}" if row.test_accuracy is not None else ""
         print(
-            f"epoch {row['epoch']}/{snap.epochs}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}{test}"
-            f" ({row['seconds']:.1f} s)",
+            f"epoch {row.epoch}/{snap.epochs}: loss {row.loss:.4f}, accuracy {row.accuracy:.4f}{test}"
+            f" ({row.seconds:.1f} s)",
             file=sys.stderr if args.json else sys.stdout,
             flush=True,
         )

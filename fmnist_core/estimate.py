@@ -143,12 +143,12 @@ def measured_run(info: Any, executor: str, host: str) -> MeasuredRun | None:
     if executor != "ray" and meta.node != host:  # Ray nodes differ by design; local runs must be this host's
         return None
     timings = meta.timings or {}
-    settings = meta.settings or {}
-    if "total_seconds" not in timings or meta.preset not in PRESETS or not meta.train_images:
+    settings = meta.settings
+    if settings is None or "total_seconds" not in timings or meta.preset not in PRESETS or not meta.train_images:
         return None
-    history = meta.history or []
+    history = meta.history
     epochs = len(history)
-    if not epochs or not all(row.get("complete", True) for row in history):
+    if not epochs or not all(row.complete for row in history):
         return None
     network = meta.spec()
     if network is None:
@@ -157,14 +157,14 @@ def measured_run(info: Any, executor: str, host: str) -> MeasuredRun | None:
     per_image = None
     if steady_images >= MIN_STEADY_IMAGES:
         per_image = timings.get("steady_train_seconds", 0.0) / steady_images
-    extras = [row["seconds"] - row["train_seconds"] for row in history[1:] if "train_seconds" in row]
+    extras = [row.seconds - row.train_seconds for row in history[1:] if row.train_seconds is not None]
     plan = Plan(
         network=network,
         recipe=recipe_of(meta.preset),
-        batch_size=int(settings.get("batch_size") or 0),
+        batch_size=int(settings.batch_size or 0),
         epochs=epochs,
         images=int(meta.train_images),
-        evaluated=bool(settings.get("evaluate_each_epoch", True)),
+        evaluated=settings.evaluate_each_epoch,
         steps_per_execution=PRESETS[meta.preset].steps_per_execution,
     )
     return MeasuredRun(

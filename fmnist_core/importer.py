@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def import_model_details(
         test_loss=result.loss,
         test_accuracy=result.accuracy,
         params=total_params(model),
-        summary=[asdict(row) for row in summary_rows(model)],
+        summary=summary_rows(model),
         input_scaling=INPUT_SCALING,
         imported_from=shown,
         data_fingerprint=_fingerprint(data_dir),

@@ -7,10 +7,10 @@ them into the state, on the server for the live view and in the worker for the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from fmnist_core.presets import TARGET_ACCURACY, TrainConfig
+from fmnist_core.records import EpochRow
 from fmnist_core.watch import Frame, Frames
 
 STATES = ("queued", "running", "stopping", "done", "stopped", "failed")
@@ -155,7 +155,7 @@ class Snapshot:
     eta: float | None  # seconds left, while training
     elapsed: float  # seconds since the job started (queue included)
     queue_position: int | None  # 1-based place in the local queue, None when not waiting
-    history: list[dict[str, Any]]  # one row per epoch (also the saved metadata's "history")
+    history: list[EpochRow]  # one row per epoch (also the saved metadata's "history")
     batch_trace: list[dict[str, float]]  # running loss/accuracy, thinned to at most MAX_BATCH_POINTS
     test_loss: float | None
     test_accuracy: float | None
@@ -194,7 +194,7 @@ class LiveState:
     batch: int = 0
     batches_per_epoch: int = 0
     batch_size: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[EpochRow] = field(default_factory=list)
     batch_trace: list[dict[str, float]] = field(default_factory=list)
     trace_stride: int = 1
     started: float | None = None
@@ -251,18 +251,18 @@ class LiveState:
         elif isinstance(event, EpochEnd):
             self.progress_at = now
             self.phase = PHASE_TRAINING
-            row = {
-                "epoch": event.epoch,
-                "loss": event.loss,
-                "accuracy": event.accuracy,
-                "test_loss": event.test_loss,
-                "test_accuracy": event.test_accuracy,
-                "seconds": event.seconds,
-                "train_seconds": self.epoch_train_seconds,  # the rest of `seconds` is the test evaluation
-                "elapsed": event.elapsed,
-                "batches": self.batch,
-                "complete": self.batch >= self.batches_per_epoch,
-            }
+            row = EpochRow(
+                epoch=event.epoch,
+                loss=event.loss,
+                accuracy=event.accuracy,
+                test_loss=event.test_loss,
+                test_accuracy=event.test_accuracy,
+                seconds=event.seconds,
+                train_seconds=self.epoch_train_seconds,  # the rest of `seconds` is the test evaluation
+                elapsed=event.elapsed,
+                batches=self.batch,
+                complete=self.batch >= self.batches_per_epoch,
+            )
             self.history.append(row)
             if self.seconds_to_target is None and (event.test_accuracy or 0) >= TARGET_ACCURACY:
                 self.seconds_to_target = event.elapsed
@@ -273,14 +273,12 @@ class LiveState:
             self.fit_seconds, self.phase = event.fit_seconds, PHASE_EVALUATING
         elif isinstance(event, Evaluated):
             self.test_loss, self.test_accuracy, self.phase = event.test_loss, event.test_accuracy, PHASE_SAVING
-            if self.history and self.history[-1].get("test_accuracy") is not None:
+            if self.history and self.history[-1].test_accuracy is not None:
                 # The last epoch's row describes the saved weights: its figures are the final float32 evaluation's,
                 # not Keras' in-fit validation (bfloat16 compute), so the result card and the table agree.
-                self.history[-1] = {
-                    **self.history[-1],
-                    "test_loss": event.test_loss,
-                    "test_accuracy": event.test_accuracy,
-                }
+                self.history[-1] = replace(
+                    self.history[-1], test_loss=event.test_loss, test_accuracy=event.test_accuracy
+                )
         elif isinstance(event, SaveResult):
             self.save_attempts += 1
             if event.error is None:
@@ -332,7 +330,9 @@ class LiveState:
         done = (self.epoch - 1) * self.batches_per_epoch + self.batch
         left = max(0, self.epochs * self.batches_per_epoch - done) * per_batch
         if evaluate_each_epoch:
-            extras = [row["seconds"] - row.get("train_seconds", row["seconds"]) for row in self.history]
+            extras = [
+                row.seconds - (row.seconds if row.train_seconds is None else row.train_seconds) for row in self.history
+            ]
             later = extras[1:] or extras  # the first evaluation also traces the test step
             each = max(0.0, later[-1]) if later else per_batch / max(1, self.batch_size) * TEST_IMAGES / 3
             left += max(0, self.epochs - len(self.history)) * each
@@ -357,7 +357,7 @@ class LiveState:
             eta=eta,
             elapsed=(end - self.started) if self.started is not None else 0.0,
             queue_position=queue_position,
-            history=[dict(row) for row in self.history],
+            history=list(self.history),  # rows are frozen
             batch_trace=[dict(point) for point in self.batch_trace],
             test_loss=self.test_loss,
             test_accuracy=self.test_accuracy,

@@ -6,31 +6,25 @@ every picker and chart says the same.
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fmnist_core import architecture
+from fmnist_core.architecture import LayerRow
 from fmnist_core.errors import StoreError
+from fmnist_core.presets import TrainConfig
+from fmnist_core.records import EpochRow, layer_dict, layer_row
+from fmnist_core.records import number as _number
+from fmnist_core.records import settings as _read_settings
+from fmnist_core.records import text as _text
+from fmnist_core.records import whole as _whole
 
 # Version 1: files written before RunMetadata existed (no "version" key); 2: adds version, arch, executor, node,
 # and the imported-model fields (input_scaling, imported_from, notes); 3: adds timings; 4: adds owner. Readers
 # accept them all (a run without owner belongs to nobody: people.check_delete).
 METADATA_VERSION = 4
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
-
-
-def _whole(value: Any) -> int | None:
-    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 # How each field is read from JSON: a converter returning None when the stored value has the wrong type.
@@ -43,7 +37,7 @@ _READERS: dict[str, Any] = {
     "architecture": _text,
     "arch": lambda v: v if isinstance(v, dict) else None,
     "settings": lambda v: v if isinstance(v, dict) else None,
-    "history": lambda v: v if isinstance(v, list) else None,
+    "history": lambda v: v if isinstance(v, list) and all(isinstance(x, dict) for x in v) else None,
     "batch_trace": lambda v: v if isinstance(v, list) else None,
     "test_loss": _number,
     "test_accuracy": _number,
@@ -59,7 +53,7 @@ _READERS: dict[str, Any] = {
     "data_fingerprint": _text,
     "command": _text,
     "params": _whole,
-    "summary": lambda v: v if isinstance(v, list) else None,
+    "summary": lambda v: v if isinstance(v, list) and all(isinstance(x, dict) for x in v) else None,
     "executor": _text,
     "node": _text,
     "input_scaling": _text,
@@ -87,8 +81,8 @@ class RunMetadata:
     preset: str | None = None
     architecture: str | None = None  # a preset network's name ("notebook_cnn", "deep_cnn"; "seed_cnn" in older runs)
     arch: dict[str, Any] | None = None  # the architecture spec (architecture.to_dict), when there is one
-    settings: dict[str, Any] = field(default_factory=dict)  # the training settings (TrainConfig as a dict)
-    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
+    settings: TrainConfig | None = None  # what the training was asked for; None for an imported model
+    history: list[EpochRow] = field(default_factory=list)  # one row per epoch
     batch_trace: list[dict[str, Any]] = field(default_factory=list)
     test_loss: float | None = None
     test_accuracy: float | None = None
@@ -104,7 +98,7 @@ class RunMetadata:
     data_fingerprint: str | None = None
     command: str | None = None
     params: int | None = None
-    summary: list[dict[str, Any]] = field(default_factory=list)  # model.LayerRow as dicts
+    summary: list[LayerRow] = field(default_factory=list)  # the model's layers
     executor: str | None = None
     node: str | None = None
     input_scaling: str | None = None  # what inputs the model expects, when that is an assumption (imports)
@@ -116,6 +110,17 @@ class RunMetadata:
     # images, final evaluation, total from launch to result): what fmnist_core.estimate learns from.
     timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    settings_extra: dict[str, Any] = field(default_factory=dict)  # keys in "settings" this version does not know
+
+    def __post_init__(self) -> None:
+        # Rows given as JSON objects (a dict from the worker, a test) are read into their types here.
+        if isinstance(self.settings, dict):
+            self.settings, found = _read_settings(self.settings)
+            self.settings_extra = {**found, **self.settings_extra}
+        self.history = [
+            EpochRow.from_dict(row, i) if isinstance(row, dict) else row for i, row in enumerate(self.history)
+        ]
+        self.summary = [layer_row(row) if isinstance(row, dict) else row for row in self.summary]
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunMetadata:
@@ -141,9 +146,21 @@ class RunMetadata:
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object to write: every field, then the kept unknown keys."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        """The JSON object to write: every field, then the kept unknown keys (nested ones where they were)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "settings_extra")}
+        out["settings"] = {**(asdict(self.settings) if self.settings else {}), **self.settings_extra}
+        out["history"] = [row.to_dict() for row in self.history]
+        out["summary"] = [layer_dict(row) for row in self.summary]
         return {**out, **self.extra}
+
+    def unknown_fields(self) -> list[str]:
+        """Keys of the run's JSON this version does not know (written by a newer version or another tool), as
+        dotted names: the Model page lists them, and a freshly saved run has none."""
+        names = list(self.extra)
+        names += [f"settings.{key}" for key in self.settings_extra]
+        names += sorted({f"history.{key}" for row in self.history for key in row.extra})
+        names += sorted({f"summary.{key}" for row in self.summary for key in row.extra})
+        return names
 
     def spec(self) -> architecture.ArchSpec | None:
         """The run's network as a spec: its own, or its preset architecture's; None for an imported model."""

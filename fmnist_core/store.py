@@ -288,7 +288,7 @@ def history_csv(info: RunInfo) -> str:
     columns = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds", "complete"]
     rows = [",".join(columns)]
     for row in info.metadata.history:
-        rows.append(",".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        rows.append(",".join("" if getattr(row, c) is None else str(getattr(row, c)) for c in columns))
     return "\n".join(rows) + "\n"
 
 

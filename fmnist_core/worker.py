@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from fmnist_core.progress import (
     Setup,
     Started,
 )
+from fmnist_core.run_metadata import RunMetadata
 from fmnist_core.watch import sample_indices
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
@@ -272,8 +273,8 @@ class Trainer:
         self._save()
         self.emit(Ended(stopped))
 
-    def metadata(self) -> dict[str, Any]:
-        """The run's JSON metadata, from this worker's own copy of the live state."""
+    def metadata(self) -> RunMetadata:
+        """The run's metadata, from this worker's own copy of the live state."""
         import keras
         import tensorflow as tf
 
@@ -294,40 +295,40 @@ class Trainer:
         except data.DataError:
             fingerprint = None
         stopped = self._stopped
-        return {
-            "preset": self.config.preset,
-            "architecture": self.preset.architecture,
-            "arch": self.config.arch,
-            "settings": asdict(self.config),
-            "status": "stopped" if stopped else "finished",
-            "history": s.history,
-            "batch_trace": s.batch_trace,
-            "test_loss": s.test_loss,
-            "test_accuracy": s.test_accuracy,
-            "seconds": s.fit_seconds,
-            "train_seconds": s.train_seconds,
-            "samples_per_second": s.samples_seen / s.train_seconds if s.train_seconds else None,
-            "seconds_to_target": s.seconds_to_target,
-            "target_accuracy": TARGET_ACCURACY,
-            "train_images": s.train_images,
-            "precision": s.precision,
-            "precision_note": s.precision_note,
-            "executor": self.spec.executor,
-            "node": s.node,
-            "timings": {key: value for key, value in timings.items() if value is not None},
-            "versions": {
+        return RunMetadata(
+            preset=self.config.preset,
+            architecture=self.preset.architecture,
+            arch=self.config.arch,
+            settings=self.config,
+            status="stopped" if stopped else "finished",
+            history=list(s.history),
+            batch_trace=list(s.batch_trace),
+            test_loss=s.test_loss,
+            test_accuracy=s.test_accuracy,
+            seconds=s.fit_seconds,
+            train_seconds=s.train_seconds,
+            samples_per_second=s.samples_seen / s.train_seconds if s.train_seconds else None,
+            seconds_to_target=s.seconds_to_target,
+            target_accuracy=TARGET_ACCURACY,
+            train_images=s.train_images,
+            precision=s.precision,
+            precision_note=s.precision_note,
+            executor=self.spec.executor,
+            node=s.node,
+            timings={key: float(value) for key, value in timings.items() if value is not None},
+            versions={
                 "python": platform.python_version(),
                 "tensorflow": tf.__version__,
                 "keras": keras.__version__,
                 "numpy": np.__version__,
                 "fmnist_core": __version__,
             },
-            "data_fingerprint": fingerprint,
-            "command": self.spec.command,
-            "owner": self.spec.owner,
-            "params": total_params(self.model),
-            "summary": [asdict(row) for row in summary_rows(self.model)],
-        }
+            data_fingerprint=fingerprint,
+            command=self.spec.command,
+            owner=self.spec.owner,
+            params=total_params(self.model),
+            summary=summary_rows(self.model),
+        )
 
 
 # --- the local worker process ------------------------------------------------------------------------

@@ -58,6 +58,6 @@ with right:
             acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "n/a"
             metrics.metric("Test accuracy", acc, width="content")
             metrics.metric("Parameters", f"{meta.params:,}" if meta.params else "n/a", width="content")
-            arch = " → ".join(f"{row['name']} {tuple(row['output_shape'])}" for row in meta.summary)
+            arch = " → ".join(f"{row.name} {row.output_shape}" for row in meta.summary)
             st.caption(f"Architecture: {arch}" if arch else f"Architecture: {meta.architecture or 'n/a'}")
             st.caption(f"Preset {meta.preset or 'n/a'}, {len(meta.history)} epochs, status {info.status}")

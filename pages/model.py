@@ -11,8 +11,8 @@ from fmnist_core.explain import conv_layers, first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
 from fmnist_core.model import summary_rows, total_params
-from fmnist_core.training import PRESETS
 from ui.architecture import architecture_diagram, import_model_widget
+from ui.compare import comparable_runs, comparison_rows, loss_warning
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
 from ui.runs import delete_all_control
@@ -104,6 +104,11 @@ if model is not None:
         )
     if meta.command:
         st.code(meta.command, language="bash")
+    if unknown := meta.unknown_fields():
+        st.caption(
+            f"This run's file has fields this version does not know (kept, not used): unknown fields: "
+            f"{', '.join(unknown)}"
+        )
     rows = summary_rows(model)
     with st.expander("Architecture", expanded=True):
         # Tabs, not columns: the diagram is tall and narrow, the JSON wide; side by side the JSON was cut.
@@ -168,7 +173,7 @@ if model is not None:
     else:
         st.info("This model has no conv layer, so there are no kernels to show: it sees each image as 784 numbers.")
     class_synthesis_section(info)
-    history = meta.history or []
+    history = meta.history
     d1 = d2 = d3 = st.container(horizontal=True)  # one row of whole labels that wraps in a narrow window
     try:
         d1.download_button(
@@ -185,7 +190,7 @@ if model is not None:
     )
     d3.download_button(
         "Download history (JSON)",
-        json.dumps(history, indent=2),
+        json.dumps([row.to_dict() for row in history], indent=2),
         f"{info.id}-history.json",
         "application/json",
         on_click="ignore",
@@ -198,8 +203,7 @@ if model is not None:
 
 st.subheader("Compare runs")
 all_runs = runs()
-# Saved runs (newest first) before the shipped ones, so the default comparison is the user's latest two.
-comparable = sorted((r for r in all_runs if r.usable and r.metadata.history), key=lambda r: r.shipped)
+comparable = comparable_runs(all_runs)
 labels_by_id = {r.id: run_label(r) for r in comparable}
 # Keep the choice across visits and deletes: drop only ids that no longer exist.
 previous = st.session_state.get("cmp_runs", st.session_state.get("_kept_widgets", {}).get("cmp_runs"))
@@ -220,37 +224,10 @@ if len(chosen_ids) >= 2:
     histories = {labels_by_id[r.id]: r.metadata.history for r in picked}
     a.plotly_chart(compare_curves(histories, "accuracy", "Test accuracy per epoch"), width="stretch", key="cmp_acc")
     b.plotly_chart(compare_curves(histories, "loss", "Test loss per epoch"), width="stretch", key="cmp_loss")
-    smoothed = sorted({r.preset for r in picked if r.preset in PRESETS and PRESETS[r.preset].label_smoothing})
-    if smoothed and len({r.preset for r in picked}) > 1:
-        st.caption(
-            f"Test loss is not comparable across these presets: {', '.join(smoothed)} trains with label smoothing, "
-            "which raises its loss floor. Compare accuracy instead."
-        )
-
-    def rounded(value: float | None, digits: int) -> float | None:
-        return None if value is None else round(float(value), digits)
-
+    if warning := loss_warning(picked):
+        st.caption(warning)
     st.dataframe(
-        [
-            {
-                "run": labels_by_id[r.id],
-                "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
-                "images/s": None
-                if r.metadata.samples_per_second is None
-                else int(round(r.metadata.samples_per_second)),
-                "seconds": rounded(r.metadata.seconds, 1),
-                "epochs": len(r.metadata.history),
-                "training images": r.metadata.train_images,
-                "batch size": (r.metadata.settings or {}).get("batch_size"),
-                "learning rate": (r.metadata.settings or {}).get("learning_rate"),
-                "seed": (r.metadata.settings or {}).get("seed"),
-                "status": r.status,
-                "preset": r.preset,
-                "network": architecture.summary_line(r.metadata.spec()) if r.metadata.spec() else "imported",
-                "id": r.id,
-            }
-            for r in picked
-        ],
+        comparison_rows(picked, labels_by_id),
         hide_index=True,
         column_config={"network": st.column_config.TextColumn(width="medium")},
     )

@@ -257,13 +257,13 @@ def _draw_metrics(snap: Snapshot) -> None:
         st.dataframe(
             [
                 {
-                    "epoch": row["epoch"],
-                    "train loss": round(row["loss"], 4),
-                    "train accuracy": f"{row['accuracy']:.2%}",
-                    "test loss": None if row["test_loss"] is None else round(row["test_loss"], 4),
-                    "test accuracy": None if row["test_accuracy"] is None else f"{row['test_accuracy']:.2%}",
-                    "seconds": round(row["seconds"], 1),
-                    "complete": row["complete"],
+                    "epoch": row.epoch,
+                    "train loss": None if row.loss is None else round(row.loss, 4),
+                    "train accuracy": None if row.accuracy is None else f"{row.accuracy:.2%}",
+                    "test loss": None if row.test_loss is None else round(row.test_loss, 4),
+                    "test accuracy": None if row.test_accuracy is None else f"{row.test_accuracy:.2%}",
+                    "seconds": round(row.seconds, 1),
+                    "complete": row.complete,
                 }
                 for row in history
             ],

@@ -51,7 +51,7 @@ def test_a_good_model_imports_evaluates_and_predicts(store_home: Path, trained, 
     meta = info.metadata
     assert meta.imported_from == "my_cnn.keras" and meta.input_scaling == store.INPUT_SCALING
     assert "0..1" in meta.input_scaling and meta.params == model.count_params() and meta.arch is None
-    assert [row["name"] for row in meta.summary] == [layer.name for layer in model.layers]
+    assert [row.name for row in meta.summary] == [layer.name for layer in model.layers]
     loaded = store.load_model("mine")
     np.testing.assert_allclose(
         predict_proba(loaded, test_set.images[:200]), predict_proba(model, test_set.images[:200]), atol=1e-6

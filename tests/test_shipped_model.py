@@ -71,7 +71,7 @@ def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, tes
     assert info.metadata.command == (
         "python -m fmnist_core train --preset improved --seed 1 --run-id improved --output-dir fmnist_core/assets"
     )
-    assert info.metadata.architecture == "deep_cnn" and info.metadata.settings["epochs"] == 15
+    assert info.metadata.architecture == "deep_cnn" and info.metadata.settings.epochs == 15
     improved = store.load_model("improved")
     assert [layer.name for layer in improved.layers if type(layer).__name__ in ("Conv2D", "MaxPooling2D")] == [
         "conv2d",
@@ -85,7 +85,7 @@ def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, tes
     default = evaluate(model, test_set.images, test_set.labels)
     assert mine.accuracy == pytest.approx(info.test_accuracy, abs=1e-3)
     # What the preset is for (issue 14): 0.935 during the run (0.9352 after epoch 14 of 15); it ended at 0.9344.
-    assert max(row["test_accuracy"] for row in info.metadata.history) >= STRONG_TARGET == 0.935
+    assert max(row.test_accuracy for row in info.metadata.history) >= STRONG_TARGET == 0.935
     assert mine.accuracy >= 0.934
     assert mine.accuracy > default.accuracy >= TARGET_ACCURACY
     for index, label in ((0, 9), (10, 4), (110, 2)):

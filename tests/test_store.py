@@ -18,6 +18,7 @@ import pytest
 
 from fmnist_core import architecture, people, store
 from fmnist_core.model import build_notebook_cnn
+from fmnist_core.records import EpochRow
 from helpers import PYTHON, subprocess_env
 
 META = {"preset": "notebook", "test_accuracy": 0.75, "test_loss": 0.5}
@@ -68,7 +69,7 @@ def test_save_list_load_round_trip(store_home: Path, tiny_model: keras.Model) ->
     )
     assert info.test_accuracy == 0.75 and info.test_loss == 0.5 and info.usable
     assert info.label() == f"notebook · {datetime.fromisoformat(info.created):%b %d %H:%M} · 75.00%"
-    assert info.metadata.history == [{"epoch": 1, "loss": 0.5}]  # numpy values saved as plain numbers
+    assert info.metadata.history == [EpochRow(epoch=1, loss=0.5)]  # numpy values saved as plain numbers
     assert info.created and info.created.startswith("20")
     assert json.loads((store_home / "run-1.json").read_text())["id"] == "run-1"
     assert store.get_run("run-1").metadata == info.metadata
@@ -433,14 +434,22 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     assert meta.version == 1 and meta.extra == {}
     assert meta.id == asset and meta.status == "finished" and meta.created == raw["created"]
     assert meta.test_accuracy == raw["test_accuracy"] and meta.test_loss == raw["test_loss"]
-    assert meta.history == raw["history"] and len(meta.history) == raw["settings"]["epochs"]
-    assert meta.batch_trace == raw["batch_trace"] and meta.summary == raw["summary"]
+    assert [row.to_dict() for row in meta.history] == [{**row, "train_seconds": None} for row in raw["history"]]
+    assert len(meta.history) == raw["settings"]["epochs"] == meta.settings.epochs
+    assert meta.batch_trace == raw["batch_trace"]
+    assert [(r.name, r.type, list(r.output_shape), r.params) for r in meta.summary] == [
+        (r["name"], r["type"], r["output_shape"], r["params"]) for r in raw["summary"]
+    ]
     assert meta.params == raw["params"] and meta.train_images == 60_000
-    assert meta.settings["seed"] == 1 and meta.versions["keras"] == "3.15.1"
+    assert meta.settings.seed == 1 and meta.versions["keras"] == "3.15.1" and meta.unknown_fields() == []
     assert (meta.arch, meta.executor, meta.node, meta.input_scaling) == (None, None, None, None)
     # Written back, it is the same object plus the new fields.
     written = meta.to_dict()
     renamed = {"architecture": architecture.preset_architecture(raw["architecture"])}  # seed_cnn reads as notebook_cnn
+    # Rows gain the fields added since, with their "unknown" values; nothing else changes.
+    renamed["settings"] = {**raw["settings"], "arch": None}
+    renamed["history"] = [{**row, "train_seconds": None} for row in raw["history"]]
+    renamed["summary"] = [{**row, "flops": None} for row in raw["summary"]]
     assert {k: written[k] for k in raw} == {**raw, **renamed}
     assert set(written) - set(raw) == {
         "version",
@@ -490,3 +499,26 @@ def test_metadata_round_trip_keeps_unknown_keys_and_wrong_types(store_home: Path
     store.save_run(tiny_model, {"preset": "notebook", "mystery": 3}, run_id="from-dict")
     assert store.get_run("from-dict").metadata.extra == {"mystery": 3}
     assert store.get_run("from-dict").metadata.version == store.METADATA_VERSION
+
+
+def test_fields_this_version_does_not_know_load_are_listed_and_survive_a_rename(
+    store_home: Path, tiny_model: keras.Model
+) -> None:
+    store.save_run(tiny_model, {"preset": "fast", "settings": {"epochs": 2}, "history": [{"epoch": 1}]}, run_id="new")
+    path = store_home / "new.json"
+    raw = json.loads(path.read_text())
+    assert store.get_run("new").metadata.unknown_fields() == []
+    # A newer version's file: a key at the top, in the settings, in an epoch row and in a layer row.
+    raw["teacher_comment"] = "good"
+    raw["settings"]["optimizer"] = "lion"
+    raw["history"][0]["grad_norm"] = 1.5
+    raw["summary"] = [{"name": "dense", "type": "Dense", "output_shape": [10], "params": 7850, "sparsity": 0.1}]
+    path.write_text(json.dumps(raw))
+    meta = store.get_run("new").metadata
+    assert meta.unknown_fields() == ["teacher_comment", "settings.optimizer", "history.grad_norm", "summary.sparsity"]
+    assert (meta.settings.epochs, meta.history[0].epoch, meta.summary[0].output_shape) == (2, 1, (10,))
+    store.rename_run("new", "kept", actor=people.LOCAL)  # rewrites the JSON: nothing it did not know is lost
+    again = json.loads(path.read_text())
+    assert again["teacher_comment"] == "good" and again["settings"]["optimizer"] == "lion"
+    assert again["history"][0]["grad_norm"] == 1.5 and again["summary"][0]["sparsity"] == 0.1
+    assert again["name"] == "kept"

@@ -181,7 +181,7 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
     for done in (24, 32, 40, 47):
         state.apply(BatchEnd(done_in_epoch=done, loss=1.0, accuracy=0.5, seconds=2.048), 70.0)
     state.apply(EpochEnd(1, 1.0, 0.5, 0.4, 0.8, seconds=18 + 5 * 2.048 + 9.0, elapsed=40.0), 80.0)
-    assert state.history[0]["train_seconds"] == pytest.approx(18 + 5 * 2.048)
+    assert state.history[0].train_seconds == pytest.approx(18 + 5 * 2.048)
     assert at(80).eta == pytest.approx(47 * (5 * 2.048 / 39) + 9.0)  # 39 steady batches in 5 reports
 
 
@@ -216,11 +216,11 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
     assert trace[0] == {"step": 1, "epoch": 1, "loss": 1.0, "accuracy": 0.5}
     assert all(type(p["loss"]) is float for p in trace)
     rows = snap.history
-    assert [(r["epoch"], r["test_accuracy"], r["complete"], r["batches"]) for r in rows] == [
+    assert [(r.epoch, r.test_accuracy, r.complete, r.batches) for r in rows] == [
         (1, 0.9, True, 79),
         (2, 0.95, True, 79),
     ]
-    assert snap.seconds_to_target == rows[1]["elapsed"]  # 0.9 < 0.9137 <= 0.95
+    assert snap.seconds_to_target == rows[1].elapsed  # 0.9 < 0.9137 <= 0.95
     json.dumps(asdict(snap))
 
     # A long run keeps at most MAX_BATCH_POINTS points, evenly spaced, ending near the latest step.
@@ -270,10 +270,10 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     assert snap.precision == ("mixed_bfloat16" if expect_bf16 else "float32")
 
     (row,) = snap.history
-    assert (row["epoch"], row["complete"]) == (1, True)
-    assert math.isfinite(row["loss"]) and 0 < row["accuracy"] <= 1
-    assert 0.2 < row["test_accuracy"] <= 1  # chance is 0.1
-    assert row["test_accuracy"] == pytest.approx(snap.test_accuracy, abs=1e-2 if expect_bf16 else 1e-3)
+    assert (row.epoch, row.complete) == (1, True)
+    assert math.isfinite(row.loss) and 0 < row.accuracy <= 1
+    assert 0.2 < row.test_accuracy <= 1  # chance is 0.1
+    assert row.test_accuracy == pytest.approx(snap.test_accuracy, abs=1e-2 if expect_bf16 else 1e-3)
     steps = [p["step"] for p in snap.batch_trace]
     assert steps and steps == sorted(set(steps)) and steps[0] >= 1
     # Plain values, except the frames of "watch it learn" (read-only numpy arrays, tests/test_watch.py).
@@ -287,7 +287,8 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     assert info.test_accuracy == snap.test_accuracy and info.test_loss == snap.test_loss
     meta = info.metadata
     assert meta.history == snap.history and meta.train_images == 512
-    assert meta.settings["limit"] == 512 and meta.settings["seed"] == 42
+    assert meta.settings.limit == 512 and meta.settings.seed == 42
+    assert meta.unknown_fields() == []  # the worker writes only fields this version knows
     assert meta.data_fingerprint == data.fingerprint(REAL_DATA_DIR)
     assert set(meta.versions) == {"python", "tensorflow", "keras", "numpy", "fmnist_core"}
     assert (meta.executor, meta.node) == ("local-process", socket.gethostname())
@@ -296,9 +297,9 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     parts = ("start_seconds", "tensorflow_seconds", "data_seconds", "build_seconds", "final_evaluation_seconds")
     assert all(t[key] > 0 for key in (*parts, "first_batch_seconds", "total_seconds")), t
     assert t["load_average"] >= 0  # how busy the machine was when it started
-    assert t["total_seconds"] >= sum(t[key] for key in parts) + row["seconds"]
-    assert row["train_seconds"] == pytest.approx(t["first_batch_seconds"] + t["steady_train_seconds"])
-    assert 0 < row["train_seconds"] < row["seconds"]  # the rest of the epoch is the test evaluation
+    assert t["total_seconds"] >= sum(t[key] for key in parts) + row.seconds
+    assert row.train_seconds == pytest.approx(t["first_batch_seconds"] + t["steady_train_seconds"])
+    assert 0 < row.train_seconds < row.seconds  # the rest of the epoch is the test evaluation
     first_report = batch_size * training.PRESETS[preset].steps_per_execution
     assert t["steady_train_images"] == max(0, 512 - first_report)  # seed: 480 after the first batch; fast: none
 
@@ -324,7 +325,7 @@ def test_tiny_job_batch_counts_stay_within_the_epoch(tiny_runs, preset: str) -> 
     snap, _ = tiny_runs(preset)
     bpe = snap.batches_per_epoch
     spe = training.PRESETS[preset].steps_per_execution  # the callback fires once per executed chunk
-    assert snap.batch == bpe and snap.history[0]["batches"] == bpe
+    assert snap.batch == bpe and snap.history[0].batches == bpe
     assert [p["step"] for p in snap.batch_trace] == [min(s, bpe) for s in range(spe, bpe + spe, spe)]
 
 
@@ -387,7 +388,7 @@ def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None
     callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
     snap = job.snapshot()
     assert snap.samples_seen == 10_000
-    assert snap.batch == 79 and snap.history[0]["batches"] == 79
+    assert snap.batch == 79 and snap.history[0].batches == 79
     assert snap.batch_trace[-1]["step"] == 79
 
 
@@ -422,7 +423,7 @@ def test_stop_keeps_what_was_learned_as_a_stopped_run(tmp_path: Path) -> None:
     assert snap.state == "stopped" and snap.error is None and snap.run_id
     assert snap.epoch == 1 and 0 < snap.batch < snap.batches_per_epoch == 157
     assert snap.progress < 1.0
-    assert all(not row["complete"] for row in snap.history)
+    assert all(not row.complete for row in snap.history)
     info = store.get_run(snap.run_id, home=tmp_path)
     assert info.status == "stopped" and info.metadata.status == "stopped"
     assert info.test_accuracy == snap.test_accuracy and 0 <= info.test_accuracy <= 1

@@ -6,10 +6,14 @@ Colours come from Streamlit's theme (st.plotly_chart applies it), so every figur
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+
+if TYPE_CHECKING:
+    from fmnist_core.records import EpochRow
 
 HEATMAP_SCALE = "Viridis"
 GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]
@@ -193,13 +197,13 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> go.Figur
     return fig
 
 
-def epoch_curves(history: Sequence[dict], metric: str, title: str) -> go.Figure:
+def epoch_curves(history: Sequence[EpochRow], metric: str, title: str) -> go.Figure:
     """Train and test `metric` ("loss" or "accuracy") per epoch."""
-    epochs = [row["epoch"] for row in history]
+    epochs = [row.epoch for row in history]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[row.get(metric) for row in history], mode="lines+markers", name="train"))
+    fig.add_trace(go.Scatter(x=epochs, y=[getattr(row, metric) for row in history], mode="lines+markers", name="train"))
     fig.add_trace(
-        go.Scatter(x=epochs, y=[row.get(f"test_{metric}") for row in history], mode="lines+markers", name="test")
+        go.Scatter(x=epochs, y=[getattr(row, f"test_{metric}") for row in history], mode="lines+markers", name="test")
     )
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), title=title, xaxis_title="epoch")
     fig.update_xaxes(dtick=1)
@@ -217,15 +221,15 @@ def batch_curve(trace: Sequence[dict], batches_per_epoch: int) -> go.Figure:
     return fig
 
 
-def compare_curves(runs: dict[str, Sequence[dict]], metric: str, title: str) -> go.Figure:
+def compare_curves(runs: dict[str, Sequence[EpochRow]], metric: str, title: str) -> go.Figure:
     """Several runs' test `metric` per epoch on one chart."""
     fig = go.Figure()
     palette = plotly.colors.qualitative.Plotly  # ten distinct hues; runs beyond ten reuse them
     for k, (name, history) in enumerate(runs.items()):
         fig.add_trace(
             go.Scatter(
-                x=[row["epoch"] for row in history],
-                y=[row.get(f"test_{metric}") for row in history],
+                x=[row.epoch for row in history],
+                y=[getattr(row, f"test_{metric}") for row in history],
                 mode="lines+markers",
                 name=name,
                 line=dict(color=palette[k % len(palette)]),

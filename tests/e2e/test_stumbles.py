@@ -147,11 +147,11 @@ def test_the_result_card_and_the_epoch_table_give_one_figure(
 ) -> None:
     """Item 4: the card said 78.56%, the epoch table 78.57% for the same epoch: one figure everywhere."""
     meta = store.get_run(RUN_ID, home=fmnist_home).metadata
-    assert meta.history[-1]["test_accuracy"] == meta.test_accuracy
-    assert meta.history[-1]["test_loss"] == meta.test_loss
+    assert meta.history[-1].test_accuracy == meta.test_accuracy
+    assert meta.history[-1].test_loss == meta.test_loss
     goto(app_page, app_server, f"/model?model={RUN_ID}")
     shown = app_page.get_by_test_id("stMetric").filter(has_text="Test accuracy").get_by_test_id("stMetricValue")
-    expect(shown).to_have_text(f"{meta.history[-1]['test_accuracy']:.2%}")
+    expect(shown).to_have_text(f"{meta.history[-1].test_accuracy:.2%}")
 
 
 def test_run_names_are_readable_and_whole_in_the_sidebar(app_server: AppServer, narrow_page: Page) -> None:

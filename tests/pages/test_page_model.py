@@ -116,3 +116,17 @@ def test_compare_selection_survives_deleting_another_run(make_app, trained_runs:
     assert not at.exception, exceptions(at)
     assert any(f"Deleted run {trained_runs[0]}" in s for s in texts(at.success)), (texts(at.success), texts(at.warning))
     assert at.multiselect(key="cmp_runs").value == [trained_runs[1], "default"]
+
+
+def test_fields_this_version_does_not_know_are_listed(make_app, tiny_run: str, fmnist_home: Path) -> None:
+    at = open_page(make_app, "model", model_id=tiny_run)
+    assert not any("unknown fields" in c for c in texts(at.caption)), "a freshly saved run has no unknown fields"
+    path = fmnist_home / f"{tiny_run}.json"
+    raw = json.loads(path.read_text())
+    raw["teacher_comment"] = "good"
+    raw["settings"] = {"preset": "notebook", "optimizer": "lion"}
+    path.write_text(json.dumps(raw))
+    at = open_page(make_app, "model", model_id=tiny_run)
+    assert not at.exception, exceptions(at)
+    shown = [c for c in texts(at.caption) if "unknown fields" in c]
+    assert shown and shown[0].endswith("unknown fields: teacher_comment, settings.optimizer"), shown

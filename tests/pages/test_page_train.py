@@ -115,7 +115,7 @@ def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_
     assert snap.state == "stopped", snap.error
     assert snap.run_id
     epochs_done = len(snap.history)
-    assert epochs_done < 3 or not snap.history[-1]["complete"], "the job did not stop early"
+    assert epochs_done < 3 or not snap.history[-1].complete, "the job did not stop early"
     assert any("stopped early" in s for s in texts(at.success)), texts(at.success)
     info = store.get_run(snap.run_id)
     assert info.status == "stopped" and not info.shipped
