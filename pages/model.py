@@ -21,6 +21,7 @@ from ui.state import (
     active_run,
     active_run_id,
     kept,
+    kept_value,
     link_params,
     model_or_message,
     readable_time,
@@ -206,7 +207,7 @@ all_runs = runs()
 comparable = comparable_runs(all_runs)
 labels_by_id = {r.id: run_label(r) for r in comparable}
 # Keep the choice across visits and deletes: drop only ids that no longer exist.
-previous = st.session_state.get("cmp_runs", st.session_state.get("_kept_widgets", {}).get("cmp_runs"))
+previous = kept_value("cmp_runs", None)
 if previous is not None:
     st.session_state["cmp_runs"] = [run_id for run_id in previous if run_id in labels_by_id]
 chosen_ids = kept(

@@ -24,7 +24,7 @@ from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.signin import acting
-from ui.state import JOB_KEY, kept, runs, set_active_run
+from ui.state import kept, runs, set_active_run
 from ui.understanding import trains_on_section
 from ui.watch import new_frame, watch_section
 
@@ -32,6 +32,7 @@ page_frame()
 actor = acting()
 warm_up()  # workers with TensorFlow and the data loaded wait for this page's Train click (ended when unused)
 
+JOB_KEY = "training_job"  # this session's TrainingJob: it keeps running while the person visits other pages
 POLL_FLAG = "_train_polling"
 CUSTOM_SPEC_KEY = "_custom_arch"  # the editor's last valid spec, read by the Train button's callback
 TOAST_KEY = "_train_toast"

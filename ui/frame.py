@@ -19,8 +19,7 @@ from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 
 from ui import signin  # noqa: E402
 from ui.state import (  # noqa: E402
-    MODEL_BOX_KEY,
-    MODEL_KEY,
+    chosen_run_id,
     model_from_address,
     run_label,
     runs,
@@ -28,6 +27,8 @@ from ui.state import (  # noqa: E402
     show_model_in_address,
     timed,
 )
+
+MODEL_BOX_KEY = "_model_box"  # the sidebar "Model" box's own widget state, seeded from the active run on every run
 
 
 def keep_keras_state() -> bool:
@@ -110,19 +111,20 @@ def _pages(signed_in: bool = False) -> list[st.Page]:
 def model_picker() -> None:
     """The sidebar's "Model" box: the shipped models and every saved run; the choice holds across pages.
 
-    The active run lives under a plain session key (MODEL_KEY). The box has a key of its own, seeded from it on
-    every run: Streamlit drops a widget's state when a run ends early (st.switch_page) or a page skips it, and
-    the model must not fall back to the default then.
+    The active run lives under a plain session key (ui.state's chosen_run_id, set_active_run). The box has a key
+    of its own, seeded from it on every run: Streamlit drops a widget's state when a run ends early
+    (st.switch_page) or a page skips it, and the model must not fall back to the default then.
     """
     available = runs()
     labels = {r.id: run_label(r) for r in available}
     ids = list(labels)
-    chosen = st.session_state.get(MODEL_KEY)
+    chosen = chosen_run_id()
     if chosen is not None and chosen not in labels:
         ids.append(chosen)  # keep a deleted run selected so the page can say it is gone
         labels[chosen] = f"{chosen} (deleted)"
     if chosen is None and ids:
-        chosen = st.session_state[MODEL_KEY] = ids[0]
+        chosen = ids[0]
+        set_active_run(chosen)
     if ids:
         st.session_state[MODEL_BOX_KEY] = chosen
         st.selectbox(

@@ -20,9 +20,7 @@ from fmnist_core import data, settings, store
 from ui.signin import acting
 
 MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one source of truth across pages
-MODEL_BOX_KEY = "_model_box"  # the sidebar select box's own widget state, seeded from MODEL_KEY on every run
 MODEL_PARAM = "model"  # ?model=RUN_ID: every link between pages carries the active model
-JOB_KEY = "training_job"
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -49,6 +47,11 @@ def runs() -> list[store.RunInfo]:
 def active_run_id() -> str:
     """The run chosen in the sidebar's "Model" box (the shipped default until the user picks another)."""
     return st.session_state.get(MODEL_KEY) or store.DEFAULT_RUN_ID
+
+
+def chosen_run_id() -> str | None:
+    """The run this session chose, or None before any choice (the sidebar then picks the first run it lists)."""
+    return st.session_state.get(MODEL_KEY)
 
 
 def set_active_run(run_id: str) -> None:
