@@ -7,7 +7,6 @@ Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -15,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fmnist_core import architecture, data, people, store
+from fmnist_core import architecture, cli_explain, cli_visualize, data, people, store
+from fmnist_core.cli_common import CliError, _emit, _index, _load, _positive, _whole
 from fmnist_core.presets import PRESET_ALIASES
 from fmnist_core.training import DEFAULT_PRESET, PRESETS, ConfigError, Snapshot, TrainConfig
 
@@ -23,34 +23,10 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
-class CliError(Exception):
-    """An expected failure: shown as one line, exit code 1."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-
-
-def _index(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--index must be a whole number, not {value!r}") from None
-    if not 0 <= number < data.EXPECTED_COUNT["test"]:
-        raise argparse.ArgumentTypeError(f"--index must be from 0 to 9999, not {number}")
-    return number
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
-    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,13 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _whole(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-
-
 def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """exemplars and explain-cell: what excites a channel, and how one cell of a feature map is computed."""
     ex = sub.add_parser("exemplars", parents=[common], help="test images that excite one channel most")
@@ -139,20 +108,10 @@ def _add_lab_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     cell.add_argument("--channel", type=_whole, required=True)
     cell.add_argument("--row", type=_whole, required=True)
     cell.add_argument("--col", type=_whole, required=True)
-    from fmnist_core import cli_explain, cli_visualize  # attribute, sanity, flip; visualize: modules of their own
-
-    cli_explain.add_commands(sub, common)
+    cli_explain.add_commands(sub, common)  # attribute, sanity, flip; visualize: modules of their own
     cli_visualize.add_commands(sub, common)
     sus = sub.add_parser("suspects", parents=[common], help="test images whose label looks wrong (cleanlab)")
     sus.add_argument("--top", type=_positive, default=None, help="only the N most suspect (default: all)")
-
-
-def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
-    print(json.dumps(payload, indent=2) if args.json else text)
-
-
-def _load(args: argparse.Namespace) -> Any:
-    return store.load_model(args.model)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -454,8 +413,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             cmd_train(args, argv)
         else:
-            from fmnist_core import cli_explain, cli_visualize
-
             {**COMMANDS, **cli_explain.COMMANDS, **cli_visualize.COMMANDS}[args.command](args)
     except (data.DataError, store.StoreError, ConfigError, CliError, architecture.SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
