@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from fmnist_core import data
-from fmnist_core.cli import CliError, _emit, _load, _whole
+from fmnist_core.cli_common import CliError, _emit, _load, _whole
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -11,10 +11,11 @@ from fmnist_core.explain import conv_layers, first_layer_kernels
 from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
 from fmnist_core.labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
 from fmnist_core.model import summary_rows, total_params
-from ui.architecture import architecture_diagram, import_model_widget
 from ui.compare import comparable_runs, comparison_rows, loss_warning
 from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
 from ui.frame import page_frame
+from ui.model_import import import_model_widget
+from ui.network_diagram import architecture_diagram
 from ui.runs import delete_all_control
 from ui.signin import acting
 from ui.state import (

@@ -1,4 +1,5 @@
-"""Architecture widgets: the Custom preset's spec editor, the network diagram (DOT), and "Import a model".
+"""The Custom preset's spec editor and the cost panel under it (the Train page). The network diagram is in
+ui.network_diagram, "Import a model" in ui.model_import.
 
 The editor keeps one spec as the truth in the session (a plain dict, possibly invalid) and two views of it:
 per-block widgets and a JSON text area. Whichever the user edited last wins: a widget change rewrites the JSON,
@@ -14,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from fmnist_core import architecture, data, store
+from fmnist_core import architecture
 from fmnist_core.architecture import ArchSpec, SpecError
 from ui.state import kept
 
@@ -23,16 +24,6 @@ NEW_BLOCK = {"filters": 32, "kernel": 3, "padding": "same", "batch_norm": False,
 FIELD_PX = {"filters": 124, "kernel": 90, "padding": 104, "pool": 90, "dense": 170, "dropout": 200, "activation": 120}
 FORM_PX = 720  # a block's six fields in one row
 KERNELS = tuple(k for k in range(architecture.KERNEL_RANGE[0], architecture.KERNEL_RANGE[1] + 1) if k % 2)
-TYPE_COLOURS = {
-    "Conv2D": "#c7dcf5",
-    "MaxPooling2D": "#d9f0d3",
-    "AveragePooling2D": "#d9f0d3",
-    "BatchNormalization": "#f3e3c3",
-    "Activation": "#f3e3c3",
-    "Dense": "#e6d5f2",
-    "Dropout": "#eeeeee",
-    "Flatten": "#eeeeee",
-}
 
 
 # --- the spec editor ---------------------------------------------------------------------------------------
@@ -292,168 +283,3 @@ def cost_panel(spec: ArchSpec) -> None:
         help="Forward pass, weight gradients and input gradients: what one training step costs per image",
         width="content",
     )
-
-
-# --- the diagram -------------------------------------------------------------------------------------------
-def _quote(text: str) -> str:
-    """A DOT string literal; line breaks become DOT's \\n."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _layer_detail(layer: Any) -> str:
-    """One line about a Keras layer's settings for the diagram."""
-    kind = type(layer).__name__
-    if kind == "Conv2D":
-        k = layer.kernel_size
-        act = layer.activation.__name__
-        return f"{k[0]}x{k[1]} conv, {layer.filters} filters, {layer.padding}" + ("" if act == "linear" else f", {act}")
-    if kind in ("MaxPooling2D", "AveragePooling2D"):
-        return f"{layer.pool_size[0]}x{layer.pool_size[1]} {'max' if kind.startswith('Max') else 'average'} pool"
-    if kind == "Dense":
-        return f"{layer.units} units, {layer.activation.__name__}"
-    if kind == "Dropout":
-        return f"rate {layer.rate:g}"
-    if kind == "Activation":
-        return layer.activation.__name__
-    return ""
-
-
-def _spec_details(spec: ArchSpec) -> list[str]:
-    """The same one-liners from the spec, without building anything."""
-    details = []
-    blocks = iter(spec.conv)
-    rows = architecture.describe(spec).layers
-    for row in rows:
-        if row.type == "Conv2D":
-            block = next(blocks)
-            act = "" if block.batch_norm else f", {spec.activation}"
-            details.append(f"{block.kernel}x{block.kernel} conv, {block.filters} filters, {block.padding}{act}")
-        elif row.type.endswith("Pooling2D"):
-            details.append(f"2x2 {'max' if row.type.startswith('Max') else 'average'} pool")
-        elif row.type == "Dense":
-            details.append(f"{row.output_shape[0]} units, {'softmax' if row is rows[-1] else spec.activation}")
-        elif row.type == "Dropout":
-            details.append(f"rate {spec.dropout:g}")
-        elif row.type == "Activation":
-            details.append(spec.activation)
-        else:
-            details.append("")
-    return details
-
-
-def architecture_diagram(source: ArchSpec | dict[str, Any] | Any) -> str:
-    """A DOT graph of the network, input to output, one box per layer (name, settings, output shape); for
-    st.graphviz_chart, which renders DOT in the browser without the graphviz package."""
-    if isinstance(source, ArchSpec | dict | str):
-        spec = architecture.parse_spec(source)
-        rows = [(r.name, r.type, r.output_shape) for r in architecture.describe(spec).layers]
-        details = _spec_details(spec)
-    else:
-        from fmnist_core.model import summary_rows
-
-        rows = [(r.name, r.type, r.output_shape) for r in summary_rows(source)]
-        details = [_layer_detail(layer) for layer in source.layers]
-    lines = [
-        "digraph network {",
-        # Transparent background and filled pastel boxes with dark text: readable in the light and dark themes.
-        '  rankdir=TB; nodesep=0.2; ranksep=0.25; bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#ffffff",'
-        ' color="#888888", fontcolor="#111111"];',
-        '  edge [color="#888888", arrowsize=0.6];',
-        f"  input [label={_quote('input' + chr(10) + '28 x 28 x 1')}];",
-    ]
-    previous = "input"
-    for i, ((name, kind, shape), detail) in enumerate(zip(rows, details, strict=True)):
-        node = f"n{i}"
-        label = "\n".join(part for part in (f"{name} ({kind})", detail, " x ".join(str(d) for d in shape)) if part)
-        lines.append(f"  {node} [label={_quote(label)}, fillcolor={_quote(TYPE_COLOURS.get(kind, '#ffffff'))}];")
-        lines.append(f"  {previous} -> {node};")
-        previous = node
-    lines.append("}")
-    return "\n".join(lines)
-
-
-# --- importing a model -------------------------------------------------------------------------------------
-def _import_name_problem(name: str) -> str | None:
-    """Why a typed import name can't be the run's id, checked as it is typed; None when it can (or is empty)."""
-    if not name:
-        return None
-    try:
-        store.validate_run_id(name)
-    except store.StoreError:
-        return f"“{name[:40]}” can't be a run id: use letters, digits, '_' and '-' only."
-    if _run_exists(name):
-        return f"A run named {name} exists already; choose another name."
-    return None
-
-
-def _run_exists(run_id: str) -> bool:
-    try:
-        store.get_run(run_id)
-    except store.StoreError:
-        return False
-    return True
-
-
-def import_model_widget(key: str = "import_model") -> str | None:
-    """ "Import a model" for the Model page: a .keras file is checked (no code from it runs), evaluated on the
-    test set and stored as a run. Returns the new run's id once imported (and offers to make it active)."""
-    from fmnist_core.classroom import import_blocker
-    from ui.signin import acting
-    from ui.state import set_active_run
-
-    actor = acting()
-    blocker = import_blocker(actor)
-    st.caption(
-        f"A Keras 3 .keras file of at most {store.MAX_IMPORT_BYTES // 2**20} MB: a Sequential model of built-in "
-        "layers (no Lambda, no custom classes), 28x28 grayscale input, 10 outputs. Inputs are assumed scaled to 0..1."
-    )
-    upload = st.file_uploader(
-        "Import a model (.keras)",
-        type=["keras"],
-        key=_k(key, "file"),
-        max_upload_size=store.MAX_IMPORT_BYTES // 2**20,  # the browser refuses bigger files before sending them
-    )
-    name = st.text_input(
-        "Name (optional)", key=_k(key, "name"), help="Letters, digits, '_' and '-': it becomes the run's id"
-    ).strip()
-    name_problem = _import_name_problem(name)
-    if name_problem:
-        st.error(name_problem)
-    imported = st.session_state.get(_k(key, "done"))
-    file_key = upload.file_id if upload is not None else None
-    if imported and (imported["file"] != file_key or not _run_exists(imported["id"])):
-        # A new file, no file, or the imported run deleted since: the old success no longer describes anything.
-        st.session_state.pop(_k(key, "done"), None)
-        imported = None
-    if blocker:
-        st.warning(blocker)
-    if st.button(
-        "Import", key=_k(key, "go"), disabled=upload is None or bool(name_problem) or bool(blocker), type="primary"
-    ):
-        try:
-            with st.spinner("Checking the file and evaluating it on the 10,000 test images..."):
-                result = store.import_model_details(
-                    upload.getvalue(), name=name or None, file_name=upload.name, actor=actor
-                )
-        except (store.StoreError, data.DataError) as exc:
-            st.error(f"**{upload.name}** was not imported: {exc}")
-            return None
-        imported = {
-            "id": result.run_id,
-            "label": result.info.label(),
-            "accuracy": result.info.test_accuracy,
-            "notes": list(result.notes),
-            "file": file_key,
-        }
-        st.session_state[_k(key, "done")] = imported
-    if imported:
-        st.success(
-            f"Imported **{imported['label']}** (id {imported['id']}): test accuracy {imported['accuracy']:.2%} on the "
-            "10,000 test images."
-        )
-        for note in imported["notes"]:
-            st.caption(note)
-        st.button("Use this model", key=_k(key, "use"), on_click=set_active_run, args=(imported["id"],))
-        return imported["id"]
-    return None
