@@ -9,8 +9,8 @@ dropout > 0) and the Dense layer, then a Dropout and the 10-way softmax output. 
 name them in a fresh process (conv2d, conv2d_1, ..., dense, dense_1), so every model built from a spec has the
 same names whatever the process built before.
 
-Parsing and describing need no TensorFlow (the CLI's `arch` command and the editor stay fast); only `build`
-imports Keras.
+Parsing and describing need no TensorFlow (the CLI's `arch` command and the editor stay fast); building the Keras
+model from the plan is fmnist_core.model.build.
 
 FLOP counting convention: a multiply-add is 2 FLOP; only Conv2D and Dense multiply-adds are counted (bias,
 activation, pooling, batch norm and dropout are elementwise and add about 1% for these shapes). A training step
@@ -281,7 +281,7 @@ class _Namer:
 
 
 @dataclass(frozen=True)
-class _Layer:
+class PlannedLayer:
     """One planned layer: what `build` creates and what `describe` costs."""
 
     name: str
@@ -292,10 +292,10 @@ class _Layer:
     options: dict[str, Any]
 
 
-def _plan(spec: ArchSpec) -> list[_Layer]:
+def layer_plan(spec: ArchSpec) -> list[PlannedLayer]:
     """Every layer in order with its output shape, parameters and forward FLOPs; SpecError if a map vanishes."""
     name = _Namer()
-    layers: list[_Layer] = []
+    layers: list[PlannedLayer] = []
     h, w, c = INPUT_SHAPE
     for i, block in enumerate(spec.conv, start=1):
         k = block.kernel
@@ -312,7 +312,7 @@ def _plan(spec: ArchSpec) -> list[_Layer]:
         macs = h * w * weights
         activation = None if block.batch_norm else spec.activation
         layers.append(
-            _Layer(
+            PlannedLayer(
                 name("conv2d"),
                 "Conv2D",
                 (h, w, block.filters),
@@ -323,8 +323,10 @@ def _plan(spec: ArchSpec) -> list[_Layer]:
         )
         c = block.filters
         if block.batch_norm:
-            layers.append(_Layer(name("batch_normalization"), "BatchNormalization", (h, w, c), 4 * c, 0, {}))
-            layers.append(_Layer(name("activation"), "Activation", (h, w, c), 0, 0, {"activation": spec.activation}))
+            layers.append(PlannedLayer(name("batch_normalization"), "BatchNormalization", (h, w, c), 4 * c, 0, {}))
+            layers.append(
+                PlannedLayer(name("activation"), "Activation", (h, w, c), 0, 0, {"activation": spec.activation})
+            )
         if block.pool != "none":
             if h // 2 < 1:
                 raise SpecError(
@@ -334,16 +336,16 @@ def _plan(spec: ArchSpec) -> list[_Layer]:
             h, w = h // 2, w // 2
             kind = POOL_CLASSES[block.pool]
             base = "max_pooling2d" if block.pool == "max" else "average_pooling2d"
-            layers.append(_Layer(name(base), kind, (h, w, c), 0, 0, {}))
+            layers.append(PlannedLayer(name(base), kind, (h, w, c), 0, 0, {}))
     features = h * w * c
-    layers.append(_Layer(name("flatten"), "Flatten", (features,), 0, 0, {}))
+    layers.append(PlannedLayer(name("flatten"), "Flatten", (features,), 0, 0, {}))
     sizes = (*spec.dense, NUM_CLASSES)
     for j, units in enumerate(sizes):
         if spec.dropout > 0:
-            layers.append(_Layer(name("dropout"), "Dropout", (features,), 0, 0, {"rate": spec.dropout}))
+            layers.append(PlannedLayer(name("dropout"), "Dropout", (features,), 0, 0, {"rate": spec.dropout}))
         activation = "softmax" if j == len(sizes) - 1 else spec.activation  # the last Dense is the output
         layers.append(
-            _Layer(
+            PlannedLayer(
                 name("dense"),
                 "Dense",
                 (units,),
@@ -358,7 +360,7 @@ def _plan(spec: ArchSpec) -> list[_Layer]:
 
 def describe(spec: ArchSpec) -> Description:
     """The layer table (as Keras' summary would show it), the total parameters, and FLOPs per image."""
-    layers = _plan(spec)
+    layers = layer_plan(spec)
     forward = sum(layer.flops for layer in layers)
     weighted = [layer for layer in layers if layer.flops]
     first_input_grad = weighted[0].flops if weighted else 0  # the image needs no gradient
@@ -368,72 +370,3 @@ def describe(spec: ArchSpec) -> Description:
         flops_forward=forward,
         flops_train=3 * forward - first_input_grad,
     )
-
-
-# --- building --------------------------------------------------------------------------------------------
-def build(
-    spec: ArchSpec | dict[str, Any] | str,
-    seed: int | None = None,
-    compute_dtype: str = "float32",
-    name: str = "sequential",
-    rename: dict[str, str] | None = None,
-) -> Any:
-    """A keras.Sequential for the spec, starting with keras.Input, layers named as `describe` lists them.
-
-    Initialisers are seeded per layer (seed * 100 + its position among the weighted layers, 1-based) so one
-    seed gives the same weights in any thread without touching the process-wide random state; dropout layers
-    share seed * 100 + 50, as the shipped improved model was trained. With `compute_dtype="mixed_bfloat16"`
-    the softmax output stays float32 (bfloat16 probabilities are too coarse for the loss). `rename` maps a
-    planned layer name to another (the shipped improved preset calls its Activation layer "relu").
-    """
-    spec = parse_spec(spec)
-    from fmnist_core._tf import quiet_import_tensorflow
-
-    quiet_import_tensorflow()
-    import keras
-
-    rename = rename or {}
-    plan = _plan(spec)
-    drop_seed = None if seed is None else seed * 100 + 50
-    weighted = 0
-    layers: list[Any] = [keras.Input(INPUT_SHAPE, name="input")]
-    for i, planned in enumerate(plan):
-        lname, opts = rename.get(planned.name, planned.name), planned.options
-        is_output = i == len(plan) - 1
-        dtype = "float32" if is_output else compute_dtype
-        if planned.type in ("Conv2D", "Dense"):
-            weighted += 1
-            init = keras.initializers.GlorotUniform(seed=None if seed is None else seed * 100 + weighted)
-        if planned.type == "Conv2D":
-            layer = keras.layers.Conv2D(
-                opts["filters"],
-                opts["kernel"],
-                padding=opts["padding"],
-                activation=opts["activation"],
-                use_bias=opts["activation"] is not None,  # batch norm's beta replaces the bias
-                kernel_initializer=init,
-                name=lname,
-                dtype=dtype,
-            )
-        elif planned.type == "BatchNormalization":
-            layer = keras.layers.BatchNormalization(name=lname, dtype=dtype)
-        elif planned.type == "Activation":
-            layer = keras.layers.Activation(opts["activation"], name=lname, dtype=dtype)
-        elif planned.type == "MaxPooling2D":
-            layer = keras.layers.MaxPooling2D(2, name=lname, dtype=dtype)
-        elif planned.type == "AveragePooling2D":
-            layer = keras.layers.AveragePooling2D(2, name=lname, dtype=dtype)
-        elif planned.type == "Flatten":
-            layer = keras.layers.Flatten(name=lname, dtype=dtype)
-        elif planned.type == "Dropout":
-            layer = keras.layers.Dropout(opts["rate"], seed=drop_seed, name=lname, dtype=dtype)
-        else:
-            layer = keras.layers.Dense(
-                opts["units"],
-                activation=opts["activation"],
-                kernel_initializer=init,
-                name=lname,
-                dtype=dtype,
-            )
-        layers.append(layer)
-    return keras.Sequential(layers, name=name)

@@ -16,7 +16,7 @@ from fmnist_core.architecture import (
     PRESET_SPECS,
     ArchSpec,
     LayerRow,
-    build,
+    layer_plan,
     parse_spec,
     preset_architecture,
 )
@@ -24,7 +24,16 @@ from fmnist_core.architecture import (
 quiet_import_tensorflow()
 import keras  # noqa: E402
 
-__all__ = ["INPUT_SHAPE", "LayerRow", "build_model", "as_float32", "summary_rows", "total_params", "spatial_layers"]
+__all__ = [
+    "INPUT_SHAPE",
+    "LayerRow",
+    "build_model",
+    "as_float32",
+    "summary_rows",
+    "total_params",
+    "spatial_layers",
+    "build",
+]
 
 NOTEBOOK_LAYER_NAMES = ("conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten", "dense", "dense_1")
 NOTEBOOK_PARAMS = 243_786
@@ -124,3 +133,67 @@ def total_params(model: keras.Model) -> int:
 def spatial_layers(model: keras.Model) -> list[str]:
     """Names of the conv and pool layers: the ones with feature maps worth showing."""
     return [layer.name for layer in model.layers if type(layer).__name__ in SPATIAL_LAYER_TYPES]
+
+
+# --- building from a spec --------------------------------------------------------------------------------------------
+def build(
+    spec: ArchSpec | dict[str, Any] | str,
+    seed: int | None = None,
+    compute_dtype: str = "float32",
+    name: str = "sequential",
+    rename: dict[str, str] | None = None,
+) -> Any:
+    """A keras.Sequential for the spec, starting with keras.Input, layers named as `describe` lists them.
+
+    Initialisers are seeded per layer (seed * 100 + its position among the weighted layers, 1-based) so one
+    seed gives the same weights in any thread without touching the process-wide random state; dropout layers
+    share seed * 100 + 50, as the shipped improved model was trained. With `compute_dtype="mixed_bfloat16"`
+    the softmax output stays float32 (bfloat16 probabilities are too coarse for the loss). `rename` maps a
+    planned layer name to another (the shipped improved preset calls its Activation layer "relu").
+    """
+    spec = parse_spec(spec)
+    rename = rename or {}
+    plan = layer_plan(spec)
+    drop_seed = None if seed is None else seed * 100 + 50
+    weighted = 0
+    layers: list[Any] = [keras.Input(INPUT_SHAPE, name="input")]
+    for i, planned in enumerate(plan):
+        lname, opts = rename.get(planned.name, planned.name), planned.options
+        is_output = i == len(plan) - 1
+        dtype = "float32" if is_output else compute_dtype
+        if planned.type in ("Conv2D", "Dense"):
+            weighted += 1
+            init = keras.initializers.GlorotUniform(seed=None if seed is None else seed * 100 + weighted)
+        if planned.type == "Conv2D":
+            layer = keras.layers.Conv2D(
+                opts["filters"],
+                opts["kernel"],
+                padding=opts["padding"],
+                activation=opts["activation"],
+                use_bias=opts["activation"] is not None,  # batch norm's beta replaces the bias
+                kernel_initializer=init,
+                name=lname,
+                dtype=dtype,
+            )
+        elif planned.type == "BatchNormalization":
+            layer = keras.layers.BatchNormalization(name=lname, dtype=dtype)
+        elif planned.type == "Activation":
+            layer = keras.layers.Activation(opts["activation"], name=lname, dtype=dtype)
+        elif planned.type == "MaxPooling2D":
+            layer = keras.layers.MaxPooling2D(2, name=lname, dtype=dtype)
+        elif planned.type == "AveragePooling2D":
+            layer = keras.layers.AveragePooling2D(2, name=lname, dtype=dtype)
+        elif planned.type == "Flatten":
+            layer = keras.layers.Flatten(name=lname, dtype=dtype)
+        elif planned.type == "Dropout":
+            layer = keras.layers.Dropout(opts["rate"], seed=drop_seed, name=lname, dtype=dtype)
+        else:
+            layer = keras.layers.Dense(
+                opts["units"],
+                activation=opts["activation"],
+                kernel_initializer=init,
+                name=lname,
+                dtype=dtype,
+            )
+        layers.append(layer)
+    return keras.Sequential(layers, name=name)

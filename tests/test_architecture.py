@@ -13,7 +13,7 @@ import pytest
 
 from fmnist_core import architecture as a
 from fmnist_core import store
-from fmnist_core.model import NOTEBOOK_LAYER_NAMES, build_model, summary_rows
+from fmnist_core.model import NOTEBOOK_LAYER_NAMES, build, build_model, summary_rows
 from helpers import PYTHON, REPO_ROOT, requires_real_data, subprocess_env
 
 NOTEBOOK = {"conv": [{"filters": 64, "kernel": 3}, {"filters": 64, "kernel": 3}], "dense": [128]}
@@ -207,7 +207,7 @@ SPECS = {
 def test_describe_matches_keras(name: str) -> None:
     spec = a.parse_spec(SPECS[name])
     described = a.describe(spec)
-    model = a.build(spec, seed=3)
+    model = build(spec, seed=3)
     keras_rows = [(r.name, r.type, r.output_shape, r.params) for r in summary_rows(model)]
     assert keras_rows == [(r.name, r.type, r.output_shape, r.params) for r in described.layers]
     assert model.count_params() == described.params
@@ -233,15 +233,15 @@ def test_describe_matches_keras(name: str) -> None:
 
 def test_build_names_are_stable_seeded_and_mixed_precision_keeps_the_softmax_float32() -> None:
     spec = a.parse_spec(SPECS["four_blocks_mixed"])
-    first, second = a.build(spec, seed=5), a.build(spec, seed=5)
+    first, second = build(spec, seed=5), build(spec, seed=5)
     assert [x.name for x in first.layers] == [x.name for x in second.layers]
     assert [x.name for x in first.layers][:4] == ["conv2d", "batch_normalization", "activation", "max_pooling2d"]
     assert "average_pooling2d" in [x.name for x in first.layers]
     for wa, wb in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
-    other = a.build(spec, seed=6)
+    other = build(spec, seed=6)
     assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
-    mixed = a.build(spec, seed=5, compute_dtype="mixed_bfloat16")
+    mixed = build(spec, seed=5, compute_dtype="mixed_bfloat16")
     assert mixed.layers[-1].dtype_policy.name == "float32"
     assert {x.dtype_policy.name for x in mixed.layers[:-1]} == {"mixed_bfloat16"}
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -249,7 +249,7 @@ def test_build_names_are_stable_seeded_and_mixed_precision_keeps_the_softmax_flo
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
     with pytest.raises(a.SpecError, match="kernel must be odd"):
-        a.build({"conv": [dict(B, kernel=2)]})
+        build({"conv": [dict(B, kernel=2)]})
 
 
 def _strip_seeds(config: object) -> object:
@@ -297,7 +297,7 @@ def test_custom_models_train_save_load_and_explain(
     train = data.load_train_set(REAL_DATA_DIR)
     x, y = data.scale(train.images[:600]), train.labels[:600].astype(np.int32)
     keras.utils.set_random_seed(0)
-    model = a.build(spec, seed=1, compute_dtype="mixed_bfloat16")
+    model = build(spec, seed=1, compute_dtype="mixed_bfloat16")
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"][0])

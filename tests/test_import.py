@@ -13,8 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist_core import architecture, data, importer, people, store
+from fmnist_core import data, importer, people, store
 from fmnist_core.inference import evaluate, predict_proba
+from fmnist_core.model import build
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 
 pytestmark = requires_real_data
@@ -25,7 +26,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, Path
     """A small CNN trained for one epoch on 2,000 images, saved as a .keras file the way a user would."""
     train = data.load_train_set(REAL_DATA_DIR)
     keras.utils.set_random_seed(3)
-    model = architecture.build({"conv": [{"filters": 8, "kernel": 3}], "dense": [32]}, seed=3)
+    model = build({"conv": [{"filters": 8, "kernel": 3}], "dense": [32]}, seed=3)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     model.fit(data.scale(train.images[:2000]), train.labels[:2000], batch_size=64, epochs=1, verbose=0)
     path = tmp_path_factory.mktemp("user") / "my_cnn.keras"
