@@ -33,8 +33,9 @@ def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _split(raw: dict[str, Any], readers: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(known fields converted, everything else as stored): a known key with a wrong-typed value is kept, not lost."""
+def split_known(raw: dict[str, Any], readers: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(known fields converted by their reader, everything else as stored): a known key whose value has the wrong
+    type is kept as stored, not lost or trusted; a reader returns None for a value it cannot take."""
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.items():
@@ -67,7 +68,7 @@ class EpochRow:
     @classmethod
     def from_dict(cls, raw: dict[str, Any], position: int = 0) -> EpochRow:
         """Read a stored row; a row without a readable epoch number takes its place in the list (1-based)."""
-        known, extra = _split(raw, _EPOCH_READERS)
+        known, extra = split_known(raw, _EPOCH_READERS)
         known.setdefault("epoch", position + 1)
         return cls(**known, extra=extra)
 
@@ -100,7 +101,7 @@ def layer_row(raw: dict[str, Any]) -> LayerRow:
         "params": whole,
         "flops": whole,
     }
-    known, extra = _split(raw, readers)
+    known, extra = split_known(raw, readers)
     return LayerRow(
         name=known.get("name", "?"),
         type=known.get("type", "?"),
@@ -133,5 +134,5 @@ def settings(raw: dict[str, Any]) -> tuple[TrainConfig | None, dict[str, Any]]:
     """Stored settings as the TrainConfig they were, and their unknown keys; (None, {}) for none (an import)."""
     if not raw:
         return None, {}
-    known, extra = _split(raw, _SETTINGS_READERS)
+    known, extra = split_known(raw, _SETTINGS_READERS)
     return TrainConfig(**known), extra

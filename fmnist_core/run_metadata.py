@@ -14,8 +14,8 @@ from typing import Any
 from fmnist_core import architecture
 from fmnist_core.architecture import LayerRow
 from fmnist_core.errors import StoreError
-from fmnist_core.presets import TrainConfig
-from fmnist_core.records import EpochRow, layer_dict, layer_row
+from fmnist_core.presets import TrainConfig, preset_name
+from fmnist_core.records import EpochRow, layer_dict, layer_row, split_known
 from fmnist_core.records import number as _number
 from fmnist_core.records import settings as _read_settings
 from fmnist_core.records import text as _text
@@ -125,21 +125,10 @@ class RunMetadata:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunMetadata:
         """Read any version's JSON object; files without "version" are version 1."""
-        known: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for key, value in raw.items():
-            reader = _READERS.get(key)
-            converted = reader(value) if reader else None
-            if converted is None:
-                if value is not None or reader is None:
-                    extra[key] = value
-            else:
-                known[key] = converted
+        known, extra = split_known(raw, _READERS)
         known.setdefault("version", 1)
         # Runs saved before the notebook preset was renamed say "seed" and "seed_cnn": read them by today's names.
         if "preset" in known:
-            from fmnist_core.presets import preset_name
-
             known["preset"] = preset_name(known["preset"])
         if "architecture" in known:
             known["architecture"] = architecture.preset_architecture(known["architecture"])
