@@ -57,7 +57,7 @@ def test_the_improved_recipe_and_network() -> None:
         "dataset",
         "cosine",
     )
-    assert (improved.steps_per_execution, improved.augment, improved.label_smoothing) == (8, ("flip", "shift"), 0.0)
+    assert (improved.steps_per_execution, improved.augment, improved.label_smoothing) == (8, ("flip", "shift"), 0.1)
     block = {"kernel": 3, "padding": "same", "batch_norm": True}
     assert architecture.to_dict(architecture.PRESET_SPECS["deep_cnn"]) == {
         "conv": [

@@ -93,7 +93,7 @@ def test_compare_runs_short_labels_colours_and_smoothing_note(make_app, trained_
     assert all(n.startswith(("fast · ", "improved · ")) and len(n) <= 34 for n in names), names
     colours = [trace["line"]["color"] for trace in spec["data"]]
     assert len(set(colours)) == len(colours)
-    # The note appears exactly when a compared preset trains with label smoothing (none does since issue 14).
+    # The note appears exactly when a compared preset trains with label smoothing (improved does).
     smoothing = any(PRESETS[preset].label_smoothing for preset in ("fast", "improved"))
     assert any("label smoothing" in c for c in texts(at.caption)) == smoothing, texts(at.caption)
     table = next(df.value for df in at.dataframe if "images/s" in df.value.columns)
