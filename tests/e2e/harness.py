@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from bench.browser import APP_IDLE, point_xy
 from helpers import REPO_ROOT  # noqa: F401 - the browser tests take it from here
@@ -179,3 +181,17 @@ def train_on_page(page: Page, server: AppServer, images: int, epochs: int, timeo
     wait_for_app(page, server=server)
     saved = page.get_by_text(re.compile(r"^Saved as run \S+\.$")).inner_text().strip()
     return re.fullmatch(r"Saved as run (\S+)\.", saved).group(1)
+
+
+@contextmanager
+def scheme_pages(browser: Browser, schemes: tuple[str, ...], width: int, height: int) -> Iterator[dict[str, Page]]:
+    """One browser session per colour scheme ("light", "dark"), shared by a module's tests; closed at the end."""
+    contexts = {
+        scheme: browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+        for scheme in schemes
+    }
+    try:
+        yield {scheme: context.new_page() for scheme, context in contexts.items()}
+    finally:
+        for context in contexts.values():
+            context.close()

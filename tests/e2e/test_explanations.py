@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .harness import REPO_ROOT, AppServer, chart_titled, cut_texts, goto, wait_for_app
+from .harness import REPO_ROOT, AppServer, chart_titled, cut_texts, goto, scheme_pages, wait_for_app
 
 SCHEMES = ("light", "dark")
 WIDTHS = (1400, 800)
@@ -21,15 +21,8 @@ METHODS = ("Grad-CAM", "Saliency", "Integrated gradients", "Occlusion")
 
 @pytest.fixture(scope="module")
 def pages(chromium_browser: Browser) -> Iterator[dict[str, Page]]:
-    contexts = {
-        scheme: chromium_browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT}, color_scheme=scheme)
-        for scheme in SCHEMES
-    }
-    try:
-        yield {scheme: context.new_page() for scheme, context in contexts.items()}
-    finally:
-        for context in contexts.values():
-            context.close()
+    with scheme_pages(chromium_browser, SCHEMES, WIDTHS[0], HEIGHT) as pages:
+        yield pages
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -21,7 +21,18 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from fmnist_core.data import CLASS_NAMES, load_test_set
 
-from .harness import REPO_ROOT, AppServer, chart_titled, choose, cut_texts, goto, png_of, train_on_page, wait_for_app
+from .harness import (
+    REPO_ROOT,
+    AppServer,
+    chart_titled,
+    choose,
+    cut_texts,
+    goto,
+    png_of,
+    scheme_pages,
+    train_on_page,
+    wait_for_app,
+)
 
 WIDTHS = (1400, 800)
 SCHEMES = ("light", "dark")
@@ -65,15 +76,8 @@ HEATMAP_Z = "(el) => Array.from(el.querySelector('.js-plotly-plot')._fullData[0]
 @pytest.fixture(scope="module")
 def sessions(chromium_browser: Browser) -> Iterator[dict[str, Page]]:
     """One browser session per colour scheme, shared by the module's tests."""
-    contexts = {
-        scheme: chromium_browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT}, color_scheme=scheme)
-        for scheme in SCHEMES
-    }
-    try:
-        yield {scheme: context.new_page() for scheme, context in contexts.items()}
-    finally:
-        for context in contexts.values():
-            context.close()
+    with scheme_pages(chromium_browser, SCHEMES, WIDTHS[0], HEIGHT) as pages:
+        yield pages
 
 
 def at_width(page: Page, width: int) -> None:

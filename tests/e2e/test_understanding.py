@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .harness import AppServer, choose, goto, wait_for_app
+from .harness import AppServer, choose, goto, scheme_pages, wait_for_app
 from .test_layout import HEIGHT, SCHEMES, WIDTHS, cut_at_each_width
 
 # path -> (screenshot name, the text or texts the view must show)
@@ -32,15 +32,8 @@ OPEN_FIRST = {  # an expander the view lives in
 @pytest.fixture(scope="module")
 def sessions(chromium_browser: Browser) -> Iterator[dict[str, Page]]:
     """One browser session per colour scheme, shared by the module's tests."""
-    contexts = {
-        scheme: chromium_browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT}, color_scheme=scheme)
-        for scheme in SCHEMES
-    }
-    try:
-        yield {scheme: context.new_page() for scheme, context in contexts.items()}
-    finally:
-        for context in contexts.values():
-            context.close()
+    with scheme_pages(chromium_browser, SCHEMES, WIDTHS[0], HEIGHT) as pages:
+        yield pages
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
