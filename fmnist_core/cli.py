@@ -4,7 +4,7 @@ suspects,visualize,models,arch} [--json].
 Errors print one line on stderr and exit non-zero; tracebacks are for bugs, not for bad input.
 
 This module builds the parser, dispatches and holds the inspection commands (evaluate, predict, activations,
-exemplars, explain-cell, suspects) and bench; train, models and arch are in cli_train, attribute, sanity and flip in
+exemplars, explain-cell, suspects); train, models and arch are in cli_train, attribute, sanity and flip in
 cli_explain, visualize in cli_visualize, what they all share in cli_common.
 """
 
@@ -58,10 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     act = sub.add_parser("activations", parents=[common(suppress=True)], help="layer outputs for one test image")
     act.add_argument("--index", type=_index, required=True)
     _add_lab_commands(sub, common(suppress=True))
-    bench = sub.add_parser("bench", help="the benchmark: same as `python -m bench` from the repository's root")
-    bench.add_argument("--quick", action="store_true", help="one epoch per preset")
-    bench.add_argument("--preset", action="append", dest="presets", help="preset to include (repeatable)")
-    bench.add_argument("--out", default=None, help="JSON path (default bench/measured/bench-{quick,full}.json)")
     cli_train.add_run_commands(sub, common(suppress=True))
     return parser
 
@@ -194,16 +190,6 @@ def cmd_suspects(args: argparse.Namespace) -> None:
     _emit(args, [s.to_json() for s in found], "\n".join(lines))
 
 
-def _bench(args: argparse.Namespace) -> int:
-    """Hand over to the benchmark package (bench/ beside fmnist_core in a checkout; not part of the domain)."""
-    try:
-        from bench.__main__ import main as bench_main
-    except ImportError:
-        raise CliError("the benchmark lives in bench/ of the repository: run `python -m bench` from its root") from None
-    argv = (["--quick"] if args.quick else []) + [f"--preset={p}" for p in args.presets or []]
-    return bench_main(argv + ([f"--out={args.out}"] if args.out else []))
-
-
 COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
@@ -219,8 +205,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     try:
-        if args.command == "bench":
-            return _bench(args)
         if args.command == "train":
             cli_train.cmd_train(args, argv)
         else:

@@ -158,17 +158,18 @@ def test_ratios_and_the_readme_table() -> None:
     assert "fast/seed images/s **2.50x**" in text and "improved reaches 0.935 at 9.60x it" in text
 
 
-def test_fmnist_core_bench_hands_over_to_the_bench_package(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [PYTHON, "-m", "fmnist_core", "bench", "--preset", "no-such-preset"],
-        cwd=REPO_ROOT,
-        env=subprocess_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    assert "invalid choice: 'no-such-preset'" in proc.stderr and "python -m bench" in proc.stderr
+def test_fmnist_core_imports_nothing_from_bench_ui_or_pages() -> None:
+    """The domain stands alone: the benchmark, the pages and their helpers are built on it, never the reverse."""
+    offenders = []
+    for path in sorted((REPO_ROOT / "fmnist_core").rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            words = line.strip().split()
+            if words[:1] in (["import"], ["from"]) and len(words) > 1 and words[1].split(".")[0] in BESIDE:
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert not offenders, offenders
+
+
+BESIDE = {"bench", "ui", "pages", "streamlit", "plotly"}
 
 
 def test_startup_summary_is_per_mode_median_min_max() -> None:
