@@ -7,7 +7,6 @@ polls its snapshot once a second, so the page stays responsive and training surv
 import streamlit as st
 
 from fmnist_core import architecture, estimate
-from fmnist_core.data import EXPECTED_COUNT
 from fmnist_core.people import LimitReached
 from fmnist_core.progress import clock, progress_text
 from fmnist_core.training import (
@@ -25,6 +24,7 @@ from ui.figures import batch_curve, epoch_curves
 from ui.frame import page_frame
 from ui.signin import acting
 from ui.state import kept, runs, set_active_run
+from ui.train_form import CUSTOM_SPEC_KEY, DEFAULT_SEED, TOTAL, form_config
 from ui.understanding import trains_on_section
 from ui.watch import new_frame, watch_section
 
@@ -34,9 +34,7 @@ warm_up()  # workers with TensorFlow and the data loaded wait for this page's Tr
 
 JOB_KEY = "training_job"  # this session's TrainingJob: it keeps running while the person visits other pages
 POLL_FLAG = "_train_polling"
-CUSTOM_SPEC_KEY = "_custom_arch"  # the editor's last valid spec, read by the Train button's callback
 TOAST_KEY = "_train_toast"
-TOTAL = EXPECTED_COUNT["train"]
 LONG_RUN_SECONDS = 60
 
 st.title("Train")
@@ -94,11 +92,9 @@ else:
     row = st.container(horizontal=True)  # one row that wraps in a narrow window
     # Keys carry the preset so switching presets shows that preset's defaults; each keeps what the user typed.
     with row:
-        epochs = kept(
-            st.number_input, "Epochs", f"epochs_{preset_name}", preset.epochs, min_value=1, max_value=200, width=170
-        )
+        kept(st.number_input, "Epochs", f"epochs_{preset_name}", preset.epochs, min_value=1, max_value=200, width=170)
     with row:
-        batch_size = kept(
+        kept(
             st.number_input,
             "Batch size",
             f"batch_{preset_name}",
@@ -108,7 +104,7 @@ else:
             width=170,
         )
     with row:
-        learning_rate = kept(
+        kept(
             st.number_input,
             "Learning rate",
             f"lr_{preset_name}",
@@ -120,9 +116,9 @@ else:
             width=170,
         )
     with row:
-        seed = kept(st.number_input, "Seed", "tr_seed", 42, min_value=0, max_value=2**31 - 1, width=170)
+        seed = kept(st.number_input, "Seed", "tr_seed", DEFAULT_SEED, min_value=0, max_value=2**31 - 1, width=170)
     with row:
-        images = kept(
+        kept(
             st.number_input,
             "Training images",
             "tr_images",
@@ -140,37 +136,15 @@ else:
         custom_arch = None if custom_spec is None else architecture.to_dict(custom_spec)
         st.session_state[CUSTOM_SPEC_KEY] = custom_arch
     if preset_name != "custom" or custom_arch is not None:
-        time_estimate(
-            TrainConfig(
-                preset=preset_name,
-                arch=custom_arch,
-                epochs=int(epochs),
-                batch_size=int(batch_size),
-                learning_rate=float(learning_rate),
-                seed=int(seed),
-                limit=None if images >= TOTAL else int(images),
-            )
-        )
+        time_estimate(form_config(st.session_state))
 
 
 def start_training() -> None:
     """Button callback: read the widgets' current values from session state (not from the previous run's
     variables, which are stale when a field was changed just before the click) and start the job."""
     state = st.session_state
-    name = state["tr_preset"]
-    defaults = PRESETS[name]
-    images = int(state.get("tr_images", TOTAL))
     try:
-        config = TrainConfig(
-            preset=name,
-            arch=state.get(CUSTOM_SPEC_KEY) if name == "custom" else None,
-            epochs=int(state.get(f"epochs_{name}", defaults.epochs)),
-            batch_size=int(state.get(f"batch_{name}", defaults.batch_size)),
-            learning_rate=float(state.get(f"lr_{name}", defaults.learning_rate)),
-            seed=int(state.get("tr_seed", 42)),
-            limit=None if images >= TOTAL else images,
-        )
-        state[JOB_KEY] = TrainingJob(config, actor=acting()).start()
+        state[JOB_KEY] = TrainingJob(form_config(state), actor=acting()).start()
         state.pop("_train_error", None)
     except (ConfigError, LimitReached) as exc:
         state["_train_error"] = str(exc)
