@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist_core import architecture as a
 from fmnist_core import people
-from fmnist_core.model import NOTEBOOK_LAYER_NAMES
+from fmnist_core.model import NOTEBOOK_LAYER_NAMES, build
 from helpers import REAL_DATA_DIR, requires_real_data
 
 EDITOR_SCRIPT = """
@@ -160,7 +160,7 @@ def test_diagram_from_a_spec_and_from_its_model_agree() -> None:
     # The shipped improved preset names its Activation layer "relu"; everything else is the same.
     assert model_dot == spec_dot.replace('"activation (Activation)', '"relu (Activation)')
     four = {"conv": [{"filters": 8, "kernel": 3, "padding": "same", "pool": "avg"}] * 4, "dense": []}
-    assert architecture_diagram(four) == architecture_diagram(a.build(four))
+    assert architecture_diagram(four) == architecture_diagram(build(four))
     assert "2x2 average pool" in architecture_diagram(four)
     # An imported model may hold layers no spec makes: they are drawn with their name, type and shape.
     import keras
@@ -226,7 +226,7 @@ def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
     monkeypatch.setenv("FMNIST_HOME", str(home))
     monkeypatch.setenv("FMNIST_DATA_DIR", str(REAL_DATA_DIR))
     good = tmp_path / "small.keras"
-    a.build({"conv": [{"filters": 4, "kernel": 3}], "dense": []}, seed=1).save(good)
+    build({"conv": [{"filters": 4, "kernel": 3}], "dense": []}, seed=1).save(good)
     bad = tmp_path / "lambda.keras"
     keras.Sequential(
         [keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x), keras.layers.Flatten(), keras.layers.Dense(10)]
@@ -320,7 +320,7 @@ def test_pages_follow_a_four_block_custom_network(page_store: Path) -> None:
     from fmnist_core import store
 
     spec = a.parse_spec(FOUR_BLOCKS)
-    store.save_run(a.build(spec, seed=1), {"preset": "custom", "arch": a.to_dict(spec)}, run_id="four-blocks")
+    store.save_run(build(spec, seed=1), {"preset": "custom", "arch": a.to_dict(spec)}, run_id="four-blocks")
     described = {r.name: r for r in a.describe(spec).layers}
     spatial = [name for name, row in described.items() if row.type.endswith(("Conv2D", "Pooling2D"))]
     assert spatial == [
