@@ -57,7 +57,7 @@ def load(run_id: str, name: str, home: Path | None = None) -> Arrays | None:
     path = _file(run_id, name, home)
     try:
         key = fingerprint(run_id, home)
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as raw, np.load(raw, allow_pickle=False) as npz:  # closed even when torn
             if str(npz[_KEY]) != f"{key}:{name}":
                 return None
             return {k: npz[k] for k in npz.files if k != _KEY}

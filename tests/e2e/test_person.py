@@ -131,6 +131,8 @@ def test_train_fields_show_the_job_then_the_users_settings(app_server: AppServer
     expect(page.get_by_text(re.compile("Training stopped early"))).to_be_visible(timeout=TRAIN_TIMEOUT)
     wait_for_app(page, server=app_server)
     # The result sits at the top of the live view, above the charts.
+    # The page reruns once when the job ends (the sidebar lists the new run): measure what that rerun drew.
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     result = page.get_by_text(re.compile("Training stopped early")).bounding_box()
     first_chart = page.get_by_test_id("stPlotlyChart").first.bounding_box()
     assert result["y"] < first_chart["y"], (result, first_chart)
