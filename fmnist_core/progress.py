@@ -3,6 +3,9 @@
 The worker (a process or a Ray actor) sends small picklable events of plain values; `LiveState.apply` folds
 them into the state, on the server for the live view and in the worker for the run's metadata, so both agree.
 `Snapshot` is the frozen copy the pages and the CLI read.
+
+About 400 lines on purpose: the events, the fold and the snapshot are one protocol between two processes, and a
+change to one is a change to the others.
 """
 
 from __future__ import annotations

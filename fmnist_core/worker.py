@@ -4,6 +4,9 @@ A worker is a spawned process (`process_main`, the local default) or a Ray actor
 web server never imports TensorFlow for a training. The worker reports through `emit(event)` (plain values,
 fmnist_core.progress) and saves the run through `store` itself. After a failed save it keeps the model and
 waits for a retry, so "Retry saving" needs neither TensorFlow in the server nor a temporary model file.
+
+About 400 lines: the trainer and the process entry stay together because the entry's signal, parent-death and
+command handling exist only to run this trainer (feeding, the callback and the test hook are their own modules).
 """
 
 from __future__ import annotations
