@@ -13,6 +13,10 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 FMNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 DEBIAN_DATA_DIR := /usr/share/datasets/fashion-mnist
 CHROMIUM := /usr/bin/chromium
+# pytest-xdist processes for `make test` and `make test-quick`: one per core here (the suite is CPU-bound).
+TEST_WORKERS ?= 2
+# Whole test files go to one process (a browser module shares its server; the Ray tests share one head).
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 # .streamlit/config.toml says headless (right for servers and tests); a person at a desktop gets a browser tab.
 ifneq ($(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),)
@@ -106,12 +110,12 @@ system-test-deps: ## Debian's chromium for the browser tests (Playwright drives 
 test: dev-venv data system-test-deps ## ruff check and format, then the whole pytest suite including the browser tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VPY) -m pytest
+	$(VPY) -m pytest $(XDIST)
 
 test-quick: dev-venv data ## the inner loop: ruff, then unit and AppTest tests (no browser, no Ray cluster)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VPY) -m pytest --ignore=tests/e2e --ignore=tests/pages/test_train_executors.py -m "not slow"
+	$(VPY) -m pytest $(XDIST) --ignore=tests/e2e --ignore=tests/pages/test_train_executors.py -m "not slow"
 
 lint: dev-venv ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
