@@ -25,7 +25,7 @@ from ui.lab_figures import (
     cell_picker_figure,
     contributions_figure,
     embedding_figure,
-    exemplar_figure,
+    exemplar_image,
     receptive_field_figure,
     small_matrix_figure,
 )
@@ -36,7 +36,7 @@ NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover
 ALL = "All"
 EXEMPLARS = 9
 EXEMPLAR_COLUMNS = 3
-EXEMPLAR_PX = 180  # an exemplar chart's width and height; narrower when its column is
+EXEMPLAR_PX = 168  # an exemplar picture's width and height (28 input pixels x 6); narrower when its column is
 ROW_KEY, COL_KEY = "lab_row", "lab_col"
 CELL_FIGURE_PX = 400  # the cell picker and the receptive field
 MATRIX_PX = 210  # a 3x3 matrix with its numbers written in
@@ -119,12 +119,8 @@ def exemplars_section(info: Any, layer: str, channel: int) -> None:
         row = found[start : start + EXEMPLAR_COLUMNS]
         for k, (col, e) in enumerate(zip(st.columns(EXEMPLAR_COLUMNS), row, strict=False), start=start):
             with col:
-                st.plotly_chart(
-                    exemplar_figure(test.images[e.index], maps[k], grid, top, height=EXEMPLAR_PX),
-                    width=EXEMPLAR_PX,
-                    key=f"lab_exemplar_{k}",
-                    config=NO_TOOLBAR,
-                )
+                picture = exemplar_image(test.images[e.index], maps[k], grid, top)
+                st.image(picture, width=EXEMPLAR_PX, output_format="PNG")
                 st.caption(f"{CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}")
                 st.page_link("pages/test_images.py", label=f"#{e.index}", query_params=link_params(image=e.index))
 

@@ -11,18 +11,19 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, IMAGE_AXIS, fast_figure, square_layout
+from ui.figures import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, fast_figure, square_layout
 
 MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
-# Viridis with a transparent low end: where the channel is silent the image shows through.
-OVERLAY_SCALE = [
-    [0.0, "rgba(68,1,84,0)"],
-    [0.25, "rgba(59,82,139,0.35)"],
-    [0.5, "rgba(33,145,140,0.6)"],
-    [0.75, "rgba(94,201,98,0.8)"],
-    [1.0, "rgba(253,231,37,0.9)"],
+# Viridis with a transparent low end, as (position, (r, g, b, alpha)): where the channel is silent the image shows.
+OVERLAY_RGBA = [
+    (0.0, (68, 1, 84, 0.0)),
+    (0.25, (59, 82, 139, 0.35)),
+    (0.5, (33, 145, 140, 0.6)),
+    (0.75, (94, 201, 98, 0.8)),
+    (1.0, (253, 231, 37, 0.9)),
 ]
+EXEMPLAR_SCALE = 6  # screen pixels per input pixel of an exemplar (28 x 6 = 168 px)
 CLASS_COLOURS = (
     "#1f77b4",
     "#ff7f0e",
@@ -56,44 +57,30 @@ def _rect(top: float, left: float, bottom: float, right: float) -> dict:
     )
 
 
-def exemplar_figure(
-    image: np.ndarray, channel_map: np.ndarray, grid: tuple[float, float], top: float, height: int = 180
-) -> go.Figure:
-    """A test image in grayscale with the channel's map laid over it (viridis fading to transparent at 0).
+def exemplar_image(image: np.ndarray, channel_map: np.ndarray, grid: tuple[float, float], top: float) -> np.ndarray:
+    """A test image in grayscale with the channel's map laid over it (viridis fading to transparent at 0), as RGB
+    pixels: EXEMPLAR_SCALE screen pixels per input pixel.
 
-    `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell sits over the pixels it sees; `top`
-    is the top of the colour scale, shared by the exemplars so their colours compare. The image keeps to the top
-    left of the chart, where its caption and link line up under it. Nine are rebuilt on every Channel change, so the
-    figure is written as plain dicts and not validated (plotly's own shortcut, `_validate=False`): 1 ms instead of
-    3 each; the browser test draws it.
+    `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell covers the pixels it sees; `top` is
+    the top of the colour scale, shared by the exemplars so their colours compare. A picture, not a chart: nine are
+    redrawn on every Channel change, and nine plotly charts cost the browser about a quarter of a second.
     """
     offset, spacing = grid
-    axis = dict(IMAGE_AXIS, constrain="domain")
-    return go.Figure(
-        data=[
-            dict(type="heatmap", z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
-            dict(
-                type="heatmap",
-                z=channel_map,
-                x0=offset,
-                dx=spacing,
-                y0=offset,
-                dy=spacing,
-                colorscale=OVERLAY_SCALE,
-                zmin=0,  # what excites is the positive part; negative cells stay transparent
-                zmax=top if top > 0 else 1.0,
-                showscale=False,
-                hovertemplate="%{z:.3f}<extra></extra>",
-            ),
-        ],
-        layout=dict(
-            height=height,
-            margin=dict(l=0, r=0, t=0, b=0),
-            xaxis=dict(range=[-0.5, 27.5], constraintoward="left", **axis),
-            yaxis=dict(range=[27.5, -0.5], scaleanchor="x", constraintoward="top", **axis),
-        ),
-        _validate=False,
+    size = image.shape[0] * EXEMPLAR_SCALE
+    centres = (np.arange(size) + 0.5) / EXEMPLAR_SCALE - 0.5  # each screen pixel's position in input pixels
+    cells = np.rint((centres - offset) / spacing).astype(int)
+    rows, cols = cells[:, None], cells[None, :]
+    inside = (rows >= 0) & (rows < channel_map.shape[0]) & (cols >= 0) & (cols < channel_map.shape[1])
+    values = np.where(
+        inside, channel_map[rows.clip(0, channel_map.shape[0] - 1), cols.clip(0, channel_map.shape[1] - 1)], 0
     )
+    level = np.clip(values / (top if top > 0 else 1.0), 0.0, 1.0)  # what excites is the positive part
+    stops = np.array([stop for stop, _ in OVERLAY_RGBA])
+    rgba = np.array([colour for _, colour in OVERLAY_RGBA], dtype=float)
+    colour = np.stack([np.interp(level, stops, rgba[:, c]) for c in range(4)], axis=-1)
+    pixels = np.kron(image.astype(float), np.ones((EXEMPLAR_SCALE, EXEMPLAR_SCALE)))[:, :, None]
+    alpha = colour[:, :, 3:]
+    return np.rint(pixels * (1 - alpha) + colour[:, :, :3] * alpha).astype(np.uint8)
 
 
 def cell_picker_figure(

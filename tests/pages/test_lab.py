@@ -182,10 +182,11 @@ def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
     no_exception(at)
     assert [s.value for s in at.subheader] == ["What excites this channel"]
     assert at.selectbox(key="lab_ex_class").value == "All"
-    # Each exemplar: its own figure (the image and its map), then its class and value, then its link.
-    charts = specs(at)
-    assert sorted(charts) == [f"lab_exemplar_{k}" for k in range(9)]
-    assert all(len(charts[f"lab_exemplar_{k}"]["data"]) == 2 for k in range(9))
+    # Each exemplar: its own picture (the image and its map), then its class and value, then its link.
+    assert specs(at) == {}  # pictures, not charts
+    pictures = at.get("image")
+    assert len(pictures) == 9
+    assert all(p.proto.imgs[0].url.endswith(".png") for p in pictures)  # sharp pixels, no JPEG blur
     assert exemplar_captions(at) == [f"{data.CLASS_NAMES[test_images.labels[e.index]]} · {e.value:.3f}" for e in want]
     assert exemplar_links(at) == [f"#{e.index}" for e in want]
 
@@ -194,6 +195,26 @@ def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
     sandals = activations.top_exemplars(maxima, channel, labels=test_images.labels, class_index=5)
     assert exemplar_links(at) == [f"#{e.index}" for e in sandals]
     assert exemplar_captions(at) == [f"Sandal · {e.value:.3f}" for e in sandals]
+
+
+def test_an_exemplar_picture_lays_the_map_over_the_pixels_it_sees() -> None:
+    """A pooled map (cells 2 input pixels apart, cell 0 centred between pixels 1 and 2): a cell at the top of the
+    scale colours exactly its two-by-two pixels, yellow at 0.9 over the image; silent cells leave the image as it is."""
+    from ui.lab_figures import EXEMPLAR_SCALE, OVERLAY_RGBA, exemplar_image
+
+    image = np.full((28, 28), 100, dtype=np.uint8)
+    channel_map = np.zeros((13, 13))
+    channel_map[3, 5] = 2.0
+    channel_map[4, 4] = -1.0  # negative: transparent, like zero
+    rgb = exemplar_image(image, channel_map, grid=(1.5, 2.0), top=2.0)
+    s = EXEMPLAR_SCALE
+    assert rgb.shape == (28 * s, 28 * s, 3) and rgb.dtype == np.uint8
+    lit = np.zeros((28, 28), dtype=bool)
+    lit[7:9, 11:13] = True  # cell (3, 5) sees input rows 1 + 2*3 ± 0.5 -> 7..8, columns 11..12
+    per_pixel = rgb[s // 2 :: s, s // 2 :: s]  # one screen pixel from the middle of each input pixel
+    yellow, alpha = np.array(OVERLAY_RGBA[-1][1][:3]), OVERLAY_RGBA[-1][1][3]
+    assert np.array_equal(per_pixel[lit], np.tile(np.rint(100 * (1 - alpha) + yellow * alpha), (4, 1)))
+    assert (per_pixel[~lit] == 100).all()
 
 
 def exemplar_captions(at: AppTest) -> list[str]:
