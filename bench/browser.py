@@ -60,9 +60,11 @@ def start_server(
     timeout: float = 60.0,
     port: int | None = None,
     extra_args: Sequence[str] = (),
+    root: Path = ROOT,
 ) -> tuple[subprocess.Popen, str, float]:
     """Start `streamlit run SCRIPT` on 127.0.0.1 and a free port (or `port`) from the repo root; `extra_args` are
-    more `streamlit run` options (e.g. `--secrets.files PATH` for a server with sign-in).
+    more `streamlit run` options (e.g. `--secrets.files PATH` for a server with sign-in). `root` is the folder it
+    runs in (its .streamlit/config.toml applies): another checkout for a side-by-side comparison.
 
     Returns the process, its base URL (no trailing slash) and the seconds until it was healthy. The process
     leads its own group, so `stop_server` ends every child it started.
@@ -93,7 +95,7 @@ def start_server(
     try:
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=root,
             env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=out,

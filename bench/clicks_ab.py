@@ -1,0 +1,102 @@
+"""Feature-maps clicks on this checkout and on an earlier commit, side by side in one run.
+
+Usage: python -m bench.clicks_ab --before REV [--rounds 7] [--out bench/results/clicks-ab.json]
+
+Absolute times on these shared VMs drift by tens of percent within an hour, so a change to the clicks is judged
+here: both servers (this tree, and REV checked out as a temporary git worktree) serve the same store with one
+tiny run; one Chromium alternates between them, round by round, a Channel change and the exemplars' class filter
+on Feature maps, each timed from the input event until the change is on screen and the script run has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
+from bench.clicks import _open, _open_list, _pick, train_tiny_run
+from bench.limits import where_and_when
+
+CLASSES = ["Sneaker", "Bag", "Coat", "Trouser", "Dress", "Shirt", "Sandal", "Pullover"]
+
+
+def _timed(page, act, shown) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    act()
+    shown()
+    page.locator(APP_IDLE).wait_for(state="attached", timeout=120_000)
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def measure(before: str, rounds: int) -> dict:
+    """Both trees' Channel-change and class-filter times (ms), interleaved; see the module docstring."""
+    from playwright.sync_api import sync_playwright
+
+    home = tempfile.mkdtemp(prefix="fmnist-clicks-ab-")
+    old = Path(tempfile.mkdtemp(prefix="fmnist-ab-tree-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(old), before], cwd=ROOT, check=True)
+    (old / ".venv").symlink_to(ROOT / ".venv")
+    trees = {f"before ({before})": old, "after (this tree)": ROOT}
+    servers = {}
+    try:
+        train_tiny_run(home)
+        for name, tree in trees.items():
+            servers[name] = start_server(tree / "app.py", env={"FMNIST_HOME": home}, root=tree)[:2]
+        times = {name: {"Channel change": [], "exemplars' class filter": []} for name in trees}
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            pages = {}
+            for name, (_, url) in servers.items():
+                pages[name] = browser.new_page(viewport={"width": 1400, "height": 900})
+                _open(pages[name], url, "/feature_maps?image=0&layer=conv2d_1&channel=0")
+            for r in range(rounds):
+                for name, page in pages.items():
+                    page.bring_to_front()
+                    page.get_by_role("slider").focus()
+                    title = page.locator(".gtitle", has_text=f"conv2d_1 · channel {r + 1} ·").first
+                    times[name]["Channel change"].append(
+                        _timed(
+                            page,
+                            lambda p=page: p.keyboard.press("ArrowRight"),
+                            lambda t=title: t.wait_for(timeout=60_000),
+                        )
+                    )
+                    page.wait_for_timeout(500)
+                    _open_list(page, "Class")
+                    chosen = CLASSES[r % len(CLASSES)]
+                    caption = page.get_by_text(f"(only {chosen})", exact=False).first
+                    times[name]["exemplars' class filter"].append(
+                        _timed(page, lambda p=page, c=chosen: _pick(p, c), lambda t=caption: t.wait_for(timeout=60_000))
+                    )
+                    page.wait_for_timeout(500)
+            browser.close()
+    finally:
+        for process, _ in servers.values():
+            stop_server(process)
+        subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
+    medians = {name: {k: statistics.median(v) for k, v in by.items()} for name, by in times.items()}
+    return {"before": before, "rounds": rounds, "ms": times, "median_ms": medians}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "clicks-ab.json"))
+    args = parser.parse_args()
+    report = {**where_and_when(), **measure(args.before, args.rounds)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    for name, medians in report["median_ms"].items():
+        print(name, ", ".join(f"{k} {v:.0f} ms" for k, v in medians.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
