@@ -195,7 +195,9 @@ def test_choosing_the_improved_model_in_the_sidebar_drives_feature_maps(app_serv
     box = model_box(app_page)
     box.click()
     app_page.get_by_role("option", name=re.compile(r"^improved\b")).click()
-    wait_for_app(app_page, server=app_server)
+    # A first visit: improved's channel maxima over the 10,000 test images are computed now, and with the suite's
+    # other process training alongside that passed 60 s once (a speed target is the bench's, not this test's).
+    wait_for_app(app_page, timeout=180_000, server=app_server)
     expect(box).to_have_value(re.compile(r"^improved\b"))
 
     # improved's conv2d is 'same'-padded with 32 filters: 28x28 maps, channels 0..31
