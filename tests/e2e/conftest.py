@@ -26,7 +26,7 @@ from bench.browser import CHROMIUM, ServerFailed, launch_chromium, start_server,
 from .harness import REPO_ROOT, AppServer  # noqa: F401 - fixtures below use them
 
 E2E_DIR = Path(__file__).resolve().parent
-SERVER_START_TIMEOUT_S = 60
+SERVER_START_TIMEOUT_S = 120  # TensorFlow imports slowly while the suite's other process trains
 
 # The app imports TensorFlow and can be slow on a first run; Playwright's 5 s default is too tight.
 expect.set_options(timeout=20_000)
