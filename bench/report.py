@@ -79,10 +79,21 @@ def training_table(report: dict[str, Any], file: str) -> str:
     return format_table(report) + "\n\n" + _where(report, file)
 
 
+def tsne_table(report: dict[str, Any], file: str) -> str:
+    """The Embedding page's t-SNE settings against openTSNE's (bench/tsne.py), with PCA's agreement for scale."""
+    lines = ["| t-SNE settings | median time | 10-neighbour class agreement |", "|---|---|---|"]
+    for name, r in report["settings"].items():
+        lines.append(f"| {name} | {r['median_seconds']:.1f} s | {r['agreement']:.3f} |")
+    lines.append(f"| PCA, for scale | — | {report['pca_agreement']:.3f} |")
+    head = f"Model `{report['run']}`, 10,000 test images, {report['rounds']} rounds alternating; "
+    return "\n".join(lines) + "\n\n" + head + _where(report, file)
+
+
 TABLES: dict[str, tuple[str, Callable[[dict[str, Any], str], str]]] = {
     "clicks": ("clicks.json", clicks_table),
     "startup": ("startup.json", startup_table),
     "training": ("bench-full.json", training_table),
+    "tsne": ("tsne.json", tsne_table),
 }
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
 

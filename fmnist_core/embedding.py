@@ -20,6 +20,15 @@ from fmnist_core.inference import as_model_input, per_model
 PCA = "PCA"
 TSNE = "t-SNE"
 EXAGGERATION_ITERATIONS, ITERATIONS = 75, 150
+# openTSNE's arguments for the app's map; `python -m bench.tsne` measures them against openTSNE's defaults.
+TSNE_OPTIONS: dict[str, Any] = {
+    "perplexity": 30,
+    "early_exaggeration_iter": EXAGGERATION_ITERATIONS,
+    "n_iter": ITERATIONS,
+    "negative_gradient_method": "fft",
+    "neighbors": "exact",
+    "n_interpolation_points": 2,
+}
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening), for a progress bar
 # Layers that pass features through unchanged at inference: the "last hidden layer" is the one before them.
 PASS_THROUGH_TYPES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout")
@@ -92,18 +101,27 @@ def tsne_available() -> bool:
     return importlib.util.find_spec("openTSNE") is not None
 
 
-def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2, progress: Progress | None = None) -> np.ndarray:
+def tsne(
+    features: np.ndarray,
+    seed: int = 0,
+    n_jobs: int = 2,
+    progress: Progress | None = None,
+    options: dict[str, Any] | None = None,
+) -> np.ndarray:
     """t-SNE (openTSNE, FFT-accelerated gradients) of the features' top 50 principal components.
 
     Reducing to 50 PCA dimensions first is the usual recipe: the neighbour search gets cheap and noise drops.
     The initialisation is PCA and the random state is `seed`, so a seed gives the same map. 75 + 150 iterations
-    (early exaggeration, then normal) instead of openTSNE's 250 + 500: a fifth of the optimisation for the same
-    neighbour agreement as longer runs (docs/performance.md). `progress` hears of the neighbour search and of
-    every 15th iteration: the whole takes seconds, and a learner should see it move.
+    (early exaggeration, then normal) instead of openTSNE's 250 + 500, exact neighbours instead of Annoy's
+    approximate ones and a coarser FFT grid (TSNE_OPTIONS): a fraction of the time for the same neighbour agreement
+    (`python -m bench.tsne`, docs/performance.md). `progress` hears of the neighbour search and of every 15th
+    iteration: the whole takes seconds, and a learner should see it move. `options` override openTSNE's arguments
+    (the bench compares settings with it).
     """
     from openTSNE import TSNE as OpenTSNE
 
-    total = EXAGGERATION_ITERATIONS + ITERATIONS
+    arguments = {**TSNE_OPTIONS, **(options or {})}
+    total = int(arguments["early_exaggeration_iter"]) + int(arguments["n_iter"])
     done = [0]
     every = 15
 
@@ -121,16 +139,13 @@ def tsne(features: np.ndarray, seed: int = 0, n_jobs: int = 2, progress: Progres
     reduced = pca(x, components=min(50, x.shape[1])) if x.shape[1] > 50 else x
     estimator = OpenTSNE(
         n_components=2,
-        perplexity=30,
         initialization="pca",
-        early_exaggeration_iter=EXAGGERATION_ITERATIONS,
-        n_iter=ITERATIONS,
         callbacks=report,
         callbacks_every_iters=every,
-        negative_gradient_method="fft",
         random_state=seed,
         n_jobs=n_jobs,
         verbose=False,
+        **arguments,
     )
     return np.asarray(estimator.fit(reduced.astype(np.float64)), dtype=np.float32)
 

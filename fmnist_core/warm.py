@@ -93,7 +93,7 @@ def rehearse(conn: Connection) -> None:
 def _import_tensorflow() -> None:
     from fmnist_core._tf import quiet_import_tensorflow
 
-    quiet_import_tensorflow()
+    quiet_import_tensorflow(without_sklearn=True)
 
 
 def _load_data() -> None:

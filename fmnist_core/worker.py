@@ -193,7 +193,7 @@ class Trainer:
         self.emit(Phase(PHASE_TENSORFLOW))
         from fmnist_core._tf import quiet_import_tensorflow
 
-        quiet_import_tensorflow()
+        quiet_import_tensorflow(without_sklearn=True)
         import keras
 
         from fmnist_core.inference import evaluate

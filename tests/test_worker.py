@@ -195,3 +195,21 @@ def test_no_worker_outlives_its_server(tmp_path: Path, sig: signal.Signals) -> N
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_worker_imports_tensorflow_without_scikit_learn_and_can_still_import_it_later(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from fmnist_core._tf import quiet_import_tensorflow
+        quiet_import_tensorflow(without_sklearn=True)
+        import keras
+        print("sklearn" in sys.modules, "keras" in sys.modules)
+        import sklearn  # a later import still works
+        print(sklearn.__name__)
+        """
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", code], env=subprocess_env(tmp_path), capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
+    assert out == ["False", "True", "sklearn"]
