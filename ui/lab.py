@@ -27,7 +27,7 @@ from ui.lab_figures import (
     embedding_figure,
     exemplar_image,
     receptive_field_figure,
-    small_matrix_figure,
+    small_matrix_html,
 )
 from ui.state import cached_model, link_params, test_set_or_message
 
@@ -265,16 +265,11 @@ def _explain_conv(cell: Any) -> None:
         titles = ("Input patch", "Kernel", "Products")
         arrays = (cell.patch[:, :, 0], cell.kernel[:, :, 0], cell.products[:, :, 0])
         for n, (col, title, values) in enumerate(zip(cols, titles, arrays, strict=True)):
-            col.plotly_chart(
-                small_matrix_figure(values, title, diverging=n > 0),
-                width="stretch",
-                key=f"lab_cell_m{n}",
-                config=NO_TOOLBAR,
-            )
+            col.html(small_matrix_html(values, title, diverging=n > 0))
         return
     st.plotly_chart(contributions_figure(cell.contributions), width="stretch", key="lab_cell_contrib")
     st.markdown("**The strongest input channels: patch, kernel and products**")
-    for rank, k in enumerate(np.argsort(-np.abs(cell.contributions), kind="stable")[:3]):
+    for k in np.argsort(-np.abs(cell.contributions), kind="stable")[:3]:
         k = int(k)
         cols = _matrix_row()
         arrays = (cell.patch[:, :, k], cell.kernel[:, :, k], cell.products[:, :, k])
@@ -284,12 +279,7 @@ def _explain_conv(cell: Any) -> None:
             f"products: {cell.contributions[k]:+.4f}",
         )
         for n, (col, title, values) in enumerate(zip(cols, titles, arrays, strict=True)):
-            col.plotly_chart(
-                small_matrix_figure(values, title, diverging=n > 0, height=220),
-                width="stretch",
-                key=f"lab_cell_top{rank}_{n}",
-                config=NO_TOOLBAR,
-            )
+            col.html(small_matrix_html(values, title, diverging=n > 0))
 
 
 def _explain_pool(cell: Any) -> None:
@@ -304,12 +294,7 @@ def _explain_pool(cell: Any) -> None:
     else:
         winner = None
         st.markdown(f"The mean of {cell.source_layer}'s window (rows {top}–{cell.window[2]}): **{cell.value:.4f}**.")
-    st.plotly_chart(
-        small_matrix_figure(cell.patch, f"{cell.source_layer} window", marked=winner),
-        width="content",
-        key="lab_cell_pool",
-        config=NO_TOOLBAR,
-    )
+    st.container(width=MATRIX_PX).html(small_matrix_html(cell.patch, f"{cell.source_layer} window", marked=winner))
 
 
 # --- Embedding page pieces ----------------------------------------------------------------------------

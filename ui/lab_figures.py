@@ -156,34 +156,61 @@ def _fixed(value: float, places: int) -> str:
     return text.lstrip("-") if float(text) == 0 else text
 
 
-def small_matrix_figure(
-    values: np.ndarray, title: str, diverging: bool = False, marked: tuple[int, int] | None = None, height: int = 240
-) -> go.Figure:
-    """A small matrix (a 3x3 patch, kernel, products, pool window) as a heatmap with each number written in.
+def _text_on(rgb: str) -> str:
+    """Black or white, whichever reads on the background colour "rgb(r, g, b)"."""
+    r, g, b = (float(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(","))
+    return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
 
-    NaN cells (a pool window past the map's edge) stay empty.
+
+def small_matrix_html(
+    values: np.ndarray, title: str, diverging: bool = False, marked: tuple[int, int] | None = None
+) -> str:
+    """A small matrix (a 3x3 patch, kernel, products, pool window) as an HTML table, each cell coloured and with its
+    number written in; hovering a cell gives its full value.
+
+    HTML, not a plotly heatmap: a Channel change redraws up to ten of these, and a table costs the browser next to
+    nothing to draw (docs/performance.md). The colours are the heatmaps' (viridis, or red-blue around zero when
+    `diverging`), so they read the same in the light and the dark theme. NaN cells (a pool window past the map's
+    edge) stay empty; `marked` (row, col) gets the accent outline.
     """
+    import html
+
+    from plotly.colors import get_colorscale, sample_colorscale
+
     z = np.asarray(values, dtype=float)
-    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
+    finite = np.isfinite(z)
+    bound = float(np.nanmax(np.abs(z))) if finite.any() else 0.0
     bound = bound or 1.0  # an all-zero patch keeps a scale, drawn at its low end
     places = fixed_decimals(bound)
-    text = [["" if np.isnan(v) else _fixed(v, places) for v in row] for row in z]
-    heatmap = dict(
-        type="heatmap",
-        z=z,
-        text=text,
-        texttemplate="%{text}",
-        colorscale=DIVERGING if diverging else HEATMAP_SCALE,
-        zmin=-bound if diverging else min(0.0, float(np.nanmin(z)) if np.isfinite(z).any() else 0.0),
-        zmax=bound,
-        showscale=False,
-        hoverongaps=False,
-        hovertemplate="row %{y}, col %{x}: %{z:.5f}<extra></extra>",
-    )
     if diverging:
-        heatmap["zmid"] = 0
-    shapes = [_rect(marked[0], marked[1], marked[0], marked[1])] if marked is not None else []
-    return _figure([heatmap], height, shapes=shapes, title=dict(text=title))
+        low, high = -bound, bound
+    else:
+        low, high = min(0.0, float(np.nanmin(z)) if finite.any() else 0.0), bound
+    span = (high - low) or 1.0
+    scale = get_colorscale(DIVERGING if diverging else HEATMAP_SCALE)
+    colours = sample_colorscale(scale, np.clip((np.where(finite, z, low) - low) / span, 0.0, 1.0).ravel().tolist())
+    rows = []
+    for r in range(z.shape[0]):
+        cells = []
+        for c in range(z.shape[1]):
+            v = z[r, c]
+            style = "padding:6px 4px;text-align:center;font-variant-numeric:tabular-nums;font-size:14px;"
+            if np.isnan(v):
+                cells.append(f'<td style="{style}border:1px dashed rgba(128,128,128,.5)"></td>')
+                continue
+            colour = colours[r * z.shape[1] + c]
+            style += f"background:{colour};color:{_text_on(colour)};border:1px solid rgba(128,128,128,.4);"
+            if marked is not None and (r, c) == tuple(marked):
+                style += f"outline:3px solid {MARK};outline-offset:-3px;"
+            cells.append(f'<td style="{style}" title="row {r}, col {c}: {v:.5f}">{_fixed(v, places)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        '<figure class="fm-matrix" style="margin:0">'
+        f'<figcaption style="font-weight:600;margin-bottom:4px">{html.escape(title)}</figcaption>'
+        '<table style="border-collapse:collapse;table-layout:fixed;width:100%;margin:0">'
+        + "".join(rows)
+        + "</table></figure>"
+    )
 
 
 def contributions_figure(contributions: np.ndarray, top: int = 20, height: int = 360) -> go.Figure:

@@ -237,14 +237,17 @@ def test_feature_map_figures_have_no_stray_ticks_and_products_in_fixed_decimals(
 ) -> None:
     page = sessions["light"]
     goto(page, app_server, FEATURE_MAPS)
-    page.wait_for_timeout(1000)
-    expect(chart_titled(page, "Products")).to_have_count(1)
+    matrix = page.locator("figure").filter(has=page.locator("figcaption", has_text=re.compile(r"^Products$")))
+    expect(matrix).to_have_count(1)
+    expect(matrix.locator("td")).to_have_count(9)
     assert page.locator(".js-plotly-plot path.ticks").count() == 0  # every figure here is an image or a map
     for title in ("Input patch", "Kernel", "Products"):
-        texts = chart_titled(page, title).evaluate(
-            "(el) => Array.from(el.querySelectorAll('.heatmaplayer text'), (t) => t.textContent)"
-        )
+        table = page.locator("figure").filter(has=page.locator("figcaption", has_text=re.compile(rf"^{title}$")))
+        texts = table.locator("td").all_inner_texts()
         assert len(texts) == 9, (title, texts)
+        assert table.locator("td").first.evaluate("(td) => getComputedStyle(td).backgroundColor") != (
+            "rgba(0, 0, 0, 0)"
+        )  # coloured by value, as the heatmaps are
         assert all(re.fullmatch(r"-?\d+\.\d+", t) for t in texts), (title, texts)  # never 6.1e-05
         decimals = {len(t.split(".")[1]) for t in texts}
         assert len(decimals) == 1, (title, texts)

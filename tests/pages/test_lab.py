@@ -8,6 +8,7 @@ resolves as it does under app.py.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import textwrap
 from collections.abc import Iterator
@@ -68,6 +69,20 @@ def figure_titles(at: AppTest) -> list[str]:
         title = spec.get("layout", {}).get("title", {})
         titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
     return titles
+
+
+def matrices(at: AppTest) -> dict[str, list[list[str]]]:
+    """The small matrices "Explain a cell" wrote as HTML tables: title -> the numbers shown, row by row."""
+    import re
+
+    found = {}
+    for element in at.html:
+        caption = re.search(r"<figcaption[^>]*>(.*?)</figcaption>", element.value)
+        if caption is None:
+            continue
+        rows = re.findall(r"<tr>(.*?)</tr>", element.value)
+        found[html.unescape(caption[1])] = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    return found
 
 
 def url_value(at: AppTest, name: str) -> str:
@@ -280,13 +295,21 @@ def test_explain_cell_section_follows_the_address_and_shows_the_models_number(
     rect = picker["layout"]["shapes"][0]
     assert (rect["y0"] + 0.5, rect["x0"] + 0.5) == cell  # the chosen cell outlined
     assert len(values(picker["data"][1]["x"])) == picker_cells(picker)  # one clickable marker per cell
+    shown = matrices(at)
     if want.kind == "conv" and want.source_shape[2] == 1:
-        assert {"Input patch", "Kernel", "Products"} <= set(figure_titles(at))
+        assert list(shown) == ["Input patch", "Kernel", "Products"]
+        # the numbers written in are the cell's own arithmetic, to the decimals shown
+        for numbers, array in zip(shown.values(), (want.patch, want.kernel, want.products), strict=True):
+            places = len(numbers[0][0].split(".")[1])
+            np.testing.assert_allclose(np.array(numbers, dtype=float), array[:, :, 0], atol=0.51 * 10**-places)
     elif want.kind == "conv":
         assert any(t.startswith("Contribution of each input channel") for t in figure_titles(at))
-        assert sum(t.startswith("products: ") for t in figure_titles(at)) == 3
+        assert sum(t.startswith("products: ") for t in shown) == 3
+        assert len(shown) == 9 and all(len(rows) == 3 and len(rows[0]) == 3 for rows in shown.values())
     else:
-        assert any(t.endswith(" window") for t in figure_titles(at))
+        (title,) = shown
+        assert title == f"{want.source_layer} window"
+        assert "outline:3px" in next(e.value for e in at.html if "window" in e.value)  # the winner marked
         assert any("wins" in m.value for m in at.markdown)
     if want.note:
         assert any("batch_normalization" in c.value for c in at.caption)
