@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from helpers import HAS_REAL_DATA, REAL_DATA_DIR
+from helpers import HAS_REAL_DATA, REAL_DATA_DIR, locked, session_shared_dir
+
+# Tiny real trainings that tests only read (the Model page's comparison, a browser test's confusion-cell click):
+# run id -> its TrainConfig. Each is trained once per test session, by whichever xdist process asks first.
+TINY_TRAININGS = {
+    "tiny-fast": {"preset": "fast", "epochs": 2, "limit": 600, "seed": 3},
+    "tiny-improved": {"preset": "improved", "epochs": 2, "limit": 600, "seed": 3},
+}
+TINY_TRAIN_TIMEOUT = 240  # seconds for one of them to train on a busy 2-core machine
 
 
 @pytest.fixture
@@ -35,3 +45,29 @@ def model():
     if not (store.ASSETS_DIR / "default.keras").exists():
         pytest.skip("the shipped default model is not there")
     return store.load_model(store.DEFAULT_RUN_ID)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """A function from a TINY_TRAININGS run id to a folder holding that run as its worker left it (.keras, .json,
+    run cache). Each is a real training, done once for the whole session (a worker costs about 25 CPU-seconds,
+    and several test modules only read the result); a test copies the files into its own store, never uses the
+    folder as one."""
+    from fmnist_core import people
+    from fmnist_core.training import TrainConfig, TrainingJob
+
+    shared = session_shared_dir(tmp_path_factory, "tiny_trained")
+
+    def get(run_id: str) -> Path:
+        home, done = shared / run_id, shared / f"{run_id}.done"
+        with locked(shared / f"{run_id}.lock"):
+            if not done.exists():
+                shutil.rmtree(home, ignore_errors=True)  # what a failed attempt left
+                home.mkdir()
+                job = TrainingJob(TrainConfig(**TINY_TRAININGS[run_id]), home=home, run_id=run_id, actor=people.LOCAL)
+                job.start().wait(TINY_TRAIN_TIMEOUT)
+                assert job.snapshot().run_id == run_id, job.snapshot().error
+                done.touch()
+        return home
+
+    return get

@@ -3,12 +3,14 @@ sets, the Python that runs `python -m fmnist_core` children, and their environme
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import os
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,3 +218,25 @@ def poll(condition: Callable[[], bool], what: str, timeout: float, interval: flo
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(interval)
+
+
+def session_shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every pytest-xdist process of this session sees (under the controller's basetemp, the parent of
+    each process's own), so work done once for the whole run lands there; without xdist, under our basetemp."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if absent): the other xdist process waits instead of doing the
+    same work at the same time."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

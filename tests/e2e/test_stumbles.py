@@ -8,7 +8,8 @@ shapes the app did not show before (no conv layer; conv without pooling).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,6 @@ from fmnist_core.data import CLASS_NAMES, load_test_set
 
 from .harness import AppServer, chart_titled, choose, click_plotly_point, goto, wait_for_app
 
-TRAIN_TIMEOUT = 240.0
 RUN_ID = "tiny-fast"
 PAGES = ["/", "/train", "/test_images?image=3", "/feature_maps?image=0", "/model", "/embedding"]
 
@@ -48,16 +48,11 @@ def conv_without_pool_model():  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def fmnist_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This module's store: one tiny real training and two imported models."""
-    from fmnist_core.training import TrainConfig, TrainingJob
-
+def fmnist_home(tmp_path_factory: pytest.TempPathFactory, tiny_trained: Callable[[str], Path]) -> Path:
+    """This module's store: one tiny real training (trained once for the session, tests/conftest.py: tiny_trained;
+    copied in as its worker left it) and two imported models."""
     home = tmp_path_factory.mktemp("stumbles_home")
-    job = TrainingJob(
-        TrainConfig(preset="fast", epochs=2, limit=600, seed=3), home=home, run_id=RUN_ID, actor=people.LOCAL
-    )
-    job.start().wait(TRAIN_TIMEOUT)
-    assert job.snapshot().run_id == RUN_ID, job.snapshot().error
+    shutil.copytree(tiny_trained(RUN_ID), home, dirs_exist_ok=True)
     files = tmp_path_factory.mktemp("stumbles_files")
     for name, build in (("tiny-dense", dense_only_model), ("conv-no-pool", conv_without_pool_model)):
         path = files / f"{name}.keras"

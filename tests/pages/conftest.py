@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import people, store, warm
+from fmnist_core import store, warm
 from helpers import timed_run_metadata
 from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
@@ -111,20 +111,10 @@ def no_data(fmnist_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture(scope="session")
-def trained_run_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Two real tiny trainings (fast, then improved: 600 images, 2 epochs each) saved once for the session."""
-    from fmnist_core.training import TrainConfig, TrainingJob
-
-    folder = tmp_path_factory.mktemp("trained_runs")
-    ids = []
-    for preset, run_id in (("fast", "tiny-fast"), ("improved", "tiny-improved")):
-        job = TrainingJob(
-            TrainConfig(preset=preset, epochs=2, limit=600, seed=3), home=folder, run_id=run_id, actor=people.LOCAL
-        )
-        job.start().wait(TRAIN_TIMEOUT)
-        assert job.snapshot().run_id == run_id, job.snapshot().error
-        ids.append(run_id)
-    return [str(folder / run_id) for run_id in ids]
+def trained_run_files(tiny_trained: Callable[[str], Path]) -> list[str]:
+    """Two real tiny trainings (fast, then improved: 600 images, 2 epochs each), trained once for the session
+    (tests/conftest.py: tiny_trained); their paths without the suffix."""
+    return [str(tiny_trained(run_id) / run_id) for run_id in ("tiny-fast", "tiny-improved")]
 
 
 @pytest.fixture
