@@ -57,7 +57,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     if args.import_file:
         # The command line is the machine's administrator: it may act for anyone, with no per-person limits.
         actor = people.administrator(args.owner)
-        result = store.import_model_details(args.import_file, name=args.name, data_dir=args.data_dir, actor=actor)
+        result = store.import_model(args.import_file, name=args.name, data_dir=args.data_dir, actor=actor)
         info = result.info
         payload = {
             "id": result.run_id,

@@ -36,8 +36,9 @@ def import_model(
     file_name: str | None = None,
     *,
     actor: people.Actor,
-) -> str:
-    """Check, load (safe mode), evaluate on the 10,000 test images and store a .keras model; returns its run id.
+) -> ImportResult:
+    """Check, load (safe mode), evaluate on the 10,000 test images and store a .keras model; returns the stored
+    run (`.run_id`, `.info`) and the adaptations made, for the UI and the CLI.
 
     Every check that can be made on the bytes comes before Keras deserialises anything (check_archive); no
     code from the file ever runs. A model must take 28x28 or 28x28x1 images and give 10 outputs; 28x28 models
@@ -45,19 +46,6 @@ def import_model(
     probabilities. StoreError (or data.DataError without the test set) says why in one sentence. The actor
     becomes the run's owner; a signed-in person past FMNIST_RUNS_PER_USER is refused before anything is read.
     """
-    return import_model_details(source, name, home, data_dir, file_name, actor=actor).run_id
-
-
-def import_model_details(
-    source: Path | str | bytes,
-    name: str | None = None,
-    home: Path | None = None,
-    data_dir: str | os.PathLike | None = None,
-    file_name: str | None = None,
-    *,
-    actor: people.Actor,
-) -> ImportResult:
-    """import_model, returning the stored run's info and the adaptations made (for the UI and CLI)."""
     base = home or store.home_dir()
     if actor.signed_in:
         owned = people.owned_by((r.metadata.owner for r in store.list_runs(base, include_shipped=False)), actor)

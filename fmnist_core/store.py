@@ -325,7 +325,7 @@ def _owner_of(json_path: Path) -> str | None:
 
 
 # Importing lives in fmnist_core.importer (which imports this module); its names stay reachable from here.
-_IMPORTER_NAMES = {"INPUT_SCALING", "MAX_IMPORT_BYTES", "ImportResult", "import_model", "import_model_details"}
+_IMPORTER_NAMES = {"INPUT_SCALING", "MAX_IMPORT_BYTES", "ImportResult", "import_model"}
 
 
 def __getattr__(name: str) -> Any:

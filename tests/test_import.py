@@ -40,7 +40,7 @@ def _stored(home: Path) -> list[str]:
 
 def test_a_good_model_imports_evaluates_and_predicts(store_home: Path, trained, test_set: data.Split) -> None:
     model, path = trained
-    result = store.import_model_details(path, name="mine", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
+    result = store.import_model(path, name="mine", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
     assert result.run_id == "mine" and result.notes == ()
     assert _stored(store_home) == ["mine.json", "mine.keras"]
     info = store.get_run("mine")
@@ -58,7 +58,9 @@ def test_a_good_model_imports_evaluates_and_predicts(store_home: Path, trained, 
         predict_proba(loaded, test_set.images[:200]), predict_proba(model, test_set.images[:200]), atol=1e-6
     )
     # The same bytes from an upload (no path) import under a generated id.
-    again = store.import_model(path.read_bytes(), file_name="my_cnn.keras", data_dir=REAL_DATA_DIR, actor=people.LOCAL)
+    again = store.import_model(
+        path.read_bytes(), file_name="my_cnn.keras", data_dir=REAL_DATA_DIR, actor=people.LOCAL
+    ).run_id
     assert "-imported-" in again and store.get_run(again).test_accuracy == info.test_accuracy
     # A taken name is refused before anything is evaluated.
     with pytest.raises(store.StoreError, match="a run with id mine exists already"):
@@ -88,9 +90,7 @@ def test_a_28x28_logits_model_is_adapted_and_says_so(store_home: Path, tmp_path:
     x = test_set.images[:50].astype(np.float32) / 255
     for name, model in (("mlp", mlp), ("conv", conv)):
         model.save(tmp_path / f"{name}.keras")
-        result = store.import_model_details(
-            tmp_path / f"{name}.keras", name=name, data_dir=REAL_DATA_DIR, actor=people.LOCAL
-        )
+        result = store.import_model(tmp_path / f"{name}.keras", name=name, data_dir=REAL_DATA_DIR, actor=people.LOCAL)
         loaded = store.load_model(name)
         assert tuple(loaded.inputs[0].shape) == (None, 28, 28, 1)
         out = np.asarray(model(x, training=False))

@@ -150,7 +150,7 @@ def test_training_limit_spans_tabs_and_runs_limit_counts_stored_runs(
     assert "You have 2 runs" in training.training_blocker(ada)
     assert "to import another" in classroom.import_blocker(ada)
     with pytest.raises(store.StoreError, match="You have 2 runs"):  # the store refuses before reading the file
-        store.import_model_details(b"not even a model", file_name="x.keras", actor=ada)
+        store.import_model(b"not even a model", file_name="x.keras", actor=ada)
     assert classroom.import_blocker(people.person(BOB)) is None
 
 

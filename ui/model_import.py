@@ -71,9 +71,7 @@ def import_model_widget(key: str = "import_model") -> str | None:
     ):
         try:
             with st.spinner("Checking the file and evaluating it on the 10,000 test images..."):
-                result = store.import_model_details(
-                    upload.getvalue(), name=name or None, file_name=upload.name, actor=actor
-                )
+                result = store.import_model(upload.getvalue(), name=name or None, file_name=upload.name, actor=actor)
         except (store.StoreError, data.DataError) as exc:
             st.error(f"**{upload.name}** was not imported: {exc}")
             return None
