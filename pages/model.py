@@ -6,13 +6,13 @@ import streamlit as st
 
 from fmnist_core import architecture, people, store
 from fmnist_core.activations import channel_mosaic
-from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import conv_layers, first_layer_kernels
-from fmnist_core.inference import confusion_matrix, cross_entropy, per_class_metrics
+from fmnist_core.inference import confusion_matrix, cross_entropy
 from fmnist_core.labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
 from fmnist_core.model import summary_rows, total_params
 from ui.compare import comparable_runs, comparison_rows, loss_warning
-from ui.figures import compare_curves, confusion_figure, epoch_curves, mosaic_figure
+from ui.confusion import confusion_section
+from ui.figures import compare_curves, epoch_curves, mosaic_figure
 from ui.frame import page_frame
 from ui.model_import import import_model_widget
 from ui.network_diagram import architecture_diagram
@@ -23,7 +23,6 @@ from ui.state import (
     active_run_id,
     kept,
     kept_value,
-    link_params,
     model_or_message,
     readable_time,
     run_label,
@@ -127,40 +126,7 @@ if model is not None:
     )
     st.markdown(f"**Total parameters: {total_params(model):,}**")
     if probs is not None:
-        matrix = confusion_matrix(labels, predicted)
-        row = st.container(horizontal=True, gap="large")  # wraps onto two rows in a narrow window
-        cm, metrics = row.container(width=560), row.container(width=380)
-        with cm:
-            event = st.plotly_chart(
-                confusion_figure(matrix, CLASS_NAMES),
-                width="stretch",
-                key=f"confusion_{info.id}",
-                on_select="rerun",
-                selection_mode="points",
-                config={"displayModeBar": False},
-            )
-            st.caption("Click a cell to see its images on Test images.")
-            points = event.selection.points if event else []
-            if points:
-                # Marker k of the clickable trace is cell (k // 10, k % 10); point_index survives any customdata encoding.
-                index = points[0].get("point_index")
-                if isinstance(index, int) and 0 <= index < matrix.size:
-                    actual_class, predicted_class = divmod(index, matrix.shape[1])
-                    st.switch_page(
-                        "pages/test_images.py",
-                        query_params=link_params(actual=actual_class, predicted=predicted_class),
-                    )
-        with metrics:
-            st.markdown("**Per-class metrics**")
-            st.dataframe(
-                per_class_metrics(matrix),
-                hide_index=True,
-                column_config={
-                    "precision": st.column_config.NumberColumn(format="%.3f"),
-                    "recall": st.column_config.NumberColumn(format="%.3f"),
-                    "f1": st.column_config.NumberColumn(format="%.3f"),
-                },
-            )
+        confusion_section(info.id, confusion_matrix(labels, predicted))
     convs = conv_layers(model)
     if convs:
         kernels = first_layer_kernels(model)
