@@ -71,3 +71,31 @@ def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pa
         return home
 
     return get
+
+
+@pytest.fixture(scope="session")
+def shipped_run_cache(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], None]:
+    """A function that links a fresh store's run cache of each shipped run (.runcache/default, ...) to one folder
+    per shipped run shared by the whole session (every xdist process).
+
+    The shipped models never change, and what is kept for them (test-set probabilities, channel maxima,
+    embeddings) depends only on the model file and the test set, so a result one test's page computed is the
+    one every later test's page would compute again: 1.5 CPU-seconds for the default model's probabilities, tens
+    for the improved model's channel maxima. Files are written atomically (run_cache.save), so two processes may
+    race to write one. Only for stores read with the real test set: what is kept is not keyed by the images. Not
+    for a test whose point is that a page computes one of them, nor for the browser tests' servers (one guards
+    a bug that only showed while a real server computed a t-SNE map).
+    """
+    from fmnist_core import run_cache, store
+
+    shared = session_shared_dir(tmp_path_factory, "shipped_run_cache")
+
+    def link(home: Path) -> None:
+        cache = home / run_cache.FOLDER
+        cache.mkdir(parents=True, exist_ok=True)
+        for json_path in sorted(store.ASSETS_DIR.glob("*.json")):
+            target = shared / json_path.stem
+            target.mkdir(exist_ok=True)
+            (cache / json_path.stem).symlink_to(target, target_is_directory=True)
+
+    return link

@@ -16,10 +16,14 @@ from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
 
 @pytest.fixture
-def fmnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty store in tmp_path, the real data set, and Streamlit's process-wide caches cleared."""
+def fmnist_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped_run_cache: Callable[[Path], None]
+) -> Iterator[Path]:
+    """An empty store in tmp_path (its shipped runs' cache shared by the session: tests/conftest.py), the real data
+    set, and Streamlit's process-wide caches cleared."""
     home = tmp_path / "fmnist_home"
     home.mkdir()
+    shipped_run_cache(home)
     monkeypatch.setenv("FMNIST_HOME", str(home))
     monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
     monkeypatch.setenv(warm.IDLE_ENV, "0")  # no warm workers (each imports TensorFlow) unless a test asks for them

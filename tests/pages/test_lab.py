@@ -11,7 +11,7 @@ import base64
 import html
 import json
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +26,7 @@ pytestmark = requires_real_data
 TIMEOUT = 180  # seconds per script run: TensorFlow, a model, and all 10,000 test images on a busy CPU
 
 
-@pytest.fixture
-def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """tmp_path with pages/ linked to the repo's, an empty store, the real data and Streamlit's caches cleared."""
+def _lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "pages").symlink_to(REPO_ROOT / "pages")
     monkeypatch.setenv("FMNIST_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
@@ -37,6 +35,22 @@ def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield tmp_path
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def lab_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped_run_cache: Callable[[Path], None]
+) -> Iterator[Path]:
+    """tmp_path with pages/ linked to the repo's, an empty store (its shipped runs' cache shared by the session:
+    tests/conftest.py), the real data and Streamlit's caches cleared."""
+    shipped_run_cache(tmp_path / "home")
+    yield from _lab_dir(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def fresh_lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """lab_dir with a run cache of its own, for a test whose point is that the page computes something."""
+    yield from _lab_dir(tmp_path, monkeypatch)
 
 
 def script(folder: Path, name: str, body: str) -> AppTest:
@@ -422,9 +436,9 @@ def test_another_layer_starts_at_its_channels_strongest_cell(lab_dir: Path, test
 
 
 @pytest.mark.slow
-def test_embedding_page_draws_the_tsne_map(lab_dir: Path) -> None:
-    """t-SNE of all 10,000 images through the page's cache (13-15 s of CPU here)."""
-    at = script(lab_dir, "app.py", EMBEDDING_APP).run()
+def test_embedding_page_draws_the_tsne_map(fresh_lab_dir: Path) -> None:
+    """t-SNE of all 10,000 images through the page's cache (13-15 s of CPU here), computed by this test."""
+    at = script(fresh_lab_dir, "app.py", EMBEDDING_APP).run()
     at.radio(key="emb_method").set_value("t-SNE").run()
     no_exception(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
