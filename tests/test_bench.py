@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import estimate as bench_estimate
@@ -287,3 +288,15 @@ def test_a_changed_measurement_changes_its_table(tmp_path: Path, monkeypatch: py
         and out.startswith("a\n<!-- table:startup -->\n")
         and out.endswith("<!-- /table:startup -->\nb\n")
     )
+
+
+def test_tsne_agreement_counts_each_points_nearest_neighbours_of_its_class() -> None:
+    from bench.tsne import agreement
+
+    # Two tight clusters far apart: every neighbour of a point is of its class, whatever the chunking.
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 0.1, (30, 2)), rng.normal(50, 0.1, (30, 2))])
+    labels = np.repeat([0, 1], 30)
+    assert agreement(points, labels, k=5, chunk=7) == 1.0
+    # Labels that alternate inside each cluster: about half of the neighbours share a point's class.
+    assert 0.3 < agreement(points, np.arange(60) % 2, k=5, chunk=7) < 0.7
