@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from bench.browser import CHROMIUM, ServerFailed, launch_chromium, start_server, stop_server
+from fmnist_core import settings
 
 from .harness import REPO_ROOT, AppServer  # noqa: F401 - fixtures below use them
 
@@ -66,11 +67,17 @@ def app_server(
 ) -> Iterator[AppServer]:
     """Start `streamlit run <app_script>` on a free port from the repo root; stop it after the module.
 
-    A test module may set APP_ENV = {...} for extra environment variables (e.g. FMNIST_MAX_TRAININGS).
+    A test module may set APP_ENV = {...} for extra environment variables (e.g. FMNIST_MAX_TRAININGS), and
+    WARM_WORKERS = True for the warm workers a server starts when the Train page opens. Without it they are off:
+    each imports TensorFlow and rehearses a training (tests/e2e/test_lab.py measured 185 -> 167 CPU-seconds
+    without them), and only the modules that ask check anything a warm worker does.
     """
     if not app_script.is_file():
         pytest.fail(f"app script {app_script} does not exist")
-    env = {"FMNIST_HOME": str(fmnist_home), **getattr(request.module, "APP_ENV", {})}
+    env = {"FMNIST_HOME": str(fmnist_home)}
+    if not getattr(request.module, "WARM_WORKERS", False):
+        env[settings.WARM_IDLE_SECONDS] = "0"
+    env.update(getattr(request.module, "APP_ENV", {}))
     log_path = tmp_path_factory.mktemp("streamlit_server") / "server.log"
     try:
         process, url, _ = start_server(app_script, env=env, log_path=log_path, timeout=SERVER_START_TIMEOUT_S)

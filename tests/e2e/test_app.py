@@ -17,6 +17,8 @@ from fmnist_core import store
 
 from .harness import REPO_ROOT, AppServer, goto, wait_for_app
 
+# The live training takes a warm worker, as a user's does (tests/e2e/conftest.py: app_server).
+WARM_WORKERS = True
 PAGES = {  # path -> h1; "/" first
     "/": "Fashion-MNIST CNN dashboard",
     "/train": "Train",
