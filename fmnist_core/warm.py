@@ -86,7 +86,7 @@ def rehearse(conn: Connection) -> None:
     keras.backend.clear_session(free_memory=not interrupted)  # with a spec waiting, no full collection first
     if not interrupted:
         # What is left (TensorFlow, Keras, the data) lives as long as the process: a full collection no longer
-        # walks it (one took 0.3 s when it fell inside a training).
+        # walks it, so none falls inside the training with that cost.
         gc.freeze()
 
 

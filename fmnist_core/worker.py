@@ -52,9 +52,8 @@ from fmnist_core.watch import sample_indices
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
 WORKER_NICE = 19  # the lowest: pages stay responsive while a training runs, and idle cores still go to training
-# Measured with two trainings running (docs/deploying.md): a Feature maps Channel change took 454 ms of server
-# time at nice 10, 441-739 ms at nice 19 and 149 ms with SCHED_IDLE, against 140 ms with no training; but SCHED_IDLE
-# trained 12 % slower on an otherwise idle machine (5,900 vs 6,700 images/s), so it is opt-in.
+# SCHED_IDLE keeps pages quicker still while trainings run, but trains slower on an otherwise idle machine, so it is
+# opt-in (the measurements: docs/deploying.md).
 WORKER_SCHEDULING_ENV = settings.WORKER_SCHEDULING  # "nice" (default): nice 19; "idle": SCHED_IDLE as well
 
 

@@ -23,7 +23,7 @@ from fmnist_core.inference import as_model_input, per_model, predict_proba
 
 LEVEL = 1 / 255  # one grey level: the finest change an 8-bit image can carry
 MAX_LEVELS = 76  # 76/255 = 0.298: the largest whole number of grey levels up to 0.3
-PGD_STEPS = 20  # Madry et al. used 7 to 40; 40 doubled the time (1 s under load) and moved few answers
+PGD_STEPS = 20  # Madry et al. used 7 to 40; more cost time and moved few answers (docs/explanations.md)
 WIDTH = 10  # epsilons attacked per round, in one batch: 76 levels in two rounds
 
 
