@@ -10,53 +10,6 @@ import pytest
 
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR, locked, session_shared_dir
 
-# The longest files first. `make test` runs pytest-xdist with --dist loadfile --no-loadscope-reorder: whole files
-# are handed to whichever process is free, in collection order; a long file handed out last keeps one process busy
-# while the other has nothing left (xdist's own reordering, by number of tests, put the one-test idle check near the
-# end). Paths relative to tests/; a file not listed keeps pytest's order after these.
-LONGEST_FIRST = (
-    "test_warm.py",
-    "e2e/test_stumbles.py",
-    "e2e/test_layout.py",
-    "e2e/test_app.py",
-    "e2e/test_lab.py",
-    "pages/test_lab.py",
-    "e2e/test_deep_links.py",
-    "pages/test_page_train.py",
-    "test_training.py",
-    "e2e/test_idle.py",
-    "e2e/test_sessions_and_upload.py",
-    "test_worker.py",
-    "pages/test_train_executors.py",
-    "e2e/test_person.py",
-    "e2e/test_class.py",
-    "e2e/test_explanations.py",
-    "pages/test_page_feature_maps.py",
-    "pages/test_page_model.py",
-    "test_bench.py",
-    "test_visualize.py",
-    "test_custom_networks.py",
-    "pages/test_watch.py",
-    "test_watch.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the files of LONGEST_FIRST first, in that order (a stable sort: each file's own order is kept)."""
-    del config
-    tests = Path(__file__).parent
-    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-
-    def key(item: pytest.Item) -> int:
-        try:
-            relative = item.path.relative_to(tests).as_posix()
-        except ValueError:
-            return len(rank)
-        return rank.get(relative, len(rank))
-
-    items.sort(key=key)
-
-
 # Tiny real trainings that tests only read (the Model page's comparison, a browser test's confusion-cell click):
 # run id -> its TrainConfig. Each is trained once per test session, by whichever xdist process asks first.
 TINY_TRAININGS = {
