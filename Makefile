@@ -16,7 +16,9 @@ CHROMIUM := /usr/bin/chromium
 # pytest-xdist processes for `make test` and `make test-quick`: one per core here (the suite is CPU-bound).
 TEST_WORKERS ?= 2
 # Whole test files go to one process (a browser module shares its server; the Ray tests share one head).
-XDIST := -n $(TEST_WORKERS) --dist loadfile
+# --max-worker-restart=0: a crashed process ends the run at once with the test it died in named, instead of
+# pytest-xdist 3.8's loadfile scheduler replacing it and then waiting forever (pytest-xdist issues 784 and 1378).
+XDIST := -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0
 
 # .streamlit/config.toml says headless (right for servers and tests); a person at a desktop gets a browser tab.
 ifneq ($(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),)
