@@ -9,14 +9,19 @@ by the actor into the job's store path, so FMNIST_HOME must be storage every nod
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ray
-import ray.exceptions
+# Ray reads this when it is imported: with it on, any Ray call made while not connected (a job's last `ray.kill`
+# after the connection closed) quietly starts a new local cluster inside the web server. A call must fail instead.
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+
+import ray  # noqa: E402 (after the line above, on purpose)
+import ray.exceptions  # noqa: E402
 
 from fmnist_core import settings
 from fmnist_core.progress import Cancelled, Event, Started
@@ -122,7 +127,8 @@ class RayActor:
                 self._death = describe_actor_death(exc)
         finally:
             self._alive = False
-            ray.kill(self.actor, no_restart=True)
+            if ray.is_initialized():  # no connection, no actor of ours left to end
+                ray.kill(self.actor, no_restart=True)
 
     def _follow(self) -> Iterator[Event]:
         while True:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,12 +113,21 @@ def test_a_killed_local_worker_shows_how_it_died_and_the_page_trains_again(train
 # --- Ray ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    """A Ray head on 127.0.0.1 with 2 CPUs for this module; `ray start --block` tears it down on SIGTERM."""
+    """A Ray head on 127.0.0.1 with 2 CPUs for this module; `ray start --block` tears it down on SIGTERM.
+
+    Token authentication on, with this module's own token for the head and every client (this process, the CLI's):
+    Ray 2.59+ turns it on for a head by itself when ~/.ray/auth_token exists, and a client then needs the token too.
+    """
     if RAY is None:
         pytest.skip("ray is not installed (pip install -r requirements-ray.txt)")
     port = free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
-    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # keep every Ray port on the loopback address
+    ray_env = {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keep every Ray port on the loopback address
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    }
+    env = dict(os.environ, **ray_env)
     head = subprocess.Popen(
         [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port)]
         + ["--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp],
@@ -125,8 +136,8 @@ def ray_address() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     address = f"127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "FMNIST_RAY_ADDRESS")}
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    saved = {k: os.environ.get(k) for k in (*ray_env, "FMNIST_RAY_ADDRESS")}
+    os.environ.update(ray_env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -164,6 +175,28 @@ def on_ray(ray_address: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("FMNIST_RAY_ADDRESS", ray_address)
     monkeypatch.setenv("FMNIST_RAY_CPUS", "2")  # the whole 2-CPU cluster: a second training must wait
     return ray_address
+
+
+def test_a_ray_call_without_a_connection_fails_instead_of_starting_a_local_cluster(tmp_path: Path) -> None:
+    """A job's last call can come after the connection closed; Ray would otherwise start a cluster in the server."""
+    if RAY is None:
+        pytest.skip("ray is not installed (pip install -r requirements-ray.txt)")
+    code = textwrap.dedent(
+        """
+        import fmnist_core.ray_executor
+        import ray
+        try:
+            ray.wait([], timeout=0)
+            print("returned")
+        except Exception as exc:
+            print(type(exc).__name__)
+        print(ray.is_initialized())
+        """
+    )
+    env = subprocess_env(tmp_path, RAY_ADDRESS="")
+    env.pop("RAY_ENABLE_AUTO_CONNECT", None)
+    out = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["RaySystemError", "False"], out.stdout + out.stderr[-2000:]
 
 
 def test_cli_trains_on_ray(on_ray: str, tmp_path: Path) -> None:
