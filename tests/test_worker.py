@@ -175,6 +175,20 @@ if __name__ == "__main__":  # the spawned worker imports this file as __mp_main_
 """
 
 
+def signal_state(pid: int) -> str:
+    """Each thread's name, state, kernel wait channel and signal masks, for a process that did not react."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        try:
+            status = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+            wchan = (task / "wchan").read_text()
+        except OSError:
+            continue
+        fields = " ".join(f"{k}={status.get(k, '?').strip()}" for k in ("Name", "State", "SigPnd", "ShdPnd", "SigBlk"))
+        lines.append(f"{task.name}: {fields} SigCgt={status.get('SigCgt', '?').strip()} wchan={wchan}")
+    return "\n".join(lines)
+
+
 @requires_real_data
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
 def test_no_worker_outlives_its_server(tmp_path: Path, sig: signal.Signals) -> None:
@@ -190,7 +204,10 @@ def test_no_worker_outlives_its_server(tmp_path: Path, sig: signal.Signals) -> N
         pid = int(parent.stdout.readline())
         assert psutil.Process(pid).ppid() == parent.pid and not gone(pid)
         parent.send_signal(sig)
-        parent.wait(60)  # its exit ends the worker first; slow while the suite's other process trains
+        try:
+            parent.wait(60)  # its exit ends the worker first; slow while the suite's other process trains
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server did not exit within 60 s of {sig.name}:\n{signal_state(parent.pid)}")
         poll(lambda: gone(pid), f"worker {pid} to end after the server got {sig.name}", timeout=5)
     finally:
         parent.kill()
