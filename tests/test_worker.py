@@ -167,7 +167,7 @@ from fmnist_core.training import TrainConfig, TrainingJob
 
 if __name__ == "__main__":  # the spawned worker imports this file as __mp_main__
     # Ctrl-C as in a terminal: a child inherits an ignored SIGINT, and Python then installs no handler of its own
-    # (seen in full runs: by the time this test ran, the pytest process had SIGINT ignored).
+    # (a suite started as a script's background job has SIGINT ignored in every process).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     config = TrainConfig(preset="fast", epochs=3, limit=20_000, evaluate_each_epoch=False)
     job = TrainingJob(config, home=sys.argv[1], data_dir=sys.argv[2], actor=people.LOCAL).start()
