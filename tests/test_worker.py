@@ -187,8 +187,9 @@ def signal_state(pid: int) -> str:
             wchan = (task / "wchan").read_text()
         except OSError:
             continue
-        fields = " ".join(f"{k}={status.get(k, '?').strip()}" for k in ("Name", "State", "SigPnd", "ShdPnd", "SigBlk"))
-        lines.append(f"{task.name}: {fields} SigCgt={status.get('SigCgt', '?').strip()} wchan={wchan}")
+        names = ("Name", "State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+        fields = " ".join(f"{k}={status.get(k, '?').strip()}" for k in names)
+        lines.append(f"{task.name}: {fields} wchan={wchan}")
     return "\n".join(lines)
 
 

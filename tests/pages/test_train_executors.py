@@ -201,7 +201,7 @@ def test_a_ray_call_without_a_connection_fails_instead_of_starting_a_local_clust
 
 def test_cli_trains_on_ray(on_ray: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = subprocess_env(home, FMNIST_RAY_ADDRESS=on_ray, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    env = subprocess_env(home, FMNIST_RAY_ADDRESS=on_ray)  # the Ray settings come from the fixture
     proc = subprocess.run(
         [PYTHON, "-m", "fmnist_core", "train", "--preset", "notebook", "--epochs", "1", "--limit", "600", "--json"]
         + ["--data-dir", str(REAL_DATA_DIR)],
