@@ -186,26 +186,32 @@ def test_images(clock: Clock, url: str, rounds: int) -> None:
         )
         _choose(page, "Actual class", "All")
         _idle(page)
-    # Switch between the tiny run (first time: its first visit) and the shipped model, then open Test images.
-    targets = [RUN_ID, "default"] * rounds
-    for run_id in targets[:rounds]:
-        _open(page, url, "/model")
-        option = re.compile(r"^fast\b") if run_id == RUN_ID else re.compile(r"^default\b")
+    for k in range(rounds):
+        switch_and_open_round(clock, url, k)
 
-        def switch_and_open(option=option) -> None:
-            _pick(page, option)
-            _idle(page)
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Test images").click()
 
-        clock.measure(
-            "switch model, open Test images",
-            switch_and_open,
-            lambda run_id=run_id: (
-                page.wait_for_url(re.compile(rf"/test_images\?.*model={run_id}"), timeout=120_000),
-                page.get_by_text("images match", exact=False).first.wait_for(timeout=120_000),
-            ),
-            prepare=lambda: _open_list(page, "Model", within=page.get_by_test_id("stSidebar")),
-        )
+def switch_and_open_round(clock: Clock, url: str, k: int) -> None:
+    """Round k: on the Model page of one model, pick the other (the tiny run for even k, the first time its first
+    visit; the shipped model for odd k), then open Test images from the navigation."""
+    page = clock.page
+    run_id, other = (RUN_ID, "default") if k % 2 == 0 else ("default", RUN_ID)
+    _open(page, url, f"/model?model={other}")
+    option = re.compile(r"^fast\b") if run_id == RUN_ID else re.compile(r"^default\b")
+
+    def switch_and_open() -> None:
+        _pick(page, option)
+        _idle(page)
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Test images").click()
+
+    clock.measure(
+        "switch model, open Test images",
+        switch_and_open,
+        lambda: (
+            page.wait_for_url(re.compile(rf"/test_images\?.*model={run_id}"), timeout=120_000),
+            page.get_by_text("images match", exact=False).first.wait_for(timeout=120_000),
+        ),
+        prepare=lambda: _open_list(page, "Model", within=page.get_by_test_id("stSidebar")),
+    )
 
 
 def feature_maps(clock: Clock, url: str, rounds: int) -> None:
@@ -274,14 +280,8 @@ def model_page(clock: Clock, url: str, rounds: int) -> None:
 def embedding(clock: Clock, url: str, rounds: int) -> None:
     """Opening the map (PCA) from the navigation, a lasso selection, then t-SNE: its first visit, and again."""
     page = clock.page
-    nav = page.get_by_test_id("stSidebarNav")
     for _ in range(rounds):
-        _open(page, url, "/?method=PCA")
-        clock.measure(
-            "PCA",
-            lambda: nav.get_by_role("link", name="Embedding").click(),
-            _visible(page.locator(".gtitle", has_text="PCA of ")),
-        )
+        pca_round(clock, url)
     chart = page.get_by_test_id("stPlotlyChart").first
     for k in range(rounds):
 
@@ -315,6 +315,17 @@ def embedding(clock: Clock, url: str, rounds: int) -> None:
         "t-SNE (again)",
         lambda: radio.get_by_text("t-SNE", exact=True).click(),
         _visible(page.locator(".gtitle", has_text="t-SNE of ")),
+    )
+
+
+def pca_round(clock: Clock, url: str) -> None:
+    """From Home, open Embedding from the navigation: the 10,000-point map's first draw on that page."""
+    page = clock.page
+    _open(page, url, "/?method=PCA")
+    clock.measure(
+        "PCA",
+        lambda: page.get_by_test_id("stSidebarNav").get_by_role("link", name="Embedding").click(),
+        _visible(page.locator(".gtitle", has_text="PCA of ")),
     )
 
 

@@ -1,11 +1,13 @@
-"""Feature-maps clicks on this checkout and on an earlier commit, side by side in one run.
+"""Clicks on this checkout and on an earlier commit, side by side in one run.
 
-Usage: python -m bench.clicks_ab --before REV [--rounds 7] [--out bench/results/clicks-ab.json]
+Usage: python -m bench.clicks_ab --before REV [--part feature-maps|test-images|embedding] [--rounds 7]
+       [--out bench/results/clicks-ab.json]
 
 Absolute times on these shared VMs drift by tens of percent within an hour, so a change to the clicks is judged
 here: both servers (this tree, and REV checked out as a temporary git worktree) serve the same store with one
-tiny run; one Chromium alternates between them, round by round, a Channel change and the exemplars' class filter
-on Feature maps, each timed from the input event until the change is on screen and the script run has finished.
+tiny run; one Chromium alternates between them, round by round, each timed from the input event until the change
+is on screen and the script run has finished. The parts: a Channel change and the exemplars' class filter on
+Feature maps; switching the model then opening Test images; opening Embedding (PCA), as bench.clicks does them.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import time
 from pathlib import Path
 
 from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
-from bench.clicks import _open, _open_list, _pick, train_tiny_run
+from bench.clicks import Clock, _open, _open_list, _pick, pca_round, switch_and_open_round, train_tiny_run
 from bench.limits import where_and_when
 
+PARTS = ("feature-maps", "test-images", "embedding")
 CLASSES = ["Sneaker", "Bag", "Coat", "Trouser", "Dress", "Shirt", "Sandal", "Pullover"]
 
 
@@ -34,8 +37,26 @@ def _timed(page, act, shown) -> float:  # noqa: ANN001
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def measure(before: str, rounds: int) -> dict:
-    """Both trees' Channel-change and class-filter times (ms), interleaved; see the module docstring."""
+def _feature_maps_round(page, r: int) -> dict[str, float]:  # noqa: ANN001 - a Playwright Page
+    """Round r on Feature maps (opened at conv2d_1, channel 0): the next channel, then the exemplars' class filter."""
+    page.get_by_role("slider").focus()
+    title = page.locator(".gtitle", has_text=f"conv2d_1 · channel {r + 1} ·").first
+    out = {
+        "Channel change": _timed(
+            page, lambda: page.keyboard.press("ArrowRight"), lambda: title.wait_for(timeout=60_000)
+        )
+    }
+    page.wait_for_timeout(500)
+    _open_list(page, "Class")
+    chosen = CLASSES[r % len(CLASSES)]
+    caption = page.get_by_text(f"(only {chosen})", exact=False).first
+    out["exemplars' class filter"] = _timed(page, lambda: _pick(page, chosen), lambda: caption.wait_for(timeout=60_000))
+    page.wait_for_timeout(500)
+    return out
+
+
+def measure(before: str, rounds: int, part: str = "feature-maps") -> dict:
+    """Both trees' times (ms) for one part's clicks, interleaved; see the module docstring."""
     from playwright.sync_api import sync_playwright
 
     home = tempfile.mkdtemp(prefix="fmnist-clicks-ab-")
@@ -48,49 +69,44 @@ def measure(before: str, rounds: int) -> dict:
         train_tiny_run(home)
         for name, tree in trees.items():
             servers[name] = start_server(tree / "app.py", env={"FMNIST_HOME": home}, root=tree)[:2]
-        times = {name: {"Channel change": [], "exemplars' class filter": []} for name in trees}
+        times: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
-            pages = {}
-            for name, (_, url) in servers.items():
-                pages[name] = browser.new_page(viewport={"width": 1400, "height": 900})
-                _open(pages[name], url, "/feature_maps?image=0&layer=conv2d_1&channel=0")
+            pages = {name: browser.new_page(viewport={"width": 1400, "height": 900}) for name in servers}
+            clocks = {name: Clock(page, Path(home) / "no-timings") for name, page in pages.items()}
+            if part == "feature-maps":
+                for name, (_, url) in servers.items():
+                    _open(pages[name], url, "/feature_maps?image=0&layer=conv2d_1&channel=0")
             for r in range(rounds):
-                for name, page in pages.items():
-                    page.bring_to_front()
-                    page.get_by_role("slider").focus()
-                    title = page.locator(".gtitle", has_text=f"conv2d_1 · channel {r + 1} ·").first
-                    times[name]["Channel change"].append(
-                        _timed(
-                            page,
-                            lambda p=page: p.keyboard.press("ArrowRight"),
-                            lambda t=title: t.wait_for(timeout=60_000),
-                        )
-                    )
-                    page.wait_for_timeout(500)
-                    _open_list(page, "Class")
-                    chosen = CLASSES[r % len(CLASSES)]
-                    caption = page.get_by_text(f"(only {chosen})", exact=False).first
-                    times[name]["exemplars' class filter"].append(
-                        _timed(page, lambda p=page, c=chosen: _pick(p, c), lambda t=caption: t.wait_for(timeout=60_000))
-                    )
-                    page.wait_for_timeout(500)
+                for name, (_, url) in servers.items():
+                    pages[name].bring_to_front()
+                    if part == "feature-maps":
+                        for click, ms in _feature_maps_round(pages[name], r).items():
+                            times[name].setdefault(click, []).append(ms)
+                    elif part == "test-images":
+                        switch_and_open_round(clocks[name], url, r)
+                    else:
+                        pca_round(clocks[name], url)
+            for name, clock in clocks.items():
+                for click, entry in clock.results.items():
+                    times[name][click] = entry["browser_ms"]
             browser.close()
     finally:
         for process, _ in servers.values():
             stop_server(process)
         subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
     medians = {name: {k: statistics.median(v) for k, v in by.items()} for name, by in times.items()}
-    return {"before": before, "rounds": rounds, "ms": times, "median_ms": medians}
+    return {"before": before, "part": part, "rounds": rounds, "ms": times, "median_ms": medians}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
+    parser.add_argument("--part", choices=PARTS, default="feature-maps")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "clicks-ab.json"))
     args = parser.parse_args()
-    report = {**where_and_when(), **measure(args.before, args.rounds)}
+    report = {**where_and_when(), **measure(args.before, args.rounds, args.part)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     for name, medians in report["median_ms"].items():
