@@ -10,6 +10,8 @@ AppTest notes (streamlit 1.67):
 from __future__ import annotations
 
 import base64
+import html
+import io
 import json
 import time
 from collections.abc import Callable
@@ -104,6 +106,29 @@ def plotly_titles(at: AppTest) -> list[str]:
         title_ = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
         titles.append(title_.get("text", "") if isinstance(title_, dict) else str(title_))
     return titles
+
+
+def map_figures(at: AppTest) -> list[tuple[str, str]]:
+    """The why panel's maps (HTML figures, ui.explain_figures.attribution_html) in page order: each one's title (its
+    lines joined by <br>) and HTML."""
+    found = []
+    for element in at.get("html"):
+        body = element.proto.body
+        if 'class="fm-map"' in body:
+            title_ = body.split("<figcaption", 1)[1].split(">", 1)[1].split("</figcaption>", 1)[0]
+            found.append((html.unescape(title_), body))
+    return found
+
+
+def map_picture(at: AppTest, title_part: str) -> np.ndarray:
+    """The pixels of the first map whose title contains `title_part`, decoded from its PNG data URI."""
+    from PIL import Image
+
+    for title_, body in map_figures(at):
+        if title_part in title_:
+            uri = body.split('src="data:image/png;base64,', 1)[1].split('"', 1)[0]
+            return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri))))
+    raise AssertionError(f"no map titled like {title_part!r}; titles: {[t for t, _ in map_figures(at)]}")
 
 
 def button(at: AppTest, label: str):

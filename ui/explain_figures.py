@@ -1,5 +1,6 @@
-"""Figure builders for the explanation panel (arrays in, Figure out): signed attribution overlays, the agreement
-matrix, the randomisation grid and curves, and the smallest flip. Nothing here knows Streamlit or Keras."""
+"""Figure builders for the explanation panel (arrays in, a Figure or HTML out): the attribution maps as pictures,
+the agreement matrix, the randomisation grid and curves, and the smallest flip. Nothing here knows Streamlit or
+Keras."""
 
 from __future__ import annotations
 
@@ -18,16 +19,27 @@ from ui.figures import (
     IMAGE_AXIS,
     OVERLAY_PX,
     _square,
+    paint,
+    png_data_uri,
 )
 
-# Blue for negative, red for positive, transparent at zero so the garment shows through where nothing is claimed.
-SIGNED_SCALE = [
-    [0.0, "rgba(33,102,172,0.95)"],
-    [0.25, "rgba(103,169,207,0.75)"],
-    [0.5, "rgba(255,255,255,0)"],
-    [0.75, "rgba(239,138,98,0.75)"],
-    [1.0, "rgba(178,24,43,0.95)"],
+# Blue for negative, red for positive, clear at zero so the garment shows through where nothing is claimed; as
+# (position, (r, g, b, alpha)).
+SIGNED_RGBA = [
+    (0.0, (33, 102, 172, 0.95)),
+    (0.25, (103, 169, 207, 0.75)),
+    (0.5, (255, 255, 255, 0.0)),
+    (0.75, (239, 138, 98, 0.75)),
+    (1.0, (178, 24, 43, 0.95)),
 ]
+# Plotly's "Hot" at 0.55 opacity over the whole image (the look of the overlay charts these pictures replaced).
+HOT_RGBA = [
+    (0.0, (0, 0, 0, 0.55)),
+    (0.3, (230, 0, 0, 0.55)),
+    (0.6, (255, 210, 0, 0.55)),
+    (1.0, (255, 255, 255, 0.55)),
+]
+MAP_PX = OVERLAY_PX - 20  # an attribution picture on screen: 28 input pixels of 10 px
 DIVERGING = "RdBu_r"  # an opaque blue-white-red, for matrices and the change an attack made
 METHOD_COLOURS = {
     "gradcam": "#e8590c",
@@ -37,33 +49,53 @@ METHOD_COLOURS = {
 }
 
 
-def signed_overlay_figure(
-    image: np.ndarray, values: np.ndarray, title: str, unit: str, width: int = OVERLAY_PX
-) -> go.Figure:
-    """A signed map over the grayscale image: red raises the class's probability, blue lowers it, zero is clear.
+def attribution_picture(image: np.ndarray, values: np.ndarray, signed: bool) -> tuple[np.ndarray, float]:
+    """The map laid over the grayscale image, one RGB pixel per input pixel (the browser scales it up, sharp), and
+    the top of its colour scale.
 
-    The scale is symmetric around zero (+-the largest |value|) so the sign reads at a glance; drawn `width` px
-    wide like overlay_figure, with its colour bar underneath.
+    Unsigned maps (Grad-CAM, saliency) are 0..1 in plotly's "Hot"; signed ones (integrated gradients, occlusion)
+    red where the class's probability rises and blue where it falls, the scale symmetric (+-the largest |value|)
+    so the sign reads at a glance. The image is stretched to its own range, as a heatmap of it would be.
     """
+    values = np.nan_to_num(np.asarray(values, dtype=float))
+    pixels = np.asarray(image, dtype=float).reshape(values.shape)
+    low, high = float(pixels.min()), float(pixels.max())
+    gray = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
+    if not signed:
+        return paint(gray, np.clip(values, 0.0, 1.0), HOT_RGBA), 1.0
     top = float(np.abs(values).max()) or 1.0
-    fig = go.Figure(
-        [
-            go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
-            go.Heatmap(
-                z=values,
-                colorscale=SIGNED_SCALE,
-                zmin=-top,
-                zmax=top,
-                showscale=True,
-                colorbar=dict(COLOURBAR_BELOW, title=dict(text=unit, side="bottom"), tickformat=".2g", nticks=5),
-                hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra></extra>",
-            ),
-        ]
+    return paint(gray, 0.5 + values / (2 * top), SIGNED_RGBA), top
+
+
+def attribution_html(
+    picture: np.ndarray, title: Sequence[str], alt: str, signed: bool, top: float, unit: str, width: int = MAP_PX
+) -> str:
+    """One method's map as an HTML figure: the title's lines, the picture `width` px square with sharp pixels, and
+    its colour bar underneath with the scale's ends and middle written in.
+
+    HTML, not a plotly chart: the why panel shows four of these whenever an image or model changes, and four charts
+    cost the browser about half a second to build (docs/performance.md); hovering no longer gives a pixel's value,
+    the bar's ends give the scale.
+    """
+    import html
+
+    stops = SIGNED_RGBA if signed else HOT_RGBA
+    gradient = ", ".join(f"rgba({r},{g},{b},{a}) {100 * position:g}%" for position, (r, g, b, a) in stops)
+    ticks = [f"−{top:.2g}", "0", f"+{top:.2g}"] if signed else ["0", "0.5", "1"]
+    small = "font-size:12px;opacity:.75;font-variant-numeric:tabular-nums"
+    return (
+        f'<figure class="fm-map" style="margin:0;width:{width}px">'
+        '<figcaption style="font-weight:600;line-height:1.35;margin-bottom:6px">'
+        + "<br>".join(html.escape(line) for line in title)
+        + "</figcaption>"
+        f'<img src="{png_data_uri(picture)}" alt="{html.escape(alt)}" width="{width}" height="{width}" '
+        'style="display:block;image-rendering:pixelated">'
+        f'<div class="fm-map-bar" style="height:10px;margin-top:8px;background:linear-gradient(to right, {gradient});'
+        'border:1px solid rgba(128,128,128,.4)"></div>'
+        f'<div style="display:flex;justify-content:space-between;{small}">'
+        + "".join(f"<span>{tick}</span>" for tick in ticks)
+        + f'</div><div style="text-align:center;{small}">{html.escape(unit)}</div></figure>'
     )
-    fig.update_layout(title=title)
-    side = width - 2 * _MARGIN
-    bottom = BAR_BELOW + _BAR_TITLE
-    return _square(fig, side + _TWO_LINE_TITLE + bottom, top=_TWO_LINE_TITLE, bottom=bottom)
 
 
 def agreement_figure(matrix: np.ndarray, names: Sequence[str], height: int = 320) -> go.Figure:

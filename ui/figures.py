@@ -251,32 +251,18 @@ def compare_curves(runs: dict[str, Sequence[EpochRow]], metric: str, title: str)
     return fig
 
 
-def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str, width: int = OVERLAY_PX) -> go.Figure:
-    """A heat map (0..1) laid semi-transparently over the grayscale input image, its colour bar underneath.
+def paint(gray: np.ndarray, level: np.ndarray, stops: Sequence[tuple[float, Sequence[float]]]) -> np.ndarray:
+    """Colour `level` (0..1, one value per pixel) through `stops` of (position, (r, g, b, alpha)) and lay it over
+    `gray` (0..255, same shape): RGB uint8 pixels.
 
-    Meant to be drawn `width` px wide (st.plotly_chart(width=...)): the plot area is square, so the image fills the
-    chart's width and the bar is as long as the image (a vertical bar beside a narrow image dwarfed it), and the
-    top margin holds a two-line title clear of the image.
+    Pictures, not charts, where a page shows many maps at once (the exemplars, the why panel): each plotly chart
+    costs the browser tens to hundreds of milliseconds to build (docs/performance.md), a picture next to nothing.
     """
-    side = width - 2 * _MARGIN
-    fig = go.Figure(
-        [
-            go.Heatmap(z=image, colorscale=GRAY_SCALE, showscale=False, hoverinfo="skip"),
-            go.Heatmap(
-                z=heat,
-                colorscale="Hot",
-                opacity=0.55,
-                zmin=0,
-                zmax=1,
-                showscale=True,
-                colorbar=dict(COLOURBAR_BELOW, title=dict(text="relevance", side="bottom"), tickvals=[0, 0.5, 1]),
-                hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
-            ),
-        ]
-    )
-    fig.update_layout(title=title)
-    bottom = BAR_BELOW + _BAR_TITLE
-    return _square(fig, side + _TWO_LINE_TITLE + bottom, top=_TWO_LINE_TITLE, bottom=bottom)
+    positions = np.array([position for position, _ in stops], dtype=float)
+    rgba = np.array([colour for _, colour in stops], dtype=float)
+    colour = np.stack([np.interp(level, positions, rgba[:, c]) for c in range(4)], axis=-1)
+    alpha = colour[..., 3:]
+    return np.rint(np.asarray(gray, dtype=float)[..., None] * (1 - alpha) + colour[..., :3] * alpha).astype(np.uint8)
 
 
 RIGHT_COLOUR = (47, 158, 68)  # green: predicted class is the actual one
@@ -285,7 +271,7 @@ SELECTED_COLOUR = (76, 110, 245)  # the primary colour: the image shown in detai
 
 
 def png_data_uri(rgba: np.ndarray) -> str:
-    """An (H, W, 4) uint8 array as a data: URI of a PNG, for plotly's Image(source=...)."""
+    """An (H, W, 3 or 4) uint8 array as a data: URI of a PNG, for plotly's Image(source=...) or an HTML <img>."""
     import base64
     import io
 

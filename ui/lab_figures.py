@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, fast_figure, square_layout
+from ui.figures import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, fast_figure, paint, square_layout
 
 MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
@@ -75,12 +75,7 @@ def exemplar_image(image: np.ndarray, channel_map: np.ndarray, grid: tuple[float
         inside, channel_map[rows.clip(0, channel_map.shape[0] - 1), cols.clip(0, channel_map.shape[1] - 1)], 0
     )
     level = np.clip(values / (top if top > 0 else 1.0), 0.0, 1.0)  # what excites is the positive part
-    stops = np.array([stop for stop, _ in OVERLAY_RGBA])
-    rgba = np.array([colour for _, colour in OVERLAY_RGBA], dtype=float)
-    colour = np.stack([np.interp(level, stops, rgba[:, c]) for c in range(4)], axis=-1)
-    pixels = np.kron(image.astype(float), np.ones((EXEMPLAR_SCALE, EXEMPLAR_SCALE)))[:, :, None]
-    alpha = colour[:, :, 3:]
-    return np.rint(pixels * (1 - alpha) + colour[:, :, :3] * alpha).astype(np.uint8)
+    return paint(np.kron(image.astype(float), np.ones((EXEMPLAR_SCALE, EXEMPLAR_SCALE))), level, OVERLAY_RGBA)
 
 
 def cell_picker_figure(

@@ -14,14 +14,15 @@ from fmnist_core.data import CLASS_NAMES
 from fmnist_core.explain import DEFAULT_PATCH, DEFAULT_STRIDE, MAX_LEVELS, METHODS, PATCH_RANGE
 from ui.explain_figures import (
     agreement_figure,
+    attribution_html,
+    attribution_picture,
     before_after_figure,
     change_figure,
     randomisation_curve_figure,
     randomisation_grid_figure,
-    signed_overlay_figure,
     small_image_figure,
 )
-from ui.figures import OVERLAY_PX, overlay_figure
+from ui.figures import OVERLAY_PX
 
 FLIP_PX = 240  # each of the three flip images
 ANY_CLASS = -1
@@ -48,10 +49,10 @@ def _attributions(
     return attribute_all(cached_model(run_id, created), image, class_index, patch=patch, stride=stride)
 
 
-def _title(method: str, cls: int, predicted: int) -> str:
+def _title(method: str, cls: int, predicted: int) -> list[str]:
     # Two-line titles: the panel can be narrow, and the class and whether it is the prediction must stay readable.
     which = "(the prediction)" if cls == predicted else "(not the prediction)"
-    return f"{METHODS[method].title} · {CLASS_NAMES[cls]}<br>{which}"
+    return [f"{METHODS[method].title} · {CLASS_NAMES[cls]}", which]
 
 
 def _measures(method: str, result: Any) -> str:
@@ -113,13 +114,11 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
     row = st.container(horizontal=True, gap="medium")
     for method, result in results.items():
         cell = row.container(width=OVERLAY_PX)
-        title = _title(method, cls, predicted)
-        if METHODS[method].signed:
-            unit = "share of p" if method == "integrated-gradients" else "drop in p"
-            figure = signed_overlay_figure(image, result.map, title, unit)
-        else:
-            figure = overlay_figure(image, result.map, title)
-        cell.plotly_chart(figure, width=OVERLAY_PX, key=f"{key}_{method}")
+        signed = METHODS[method].signed
+        unit = ("share of p" if method == "integrated-gradients" else "drop in p") if signed else "relevance"
+        picture, top = attribution_picture(image, result.map, signed)
+        alt = f"{METHODS[method].title} map for {CLASS_NAMES[cls]} over the image"
+        cell.html(attribution_html(picture, _title(method, cls, predicted), alt, signed, top, unit))
         cell.caption(_measures(method, result))
         if method == "gradcam":
             share = heat_on_object(image, result.map)

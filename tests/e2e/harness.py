@@ -75,6 +75,11 @@ def chart_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
     return page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text=title))
 
 
+def map_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
+    """The why panel's attribution map (an HTML figure: title, picture, colour bar) whose title matches."""
+    return page.locator("figure.fm-map").filter(has=page.locator("figcaption", has_text=title))
+
+
 def choose(page: Page, label: str, option: str | re.Pattern[str], server: AppServer | None = None) -> None:
     """Pick an option in a select box, as a person does: open it, click the option."""
     box = page.get_by_role("combobox", name=label).first

@@ -49,17 +49,19 @@ PAGES = {
 FEATURE_MAPS = "/feature_maps?image=0&layer=conv2d&channel=1"
 trained_runs: list[str] = []  # the run the custom-network test trained: a weak model, so many points are wrong
 
-# Page pixels of a plotly chart's parts: the first heatmap image, the colour bar's strip, the title.
-CHART_PARTS = """(el) => {
+# Page pixels of an attribution map's parts (ui.explain_figures.attribution_html): the picture, its colour bar and
+# its title, and whether the picture's pixels are drawn sharp.
+MAP_PARTS = """(el) => {
   const box = (node) => {
-    if (!node) return null;
     const r = node.getBoundingClientRect();
     return {x: r.left, y: r.top, w: r.width, h: r.height};
   };
+  const img = el.querySelector('img');
   return {
-    image: box(el.querySelector('.hm image')),
-    bar: box(el.querySelector('.colorbar .cbfills')),
-    title: box(el.querySelector('.gtitle')),
+    image: box(img),
+    bar: box(el.querySelector('.fm-map-bar')),
+    title: box(el.querySelector('figcaption')),
+    sharp: getComputedStyle(img).imageRendering === 'pixelated' && img.complete && img.naturalWidth === 28,
   };
 }"""
 # The y-axis tick labels of a plotly chart.
@@ -179,16 +181,18 @@ def test_custom_editor_reads_whole_and_keeps_its_spec_after_training(
 
 # --- item 8: explanations that read -------------------------------------------------------------------------
 def assert_explanations_read(page: Page, where: Locator, width: int) -> None:
-    """Grad-CAM and saliency: images of at least 200 px, colour bars no longer than the image, titles clear."""
+    """Grad-CAM and saliency: images of at least 200 px drawn sharp, colour bars no longer than the image, titles
+    clear."""
     for method in ("Grad-CAM", "Saliency"):
-        chart = where.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text=method))
-        expect(chart).to_have_count(1)
-        chart.scroll_into_view_if_needed()
-        parts = chart.evaluate(CHART_PARTS)
+        figure = where.locator("figure.fm-map").filter(has=page.locator("figcaption", has_text=method))
+        expect(figure).to_have_count(1)
+        figure.scroll_into_view_if_needed()
+        parts = figure.evaluate(MAP_PARTS)
         image, bar, title = parts["image"], parts["bar"], parts["title"]
         assert image["w"] >= 200, f"{method} at {width} px: the image is {image['w']:.0f} px wide"
-        if bar is not None:  # the bar was 230 px beside a 90 px image
-            assert max(bar["w"], bar["h"]) <= 1.1 * max(image["w"], image["h"]), (method, width, image, bar)
+        assert parts["sharp"], f"{method} at {width} px: the 28x28 picture is not drawn with sharp pixels"
+        assert max(bar["w"], bar["h"]) <= 1.1 * max(image["w"], image["h"]), (method, width, image, bar)
+        assert bar["y"] >= image["y"] + image["h"], f"{method} at {width} px: the colour bar overlaps the image"
         assert title["y"] + title["h"] <= image["y"] + 1, f"{method} at {width} px: the image covers its title"
 
 

@@ -16,11 +16,11 @@ from fmnist_core.data import CLASS_NAMES, load_test_set
 
 from .harness import (
     AppServer,
-    chart_titled,
     choose,
     click_plotly_point,
     go_by_nav,
     goto,
+    map_titled,
     overflows,
     png_of,
     wait_for_app,
@@ -46,14 +46,14 @@ def test_the_why_panel_explains_the_image_on_screen(app_server: AppServer, app_p
     goto(page, app_server, "/test_images?image=0")
     expect(explain_box(page).first).to_have_value(f"{CLASS_NAMES[predicted[0]]} (predicted)")
     choose(page, "Explain class", "Coat", server=app_server)
-    expect(chart_titled(page, re.compile(r"Grad-CAM · Coat\s*\(not the prediction\)"))).to_be_visible()
+    expect(map_titled(page, re.compile(r"Grad-CAM · Coat\s*\(not the prediction\)"))).to_be_visible()
 
     grid = page.get_by_test_id("stPlotlyChart").first
     click_plotly_point(page, grid, 1, 1, server=app_server)  # the tile of test image 1
     expect(page.get_by_role("heading", name="Test image #1")).to_be_visible()
     own = CLASS_NAMES[predicted[1]]
     expect(explain_box(page).first).to_have_value(f"{own} (predicted)")
-    expect(chart_titled(page, re.compile(rf"Grad-CAM · {re.escape(own)}\s*\(the prediction\)"))).to_be_visible()
+    expect(map_titled(page, re.compile(rf"Grad-CAM · {re.escape(own)}\s*\(the prediction\)"))).to_be_visible()
     expect(
         page.get_by_text(re.compile(r"Grad-CAM: where the channels of `?\w+`? \(the last conv block\)"))
     ).to_be_visible()

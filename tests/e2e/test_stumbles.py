@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from fmnist_core import people, store
 from fmnist_core.data import CLASS_NAMES, load_test_set
 
-from .harness import AppServer, chart_titled, choose, click_plotly_point, goto, wait_for_app
+from .harness import AppServer, chart_titled, choose, click_plotly_point, goto, map_titled, wait_for_app
 
 RUN_ID = "tiny-fast"
 PAGES = ["/", "/train", "/test_images?image=3", "/feature_maps?image=0", "/model", "/embedding"]
@@ -134,7 +134,7 @@ def test_every_page_works_for_every_imported_shape(app_server: AppServer, app_pa
         expect(page.get_by_text("has no conv layer", exact=False).first).to_be_visible()
         goto(page, app_server, f"/test_images?image=0&model={run_id}")
         expect(page.get_by_text("Grad-CAM needs a conv layer", exact=False).first).to_be_visible()
-        expect(chart_titled(page, re.compile("Saliency"))).to_be_visible()
+        expect(map_titled(page, re.compile("Saliency"))).to_be_visible()
 
 
 def test_the_result_card_and_the_epoch_table_give_one_figure(

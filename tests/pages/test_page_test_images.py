@@ -120,9 +120,10 @@ def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
 
 
 def _titles(at) -> list[str]:
-    from page_helpers import plotly_titles
+    """Every chart's and every attribution map's title."""
+    from page_helpers import map_figures, plotly_titles
 
-    return plotly_titles(at)
+    return plotly_titles(at) + [title for title, _ in map_figures(at)]
 
 
 # --- issue 23: explanations a learner can test --------------------------------------------------------------------
@@ -140,7 +141,8 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
     import re
 
     from fmnist_core import explain
-    from page_helpers import plotly_array, plotly_figure
+    from page_helpers import map_figures, map_picture, plotly_array, plotly_figure
+    from ui.explain_figures import attribution_picture
 
     image = data.load_test_set(data.DEBIAN_DIR).images[0]
     at = open_page(make_app, "test_images", {"image": "0"})
@@ -163,8 +165,16 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
     patch = [s for s in at.slider if s.label == "Occlusion patch (px)"][0]
     patch.set_value(4)
     rerun(at)
-    shown = plotly_array(plotly_figure(at, "Occlusion · Ankle boot")["data"][1]["z"])
-    np.testing.assert_allclose(shown, explain.occlusion(shipped_model, image, 9, patch=4, stride=2).map, atol=1e-6)
+    # The picture shown is the 4-px occlusion map's (to the rounding of a colour level), and its bar says its scale.
+    occluded = explain.occlusion(shipped_model, image, 9, patch=4, stride=2).map
+    want, top = attribution_picture(image, occluded, signed=True)
+    shown = map_picture(at, "Occlusion · Ankle boot")
+    assert shown.shape == want.shape == (28, 28, 3)
+    assert np.abs(shown.astype(int) - want.astype(int)).max() <= 1
+    six, _ = attribution_picture(image, explain.occlusion(shipped_model, image, 9, patch=6, stride=2).map, True)
+    assert np.abs(six.astype(int) - want.astype(int)).max() > 10  # the check above tells the two patches apart
+    figure = next(body for t, body in map_figures(at) if t.startswith("Occlusion · Ankle boot"))
+    assert f"<span>+{top:.2g}</span>" in figure and "drop in p" in figure
 
     [s for s in at.slider if s.label == "Occlusion stride (px)"][0].set_value(4)
     rerun(at)
@@ -251,3 +261,27 @@ def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmni
     said = [m for m in texts(at.markdown) if m.startswith("Every pixel moved by at most")]
     warned = [w for w in texts(at.warning) if w.startswith("No change up to")]
     assert said or warned
+
+
+def test_an_attribution_picture_colours_by_sign_over_the_image() -> None:
+    """Signed: red where the map is positive, blue where negative, the image untouched at zero, the scale +-max|v|.
+    Unsigned (0..1): plotly's Hot at 0.55 over the image, as the overlay charts drew it."""
+    from ui.explain_figures import attribution_html, attribution_picture
+
+    image = np.full((28, 28), 100, dtype=np.uint8)
+    image[0, 0] = 0  # the image is stretched to its own range: 100 of 0..100 becomes white
+    values = np.zeros((28, 28))
+    values[5, 5], values[6, 6] = 0.2, -0.1
+    rgb, top = attribution_picture(image, values, signed=True)
+    assert rgb.shape == (28, 28, 3) and rgb.dtype == np.uint8 and top == pytest.approx(0.2)
+    assert tuple(rgb[10, 10]) == (255, 255, 255) and tuple(rgb[0, 0]) == (0, 0, 0)  # zero: the image itself
+    red, blue = rgb[5, 5].astype(int), rgb[6, 6].astype(int)
+    assert red[0] > red[2] + 100 and blue[2] > blue[0] + 50  # the full +top is deep red; -top/2 is pale blue
+    hot, one = attribution_picture(image, np.full((28, 28), 2.0), signed=False)
+    assert one == 1.0 and tuple(hot[10, 10]) == (255, 255, 255)  # clipped to 1: white over white
+    cold, _ = attribution_picture(image, np.zeros((28, 28)), signed=False)
+    assert tuple(cold[10, 10]) == (115, 115, 115)  # 0.45 of white under 0.55 of black
+
+    page = attribution_html(rgb, ["Occlusion · <Bag>", "(the prediction)"], 'map "x"', True, top, "drop in p")
+    assert "Occlusion · &lt;Bag&gt;<br>(the prediction)" in page and 'alt="map &quot;x&quot;"' in page
+    assert "image-rendering:pixelated" in page and "<span>−0.2</span>" in page and "<span>+0.2</span>" in page
