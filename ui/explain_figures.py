@@ -73,9 +73,9 @@ def attribution_html(
     """One method's map as an HTML figure: the title's lines, the picture `width` px square with sharp pixels, and
     its colour bar underneath with the scale's ends and middle written in.
 
-    HTML, not a plotly chart: the why panel shows four of these whenever an image or model changes, and four charts
-    cost the browser about half a second to build (docs/performance.md); hovering no longer gives a pixel's value,
-    the bar's ends give the scale.
+    HTML, not a plotly chart: the why panel shows four of these whenever an image or model changes, and as four
+    charts they made that redraw about 0.16 s slower in the browser (docs/performance.md); hovering no longer gives
+    a pixel's value, the bar's ends give the scale.
     """
     import html
 
