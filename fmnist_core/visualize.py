@@ -163,25 +163,26 @@ def _redirected_scores(model: Any, x: Any, layer: str | None) -> Any:
     raise ValueError(f"layer {layer!r} not found")
 
 
-def _step_function(model: Any, target: Target, reg: Regularisation, redirect: bool) -> Any:
-    """One compiled ascent step: (image, shift) -> (gradient of objective - tv, objective)."""
-    scores = scores_function(model, target.layer)  # outside build: per_model's lock is not re-entrant
+def _step_function(model: Any, layer: str | None, reg: Regularisation, redirect: bool) -> Any:
+    """One compiled ascent step for any channel of `layer`: (image, shift, channel) -> (gradient of objective - tv,
+    objective). The channel is a tensor argument, so choosing another channel needs no new trace."""
+    scores = scores_function(model, layer)  # outside build: per_model's lock is not re-entrant
 
     def build() -> Any:
         import tensorflow as tf
 
-        def step(x: Any, shift: Any) -> Any:
+        def step(x: Any, shift: Any, channel: Any) -> Any:
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 moved = tf.roll(x, shift, axis=(1, 2))
-                out = _redirected_scores(model, moved, target.layer) if redirect else scores(moved)
-                value = out[0, target.index]
+                out = _redirected_scores(model, moved, layer) if redirect else scores(moved)
+                value = out[0, channel]
                 loss = value - reg.tv_weight * tf.reduce_sum(tf.image.total_variation(x))
             return tape.gradient(loss, x), value
 
         return tf.function(step, reduce_retracing=True)
 
-    return per_model(model, f"ascent:{target}:{reg}:{redirect}", build)
+    return per_model(model, f"ascent:{layer}:{reg}:{redirect}", build)
 
 
 def synthesise(
@@ -203,11 +204,12 @@ def synthesise(
     rng = np.random.default_rng(seed)
     x = np.clip(START_GRAY + START_NOISE * rng.standard_normal((1, 28, 28, 1)), 0, 1).astype(np.float32)
     shifts = rng.integers(-reg.jitter, reg.jitter + 1, size=(steps, 2)) if reg.jitter else np.zeros((steps, 2), int)
-    redirected, exact = _step_function(model, target, reg, True), _step_function(model, target, reg, False)
+    redirected, exact = _step_function(model, target.layer, reg, True), _step_function(model, target.layer, reg, False)
+    channel = tf.constant(target.index, dtype=tf.int32)
     blur = tf.constant(_blur_kernel(reg.blur_sigma)) if reg.blur_every else None
     for k in range(steps):
         step = redirected if k < steps * REDIRECT_SHARE else exact
-        grad, _ = step(tf.constant(x), tf.constant(shifts[k], dtype=tf.int32))
+        grad, _ = step(tf.constant(x), tf.constant(shifts[k], dtype=tf.int32), channel)
         g = np.asarray(grad)
         x = np.clip(x + STEP_SIZE * g / (np.abs(g).mean() + 1e-12), 0, 1)
         if blur is not None and (k + 1) % reg.blur_every == 0 and k + 1 < steps:
