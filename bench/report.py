@@ -89,11 +89,25 @@ def tsne_table(report: dict[str, Any], file: str) -> str:
     return "\n".join(lines) + "\n\n" + head + _where(report, file)
 
 
+def suite_cpu_table(report: dict[str, Any], file: str) -> str:
+    """The suite's CPU-seconds by kind of process (bench/suite_cpu.py)."""
+    sampled = sum(row["cpu_s"] for row in report["kinds"].values())
+    lines = ["| processes | CPU-seconds | share | how many |", "|---|---|---|---|"]
+    for kind, row in report["kinds"].items():
+        lines.append(f"| {kind} | {row['cpu_s']:,.0f} | {row['cpu_s'] / sampled:.0%} | {row['processes']} |")
+    head = (
+        f"`{report['last_line'].strip('= ')}`; wall {report['wall_s'] / 60:.1f} min, the machine busy "
+        f"{report['busy_cpu_s'] / 60:.1f} CPU-min ({sampled / 60:.1f} seen in processes); "
+    )
+    return "\n".join(lines) + "\n\n" + head + _where(report, file)
+
+
 TABLES: dict[str, tuple[str, Callable[[dict[str, Any], str], str]]] = {
     "clicks": ("clicks.json", clicks_table),
     "startup": ("startup.json", startup_table),
     "training": ("bench-full.json", training_table),
     "tsne": ("tsne.json", tsne_table),
+    "suite-cpu": ("suite-cpu.json", suite_cpu_table),
 }
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
 

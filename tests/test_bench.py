@@ -300,3 +300,35 @@ def test_tsne_agreement_counts_each_points_nearest_neighbours_of_its_class() -> 
     assert agreement(points, labels, k=5, chunk=7) == 1.0
     # Labels that alternate inside each cluster: about half of the neighbours share a point's class.
     assert 0.3 < agreement(points, np.arange(60) % 2, k=5, chunk=7) < 0.7
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "kind"),
+    [
+        (
+            "/v/bin/python -B -c from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=6, pipe_handle=8)",
+            0,
+        ),
+        ("/usr/lib/chromium/chromium --type=renderer --no-sandbox", 1),
+        ("/v/bin/python -m streamlit run app.py --server.port 46005", 2),
+        ("/v/bin/python /v/lib/python3.11/site-packages/ray/_private/workers/default_worker.py --node-ip-address", 3),
+        ("/v/bin/python -m fmnist_core train --home /tmp/pytest-of-root/pytest-1/t0/home", 4),
+        ("/v/bin/python -u -c import sys;exec(eval(sys.stdin.readline()))", 5),
+        ("/v/bin/python /tmp/pytest-of-root/pytest-1/test_server0/stand_in.py", 5),
+        ("", None),
+    ],
+)
+def test_suite_cpu_files_each_process_under_its_kind(cmdline: str, kind: int | None) -> None:
+    from bench import suite_cpu
+
+    assert suite_cpu.kind_of(cmdline) == (suite_cpu.KINDS[kind][0] if kind is not None else suite_cpu.OTHER)
+
+
+def test_suite_cpu_counts_what_the_command_spends() -> None:
+    from bench import suite_cpu
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\nprint('spun')"
+    report = suite_cpu.measure([PYTHON, "-c", spin], interval=0.2)
+    assert report["returncode"] == 0 and report["last_line"] == "spun"
+    spent = report["kinds"][suite_cpu.OTHER]
+    assert spent["processes"] >= 1 and 1.2 <= spent["cpu_s"] <= report["busy_cpu_s"]
