@@ -3,10 +3,11 @@
 Usage: python -m bench.suite_cpu [--out bench/measured/suite-cpu.json] [--interval 1.0] [-- COMMAND ...]
 
 The suite is CPU-bound on 2 cores, so its wall time is its CPU time over two; this says which processes to make
-fewer or cheaper. Every `--interval` seconds it reads /proc/PID/stat of every process on the machine and keeps each
-process's last CPU time (user + system), then files each under a kind by its command line (KINDS). A process that
-lives less than one interval may be missed, and its last interval is not seen: the totals are a slight undercount,
-which `busy_cpu_s` (the whole machine's, from /proc/stat) bounds from above.
+fewer or cheaper. Every `--interval` seconds it reads /proc/PID/stat of every process, keeps the last CPU time
+(user + system) of each one descended from the command, and files each under a kind by its command line (KINDS).
+A process that lives less than one interval, or whose parent ended before it was seen, may be missed, and the last
+interval of each is not seen: the totals are a slight undercount. `busy_cpu_s` is the whole machine's (from
+/proc/stat), for comparison.
 """
 
 from __future__ import annotations
@@ -57,12 +58,13 @@ def _busy_and_idle() -> tuple[float, float]:
 
 
 class Sampler(threading.Thread):
-    """Polls /proc; `seen` maps "pid:starttime" to [cpu seconds, command line]."""
+    """Polls /proc for the processes descended from `root`; `seen` maps "pid:starttime" to [cpu seconds, command
+    line]. Anything else on the machine (another person's work, a kernel thread) is left out."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, root: int, interval: float) -> None:
         super().__init__(daemon=True)
         self.interval, self.seen, self._stop_event = interval, {}, threading.Event()
-        self._me = os.getpid()
+        self._ours, self._foreign = {root}, set()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
@@ -70,21 +72,35 @@ class Sampler(threading.Thread):
             self._stop_event.wait(self.interval)
 
     def sample(self) -> None:
+        new = []
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == self._me:
+            if not entry.name.isdigit():
                 continue
             try:
                 stat = Path(entry.path, "stat").read_text()
                 rest = stat[stat.rindex(")") + 2 :].split()
-                cpu = (int(rest[11]) + int(rest[12])) / _HZ
-                key = f"{entry.name}:{rest[19]}"
-                if key in self.seen:
-                    self.seen[key][0] = cpu
-                else:
-                    cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                    self.seen[key] = [cpu, cmdline.strip()]
+                cpu, ppid = (int(rest[11]) + int(rest[12])) / _HZ, int(rest[1])
             except (OSError, ValueError, IndexError):  # it ended while we read it
                 continue
+            key = f"{entry.name}:{rest[19]}"
+            if key in self.seen:
+                self.seen[key][0] = cpu
+            elif key not in self._foreign:
+                new.append((int(entry.name), ppid, key, cpu))
+        # A child may come before its parent in the listing: adopt in rounds until nothing changes.
+        while True:
+            adopted = [item for item in new if item[0] in self._ours or item[1] in self._ours]
+            if not adopted:
+                break
+            for pid, _, key, cpu in adopted:
+                try:
+                    cmdline = Path("/proc", str(pid), "cmdline").read_bytes().replace(b"\0", b" ")
+                except OSError:
+                    cmdline = b""
+                self.seen[key] = [cpu, cmdline.decode(errors="replace").strip()]
+                self._ours.add(pid)
+            new = [item for item in new if item not in adopted]
+        self._foreign.update(key for _, _, key, _ in new)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -93,27 +109,25 @@ class Sampler(threading.Thread):
 
 
 def measure(command: list[str], interval: float = 1.0) -> dict[str, Any]:
-    """Run `command` from the repo root while sampling; the report (see the module docstring)."""
+    """Run `command` from the repo root while sampling its process tree; the report (see the module docstring)."""
     report = where_and_when()
-    sampler = Sampler(interval)
     baseline_busy, baseline_idle = _busy_and_idle()
-    sampler.sample()
-    before = {key: value[0] for key, value in sampler.seen.items()}  # what ran before: count only what it adds
-    sampler.start()
     started = time.monotonic()
-    proc = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = Sampler(proc.pid, interval)
+    sampler.start()
+    output, _ = proc.communicate()
     wall = time.monotonic() - started
     sampler.stop()
     busy, idle = _busy_and_idle()
     kinds: dict[str, dict[str, float]] = {}
-    for key, (cpu, cmdline) in sampler.seen.items():
-        spent = cpu - before.get(key, 0.0)
-        if spent <= 0:
+    for cpu, cmdline in sampler.seen.values():
+        if cpu <= 0:
             continue
         row = kinds.setdefault(kind_of(cmdline), {"cpu_s": 0.0, "processes": 0})
-        row["cpu_s"] += spent
+        row["cpu_s"] += cpu
         row["processes"] += 1
-    tail = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or [""]
+    tail = [line for line in output.splitlines() if line.strip()][-1:] or [""]
     return {
         **report,
         "command": command,

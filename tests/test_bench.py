@@ -324,11 +324,16 @@ def test_suite_cpu_files_each_process_under_its_kind(cmdline: str, kind: int | N
     assert suite_cpu.kind_of(cmdline) == (suite_cpu.KINDS[kind][0] if kind is not None else suite_cpu.OTHER)
 
 
-def test_suite_cpu_counts_what_the_command_spends() -> None:
+def test_suite_cpu_counts_the_commands_process_tree_and_nothing_else() -> None:
     from bench import suite_cpu
 
-    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\nprint('spun')"
-    report = suite_cpu.measure([PYTHON, "-c", spin], interval=0.2)
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < {}: pass\nprint('spun')"
+    outside = subprocess.Popen([PYTHON, "-c", spin.format(3.0)], stdout=subprocess.DEVNULL)  # not the command's
+    try:
+        command = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin.format(1.5)!r}])"
+        report = suite_cpu.measure([PYTHON, "-c", command], interval=0.2)
+    finally:
+        outside.wait(30)
     assert report["returncode"] == 0 and report["last_line"] == "spun"
-    spent = report["kinds"][suite_cpu.OTHER]
-    assert spent["processes"] >= 1 and 1.2 <= spent["cpu_s"] <= report["busy_cpu_s"]
+    spent = report["kinds"][suite_cpu.OTHER]  # the command and its child (a grandchild would count alike)
+    assert spent["processes"] == 2 and 1.2 <= spent["cpu_s"] < 2.5, spent  # the outside spinner's 3 s left out
