@@ -122,3 +122,14 @@ def test_a_conv_batch_norm_relu_network_moves_from_the_gray_start() -> None:
     found = synthesise(improved, Target("max_pooling2d_1", 3), seed=0)
     assert found.objective > 0.35
     assert objective(improved, found.image, Target("max_pooling2d_1", 3)) == pytest.approx(found.objective)
+
+
+def test_another_channel_of_a_layer_reuses_the_compiled_step(model) -> None:
+    """The channel is an argument of the ascent step, so a learner choosing channel after channel waits for no trace."""
+    from fmnist_core.visualize import DEFAULT_REGULARISATION, REGULARISATIONS, _step_function
+
+    for channel in (1, 2, 3):
+        synthesise(model, Target("max_pooling2d", channel), steps=4)
+    reg = REGULARISATIONS[DEFAULT_REGULARISATION]
+    for redirect in (True, False):
+        assert _step_function(model, "max_pooling2d", reg, redirect).experimental_get_tracing_count() == 1
