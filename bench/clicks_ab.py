@@ -7,7 +7,8 @@ Absolute times on these shared VMs drift by tens of percent within an hour, so a
 here: both servers (this tree, and REV checked out as a temporary git worktree) serve the same store with one
 tiny run; one Chromium alternates between them, round by round, each timed from the input event until the change
 is on screen and the script run has finished. The parts: a Channel change and the exemplars' class filter on
-Feature maps; switching the model then opening Test images; opening Embedding (PCA), as bench.clicks does them.
+Feature maps; switching the model then opening Test images; opening Embedding (PCA) then t-SNE again, as
+bench.clicks does them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ import time
 from pathlib import Path
 
 from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
-from bench.clicks import Clock, _open, _open_list, _pick, pca_round, switch_and_open_round, train_tiny_run
+from bench.clicks import (
+    Clock,
+    _open,
+    _open_list,
+    _pick,
+    map_title,
+    pca_round,
+    switch_and_open_round,
+    train_tiny_run,
+    tsne_again_round,
+)
 from bench.limits import where_and_when
 
 PARTS = ("feature-maps", "test-images", "embedding")
@@ -74,9 +85,12 @@ def measure(before: str, rounds: int, part: str = "feature-maps") -> dict:
             browser = launch_chromium(pw)
             pages = {name: browser.new_page(viewport={"width": 1400, "height": 900}) for name in servers}
             clocks = {name: Clock(page, Path(home) / "no-timings") for name, page in pages.items()}
-            if part == "feature-maps":
-                for name, (_, url) in servers.items():
+            for name, (_, url) in servers.items():
+                if part == "feature-maps":
                     _open(pages[name], url, "/feature_maps?image=0&layer=conv2d_1&channel=0")
+                elif part == "embedding":  # t-SNE once per server, untimed: its first visit is not compared here
+                    _open(pages[name], url, "/embedding?method=t-SNE")
+                    map_title(pages[name], "t-SNE of ").first.wait_for(timeout=600_000)
             for r in range(rounds):
                 for name, (_, url) in servers.items():
                     pages[name].bring_to_front()
@@ -87,6 +101,7 @@ def measure(before: str, rounds: int, part: str = "feature-maps") -> dict:
                         switch_and_open_round(clocks[name], url, r)
                     else:
                         pca_round(clocks[name], url)
+                        tsne_again_round(clocks[name])
             for name, clock in clocks.items():
                 for click, entry in clock.results.items():
                     times[name][click] = entry["browser_ms"]

@@ -10,8 +10,9 @@ import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.embedding import PCA, TSNE, tsne_available
+from ui.embedding_map import COLOUR_CHOICES, embedding_map
 from ui.frame import page_frame
-from ui.lab import COLOUR_CHOICES, embedding, embedding_chart
+from ui.lab import embedding
 from ui.state import (
     active_run,
     kept,
@@ -87,10 +88,15 @@ actual = test.labels.astype(int)
 wrong = int((probs.argmax(axis=1) != actual).sum())
 st.caption(
     f"Each point is one test image: the {result.layer} layer's output of model {info.label()}, projected by {method}. "
-    f"Crosses are the {wrong:,} misclassified images. Drag a box or lasso to list images; hover for details."
+    f"Crosses are the {wrong:,} misclassified images. Drag a box or lasso to list images, or click one; hover for details."
 )
-chosen = embedding_chart(
-    result.points, colour, actual, probs, f"{method} of {result.layer} · {info.label()}", "emb_chart"
+chosen = embedding_map(
+    result.points,
+    colour,
+    actual,
+    probs,
+    f"{method} of {result.layer} · {info.label()}",
+    key=f"emb_map:{info.id}:{info.created}:{method}:{COLOUR_CHOICES[colour]}",  # a new view starts unselected
 )
 
 if chosen:

@@ -9,8 +9,10 @@ the real page list, the sidebar, then the page), then ends the legacy pass.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -139,6 +141,38 @@ def model_picker() -> None:
         st.warning("No model yet: train one on the Train page.")
 
 
+_PRELOAD = """<script>
+(() => {
+  if (window.__fmnistChartCode) return;  // once per browser tab; st.html is not iframed
+  window.__fmnistChartCode = true;
+  const main = document.querySelector('script[src*="/static/js/index."]');
+  if (!main) return;
+  const load = () => import(new URL("CHUNK", main.src).href).catch(() => {});
+  (window.requestIdleCallback || ((f) => setTimeout(f, 500)))(load, { timeout: 3000 });
+})();
+</script>"""
+
+
+@functools.cache
+def chart_code_chunk() -> str | None:
+    """The file name of Streamlit's plotly chart code in its static folder (about 4.7 MB), or None."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    found = sorted(folder.glob("PlotlyChart.*.js"))
+    return found[0].name if found else None
+
+
+def preload_chart_code() -> None:
+    """Have the browser load plotly's code while the first page is read, not when the first chart is drawn.
+
+    Streamlit loads its plotly chart code (4.7 MB) only when a page first shows a chart, once per browser tab: a
+    newcomer who opens Home and then Embedding waited about half a second more for the map than on a second
+    visit (bench/clicks.py, "PCA"). The script is ours and constant; it asks for the same file Streamlit would.
+    """
+    chunk = chart_code_chunk()
+    if chunk is not None:
+        st.html(_PRELOAD.replace("CHUNK", chunk), unsafe_allow_javascript=True)
+
+
 def run_app() -> None:
     """Page config, navigation with the real page list, the sidebar, then the chosen page; with sign-in on and
     nobody signed in, the login screen instead (the page and the sidebar's runs are never drawn)."""
@@ -154,6 +188,7 @@ def run_app() -> None:
     with st.sidebar:
         signin.sidebar_user(actor)
         model_picker()
+        preload_chart_code()
     show_model_in_address()
     timed(f"page {page.url_path or 'home'}")(page.run)()  # server time per page run, when $FMNIST_TIMINGS is set
 

@@ -24,7 +24,6 @@ from fmnist_core.data import CLASS_NAMES
 from ui.lab_figures import (
     cell_picker_figure,
     contributions_figure,
-    embedding_figure,
     exemplar_image,
     receptive_field_figure,
     small_matrix_html,
@@ -295,37 +294,3 @@ def _explain_pool(cell: Any) -> None:
         winner = None
         st.markdown(f"The mean of {cell.source_layer}'s window (rows {top}–{cell.window[2]}): **{cell.value:.4f}**.")
     st.container(width=MATRIX_PX).html(small_matrix_html(cell.patch, f"{cell.source_layer} window", marked=winner))
-
-
-# --- Embedding page pieces ----------------------------------------------------------------------------
-COLOUR_CHOICES = {
-    "Actual class": "actual",
-    "Predicted class": "predicted",
-    "Correct or not": "correct",
-    "Confidence": "confidence",
-}
-
-
-def embedding_chart(
-    points: np.ndarray, colour: str, actual: np.ndarray, probabilities: np.ndarray, title: str, key: str
-) -> list[int]:
-    """Draw the map; return the indices of the images selected with box or lasso (or a click)."""
-    predicted = probabilities.argmax(axis=1)
-    confidence = probabilities.max(axis=1)
-    fig = embedding_figure(points, COLOUR_CHOICES[colour], actual, predicted, confidence, CLASS_NAMES, title)
-    event = st.plotly_chart(fig, width="stretch", key=key, on_select="rerun", selection_mode=("points", "box", "lasso"))
-    try:
-        chosen = event["selection"]["points"]
-    except (KeyError, TypeError):
-        return []
-    return sorted({index for point in chosen if (index := _image_index(point)) is not None})
-
-
-def _image_index(point: dict) -> int | None:
-    """customdata[0] of a selected point; the browser sends a row of customdata as a list or an {"0": ...} object."""
-    data = point.get("customdata")
-    first = data.get("0") if isinstance(data, dict) else (data[0] if isinstance(data, list) and data else None)
-    try:
-        return int(first)
-    except (TypeError, ValueError):
-        return None
