@@ -283,8 +283,8 @@ def embedding(clock: Clock, url: str, rounds: int) -> None:
     page = clock.page
     for _ in range(rounds):
         pca_round(clock, url)
-    page.locator(".fm-map").get_by_role("button", name="Lasso", exact=True).click()
-    overlay = page.locator(".fm-map-overlay")
+    page.locator(".fm-emb").get_by_role("button", name="Lasso", exact=True).click()
+    overlay = page.locator(".fm-emb-overlay")
     for k in range(rounds):
 
         def lasso(k=k) -> None:
@@ -318,7 +318,7 @@ def embedding(clock: Clock, url: str, rounds: int) -> None:
 
 def map_title(page, text: str):  # noqa: ANN001, ANN201 - Playwright Page and Locator
     """The Embedding map's title; `.gtitle` is the plotly map's, before the canvas map, for bench.clicks_ab."""
-    return page.locator(".fm-map-title, .gtitle", has_text=text)
+    return page.locator(".fm-emb-title, .gtitle", has_text=text)
 
 
 def tsne_again_round(clock: Clock) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,8 +79,11 @@ def measure(before: str, rounds: int, part: str = "feature-maps") -> dict:
     servers = {}
     try:
         train_tiny_run(home)
-        for name, tree in trees.items():
-            servers[name] = start_server(tree / "app.py", env={"FMNIST_HOME": home}, root=tree)[:2]
+        for k, (name, tree) in enumerate(trees.items()):
+            # A store each: what a run keeps beside it is checked against its model file's time, and a shipped
+            # model's file is another file in each tree, so one shared store would be recomputed turn by turn.
+            own = shutil.copytree(home, f"{home}-{k}")
+            servers[name] = start_server(tree / "app.py", env={"FMNIST_HOME": own}, root=tree)[:2]
         times: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
         with sync_playwright() as pw:
             browser = launch_chromium(pw)

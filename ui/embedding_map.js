@@ -41,7 +41,7 @@ function extent(values) {
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
-  const previous = parentElement.__fmMap;
+  const previous = parentElement.__fmEmb;
   const same = previous && previous.signature === data.signature;
   const n = data.x.length;
   const state = {
@@ -51,21 +51,22 @@ export default function (component) {
     selected: new Set(data.selected || []),
     view: same ? previous.view : null, // [x0, x1, y0, y1] in data units; null = everything
   };
-  parentElement.__fmMap = state;
-  for (const old of parentElement.querySelectorAll(":scope > .fm-map")) old.remove(); // not the component's <style>
+  parentElement.__fmEmb = state;
+  for (const old of parentElement.querySelectorAll(":scope > .fm-emb")) old.remove(); // not the component's <style>
 
-  const root = el("div", "fm-map", parentElement);
-  root.dataset.testid = "fm-map";
-  const head = el("div", "fm-map-head", root);
-  el("div", "fm-map-title", head, data.title);
-  const tools = el("div", "fm-map-tools", head);
+  const root = el("div", "fm-emb", parentElement);
+  root.dataset.testid = "fm-emb";
+  root.dataset.count = String(n);
+  const head = el("div", "fm-emb-head", root);
+  el("div", "fm-emb-title", head, data.title);
+  const tools = el("div", "fm-emb-tools", head);
   const modes = {};
   for (const [mode, label, tip] of [
     ["box", "Box", "Drag a box to select images"],
     ["lasso", "Lasso", "Draw round images to select them"],
     ["zoom", "Zoom", "Drag a box to zoom in; double-click to see everything again"],
   ]) {
-    const button = el("button", "fm-map-tool", tools, label);
+    const button = el("button", "fm-emb-tool", tools, label);
     button.type = "button";
     button.title = tip;
     button.addEventListener("click", () => {
@@ -76,30 +77,30 @@ export default function (component) {
   }
   modes[state.mode].setAttribute("aria-pressed", "true");
   for (const m of Object.keys(modes)) if (m !== state.mode) modes[m].setAttribute("aria-pressed", "false");
-  const reset = el("button", "fm-map-tool", tools, "Reset view");
+  const reset = el("button", "fm-emb-tool", tools, "Reset view");
   reset.type = "button";
-  const clear = el("button", "fm-map-tool", tools, "Clear selection");
+  const clear = el("button", "fm-emb-tool", tools, "Clear selection");
   clear.type = "button";
 
-  const body = el("div", "fm-map-body", root);
-  const stage = el("div", "fm-map-stage", body);
+  const body = el("div", "fm-emb-body", root);
+  const stage = el("div", "fm-emb-stage", body);
   stage.style.height = `${data.height}px`;
-  const canvas = el("canvas", "fm-map-points", stage);
-  const overlay = el("canvas", "fm-map-overlay", stage);
-  const tip = el("div", "fm-map-tip", stage);
+  const canvas = el("canvas", "fm-emb-points", stage);
+  const overlay = el("canvas", "fm-emb-overlay", stage);
+  const tip = el("div", "fm-emb-tip", stage);
   tip.hidden = true;
-  const legend = el("div", "fm-map-legend", body);
+  const legend = el("div", "fm-emb-legend", body);
 
   // --- legend: one entry per group (click hides or shows it), or a colour bar ---------------------------
   const entries = [];
   data.groups.forEach((group, g) => {
-    const entry = el("button", "fm-map-entry", legend);
+    const entry = el("button", "fm-emb-entry", legend);
     entry.type = "button";
     entry.title = "Click to hide or show";
-    const mark = el("span", `fm-map-mark fm-map-${group.symbol}`, entry, group.symbol === "x" ? "×" : "");
+    const mark = el("span", `fm-emb-mark fm-emb-${group.symbol}`, entry, group.symbol === "x" ? "×" : "");
     mark.style.color = group.colour;
     if (group.symbol !== "x") mark.style.background = group.colour;
-    el("span", "fm-map-name", entry, group.name);
+    el("span", "fm-emb-name", entry, group.name);
     entry.addEventListener("click", () => {
       if (state.hidden.has(g)) state.hidden.delete(g);
       else state.hidden.add(g);
@@ -108,11 +109,11 @@ export default function (component) {
     entries.push(entry);
   });
   if (data.colourbar) {
-    const bar = el("div", "fm-map-colourbar", legend);
-    el("div", "fm-map-name", bar, data.colourbar.title);
-    const ramp = el("div", "fm-map-ramp", bar);
+    const bar = el("div", "fm-emb-colourbar", legend);
+    el("div", "fm-emb-name", bar, data.colourbar.title);
+    const ramp = el("div", "fm-emb-ramp", bar);
     ramp.style.background = `linear-gradient(to top, ${data.colourbar.colours.join(", ")})`;
-    const ends = el("div", "fm-map-ends", bar);
+    const ends = el("div", "fm-emb-ends", bar);
     el("span", "", ends, data.colourbar.high);
     el("span", "", ends, data.colourbar.low);
   }
@@ -211,7 +212,7 @@ export default function (component) {
       }
     }
     ctx.globalAlpha = 1;
-    entries.forEach((entry, g) => entry.classList.toggle("fm-map-off", state.hidden.has(g)));
+    entries.forEach((entry, g) => entry.classList.toggle("fm-emb-off", state.hidden.has(g)));
     clear.disabled = !some;
     reset.disabled = state.view === null;
     root.dataset.shown = String(grid.size ? [...grid.values()].reduce((s, cell) => s + cell.length, 0) : 0);
@@ -287,7 +288,7 @@ export default function (component) {
     }
     const h = data.hover;
     tip.replaceChildren();
-    el("div", "fm-map-tip-title", tip, `#${i}`);
+    el("div", "fm-emb-tip-title", tip, `#${i}`);
     el("div", "", tip, `actual ${h.names[h.actual[i]]}`);
     el("div", "", tip, `predicted ${h.names[h.predicted[i]]}`);
     el("div", "", tip, `confidence ${(100 * h.confidence[i]).toFixed(1)}%`);

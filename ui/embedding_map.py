@@ -32,35 +32,35 @@ CONFIDENCE_STEPS = 32  # colours of the confidence scale
 _HERE = Path(__file__).resolve().parent
 
 _CSS = """
-.fm-map { font-size: 0.875rem; container-type: inline-size; }
-.fm-map-head { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 0.5rem; }
-.fm-map-title { font-weight: 600; font-size: 1rem; }
-.fm-map-tools { display: flex; flex-wrap: wrap; gap: 0.25rem; }
-.fm-map-tool, .fm-map-entry { font: inherit; color: inherit; background: transparent; cursor: pointer;
+.fm-emb { font-size: 0.875rem; container-type: inline-size; }
+.fm-emb-head { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 0.5rem; }
+.fm-emb-title { font-weight: 600; font-size: 1rem; }
+.fm-emb-tools { display: flex; flex-wrap: wrap; gap: 0.25rem; }
+.fm-emb-tool, .fm-emb-entry { font: inherit; color: inherit; background: transparent; cursor: pointer;
   border: 1px solid rgba(128, 128, 128, 0.4); border-radius: 0.4rem; padding: 0.1rem 0.5rem; }
-.fm-map-tool[aria-pressed="true"] { border-color: #ff4b4b; color: #ff4b4b; }
-.fm-map-tool:disabled { opacity: 0.4; cursor: default; }
-.fm-map-body { display: flex; flex-wrap: wrap; gap: 0.75rem; margin-top: 0.5rem; }
-.fm-map-stage { position: relative; flex: 1 1 420px; min-width: 240px; touch-action: none; }
-.fm-map-stage canvas { position: absolute; left: 0; top: 0; }
-.fm-map-overlay { cursor: crosshair; }
-.fm-map-tip { position: absolute; pointer-events: none; padding: 0.3rem 0.5rem; border-radius: 0.3rem;
+.fm-emb-tool[aria-pressed="true"] { border-color: #ff4b4b; color: #ff4b4b; }
+.fm-emb-tool:disabled { opacity: 0.4; cursor: default; }
+.fm-emb-body { display: flex; flex-wrap: wrap; gap: 0.75rem; margin-top: 0.5rem; }
+.fm-emb-stage { position: relative; flex: 1 1 420px; min-width: 240px; touch-action: none; }
+.fm-emb-stage canvas { position: absolute; left: 0; top: 0; }
+.fm-emb-overlay { cursor: crosshair; }
+.fm-emb-tip { position: absolute; pointer-events: none; padding: 0.3rem 0.5rem; border-radius: 0.3rem;
   background: rgba(20, 20, 30, 0.88); color: #fff; font-size: 0.8rem; line-height: 1.3; white-space: nowrap; }
-.fm-map-tip-title { font-weight: 600; }
-.fm-map-legend { display: flex; flex-direction: column; align-items: flex-start; gap: 0.2rem; }
-.fm-map-entry { border-color: transparent; display: flex; align-items: center; gap: 0.4rem; padding: 0 0.3rem; }
-.fm-map-off { opacity: 0.35; text-decoration: line-through; }
-.fm-map-mark { display: inline-block; width: 0.6rem; height: 0.6rem; border-radius: 50%; }
-.fm-map-x { background: transparent; border-radius: 0; line-height: 0.6rem; font-weight: 700; text-align: center; }
-.fm-map-colourbar { display: grid; grid-template-columns: auto auto; gap: 0.1rem 0.4rem; }
-.fm-map-colourbar .fm-map-name { grid-column: 1 / 3; }
-.fm-map-ramp { width: 0.9rem; height: 160px; border-radius: 0.2rem; }
-.fm-map-ends { display: flex; flex-direction: column; justify-content: space-between; }
+.fm-emb-tip-title { font-weight: 600; }
+.fm-emb-legend { display: flex; flex-direction: column; align-items: flex-start; gap: 0.2rem; }
+.fm-emb-entry { border-color: transparent; display: flex; align-items: center; gap: 0.4rem; padding: 0 0.3rem; }
+.fm-emb-off { opacity: 0.35; text-decoration: line-through; }
+.fm-emb-mark { display: inline-block; width: 0.6rem; height: 0.6rem; border-radius: 50%; }
+.fm-emb-x { background: transparent; border-radius: 0; line-height: 0.6rem; font-weight: 700; text-align: center; }
+.fm-emb-colourbar { display: grid; grid-template-columns: auto auto; gap: 0.1rem 0.4rem; }
+.fm-emb-colourbar .fm-emb-name { grid-column: 1 / 3; }
+.fm-emb-ramp { width: 0.9rem; height: 160px; border-radius: 0.2rem; }
+.fm-emb-ends { display: flex; flex-direction: column; justify-content: space-between; }
 @container (max-width: 640px) {
-  .fm-map-body { flex-direction: column; }
-  .fm-map-stage { flex: none; width: 100%; }
-  .fm-map-legend { flex-direction: row; flex-wrap: wrap; }
-  .fm-map-ramp { height: 100px; }
+  .fm-emb-body { flex-direction: column; }
+  .fm-emb-stage { flex: none; width: 100%; }
+  .fm-emb-legend { flex-direction: row; flex-wrap: wrap; }
+  .fm-emb-ramp { height: 100px; }
 }
 """
 

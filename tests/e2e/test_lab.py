@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fmnist_core import store
-from fmnist_core.data import load_test_set
+from fmnist_core.data import CLASS_NAMES, load_test_set
 
 from .harness import (
     REPO_ROOT,
@@ -45,6 +45,10 @@ PAGES_WITHOUT_AXES = {"/", "/train", "/feature_maps?image=0&layer=conv2d&channel
 LUMINANCE = """(el) => {
   const parse = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
   const [r, g, b] = parse(getComputedStyle(el).backgroundColor);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""
+COLOUR_LUMINANCE = """(el) => {
+  const [r, g, b] = (getComputedStyle(el).color.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
   return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
 }"""
 TEXT_LUMINANCE = """(el) => {
@@ -76,6 +80,10 @@ def test_dark_system_preference_gives_a_dark_app_with_light_figure_text(
     titles = dark_page.locator(".js-plotly-plot .gtitle")
     for i in range(titles.count()):
         assert titles.nth(i).evaluate(TEXT_LUMINANCE) > 0.6, titles.nth(i).inner_text()
+    if path == "/embedding":
+        expect(dark_page.locator(".fm-emb-entry")).to_have_count(10)
+    for text in dark_page.locator(".fm-emb-title, .fm-emb-entry").all():  # the Embedding map (HTML, not plotly)
+        assert text.evaluate(COLOUR_LUMINANCE) > 0.6, text.inner_text()
     ticks = dark_page.locator(".js-plotly-plot .xtick text")
     if path in PAGES_WITHOUT_AXES:
         assert ticks.count() == 0, f"{path} has axis ticks: add a check of their colour"
@@ -118,17 +126,82 @@ def test_a_clicked_heatmap_cell_is_explained(app_server: AppServer, app_page: Pa
     assert value == pytest.approx(float(expected), abs=1e-4)
 
 
+# Page coordinates of every point of the Embedding map (ui/embedding_map.js), as a person would aim at them.
+MAP_POINTS = "(el) => Array.from({length: Number(el.dataset.count)}, (_, i) => el.fmPoint(i))"
+
+
+def drag(page: Page, corners: list[tuple[float, float]]) -> None:
+    """Press at the first corner, move through the others, release."""
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for x, y in corners[1:]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
 def test_the_map_of_all_test_images(app_server: AppServer, app_page: Page) -> None:
-    goto(app_page, app_server, "/embedding")
-    chart = app_page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible(timeout=60_000)
-    points = chart.evaluate("(el) => el.querySelector('.js-plotly-plot')._fullData.reduce((n, t) => n + t.x.length, 0)")
-    assert points >= 10_000
+    """Hover, box and lasso selection (the listed images are the points inside, and one opens on Test images),
+    the legend hiding a class, zoom and back, then t-SNE."""
+    from scipy.spatial import cKDTree
+
+    page = app_page
+    goto(page, app_server, "/embedding")
+    root = page.locator(".fm-emb")
+    expect(root).to_have_attribute("data-shown", "10000", timeout=60_000)
+    root.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    points = np.array([[p["x"], p["y"]] for p in root.evaluate(MAP_POINTS)])
+    assert points.shape == (10_000, 2)
+
+    labels = load_test_set().labels
+    lonely = int(cKDTree(points).query(points, k=2)[0][:, 1].argmax())  # no other point under the mouse
+    page.mouse.move(*points[lonely])
+    tip = page.locator(".fm-emb-tip")
+    expect(tip).to_contain_text(f"#{lonely}")
+    expect(tip).to_contain_text(f"actual {CLASS_NAMES[labels[lonely]]}")
+
+    area = page.locator(".fm-emb-overlay").bounding_box()
+    x0, y0 = area["x"] + area["width"] * 0.3, area["y"] + area["height"] * 0.3
+    x1, y1 = x0 + area["width"] * 0.25, y0 + area["height"] * 0.25
+    inside = np.flatnonzero((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
+    assert len(inside) > 0
+    drag(page, [(x0, y0), (x1, y1)])
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_role("heading", name=f"{len(inside):,} selected images")).to_be_visible()
+    expect(root).to_have_attribute("data-selected", str(len(inside)))
+
+    root.get_by_role("button", name="Lasso", exact=True).click()  # round the same rectangle: the same images
+    root.get_by_role("button", name="Clear selection").click()
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_text("Select points with the box or lasso tool")).to_be_visible()
+    drag(page, [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_role("heading", name=f"{len(inside):,} selected images")).to_be_visible()
+
+    trouser = root.get_by_role("button", name="Trouser")
+    trouser.click()
+    expect(root).to_have_attribute("data-shown", str(10_000 - int((labels == 1).sum())))
+    trouser.click()
+    expect(root).to_have_attribute("data-shown", "10000")
+
+    root.get_by_role("button", name="Zoom", exact=True).click()
+    drag(page, [(x0, y0), (x1, y1)])
+    expect(root).to_have_attribute("data-shown", re.compile(r"^\d+$"))
+    assert int(root.get_attribute("data-shown")) < 10_000  # only what is inside the zoomed box is drawn
+    root.get_by_role("button", name="Reset view").click()
+    expect(root).to_have_attribute("data-shown", "10000")
+
+    first = int(inside.min())
+    page.get_by_role("link", name=f"#{first}", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Test image #{first}", exact=True)).to_be_visible(timeout=60_000)
+
     # t-SNE draws a progress bar while it computes: in a real server (not AppTest) a cached function that drew into
     # the page failed with CacheReplayClosureError.
-    app_page.get_by_test_id("stRadio").get_by_text("t-SNE", exact=True).click()
-    expect(app_page.locator(".gtitle", has_text="t-SNE of dense")).to_be_visible(timeout=180_000)
-    wait_for_app(app_page, server=app_server)
+    go_by_nav(page, "Embedding", server=app_server)
+    page.get_by_test_id("stRadio").get_by_text("t-SNE", exact=True).click()
+    expect(page.locator(".fm-emb-title", has_text="t-SNE of dense")).to_be_visible(timeout=180_000)
+    wait_for_app(page, server=app_server)
+    expect(root).to_have_attribute("data-shown", "10000")
 
 
 def test_downloads_load_back(app_server: AppServer, app_page: Page, tmp_path: Path) -> None:

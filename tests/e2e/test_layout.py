@@ -66,10 +66,11 @@ MAP_PARTS = """(el) => {
 }"""
 # The y-axis tick labels of a plotly chart.
 Y_TICKS = "(el) => Array.from(el.querySelectorAll('.ytick text'), (t) => t.textContent)"
-# Each legend entry: its text and whether its marker is a circle (plotly draws circles with arcs, crosses with lines).
-LEGEND = """(el) => Array.from(el.querySelectorAll('.legend .traces'), (t) => ({
-  name: t.querySelector('.legendtext').textContent,
-  circle: /A/.test(t.querySelector('.legendpoints path.scatterpts').getAttribute('d') || ''),
+# Each entry of the Embedding map's legend: its text and whether its mark is a dot (a cross is "misclassified").
+LEGEND = """(el) => Array.from(el.querySelectorAll('.fm-emb-entry'), (t) => ({
+  name: t.querySelector('.fm-emb-name').textContent,
+  circle: t.querySelector('.fm-emb-mark').classList.contains('fm-emb-circle')
+    && getComputedStyle(t.querySelector('.fm-emb-mark')).borderRadius === '50%',
 }))"""
 # The first trace's z (the channel map) as rows of numbers.
 HEATMAP_Z = "(el) => Array.from(el.querySelector('.js-plotly-plot')._fullData[0].z, (row) => Array.from(row))"
@@ -272,9 +273,9 @@ def test_a_layer_change_explains_the_channels_strongest_cell(app_server: AppServ
 
 # --- item 8, last: it switches the light session to the custom-trained model -------------------------------
 def test_the_embedding_legend_draws_every_class_as_a_dot(app_server: AppServer, sessions: dict[str, Page]) -> None:
-    """Crosses mark misclassified images; the legend's class entries must not look like them. The shipped model
-    gets the first image of every class right (plotly draws an entry with its trace's first marker), so this runs
-    on the weak model the custom-network test trained."""
+    """Crosses mark misclassified images; the legend's class entries must not look like them (plotly drew an entry
+    with its trace's first marker, a cross when a weak model got a class's first image wrong), so this runs on the
+    weak model the custom-network test trained."""
     if not trained_runs:
         pytest.skip("the custom-network test did not train a run")
     page = sessions["light"]
@@ -283,8 +284,8 @@ def test_the_embedding_legend_draws_every_class_as_a_dot(app_server: AppServer, 
     try:
         for colour in ("Actual class", "Predicted class"):
             choose(page, "Colour by", colour, server=app_server)
-            chart = page.get_by_test_id("stPlotlyChart").first
-            expect(chart.locator(".legend .traces")).to_have_count(len(CLASS_NAMES))
+            chart = page.locator(".fm-emb")
+            expect(chart.locator(".fm-emb-entry")).to_have_count(len(CLASS_NAMES))
             legend = chart.evaluate(LEGEND)
             assert [entry["name"] for entry in legend] == list(CLASS_NAMES)
             crosses = [entry["name"] for entry in legend if not entry["circle"]]

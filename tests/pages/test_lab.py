@@ -124,6 +124,13 @@ st.navigation([
 """
 
 
+def map_of(at: AppTest) -> dict:
+    """What the page sent the Embedding map (ui/embedding_map.py's map_data)."""
+    maps = [e for e in at.get("bidi_component") if e.proto.component_name == "fmnist_embedding_map"]
+    assert len(maps) == 1, f"{len(maps)} maps on the page"
+    return json.loads(maps[0].proto.json)
+
+
 def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     at = script(lab_dir, "app.py", EMBEDDING_APP).run()
     no_exception(at)
@@ -132,32 +139,64 @@ def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     assert "t-SNE" in at.radio(key="emb_method").options
     assert at.selectbox(key="emb_colour").value == "Actual class"
     assert at.selectbox(key="emb_colour").options == ["Actual class", "Predicted class", "Correct or not", "Confidence"]
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert len(charts) == 1
-    traces = charts[0]["data"]
-    # Per class a legend entry (a dot, no points), then per class a trace of dots, then per class one of crosses.
-    assert [t["name"] for t in traces] == list(data.CLASS_NAMES) * 3 and {t["type"] for t in traces} == {"scattergl"}
-    assert [t["marker"]["symbol"] for t in traces] == ["circle"] * 20 + ["x"] * 10
-    assert [t.get("showlegend", True) for t in traces] == [True] * 10 + [False] * 20
-    assert [t["legendgroup"] for t in traces] == list(data.CLASS_NAMES) * 3
-    assert all(list(t["x"]) == [None] for t in traces[:10])
-    assert sum(len(values(t["x"])) for t in traces[10:]) == 10_000
-    crosses = sum(len(values(t["x"])) for t in traces[20:])
+    drawn = map_of(at)
+    assert len(drawn["x"]) == len(drawn["y"]) == len(drawn["c"]) == len(drawn["g"]) == len(drawn["m"]) == 10_000
+    # Per class a legend group drawn as a dot; the colour of each point is its actual class.
+    assert [g["name"] for g in drawn["groups"]] == list(data.CLASS_NAMES)
+    assert {g["symbol"] for g in drawn["groups"]} == {"circle"}
+    test = data.load_test_set()
+    assert drawn["c"] == drawn["g"] == test.labels.astype(int).tolist()
+    crosses = sum(drawn["m"])
     assert crosses == 10_000 - round(10_000 * store.get_run("default").test_accuracy)  # the misclassified ones
-    assert "dense" in charts[0]["layout"]["title"]["text"]
+    hover = drawn["hover"]
+    assert [hover["actual"][i] != hover["predicted"][i] for i in range(10_000)] == [bool(m) for m in drawn["m"]]
+    assert "dense" in drawn["title"] and drawn["selected"] == []
     assert any("misclassified" in c.value for c in at.caption)
 
     at.selectbox(key="emb_colour").set_value("Correct or not").run()
     no_exception(at)
-    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    assert [t["name"] for t in traces] == ["correct", "misclassified"]
-    assert len(values(traces[1]["x"])) == crosses
+    drawn = map_of(at)
+    assert [g["name"] for g in drawn["groups"]] == ["correct", "misclassified"]
+    assert [g["symbol"] for g in drawn["groups"]] == ["circle", "x"]
+    assert sum(drawn["g"]) == crosses
 
     at.selectbox(key="emb_colour").set_value("Confidence").run()
-    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    confidence = values(traces[0]["marker"]["color"])
-    assert len(traces) == 1 and len(confidence) == 10_000
+    drawn = map_of(at)
+    confidence = np.asarray(drawn["hover"]["confidence"])
+    assert len(drawn["groups"]) == 1 and drawn["colourbar"]["title"] == "confidence"
     assert 0.1 <= confidence.min() and confidence.max() <= 1.0
+    # The colour steps follow the confidence: the least confident image is in the lowest step drawn.
+    steps = np.asarray(drawn["c"])
+    assert steps[confidence.argmin()] == steps.min() and steps[confidence.argmax()] == len(drawn["palette"]) - 1
+
+
+def test_a_selection_on_the_map_lists_those_images(lab_dir: Path) -> None:
+    """What the browser sends back (the map's "selection" state) becomes the listed images; indices out of range
+    or not whole numbers are dropped, and the map is told what is selected so it highlights them."""
+    at = script(lab_dir, "app.py", EMBEDDING_APP).run()
+    key = f"emb_map:default:{store.get_run('default').created}:PCA:actual"  # the page's key for this view
+    at.session_state[key] = {"selection": [7, 3, 3, 12, 10_000, -1, "5", True]}
+    at.run()
+    no_exception(at)
+    assert [s.value for s in at.subheader] == ["3 selected images"]
+    assert map_of(at)["selected"] == [3, 7, 12]
+    links = [e.proto.label for e in at.get("page_link")]
+    assert links == ["#3", "#7", "#12"]
+
+    at.selectbox(key="emb_colour").set_value("Correct or not").run()  # another view starts with nothing selected
+    assert not at.subheader and map_of(at)["selected"] == []
+
+
+def test_map_data_rejects_what_it_cannot_draw() -> None:
+    from ui.embedding_map import map_data, selection_of
+
+    one = np.zeros(3, dtype=int)
+    with pytest.raises(ValueError, match="one \\(x, y\\) per image"):
+        map_data(np.zeros((3, 3)), "actual", one, one, np.ones(3), data.CLASS_NAMES, "t")
+    with pytest.raises(ValueError, match="unknown colouring 'rainbow'"):
+        map_data(np.zeros((3, 2)), "rainbow", one, one, np.ones(3), data.CLASS_NAMES, "t")
+    assert selection_of(None, 10) == [] and selection_of({"0": 1}, 10) == []
+    assert selection_of([9, 2, 2, 10, 1.5], 10) == [2, 9]
 
 
 def open_embedding(lab_dir: Path, **params: str) -> AppTest:
@@ -173,8 +212,7 @@ def test_embedding_address_sets_the_view_and_follows_it(lab_dir: Path) -> None:
     at = open_embedding(lab_dir, method="pca", colour="correct")
     assert not at.warning, [w.value for w in at.warning]
     assert (at.radio(key="emb_method").value, at.selectbox(key="emb_colour").value) == ("PCA", "Correct or not")
-    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    assert [t["name"] for t in traces] == ["correct", "misclassified"]
+    assert [g["name"] for g in map_of(at)["groups"]] == ["correct", "misclassified"]
 
     at.selectbox(key="emb_colour").set_value("Confidence").run()
     assert (url_value(at, "method"), url_value(at, "colour")) == ("PCA", "confidence")
@@ -377,19 +415,15 @@ def test_bad_cell_values_show_a_message_and_fall_back(lab_dir: Path, raw: str, m
     assert not at.warning
 
 
-def test_click_events_become_cells_and_image_indices() -> None:
-    """The shapes the browser sends (seen in Chromium): a click on the picker's marker trace, customdata rows of
-    the embedding as lists or as {"0": ...} objects (a typed-array row)."""
-    from ui.lab import _clicked_cell, _image_index, parse_cell
+def test_click_events_become_cells() -> None:
+    """The shapes the browser sends (seen in Chromium): a click on the picker's marker trace."""
+    from ui.lab import _clicked_cell, parse_cell
 
     click = {"selection": {"points": [{"curve_number": 1, "point_index": 100, "customdata": {"0": 3, "1": 22}}]}}
     assert _clicked_cell(click, 26) == (3, 22)
     assert _clicked_cell({"selection": {"points": [{"curve_number": 0, "point_index": 5}]}}, 26) is None
     assert _clicked_cell({"selection": {"points": []}}, 26) is None
     assert _clicked_cell(None, 26) is None
-    assert _image_index({"customdata": [427, "Bag", "Bag", 1.0]}) == 427
-    assert _image_index({"customdata": {"0": 12, "1": "Coat"}}) == 12
-    assert _image_index({"customdata": None}) is None and _image_index({}) is None
     assert parse_cell("10,12", 26, 26) == ((10, 12), None)
     assert parse_cell(" 3 , 4 ", 11, 11) == ((3, 4), None)
     assert parse_cell("10,12", 5, 5)[0] is None
@@ -441,9 +475,8 @@ def test_embedding_page_draws_the_tsne_map(fresh_lab_dir: Path) -> None:
     at = script(fresh_lab_dir, "app.py", EMBEDDING_APP).run()
     at.radio(key="emb_method").set_value("t-SNE").run()
     no_exception(at)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["title"]["text"] == f"t-SNE of dense · {store.get_run('default').label()}"
-    drawn = [t for t in spec["data"] if t.get("showlegend") is False]  # not the point-less legend entries
-    points = np.concatenate([np.stack([values(t["x"]), values(t["y"])], axis=1) for t in drawn])
+    drawn = map_of(at)
+    assert drawn["title"] == f"t-SNE of dense · {store.get_run('default').label()}"
+    points = np.stack([drawn["x"], drawn["y"]], axis=1)
     assert points.shape == (10_000, 2) and np.isfinite(points).all()
     assert points.std(axis=0).min() > 1  # spread out, not collapsed
