@@ -190,12 +190,10 @@ export default function (component) {
             path.moveTo(x + 2.5, y);
             path.arc(x, y, 2.5, 0, 2 * Math.PI);
           }
-          if (!dim) {
-            const key = `${Math.floor(x / CELL)},${Math.floor(y / CELL)}`;
-            const cell = grid.get(key);
-            if (cell) cell.push(i);
-            else grid.set(key, [i]);
-          }
+          const key = `${Math.floor(x / CELL)},${Math.floor(y / CELL)}`; // hover finds dimmed ones too
+          const cell = grid.get(key);
+          if (cell) cell.push(i);
+          else grid.set(key, [i]);
         }
         ctx.globalAlpha = dim ? 0.15 : 0.8;
         ctx.lineWidth = 1.5;
