@@ -200,7 +200,8 @@ def switch_and_open_round(clock: Clock, url: str, k: int) -> None:
 
     def switch_and_open() -> None:
         _pick(page, option)
-        _idle(page)
+        page.wait_for_url(re.compile(rf"model={run_id}"), timeout=120_000)  # the run for the new model has begun
+        page.locator(APP_IDLE).wait_for(state="attached", timeout=120_000)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Test images").click()
 
     clock.measure(
