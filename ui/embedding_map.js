@@ -41,18 +41,25 @@ function extent(values) {
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
-  const previous = parentElement.__fmEmb;
-  const same = previous && previous.signature === data.signature;
+  const drawn = parentElement.__fmEmb;
+  if (drawn && drawn.signature === data.signature && drawn.root.isConnected) {
+    // The same map after a rerun (a selection, another widget): keep the canvas, zoom, mode and hidden classes;
+    // take the selection the server now holds. Rebuilding would replace the element under the person's mouse.
+    drawn.setStateValue = setStateValue;
+    drawn.update(data.selected || []);
+    return undefined;
+  }
+  for (const old of parentElement.querySelectorAll(":scope > .fm-emb")) old.remove(); // not the component's <style>
   const n = data.x.length;
   const state = {
     signature: data.signature,
-    mode: same ? previous.mode : "box",
-    hidden: same ? previous.hidden : new Set(),
+    mode: "box",
+    hidden: new Set(),
     selected: new Set(data.selected || []),
-    view: same ? previous.view : null, // [x0, x1, y0, y1] in data units; null = everything
+    view: null, // [x0, x1, y0, y1] in data units; null = everything
+    setStateValue,
   };
   parentElement.__fmEmb = state;
-  for (const old of parentElement.querySelectorAll(":scope > .fm-emb")) old.remove(); // not the component's <style>
 
   const root = el("div", "fm-emb", parentElement);
   root.dataset.testid = "fm-emb";
@@ -239,7 +246,7 @@ export default function (component) {
   function send(indices) {
     state.selected = new Set(indices);
     paint();
-    setStateValue("selection", [...indices].sort((a, b) => a - b));
+    state.setStateValue("selection", [...indices].sort((a, b) => a - b));
   }
 
   // --- the mouse ---------------------------------------------------------------------------------------
@@ -352,15 +359,24 @@ export default function (component) {
     return { x: box.left + px[i], y: box.top + py[i] };
   };
 
+  state.root = root;
+  state.update = (selected) => {
+    state.selected = new Set(selected);
+    paint();
+  };
   layout();
   paint();
   let lastWidth = width;
   const resized = new ResizeObserver(() => {
+    if (!stage.isConnected) {
+      resized.disconnect(); // the map is gone (another page, another view)
+      return;
+    }
     if (Math.floor(stage.clientWidth) === lastWidth) return;
     lastWidth = Math.floor(stage.clientWidth);
     layout();
     paint();
   });
   resized.observe(stage);
-  return () => resized.disconnect();
+  return undefined; // nothing to clean: Streamlit may call a cleanup before it calls this again for a rerun
 }
