@@ -141,7 +141,7 @@ def drag(page: Page, corners: list[tuple[float, float]]) -> None:
 
 def test_the_map_of_all_test_images(app_server: AppServer, app_page: Page) -> None:
     """Hover, box and lasso selection (the listed images are the points inside, and one opens on Test images),
-    the legend hiding a class, zoom and back, then t-SNE."""
+    the legend hiding a class, then t-SNE, zoom that a selection keeps, and back."""
     from scipy.spatial import cKDTree
 
     page = app_page
@@ -184,13 +184,6 @@ def test_the_map_of_all_test_images(app_server: AppServer, app_page: Page) -> No
     trouser.click()
     expect(root).to_have_attribute("data-shown", "10000")
 
-    root.get_by_role("button", name="Zoom", exact=True).click()
-    drag(page, [(x0, y0), (x1, y1)])
-    expect(root).to_have_attribute("data-shown", re.compile(r"^\d+$"))
-    assert int(root.get_attribute("data-shown")) < 10_000  # only what is inside the zoomed box is drawn
-    root.get_by_role("button", name="Reset view").click()
-    expect(root).to_have_attribute("data-shown", "10000")
-
     first = int(inside.min())
     page.get_by_role("link", name=f"#{first}", exact=True).click()
     expect(page.get_by_role("heading", name=f"Test image #{first}", exact=True)).to_be_visible(timeout=60_000)
@@ -201,6 +194,24 @@ def test_the_map_of_all_test_images(app_server: AppServer, app_page: Page) -> No
     page.get_by_test_id("stRadio").get_by_text("t-SNE", exact=True).click()
     expect(page.locator(".fm-emb-title", has_text="t-SNE of dense")).to_be_visible(timeout=180_000)
     wait_for_app(page, server=app_server)
+    expect(root).to_have_attribute("data-shown", "10000")
+
+    # Zoom into a box: only what is inside is drawn; a selection there (a rerun) keeps the zoom; Reset view.
+    root.get_by_role("button", name="Zoom", exact=True).click()
+    root.scroll_into_view_if_needed()
+    area = page.locator(".fm-emb-overlay").bounding_box()
+    x0, y0 = area["x"] + area["width"] * 0.3, area["y"] + area["height"] * 0.3
+    drag(page, [(x0, y0), (x0 + area["width"] * 0.3, y0 + area["height"] * 0.3)])
+    expect(root.get_by_role("button", name="Reset view")).to_be_enabled()
+    zoomed = int(root.get_attribute("data-shown"))
+    assert 0 < zoomed < 10_000
+    root.get_by_role("button", name="Box", exact=True).click()
+    left, top = area["x"] + 5, area["y"] + 5
+    drag(page, [(left, top), (left + area["width"] - 10, top + area["height"] - 10)])
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_role("heading", name=re.compile(r"selected images$"))).to_be_visible()
+    expect(root).to_have_attribute("data-shown", str(zoomed))
+    root.get_by_role("button", name="Reset view").click()
     expect(root).to_have_attribute("data-shown", "10000")
 
 

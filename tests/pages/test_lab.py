@@ -187,6 +187,15 @@ def test_a_selection_on_the_map_lists_those_images(lab_dir: Path) -> None:
     assert not at.subheader and map_of(at)["selected"] == []
 
 
+def test_the_map_script_writes_text_never_html() -> None:
+    """Titles and class names reach the map's script (a run's name is the person's words): it must set them as
+    text. A guard on the script's source, beside the browser test that drives it."""
+    source = (REPO_ROOT / "ui" / "embedding_map.js").read_text()
+    for writer in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function("):
+        assert writer not in source, writer
+    assert "textContent" in source
+
+
 def test_map_data_rejects_what_it_cannot_draw() -> None:
     from ui.embedding_map import map_data, selection_of
 
