@@ -263,18 +263,22 @@ def model_page(clock: Clock, url: str, rounds: int) -> None:
     for k in range(rounds):
         actual, predicted = [(6, 0), (4, 2), (2, 4), (0, 6), (7, 9)][k % 5]
         _open(page, url, "/model")
-        chart = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text="Confusion matrix"))
-        chart.first.wait_for(timeout=120_000)
-        _measure_point_click(
-            clock,
+        cell = page.locator(f".fm-cm-cell[data-actual='{actual}'][data-predicted='{predicted}']")
+        cell.wait_for(timeout=120_000)
+
+        def aim(cell=cell) -> None:
+            cell.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            cell.hover()
+
+        clock.measure(
             "confusion-cell click",
-            chart,
-            1,
-            actual * 10 + predicted,
+            lambda cell=cell: cell.click(),
             lambda a=actual, p=predicted: (
                 page.wait_for_url(re.compile(rf"/test_images\?.*actual={a}.*predicted={p}"), timeout=120_000),
                 page.get_by_text("images match", exact=False).first.wait_for(timeout=120_000),
             ),
+            prepare=aim,
         )
 
 

@@ -170,45 +170,6 @@ def probability_bars(
     return fig
 
 
-def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> go.Figure:
-    """Confusion matrix heatmap: rows actual, columns predicted, counts in the cells."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=list(class_names),
-            y=list(class_names),
-            colorscale="Blues",
-            text=matrix,
-            texttemplate="%{text}",
-            hoverinfo="skip",
-        )
-    )
-    # Plotly reports no clicks on heatmap cells: one transparent marker per cell carries (actual, predicted).
-    n = len(class_names)
-    fig.add_trace(
-        go.Scatter(
-            x=[class_names[j] for i in range(n) for j in range(n)],
-            y=[class_names[i] for i in range(n) for j in range(n)],
-            customdata=[[i, j, int(matrix[i][j])] for i in range(n) for j in range(n)],
-            mode="markers",
-            marker=dict(size=28, symbol="square", opacity=0.0),
-            # Hover lives on these markers: plotly sends no clicks for a trace whose hover is skipped.
-            hovertemplate="actual %{y}, predicted %{x}: %{customdata[2]}<extra></extra>",
-            showlegend=False,
-        )
-    )
-    fig.update_layout(
-        height=560,
-        margin=dict(l=10, r=10, t=40, b=10),
-        title="Confusion matrix",
-        dragmode=False,
-        clickmode="event+select",
-    )
-    fig.update_xaxes(title="Predicted", side="bottom", fixedrange=True)
-    fig.update_yaxes(title="Actual", autorange="reversed", fixedrange=True)
-    return fig
-
-
 def epoch_curves(history: Sequence[EpochRow], metric: str, title: str) -> go.Figure:
     """Train and test `metric` ("loss" or "accuracy") per epoch."""
     epochs = [row.epoch for row in history]

@@ -75,6 +75,11 @@ def chart_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
     return page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text=title))
 
 
+def confusion_cell(page: Page, actual: int, predicted: int) -> Locator:
+    """One cell of the Model page's confusion matrix (ui/confusion_grid.js): its text is the count."""
+    return page.locator(f".fm-cm-cell[data-actual='{actual}'][data-predicted='{predicted}']")
+
+
 def map_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
     """The why panel's attribution map (an HTML figure: title, picture, colour bar) whose title matches."""
     return page.locator("figure.fm-map").filter(has=page.locator("figcaption", has_text=title))

@@ -24,6 +24,7 @@ from .harness import (
     chart_titled,
     choose,
     click_plotly_point,
+    confusion_cell,
     go_by_nav,
     goto,
     train_on_page,
@@ -82,7 +83,10 @@ def test_dark_system_preference_gives_a_dark_app_with_light_figure_text(
         assert titles.nth(i).evaluate(TEXT_LUMINANCE) > 0.6, titles.nth(i).inner_text()
     if path == "/embedding":
         expect(dark_page.locator(".fm-emb-entry")).to_have_count(10)
-    for text in dark_page.locator(".fm-emb-title, .fm-emb-entry").all():  # the Embedding map (HTML, not plotly)
+    if path == "/model":
+        expect(dark_page.locator(".fm-cm-row")).to_have_count(10)
+    # The Embedding map and the confusion matrix are HTML, not plotly: their text too.
+    for text in dark_page.locator(".fm-emb-title, .fm-emb-entry, .fm-cm-title, .fm-cm-row, .fm-cm-col").all():
         assert text.evaluate(COLOUR_LUMINANCE) > 0.6, text.inner_text()
     ticks = dark_page.locator(".js-plotly-plot .xtick text")
     if path in PAGES_WITHOUT_AXES:
@@ -95,14 +99,16 @@ def test_dark_system_preference_gives_a_dark_app_with_light_figure_text(
 def test_a_confusion_cell_opens_its_images(app_server: AppServer, app_page: Page) -> None:
     page = app_page
     goto(page, app_server, "/model")
-    chart = chart_titled(page, "Confusion matrix")
     from fmnist_core.inference import predict_proba
 
     test = load_test_set()
     predicted = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images).argmax(axis=1)
     shirt_as_tshirt = int(((test.labels == 6) & (predicted == 0)).sum())
-    expect(chart.locator("text", has_text=re.compile(rf"^{shirt_as_tshirt}$")).first).to_be_attached()
-    click_plotly_point(page, chart, 1, 6 * 10 + 0, server=app_server)  # the marker of cell (actual 6, predicted 0)
+    cell = confusion_cell(page, 6, 0)
+    expect(cell).to_have_text(str(shirt_as_tshirt))
+    expect(cell).to_have_attribute("title", f"actual Shirt, predicted T-shirt/top: {shirt_as_tshirt}")
+    expect(page.locator(".fm-cm-cell")).to_have_count(100)
+    cell.click()
     expect(page).to_have_url(re.compile(r"/test_images\?.*actual=6.*predicted=0"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Test images")
     expect(page.get_by_text(f"{shirt_as_tshirt:,} of 10,000 images match", exact=False)).to_be_visible()

@@ -6,14 +6,27 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fmnist_core import store
+from fmnist_core.data import CLASS_NAMES
 from fmnist_core.presets import PRESETS
-from page_helpers import exceptions, open_page, plotly_array, plotly_figure, rerun, texts
+from page_helpers import exceptions, open_page, plotly_figure, rerun, texts
 
 
 def _button(at, key: str):
     return at.button(key=key)
+
+
+def test_a_clicked_cell_is_checked_before_it_opens_anything() -> None:
+    """The browser's word for a click, checked: two whole numbers in range, or nothing happens."""
+    from ui.confusion import clicked_cell, grid_data
+
+    assert clicked_cell([6, 0], 10) == (6, 0)
+    for bad in (None, [6], [6, 0, 1], [10, 0], [-1, 2], ["6", "0"], [True, 0], {"0": 6, "1": 0}, [6.0, 0]):
+        assert clicked_cell(bad, 10) is None, bad
+    with pytest.raises(ValueError, match="expected a 10x10 matrix"):
+        grid_data(np.zeros((3, 3)), list(CLASS_NAMES))
 
 
 def test_model_page_summary_and_metrics(make_app) -> None:
@@ -27,9 +40,23 @@ def test_model_page_summary_and_metrics(make_app) -> None:
     assert metrics["Parameters"] == "243,786"
 
 
+def confusion_of(at) -> dict:
+    """What the Model page sent its confusion matrix (ui/confusion.py's grid_data)."""
+    grids = [e for e in at.get("bidi_component") if e.proto.component_name == "fmnist_confusion_matrix"]
+    assert len(grids) == 1, f"{len(grids)} confusion matrices on the page"
+    return json.loads(grids[0].proto.json)
+
+
 def test_confusion_matrix_and_per_class_table_agree(make_app) -> None:
     at = open_page(make_app, "model", model_id="default")
-    z = plotly_array(plotly_figure(at, "Confusion matrix")["data"][0]["z"])
+    grid = confusion_of(at)
+    z = np.asarray(grid["z"])
+    assert grid["names"] == list(CLASS_NAMES)
+    # The darkest fill is the largest count, and its text is white; a zero cell is the palest, with dark text.
+    assert grid["fill"][int(z.argmax() // 10)][int(z.argmax() % 10)] == "rgb(8, 48, 107)"
+    assert grid["ink"][int(z.argmax() // 10)][int(z.argmax() % 10)] == "#ffffff"
+    zero = np.argwhere(z == 0)[0]
+    assert grid["fill"][zero[0]][zero[1]] == "rgb(247, 251, 255)" and grid["ink"][zero[0]][zero[1]] != "#ffffff"
     assert z.shape == (10, 10) and z.sum() == 10_000
     shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
     assert np.trace(z) == round(shipped * 10_000)
