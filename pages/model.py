@@ -12,7 +12,7 @@ from fmnist_core.labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
 from fmnist_core.model import summary_rows, total_params
 from ui.compare import comparable_runs, comparison_rows, loss_warning
 from ui.confusion import confusion_section
-from ui.figures import compare_curves, epoch_curves, mosaic_figure
+from ui.figures import compare_curves, epoch_curves_pair, mosaic_figure
 from ui.frame import page_frame
 from ui.model_import import import_model_widget
 from ui.network_diagram import architecture_diagram
@@ -165,9 +165,7 @@ if model is not None:
     )
     if history:
         st.markdown("**Training curves of this run**")
-        a, b = st.columns(2)
-        a.plotly_chart(epoch_curves(history, "loss", "Loss per epoch"), width="stretch")
-        b.plotly_chart(epoch_curves(history, "accuracy", "Accuracy per epoch"), width="stretch")
+        st.plotly_chart(epoch_curves_pair(history), width="stretch")
 
 st.subheader("Compare runs")
 all_runs = runs()

@@ -20,7 +20,7 @@ from fmnist_core.training import (
     warm_up,
 )
 from ui.architecture import spec_editor
-from ui.figures import batch_curve, epoch_curves
+from ui.figures import batch_curve, epoch_curves_pair
 from ui.frame import page_frame
 from ui.signin import acting
 from ui.state import kept, runs, set_active_run
@@ -226,9 +226,7 @@ def _draw_metrics(snap: Snapshot) -> None:
     if snap.batch_trace:
         st.plotly_chart(batch_curve(snap.batch_trace, snap.batches_per_epoch), width="stretch")
     if history:
-        left, right = st.columns(2)
-        left.plotly_chart(epoch_curves(history, "loss", "Loss per epoch"), width="stretch")
-        right.plotly_chart(epoch_curves(history, "accuracy", "Accuracy per epoch"), width="stretch")
+        st.plotly_chart(epoch_curves_pair(history), width="stretch")
         st.dataframe(
             [
                 {

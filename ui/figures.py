@@ -170,16 +170,34 @@ def probability_bars(
     return fig
 
 
-def epoch_curves(history: Sequence[EpochRow], metric: str, title: str) -> go.Figure:
-    """Train and test `metric` ("loss" or "accuracy") per epoch."""
+def epoch_curves_pair(history: Sequence[EpochRow]) -> go.Figure:
+    """Loss and accuracy per epoch (train and test) side by side in one figure.
+
+    One chart, not two: each plotly chart costs the browser its own build when the model changes (about 0.1 s
+    here, docs/performance.md).
+    """
+    from plotly.subplots import make_subplots
+
     epochs = [row.epoch for row in history]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[getattr(row, metric) for row in history], mode="lines+markers", name="train"))
-    fig.add_trace(
-        go.Scatter(x=epochs, y=[getattr(row, f"test_{metric}") for row in history], mode="lines+markers", name="test")
-    )
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), title=title, xaxis_title="epoch")
-    fig.update_xaxes(dtick=1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"), horizontal_spacing=0.1)
+    colours = plotly.colors.qualitative.Plotly
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for k, (name, field) in enumerate((("train", metric), ("test", f"test_{metric}"))):
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[getattr(row, field) for row in history],
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line=dict(color=colours[k]),
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(title_text="epoch", dtick=1)
     return fig
 
 

@@ -11,7 +11,7 @@ import pytest
 from fmnist_core import store
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.presets import PRESETS
-from page_helpers import exceptions, open_page, plotly_figure, rerun, texts
+from page_helpers import exceptions, open_page, plotly_array, plotly_figure, rerun, texts
 
 
 def _button(at, key: str):
@@ -45,6 +45,28 @@ def confusion_of(at) -> dict:
     grids = [e for e in at.get("bidi_component") if e.proto.component_name == "fmnist_confusion_matrix"]
     assert len(grids) == 1, f"{len(grids)} confusion matrices on the page"
     return json.loads(grids[0].proto.json)
+
+
+def test_training_curves_are_one_chart_of_the_runs_history(make_app) -> None:
+    """Loss and accuracy side by side in one figure (one chart to build when the model changes, not two)."""
+    at = open_page(make_app, "model", model_id="default")
+    history = store.get_run("default").metadata.history
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    pairs = [
+        c
+        for c in charts
+        if [a.get("text") for a in c["layout"].get("annotations", [])][:2]
+        == [
+            "Loss per epoch",
+            "Accuracy per epoch",
+        ]
+    ]
+    assert len(pairs) == 1, [c["layout"].get("annotations") for c in charts]
+    traces = {(t["name"], t.get("xaxis", "x")): plotly_array(t["y"]) for t in pairs[0]["data"]}
+    np.testing.assert_allclose(traces[("train", "x")], [row.loss for row in history])
+    np.testing.assert_allclose(traces[("test", "x")], [row.test_loss for row in history])
+    np.testing.assert_allclose(traces[("train", "x2")], [row.accuracy for row in history])
+    np.testing.assert_allclose(traces[("test", "x2")], [row.test_accuracy for row in history])
 
 
 def test_confusion_matrix_and_per_class_table_agree(make_app) -> None:
