@@ -6,7 +6,6 @@ heatmap: the heatmap cost the browser about 0.3 s whenever the model changed (do
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.inference import per_class_metrics
+from ui.scripts import component_script
 from ui.state import link_params
 
 _CSS = """
@@ -37,8 +37,9 @@ _CSS = """
 @st.cache_resource
 def _component() -> Any:
     """Register the component once per server."""
-    script = (Path(__file__).resolve().parent / "confusion_grid.js").read_text()
-    return st.components.v2.component("fmnist_confusion_matrix", js=script, css=_CSS, isolate_styles=False)
+    return st.components.v2.component(
+        "fmnist_confusion_matrix", js=component_script("confusion_grid.js"), css=_CSS, isolate_styles=False
+    )
 
 
 def grid_data(matrix: np.ndarray, class_names: list[str]) -> dict[str, Any]:

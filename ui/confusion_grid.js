@@ -4,14 +4,6 @@
 // Why not plotly: a heatmap with a clickable marker per cell cost the browser about 0.3 s every time the model
 // changed (docs/performance.md); a table of 100 cells draws in a few milliseconds.
 
-function el(tag, cls, parent, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   for (const old of parentElement.querySelectorAll(":scope > .fm-cm")) old.remove(); // not the component's <style>

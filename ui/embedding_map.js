@@ -9,14 +9,6 @@ const PAD = 12; // px around the points
 const NEAR = 7; // px: how close the mouse must be to a point to hover or click it
 const CELL = 16; // px: the hover index's grid
 
-function el(tag, cls, parent, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
 function inside(px, py, poly) {
   // Even-odd rule: is (px, py) inside the polygon [[x, y], ...]?
   let hit = false;

@@ -10,7 +10,6 @@ the only thing sent to it is numbers and the app's own labels.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ import streamlit as st
 
 from fmnist_core.data import CLASS_NAMES
 from ui.lab_figures import CLASS_COLOURS, MARK
+from ui.scripts import component_script
 
 # The "Colour by" box's choices and the map's colourings (also the address's ?colour= values).
 COLOUR_CHOICES = {
@@ -29,7 +29,6 @@ COLOUR_CHOICES = {
 }
 CORRECT = "#2ca02c"
 CONFIDENCE_STEPS = 32  # colours of the confidence scale
-_HERE = Path(__file__).resolve().parent
 
 _CSS = """
 .fm-emb { font-size: 0.875rem; container-type: inline-size; }
@@ -69,7 +68,7 @@ _CSS = """
 def _component() -> Any:
     """Register the component once per server (a second registration under the name would only log a warning)."""
     return st.components.v2.component(
-        "fmnist_embedding_map", js=(_HERE / "embedding_map.js").read_text(), css=_CSS, isolate_styles=False
+        "fmnist_embedding_map", js=component_script("embedding_map.js"), css=_CSS, isolate_styles=False
     )
 
 

@@ -187,13 +187,18 @@ def test_a_selection_on_the_map_lists_those_images(lab_dir: Path) -> None:
     assert not at.subheader and map_of(at)["selected"] == []
 
 
-def test_the_map_script_writes_text_never_html() -> None:
-    """Titles and class names reach the map's script (a run's name is the person's words): it must set them as
-    text. A guard on the script's source, beside the browser test that drives it."""
-    source = (REPO_ROOT / "ui" / "embedding_map.js").read_text()
-    for writer in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function("):
-        assert writer not in source, writer
-    assert "textContent" in source
+def test_our_component_scripts_write_text_never_html() -> None:
+    """Titles and class names reach our component scripts (a run's name is the person's words): they must set
+    them as text. A guard on the scripts' source, beside the browser tests that drive them."""
+    from ui.scripts import SCRIPTS, component_script
+
+    for name in SCRIPTS:
+        source = component_script(name)
+        for writer in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function("):
+            assert writer not in source, (name, writer)
+        assert "node.textContent = text" in source and "export default function" in source
+    with pytest.raises(ValueError, match="no component script"):
+        component_script("../app.py")
 
 
 def test_map_data_rejects_what_it_cannot_draw() -> None:
