@@ -129,8 +129,11 @@ def test_per_channel_scale_rescales_tiles_and_hover_keeps_raw_values(make_app) -
     custom = plotly_array(spec["data"][0]["customdata"]).astype(float)
     assert np.nanmax(z) <= 1.0 + 1e-6 and np.nanmin(z) >= 0.0
     assert np.nanmax(custom[..., 1]) > 1.0 or not np.allclose(custom[..., 1], np.nan_to_num(z))  # raw values
-    numbers = [a["text"] for a in spec["layout"]["annotations"]]
-    assert numbers == [str(k) for k in range(64)]
+    labels = spec["data"][1]  # each tile's channel number at its top-left corner, one text trace
+    assert labels["mode"] == "text" and labels["text"] == [str(k) for k in range(64)]
+    tiles = plotly_array(spec["data"][0]["customdata"])[..., 0]
+    for x, y, text in zip(labels["x"], labels["y"], labels["text"], strict=True):
+        assert tiles[int(y + 0.5), int(x + 0.5)] == int(text)  # the corner pixel belongs to that channel
 
 
 def test_source_upload_shows_the_uploaded_image(make_app) -> None:
