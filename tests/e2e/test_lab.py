@@ -267,3 +267,16 @@ def test_design_a_network_train_it_and_open_its_feature_maps(app_server: AppServ
     layer.click()
     expect(page.get_by_role("option", name=re.compile(r"^average_pooling2d \(6, 6, 10\)"))).to_be_visible()
     page.keyboard.press("Escape")
+
+
+def test_home_has_the_browser_fetch_plotly_code_before_any_chart(app_server: AppServer, app_page: Page) -> None:
+    """The sidebar asks for Streamlit's plotly chart code while Home is read (ui/frame.py, preload_chart_code), so
+    the first chart page after Home does not wait for 4.7 MB of script; Home itself draws no plotly chart."""
+    from ui.frame import chart_code_chunk
+
+    chunk = chart_code_chunk()
+    assert chunk is not None and chunk.startswith("PlotlyChart.")
+    goto(app_page, app_server, "/")
+    assert app_page.get_by_test_id("stPlotlyChart").count() == 0
+    fetched = "(name) => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/' + name))"
+    app_page.wait_for_function(fetched, arg=chunk, timeout=15_000)
