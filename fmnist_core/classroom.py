@@ -4,6 +4,7 @@ sentence that says why a person cannot import now. The rules themselves are in f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,18 +81,29 @@ def _instant(stamp: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def delete_all_of(owner: str | None, actor: people.Actor, home: Path | None = None) -> int:
-    """Delete every saved run of `owner` (None: the runs without one) as `actor`; returns how many went.
+def runs_of(owner: str | None, home: Path | None = None) -> list[store.RunInfo]:
+    """Every saved run of `owner` (None: the runs without one), newest first: what "delete all" would delete."""
+    return [r for r in store.list_runs(home, include_shipped=False) if r.metadata.owner == owner]
 
-    Each goes through store.delete_run, so the same rule refuses a student deleting someone else's runs
-    (StoreError on the first refusal, nothing of that person deleted).
+
+def delete_all_of(
+    owner: str | None, actor: people.Actor, run_ids: Iterable[str], home: Path | None = None
+) -> list[str]:
+    """Delete exactly the runs `run_ids` of `owner` that the person confirmed; returns the ids that went.
+
+    Only runs still owned by `owner` go (one made after the question was asked is not among the ids; one already
+    gone is skipped). Each goes through store.delete_run, so the same rule refuses a student deleting someone
+    else's runs (StoreError on the first refusal, nothing of that person deleted).
     """
-    mine = [r for r in store.list_runs(home, include_shipped=False) if r.metadata.owner == owner]
+    wanted = set(run_ids)
+    mine = [r for r in runs_of(owner, home) if r.id in wanted]
     if mine and not people.may_delete(actor, owner):
         store.delete_run(mine[0].id, home, actor=actor)  # raises the store's own sentence
+    deleted = []
     for run in mine:
         store.delete_run(run.id, home, actor=actor)
-    return len(mine)
+        deleted.append(run.id)
+    return deleted
 
 
 def import_blocker(actor: people.Actor, home: Path | None = None) -> str | None:

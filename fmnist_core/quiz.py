@@ -3,7 +3,7 @@
 The learner guesses what the model will answer, not the true class. Images come in turn from three pools, so the
 quiz is neither all easy nor all tricks: confident and right, uncertain, and confidently wrong. The score is a
 small typed value (no Streamlit): without sign-in a page keeps it per browser session; with sign-in it is kept per
-person in `FMNIST_HOME/quiz-scores.json` (record_round, score_of, all_scores), so it survives sessions and the
+person in `FMNIST_HOME/shared/quiz-scores.json` (record_round, score_of, all_scores), so it survives sessions and the
 Class page shows it.
 """
 
@@ -89,9 +89,18 @@ _LOCK = threading.Lock()  # one server's sessions; the file lock below covers ot
 
 
 def _scores_path(home: Path | None) -> Path:
+    """The scores file in the home's shared folder; one left by older versions beside the runs is moved there."""
     from fmnist_core import store
 
-    return (home or store.home_dir()) / SCORES_FILE
+    path = store.shared_dir(home) / SCORES_FILE
+    legacy = (home or store.home_dir()) / SCORES_FILE
+    if not path.exists() and legacy.is_file() and not store.is_run_file(legacy):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(legacy, path)
+        except OSError:  # moved by another process just now, or a read-only home
+            return path if path.exists() else legacy
+    return path
 
 
 def _read(path: Path) -> dict[str, Score]:

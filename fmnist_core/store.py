@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -51,6 +52,42 @@ from fmnist_core.watch import Frames
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 DEFAULT_RUN_ID = "default"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+# Files that are not runs (quiz scores, deletion records, lesson progress) live in this sub-folder of the home,
+# out of reach of every listing and deletion of runs.
+SHARED_FOLDER = "shared"
+DELETED_FILE = "deleted-runs.json"
+_KEEP_DELETED = 2000  # deletion records kept, newest last
+_DELETED_LOCK = threading.Lock()
+
+
+def shared_dir(home: Path | None = None) -> Path:
+    """The home's folder for state that is not a run (created on first use by the writer)."""
+    return (home or home_dir()) / SHARED_FOLDER
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON through a temporary file and a rename: a reader sees the old file or the new one, never half."""
+    text = json.dumps(value, indent=1, default=_json_default)
+    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def is_run_file(json_path: Path) -> bool:
+    """Whether a JSON file in the home is a run's metadata, written by this store.
+
+    A run's JSON names its own id (every version ever written does); one that cannot be read is a damaged run
+    only when its model file lies beside it. Anything else (a stray or shared file) is not a run.
+    """
+    if json_path.name.startswith(".") or not RUN_ID_PATTERN.match(json_path.stem):
+        return False
+    try:
+        raw = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return json_path.with_suffix(".keras").is_file()
+    if isinstance(raw, dict):
+        return raw.get("id") == json_path.stem
+    return json_path.with_suffix(".keras").is_file()
 
 
 # Layer classes a model file may contain; anything else (Lambda, custom classes) is refused before loading.
@@ -228,7 +265,7 @@ def list_runs(
     if base.is_dir():
         for json_path in base.glob("*.json"):
             run_id = json_path.stem
-            if json_path.name.startswith(".") or not RUN_ID_PATTERN.match(run_id):
+            if not is_run_file(json_path):
                 continue
             if (ASSETS_DIR / json_path.name).exists():
                 continue  # a shipped id cannot be shadowed by a file in the store
@@ -243,8 +280,8 @@ def get_run(run_id: str, home: Path | None = None, actor: people.Actor | None = 
     """One run's info; StoreError if it does not exist, or (given an actor) that actor may not see it: a run
     someone may not see is answered as one that does not exist, so its id tells nothing."""
     model_path, json_path, shipped = _paths(run_id, home)
-    if not json_path.is_file():
-        raise StoreError(f"no saved run with id {run_id!r}")
+    if not shipped and not is_run_file(json_path):
+        raise StoreError(missing_run_message(run_id, home))
     info = _read_info(run_id, json_path, model_path, shipped)
     if actor is not None and not people.may_see(actor, info.metadata.owner, shipped):
         raise StoreError(f"no saved run with id {run_id!r}")
@@ -298,8 +335,8 @@ def delete_run(run_id: str, home: Path | None = None, *, actor: people.Actor) ->
     model_path, json_path, shipped = _paths(run_id, home)
     if shipped:
         raise StoreError(f"{run_id} is a shipped model and cannot be deleted")
-    if not json_path.exists() and not model_path.exists():
-        raise StoreError(f"no saved run with id {run_id!r}")
+    if not is_run_file(json_path):
+        raise StoreError(missing_run_message(run_id, home))
     owner = _owner_of(json_path)
     if not people.may_see(actor, owner):
         raise StoreError(f"no saved run with id {run_id!r}")
@@ -310,9 +347,59 @@ def delete_run(run_id: str, home: Path | None = None, *, actor: people.Actor) ->
     json_path.unlink(missing_ok=True)
     model_path.unlink(missing_ok=True)
     json_path.with_name(f"{run_id}{FRAMES_SUFFIX}").unlink(missing_ok=True)
+    _record_deletion(run_id, owner, actor, home)
     from fmnist_core import run_cache  # imports this module
 
     run_cache.forget(run_id, home)
+
+
+def _deleted_path(home: Path | None) -> Path:
+    return shared_dir(home) / DELETED_FILE
+
+
+def _record_deletion(run_id: str, owner: str | None, actor: people.Actor, home: Path | None) -> None:
+    """Remember who deleted a run, so a page still showing it can say what happened (best effort)."""
+    if actor.kind == "admin":
+        by = "the server's administrator"
+    elif actor.signed_in and actor.id == owner:
+        by = "its owner"
+    elif actor.teacher:
+        by = "a teacher"
+    else:
+        by = "someone using this app"
+    path = _deleted_path(home)
+    with _DELETED_LOCK:
+        records = _read_deleted(path)
+        records.pop(run_id, None)
+        records[run_id] = {"by": by, "when": datetime.now(UTC).isoformat(timespec="seconds")}
+        try:
+            write_json_atomic(path, dict(list(records.items())[-_KEEP_DELETED:]))
+        except OSError:
+            pass  # the run is gone either way; only the later explanation is lost
+
+
+def _read_deleted(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
+
+
+def deleted_by(run_id: str, home: Path | None = None) -> str | None:
+    """Who deleted a run ("a teacher", "its owner", ...), or None when the store has no record of it."""
+    record = _read_deleted(_deleted_path(home)).get(run_id)
+    return None if record is None else _text(record.get("by"))
+
+
+def missing_run_message(run_id: str, home: Path | None = None) -> str:
+    """The sentence for a run that is not there: who deleted it when the store knows, else that it does not exist."""
+    by = deleted_by(run_id, home)
+    if by is not None:
+        return f"Run {run_id} was deleted by {by}; choose another model."
+    return f"no saved run with id {run_id!r}"
 
 
 def _owner_of(json_path: Path) -> str | None:

@@ -86,10 +86,12 @@ if not row.runs:
 delete_all_control(
     row.person,
     actor,
-    len(row.runs),
+    list(row.runs),
     key="class_del",
     ask="Delete all runs of this person…",
-    question=f"Delete all {len(row.runs)} runs of **{chosen}**? Their model files and metadata are removed for good.",
+    question="Delete these {count} run{s} of **"
+    + plain(chosen).replace("{", "{{").replace("}", "}}")
+    + "**? Their model files and metadata are removed for good; quiz scores and lessons stay.",
     confirm="Yes, delete them all",
     done="Deleted {count} run{s} of " + chosen.replace("{", "{{").replace("}", "}}") + ".",
     message_key=MESSAGE_KEY,

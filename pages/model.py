@@ -278,10 +278,10 @@ if actor.signed_in:  # a reset for the next exercise; without sign-in there is n
     delete_all_control(
         actor.id,
         actor,
-        len(mine),
+        mine,
         key="del_mine",
         ask="Delete all my runs…",
-        question=f"Delete all your {len(mine)} runs? Their model files and metadata are removed for good; "
+        question="Delete these {count} run{s} of yours? Their model files and metadata are removed for good; "
         "the shipped models stay.",
         confirm="Yes, delete all my runs",
         done="Deleted your {count} run{s}.",

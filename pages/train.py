@@ -23,7 +23,7 @@ from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves_pair
 from ui.frame import page_frame
 from ui.signin import acting
-from ui.state import kept, runs, set_active_run
+from ui.state import choose_run, kept, run_missing, runs
 from ui.train_form import CUSTOM_SPEC_KEY, DEFAULT_SEED, TOTAL, form_config
 from ui.understanding import trains_on_section
 from ui.watch import new_frame, watch_section
@@ -39,7 +39,11 @@ LONG_RUN_SECONDS = 60
 
 st.title("Train")
 if toast := st.session_state.pop(TOAST_KEY, None):
-    st.toast(toast, icon=":material/check_circle:")
+    kind, text = toast
+    if kind == "ok":
+        st.toast(text, icon=":material/check_circle:")
+    else:
+        st.warning(text)
 job: TrainingJob | None = st.session_state.get(JOB_KEY)
 busy = job is not None and not job.finished
 names = list(PRESETS)
@@ -151,9 +155,9 @@ def start_training() -> None:
 
 
 def use_run(run_id: str) -> None:
-    """'Use this model' callback: make the run active and confirm it on the next run."""
-    set_active_run(run_id)
-    st.session_state[TOAST_KEY] = f"Now using run {run_id} on every page."
+    """'Use this model' callback: make the run active if it is still there, and say so on the next run."""
+    problem = choose_run(run_id)
+    st.session_state[TOAST_KEY] = ("warning", problem) if problem else ("ok", f"Now using run {run_id} on every page.")
 
 
 trains_on_section(job.config.preset if busy else preset_name, int(job.config.seed if busy else seed))
@@ -267,6 +271,8 @@ def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
                 st.rerun()
             except Exception as exc:  # noqa: BLE001 - any failure is shown and the model stays for another try
                 st.error(str(exc))
+    elif snap.run_id and (gone := run_missing(snap.run_id)):
+        st.warning(gone)
     elif snap.run_id:
         st.write(f"Saved as run **{snap.run_id}**.")
         # The button lives in a fragment: rerun the whole app so the sidebar's Model box shows the choice.

@@ -1,4 +1,4 @@
-"""A class on one server (issue 22): identities, owners, who may see and delete what, fair shares, the round-robin
+"""A class on one server: identities, owners, who may see and delete what, fair shares, the round-robin
 queue, the teacher's rows and the command line's --owner. No training runs here: runs are written as files and
 the queue is driven with stand-in jobs."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_core import classroom, cli, people, settings, store, training
+from fmnist_core import classroom, cli, people, quiz, settings, store, training
 from fmnist_core.fairqueue import FairSlots, service_order
 from fmnist_core.training import TrainConfig, TrainingJob
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR
@@ -217,12 +217,90 @@ def test_delete_all_of_a_person(school: Path) -> None:
     add_run(school, "ada-1", ADA)
     add_run(school, "ada-2", ADA)
     add_run(school, "bob-1", BOB)
+    asked = [r.id for r in classroom.runs_of(ADA)]
+    assert sorted(asked) == ["ada-1", "ada-2"]
     with pytest.raises(store.StoreError, match="only its owner or a teacher"):
-        classroom.delete_all_of(ADA, people.person(BOB))
+        classroom.delete_all_of(ADA, people.person(BOB), asked)
     assert len(store.list_runs(include_shipped=False)) == 3  # nothing of Ada's went
-    assert classroom.delete_all_of(ADA, people.person(ADA)) == 2
-    assert classroom.delete_all_of(BOB, people.person(TEA)) == 1
+    add_run(school, "ada-3", ADA)  # made after the question was asked: not among the ids, so it stays
+    assert sorted(classroom.delete_all_of(ADA, people.person(ADA), asked)) == ["ada-1", "ada-2"]
+    assert [r.id for r in classroom.runs_of(ADA)] == ["ada-3"]
+    assert classroom.delete_all_of(ADA, people.person(TEA), ["ada-1", "ada-3"]) == ["ada-3"]  # ada-1 already gone
+    assert classroom.delete_all_of(BOB, people.person(TEA), ["bob-1"]) == ["bob-1"]
     assert store.list_runs(include_shipped=False) == []
+
+
+def test_shared_files_are_not_runs_and_survive_every_delete(school: Path) -> None:
+    """Quiz scores, deletion records and stray files of every kind in the home are never listed, counted as
+    someone's runs, or deleted by a run's deletion."""
+    add_run(school, "ada-1", ADA)
+    add_run(school, "old-1", None)
+    quiz.record_round(ADA, guess=1, model_answer=1, true_label=1, home=school)
+    strays = {
+        "notes.json": '{"hello": 1}',  # JSON that is no run's metadata
+        "list.json": "[1, 2, 3]",  # JSON, not an object, no model beside it
+        "broken.json": "{not json",  # unreadable, no model beside it
+        "other-id.json": '{"id": "someone-else"}',  # names another id
+        "readme.txt": "text",
+        "orphan.keras": "not a model",  # a model file without metadata
+    }
+    for name, text in strays.items():
+        (school / name).write_text(text)
+    (school / "sub").mkdir()
+    (school / "sub" / "x-1.json").write_text('{"id": "x-1"}')
+    listed = [r.id for r in store.list_runs(include_shipped=False)]
+    assert sorted(listed) == ["ada-1", "old-1"]
+    rows = {row.person: row for row in classroom.class_rows(people.person(TEA), school)}
+    assert len(rows[None].runs) == 1 and rows[ADA].quiz_score.rounds == 1
+    for stem in ("notes", "list", "broken", "other-id", "quiz-scores", "shared", "orphan"):
+        with pytest.raises(store.StoreError, match="no saved run"):
+            store.delete_run(stem, actor=people.person(TEA))
+        with pytest.raises(store.StoreError):
+            store.get_run(stem)
+    assert classroom.delete_all_of(None, people.person(TEA), [r.id for r in classroom.runs_of(None)]) == ["old-1"]
+    assert classroom.delete_all_of(ADA, people.person(TEA), ["ada-1"]) == ["ada-1"]
+    for name, text in strays.items():
+        assert (school / name).read_text() == text
+    assert quiz.score_of(ADA, school).rounds == 1  # every person's quiz score is still there
+    assert sorted(p.name for p in store.shared_dir(school).iterdir() if not p.name.startswith(".")) == [
+        "deleted-runs.json",
+        "quiz-scores.json",
+    ]
+
+
+def test_a_damaged_run_with_its_model_file_is_still_a_run(school: Path) -> None:
+    add_run(school, "ada-1", ADA)
+    (school / "ada-1.json").write_text("{half written")
+    (listed,) = store.list_runs(include_shipped=False)
+    assert listed.id == "ada-1" and listed.status == "damaged"
+    store.delete_run("ada-1", actor=people.person(TEA))
+    assert not (school / "ada-1.keras").exists()
+
+
+def test_quiz_scores_left_beside_the_runs_move_to_the_shared_folder(school: Path) -> None:
+    (school / "quiz-scores.json").write_text(
+        json.dumps({ADA: {"rounds": 3, "predicted_model": 2, "true_label_strategy": 1}})
+    )
+    assert quiz.score_of(ADA, school).rounds == 3
+    assert not (school / "quiz-scores.json").exists()
+    assert (store.shared_dir(school) / "quiz-scores.json").is_file()
+    assert store.list_runs(include_shipped=False) == []
+
+
+def test_a_deleted_run_says_who_deleted_it(school: Path) -> None:
+    add_run(school, "ada-1", ADA)
+    add_run(school, "ada-2", ADA)
+    add_run(school, "bob-1", BOB)
+    store.delete_run("ada-1", actor=people.person(TEA))
+    store.delete_run("ada-2", actor=people.person(ADA))
+    store.delete_run("bob-1", actor=people.administrator())
+    with pytest.raises(store.StoreError, match="Run ada-1 was deleted by a teacher"):
+        store.get_run("ada-1", actor=people.person(ADA))
+    assert store.deleted_by("ada-2") == "its owner"
+    assert store.deleted_by("bob-1") == "the server's administrator"
+    assert store.deleted_by("never-was") is None
+    with pytest.raises(store.StoreError, match="no saved run with id 'never-was'"):
+        store.get_run("never-was")
 
 
 # --- the command line ---------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ def import_model_widget(key: str = "import_model") -> str | None:
     test set and stored as a run. Returns the new run's id once imported (and offers to make it active)."""
     from fmnist_core.classroom import import_blocker
     from ui.signin import acting
-    from ui.state import set_active_run
 
     actor = acting()
     blocker = import_blocker(actor)
@@ -90,6 +89,16 @@ def import_model_widget(key: str = "import_model") -> str | None:
         )
         for note in imported["notes"]:
             st.caption(note)
-        st.button("Use this model", key=_k(key, "use"), on_click=set_active_run, args=(imported["id"],))
+        if problem := st.session_state.pop(_k(key, "problem"), None):
+            st.warning(problem)
+        st.button("Use this model", key=_k(key, "use"), on_click=_use, args=(imported["id"], key))
         return imported["id"]
     return None
+
+
+def _use(run_id: str, key: str) -> None:
+    """'Use this model' callback: the run is checked again (it may have been deleted since it was imported)."""
+    from ui.state import choose_run
+
+    if problem := choose_run(run_id):
+        st.session_state[_k(key, "problem")] = problem

@@ -1,20 +1,27 @@
 """Deleting all of a person's runs, with a confirmation: "Delete all my runs" (Model page) and "Delete all runs of
-this person" (Class page). The store checks the right again at the click (fmnist_core.classroom.delete_all_of)."""
+this person" (Class page). The question lists exactly the runs that will go, and only those go; the store checks
+the right again at the click (fmnist_core.classroom.delete_all_of)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from fmnist_core import classroom, people, store
-from ui.state import active_run_id, set_active_run
+from ui.state import active_run_id, run_label, set_active_run
 
 
-def _delete_all(owner: str | None, actor: people.Actor, key: str, message_key: str, done: str) -> None:
+def _delete_all(
+    owner: str | None, actor: people.Actor, run_ids: tuple[str, ...], key: str, message_key: str, done: str
+) -> None:
     st.session_state.pop(key, None)
     try:
-        count = classroom.delete_all_of(owner, actor)
-        st.session_state[message_key] = ("success", done.format(count=count, s="s" if count != 1 else ""))
-        if not any(r.id == active_run_id() for r in store.list_runs(actor=actor)):
+        deleted = classroom.delete_all_of(owner, actor, run_ids)
+        count = len(deleted)
+        message = done.format(count=count, s="s" if count != 1 else "")
+        if gone := len(run_ids) - count:
+            message += f" {gone} of the listed runs had already been deleted."
+        st.session_state[message_key] = ("success", message)
+        if active_run_id() in deleted:
             set_active_run(store.DEFAULT_RUN_ID)  # the active model was among them
     except store.StoreError as exc:
         st.session_state[message_key] = ("error", str(exc))
@@ -23,7 +30,7 @@ def _delete_all(owner: str | None, actor: people.Actor, key: str, message_key: s
 def delete_all_control(
     owner: str | None,
     actor: people.Actor,
-    count: int,
+    runs: list[store.RunInfo],
     *,
     key: str,
     ask: str,
@@ -32,19 +39,29 @@ def delete_all_control(
     done: str,
     message_key: str,
 ) -> None:
-    """The `ask` button; once pressed, `question` with `confirm` and Cancel. `done` is the success message, with
-    {count} and {s} (plural) filled in; the message is shown by the page under `message_key` on the next run."""
+    """The `ask` button; once pressed, `question` (with {count} and {s}) and the list of the runs it will delete, with `confirm` and
+    Cancel. `done` is the success message, with {count} and {s} (plural) filled in; the message is shown by the
+    page under `message_key` on the next run. Only the runs listed when `ask` was pressed are deleted."""
     pending = f"_{key}_pending"
-    if st.session_state.get(pending) == owner and pending in st.session_state:
-        st.warning(question)
+    asked = st.session_state.get(pending)
+    if isinstance(asked, dict) and asked.get("owner") == owner:
+        run_ids = tuple(asked["ids"])
+        labels = {r.id: run_label(r) for r in runs}
+        st.warning(question.format(count=len(run_ids), s="s" if len(run_ids) != 1 else ""))
+        st.text("\n".join(f"• {labels.get(run_id, f'{run_id} (deleted since)')}" for run_id in run_ids))
         answer = st.container(horizontal=True)
         answer.button(
             confirm,
             type="primary",
             key=f"{key}_confirm",
             on_click=_delete_all,
-            args=(owner, actor, pending, message_key, done),
+            args=(owner, actor, run_ids, pending, message_key, done),
         )
         answer.button("Cancel", key=f"{key}_cancel", on_click=st.session_state.pop, args=(pending, None))
-    elif count:
-        st.button(ask, key=f"{key}_ask", on_click=st.session_state.__setitem__, args=(pending, owner))
+    elif runs:
+        st.button(
+            ask,
+            key=f"{key}_ask",
+            on_click=st.session_state.__setitem__,
+            args=(pending, {"owner": owner, "ids": [r.id for r in runs]}),
+        )

@@ -59,6 +59,28 @@ def set_active_run(run_id: str) -> None:
     st.session_state[MODEL_KEY] = run_id
 
 
+def choose_run(run_id: str) -> str | None:
+    """Make a run active after checking it still exists, may be opened and is usable; else the sentence why not
+    (a run deleted since the page was drawn says who deleted it) and nothing changes."""
+    try:
+        info = store.get_run(run_id, actor=acting())
+    except store.StoreError as exc:
+        return str(exc)
+    if not info.usable:
+        return f"Run {run_id} is damaged: {info.error}"
+    set_active_run(info.id)
+    return None
+
+
+def run_missing(run_id: str) -> str | None:
+    """The sentence for a run that is gone since it was made (deleted, or hidden from this person), else None."""
+    try:
+        store.get_run(run_id, actor=acting())
+    except store.StoreError as exc:
+        return str(exc)
+    return None
+
+
 def model_from_address() -> None:
     """Follow ?model=RUN_ID when the address brings a model this session did not write (a shared link).
 
@@ -99,7 +121,9 @@ def active_run() -> store.RunInfo | None:
     try:
         info = store.get_run(run_id, actor=acting())
     except store.StoreError:
-        st.warning(f"The selected model **{run_id}** no longer exists. Pick another in the sidebar.")
+        by = store.deleted_by(run_id)
+        how = f"was deleted by {by}" if by else "no longer exists"
+        st.warning(f"The selected model **{run_id}** {how}. Pick another in the sidebar.")
         return None
     if not info.usable:
         st.error(f"The selected model **{run_id}** is damaged: {info.error}. Pick another in the sidebar.")

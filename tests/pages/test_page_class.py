@@ -1,4 +1,4 @@
-"""Sign-in in AppTest (issue 22): the login screen and nothing else when signed out or expired, who is signed in,
+"""Sign-in in AppTest: the login screen and nothing else when signed out or expired, who is signed in,
 ownership and delete controls on the Model page, visibility of ?model=, the Class page for teachers only."""
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def test_student_sees_ownership_and_deletes_only_their_own(make_app, school: Pat
     assert target.options == ["ada-1"] or [o for o in target.options if "bob" in o] == []
     assert "Delete all my runs…" in [b.label for b in at.button]
     [b for b in at.button if b.label == "Delete all my runs…"][0].click().run()
-    assert any("Delete all your 1 runs?" in w for w in texts(at.warning))
+    assert any("Delete these 1 run of yours?" in w for w in texts(at.warning)), texts(at.warning)
+    assert any("ada-1" in t or "81.00%" in t for t in texts(at.text)), texts(at.text)  # the run it will delete
     [b for b in at.button if b.label == "Yes, delete all my runs"][0].click().run()
     assert not at.exception, exceptions(at)
     assert not (school / "ada-1.json").exists() and (school / "bob-1.json").exists()
@@ -128,7 +129,7 @@ def test_another_identity_in_the_same_session_starts_from_empty_state(make_app, 
 
 
 def test_a_signed_in_students_quiz_score_is_kept_and_the_class_page_shows_it(make_app, school: Path) -> None:
-    """Issue 24 item 4 with issue 22: the score is the person's, across sessions, and in the teacher's view."""
+    """The score is the person's, across sessions, and in the teacher's view."""
     at = signed(make_app, person(ADA), "pages/quiz.py")
     assert title(at) == "Predict the model"
     at.selectbox(key="quiz_guess").set_value(0).run()
@@ -146,3 +147,15 @@ def test_a_signed_in_students_quiz_score_is_kept_and_the_class_page_shows_it(mak
     table = teacher.table[0].value
     quiz_of = dict(zip(table["person"], table["quiz"], strict=True))
     assert quiz_of[BOB] == "—" and quiz_of[ADA] in ("0% of 1", "100% of 1")
+    # The scores file is no run: not a "nobody" row, not in anyone's Model box, not deleted with a person's runs.
+    assert list(table["person"]) == [BOB, ADA]
+    assert not [o for b in teacher.sidebar.selectbox for o in b.options if "quiz" in o]
+    teacher.selectbox(key="class_person").set_value(ADA).run()
+    [b for b in teacher.button if b.label == "Delete all runs of this person…"][0].click().run()
+    assert any("Delete these 1 run of" in w for w in texts(teacher.warning)), texts(teacher.warning)
+    [b for b in teacher.button if b.label == "Yes, delete them all"][0].click().run()
+    assert not teacher.exception, exceptions(teacher)
+    assert any(f"Deleted 1 run of {ADA}." in m for m in texts(teacher.success)), texts(teacher.success)
+    table = teacher.table[0].value
+    assert dict(zip(table["person"], table["quiz"], strict=True))[ADA] == quiz_of[ADA]  # her score is kept
+    assert not (school / "ada-1.json").exists() and (school / "bob-1.json").exists()

@@ -75,6 +75,19 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
     label = store.get_run(run_id).label()
     assert any(label in m for m in texts(at.markdown)), "Home's card does not show the new active model"
 
+    # A control drawn before its run was deleted re-checks the store at the click and says what happened.
+    at.session_state["model_id"] = "default"
+    at.switch_page(PAGE_FILES["train"])
+    at.run()
+    assert button(at, "Use this model")
+    store.delete_run(run_id, actor=people.administrator())
+    button(at, "Use this model").click().run()
+    assert not at.exception, exceptions(at)
+    assert at.session_state["model_id"] == "default"
+    warned = texts(at.warning)
+    assert any(f"Run {run_id} was deleted by the server's administrator" in w for w in warned), warned
+    assert not [b for b in at.button if b.label == "Use this model"]
+
 
 @pytest.mark.slow
 def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_run(
