@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import limits as limits_module
 from bench.train import BENCH_PRESETS, STRONG_TARGET, bench_presets, child_env
-from fmnist_core.presets import TARGET_ACCURACY, preset_name
+from fmnist_core.nets.presets import TARGET_ACCURACY, preset_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "bench" / "measured"

@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.limits import where_and_when
-from fmnist_core import architecture, estimate, people, store
-from fmnist_core.presets import TrainConfig
+from fmnist_core import people
+from fmnist_core.nets import architecture
+from fmnist_core.nets.presets import TrainConfig
+from fmnist_core.runs import store
+from fmnist_core.training import estimate
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "bench" / "measured"
@@ -107,7 +110,7 @@ def row(
 
 def train_timed(config: TrainConfig, home: Path) -> tuple[float, dict[str, float]]:
     """Train as the Train page does; seconds from start() to the result, and the run's recorded timings."""
-    from fmnist_core.training import TrainingJob
+    from fmnist_core.training.jobs import TrainingJob
 
     started = time.monotonic()
     job = TrainingJob(config, home=home, command="python -m bench.estimate", actor=people.LOCAL).start()

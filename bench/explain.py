@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.limits import where_and_when
-from fmnist_core import data, explain, store
+from fmnist_core.data import fashion_mnist
+from fmnist_core.explain import attributions, flip, sanity
+from fmnist_core.runs import paths, store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,23 +51,25 @@ def series(name: str, calls: list[Callable[[], Any]]) -> dict[str, Any]:
 
 def measure(images: int) -> dict[str, Any]:
     report = {**where_and_when(), "command": f"python -m bench.explain --images {images}", "model": "default"}
-    test = data.load_test_set()
-    model = store.load_model(store.DEFAULT_RUN_ID)
+    test = fashion_mnist.load_test_set()
+    model = store.load_model(paths.DEFAULT_RUN_ID)
     pics = [test.images[i] for i in range(images + 1)]
     rows = [
-        series(f"attribute {m}", [lambda m=m, p=p: explain.attribute(model, p, None, m) for p in pics])
-        for m in explain.METHODS
+        series(f"attribute {m}", [lambda m=m, p=p: attributions.attribute(model, p, None, m) for p in pics])
+        for m in attributions.METHODS
     ]
     rows.append(
         series(
             "attribute occlusion patch 2 stride 1",
-            [lambda p=p: explain.attribute(model, p, None, "occlusion", patch=2, stride=1) for p in pics],
+            [lambda p=p: attributions.attribute(model, p, None, "occlusion", patch=2, stride=1) for p in pics],
         )
     )
-    rows.append(series("all four methods (the panel)", [lambda p=p: explain.attribute_all(model, p) for p in pics]))
-    rows.append(series("smallest flip", [lambda p=p: explain.smallest_flip(model, p) for p in pics]))
     rows.append(
-        series("randomisation test, 4 methods", [lambda p=p: explain.randomisation_test(model, p) for p in pics[:3]])
+        series("all four methods (the panel)", [lambda p=p: attributions.attribute_all(model, p) for p in pics])
+    )
+    rows.append(series("smallest flip", [lambda p=p: flip.smallest_flip(model, p) for p in pics]))
+    rows.append(
+        series("randomisation test, 4 methods", [lambda p=p: sanity.randomisation_test(model, p) for p in pics[:3]])
     )
     report["rows"] = rows
     return report

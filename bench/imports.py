@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "measured" / "imports.json"
 CODE = (
     "import time; t = time.perf_counter()\n"
-    "from fmnist_core._tf import quiet_import_tensorflow\n"
+    "from fmnist_core.nets.quiet_tf import quiet_import_tensorflow\n"
     "quiet_import_tensorflow(without_sklearn={flag})\n"
     "print(time.perf_counter() - t)\n"
 )

@@ -16,16 +16,18 @@ from typing import Any
 import numpy as np
 import psutil
 
-from fmnist_core import data, people, store
-from fmnist_core.activations import layer_outputs
-from fmnist_core.inference import predict_proba
+from fmnist_core import people
+from fmnist_core.analysis.activations import layer_outputs
+from fmnist_core.data import fashion_mnist
+from fmnist_core.nets.inference import predict_proba
+from fmnist_core.runs import paths, store
 
 
 def latencies(activation_images: int = 50) -> dict[str, float]:
     """Model load, whole-test-set predictions (first call and median of 3), and one new image's activations."""
-    test = data.load_test_set()
+    test = fashion_mnist.load_test_set()
     t = time.perf_counter()
-    model = store.load_model(store.DEFAULT_RUN_ID)
+    model = store.load_model(paths.DEFAULT_RUN_ID)
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     predict_proba(model, test.images)
@@ -52,7 +54,8 @@ def latencies(activation_images: int = 50) -> dict[str, float]:
 
 def rss_over_trainings(limit: int, trainings: int = 6) -> dict[str, Any]:
     """This process's RSS after each of `trainings` one-epoch fast trainings run one after another."""
-    from fmnist_core.training import TrainConfig, TrainingJob
+    from fmnist_core.nets.presets import TrainConfig
+    from fmnist_core.training.jobs import TrainingJob
 
     proc = psutil.Process()
     rss = []

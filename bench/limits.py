@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fmnist_core.presets import bfloat16_supported
+from fmnist_core.nets.presets import bfloat16_supported
 
 DEFAULT_SIZE = 2048
 DEFAULT_THREADS = 2
@@ -70,7 +70,7 @@ def matmul_gflops(dtype: str, size: int = DEFAULT_SIZE, seconds: float = 2.0) ->
     Eager matmuls on the CPU return when the product is computed, so wall time over whole calls is honest.
     Threads are whatever the process was configured with (see `configure_threads`).
     """
-    from fmnist_core._tf import quiet_import_tensorflow
+    from fmnist_core.nets.quiet_tf import quiet_import_tensorflow
 
     quiet_import_tensorflow()
     import tensorflow as tf
@@ -90,7 +90,7 @@ def matmul_gflops(dtype: str, size: int = DEFAULT_SIZE, seconds: float = 2.0) ->
 
 def configure_threads(threads: int) -> None:
     """Pin TensorFlow's op parallelism before its first op: `threads` inside an op, one op at a time."""
-    from fmnist_core._tf import quiet_import_tensorflow
+    from fmnist_core.nets.quiet_tf import quiet_import_tensorflow
 
     quiet_import_tensorflow()
     import tensorflow as tf

@@ -46,12 +46,12 @@ def _cpu_and_rss(pid: int | None) -> tuple[float | None, float | None]:
 
 def _wait_for_warm_workers() -> tuple[int, float]:
     """Ask for warm workers and wait until every one is ready; returns a ready pid and the seconds it took."""
-    from fmnist_core import training
+    from fmnist_core.training import jobs
 
     started = time.monotonic()
-    training.warm_up()
+    jobs.warm_up()
     while True:
-        ready, every = training.WARM.ready_pids(), training.WARM.pids()
+        ready, every = jobs.WARM.ready_pids(), jobs.WARM.pids()
         if ready and sorted(ready) == sorted(every):
             return ready[0], time.monotonic() - started
         if time.monotonic() - started > READY_TIMEOUT:
@@ -61,15 +61,16 @@ def _wait_for_warm_workers() -> tuple[int, float]:
 
 def one_round(mode: str, limit: int, home: Path) -> dict[str, Any]:
     """One training from the click to its result; `mode` is "cold" or "warm"."""
-    from fmnist_core import training
-    from fmnist_core.training import TrainConfig, TrainingJob
+    from fmnist_core.nets.presets import TrainConfig
+    from fmnist_core.training import jobs
+    from fmnist_core.training.jobs import TrainingJob
 
     warm_pid, warm_up_seconds = None, None
     if mode == "warm":
         warm_pid, warm_up_seconds = _wait_for_warm_workers()
     else:
-        training.WARM.shut_down()
-        if training.WARM.pids():
+        jobs.WARM.shut_down()
+        if jobs.WARM.pids():
             raise RuntimeError("a warm worker is left for the cold round")
     cpu_before, waiting_rss = _cpu_and_rss(warm_pid)
     cpu_before = cpu_before or 0.0  # a warm worker's warm-up is not the click's
@@ -134,7 +135,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, flo
 def measure(rounds: int, limit: int) -> dict[str, Any]:
     """Alternate cold and warm rounds (one training slot, so one warm worker) and summarize them."""
     os.environ["FMNIST_MAX_TRAININGS"] = "1"
-    from fmnist_core import training
+    from fmnist_core.training import jobs
 
     report: dict[str, Any] = {
         **where_and_when(),
@@ -150,7 +151,7 @@ def measure(rounds: int, limit: int) -> dict[str, Any]:
                     report["rounds"].append(row)
                     print(json.dumps(row), flush=True)
     finally:
-        training.WARM.shut_down()
+        jobs.WARM.shut_down()
     report["summary"] = summarize(report["rounds"])
     report["load_average_after"] = list(os.getloadavg())
     return report

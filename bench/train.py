@@ -23,8 +23,9 @@ from typing import Any
 
 import psutil
 
-from fmnist_core import architecture, people
-from fmnist_core.presets import PRESETS, TARGET_ACCURACY, TrainConfig
+from fmnist_core import people
+from fmnist_core.nets import architecture
+from fmnist_core.nets.presets import PRESETS, TARGET_ACCURACY, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_TARGET = 0.935  # what the "improved" preset must reach within 5x the notebook's wall time
@@ -67,7 +68,7 @@ def mflop_per_image(preset: str) -> float:
 
 def train_here(preset: str, epochs: int | None, limit: int | None, evaluate_each_epoch: bool, home: str) -> TrainResult:
     """Train one preset through TrainingJob (so in a worker process, as the app does) and collect its numbers."""
-    from fmnist_core.training import TrainingJob
+    from fmnist_core.training.jobs import TrainingJob
 
     config = TrainConfig(preset=preset, epochs=epochs, limit=limit, seed=1, evaluate_each_epoch=evaluate_each_epoch)
     job = TrainingJob(config, home=Path(home), command=f"python -m bench.train {preset}", actor=people.LOCAL).start()

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from bench.limits import where_and_when
-from fmnist_core import data, embedding, store
+from fmnist_core.analysis import embedding
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import store
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "measured" / "tsne.json"
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print("openTSNE is not installed", file=sys.stderr)
         return 2
     record = where_and_when()
-    test = data.load_test_set()
+    test = fashion_mnist.load_test_set()
     labels = test.labels.astype(int)
     features = embedding.features(store.load_model(args.run), test.images)
     seconds: dict[str, list[float]] = {name: [] for name in SETTINGS}

@@ -2,6 +2,6 @@
 
 import sys
 
-from fmnist_core.cli import main
+from fmnist_core.cli.commands import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """Every FMNIST_* environment variable in one place: its name, type, default and meaning, and a typed reader.
 
 Nothing else reads FMNIST_* from os.environ, so the README's configuration table can be checked against
-`SETTINGS` (tests/test_settings.py) and a new variable cannot hide in a module. Values are read at each call, not
+`SETTINGS` (tests/core/test_settings.py) and a new variable cannot hide in a module. Values are read at each call, not
 cached: tests and the CLI set them per process, and a server picks up nothing new after it started anyway.
 A value that does not parse falls back to the default, as the readers did before they moved here.
 """

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from fmnist_core import classroom, people, settings
+from fmnist_core import people, settings
+from fmnist_core.classroom import roster
 from ui.frame import page_frame
 from ui.runs import delete_all_control
 from ui.signin import acting
@@ -16,7 +17,7 @@ NOBODY = "nobody (saved before owners)"
 
 st.title("Class")
 try:
-    rows = classroom.class_rows(actor)
+    rows = roster.class_rows(actor)
 except people.NotAllowed as exc:
     st.info(str(exc))
     st.stop()
@@ -39,7 +40,7 @@ if not rows:
     st.stop()
 
 
-def best_link(row: classroom.PersonRow) -> str:
+def best_link(row: roster.PersonRow) -> str:
     best = row.best
     if best is None:
         return "—"

@@ -8,8 +8,8 @@ selection lists the chosen images; each opens on Test images. The address carrie
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.embedding import PCA, TSNE, tsne_available
+from fmnist_core.analysis.embedding import PCA, TSNE, tsne_available
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.embedding_map import COLOUR_CHOICES, embedding_map
 from ui.frame import page_frame
 from ui.lab import embedding

@@ -7,9 +7,9 @@ the "Channel" slider redraws only the heatmaps. The address follows the view:
 
 import streamlit as st
 
-from fmnist_core.activations import channel_mosaic, mosaic_cell, normalise_channels
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.model import spatial_layers
+from fmnist_core.analysis.activations import channel_mosaic, mosaic_cell, normalise_channels
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.nets.keras_models import spatial_layers
 from ui.components import show_upload_pair, upload_widget
 from ui.figures import channel_heatmap, image_figure, mosaic_figure
 from ui.frame import page_frame

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES, samples_per_class
+from fmnist_core.data.fashion_mnist import CLASS_NAMES, samples_per_class
 from ui.frame import page_frame
 from ui.state import active_run, test_set_or_message
 

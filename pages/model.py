@@ -4,12 +4,15 @@ import json
 
 import streamlit as st
 
-from fmnist_core import architecture, people, store
-from fmnist_core.activations import channel_mosaic
-from fmnist_core.explain import conv_layers, first_layer_kernels
-from fmnist_core.inference import confusion_matrix, cross_entropy
-from fmnist_core.labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
-from fmnist_core.model import summary_rows, total_params
+from fmnist_core import people
+from fmnist_core.analysis.activations import channel_mosaic
+from fmnist_core.analysis.suspect_labels import HUMAN_ACCURACY, HUMAN_NOTE, HUMAN_SOURCE
+from fmnist_core.explain.common import conv_layers
+from fmnist_core.explain.gradcam import first_layer_kernels
+from fmnist_core.nets import architecture
+from fmnist_core.nets.inference import confusion_matrix, cross_entropy
+from fmnist_core.nets.keras_models import summary_rows, total_params
+from fmnist_core.runs import metadata, paths, store
 from ui.compare import comparable_runs, comparison_rows, loss_warning
 from ui.confusion import confusion_section
 from ui.figures import compare_curves, epoch_curves_pair, mosaic_figure
@@ -41,14 +44,16 @@ MESSAGE_KEY = "_model_page_msg"
 RENAME_MSG_KEY = "_model_rename_msg"
 
 
-def rename_box(info: store.RunInfo) -> None:
+def rename_box(info: metadata.RunInfo) -> None:
     """Give the run a readable name (the id stays its key); the name is checked as it is typed."""
     with st.popover("Rename", icon=":material/edit:"):
-        typed = st.text_input("Name", value=info.metadata.name or "", key=f"rename_{info.id}", max_chars=store.MAX_NAME)
+        typed = st.text_input(
+            "Name", value=info.metadata.name or "", key=f"rename_{info.id}", max_chars=metadata.MAX_NAME
+        )
         problem = None
         if typed.strip():
             try:
-                store.check_run_name(typed)
+                metadata.check_run_name(typed)
             except store.StoreError as exc:
                 problem = str(exc)
                 st.error(f"That name can't be used: {problem}.")
@@ -237,7 +242,7 @@ def delete(run_id: str) -> None:
         store.delete_run(run_id, actor=actor)
         st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
         if active_run_id() == run_id:
-            set_active_run(store.DEFAULT_RUN_ID)
+            set_active_run(paths.DEFAULT_RUN_ID)
     except store.StoreError as exc:
         st.session_state[MESSAGE_KEY] = ("error", str(exc))
 

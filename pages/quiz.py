@@ -1,15 +1,15 @@
 """Predict the model: guess what the model will answer for a test image, then see its answer, probabilities and why.
 
 The model's answer is drawn only after a guess (REVEALED_KEY names the question it was revealed for). The score is
-fmnist_core.quiz.Score: per browser session without sign-in; with sign-in the person's own, kept on disk (the Class
+fmnist_core.analysis.quiz.Score: per browser session without sign-in; with sign-in the person's own, kept on disk (the Class
 page shows it).
 """
 
 import streamlit as st
 
-from fmnist_core import quiz
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.quiz import Score, draw
+from fmnist_core.analysis import quiz
+from fmnist_core.analysis.quiz import Score, draw
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.figures import probability_bars
 from ui.frame import page_frame
 from ui.signin import acting

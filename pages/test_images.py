@@ -3,13 +3,13 @@
 The address carries the view (/test_images?image=110, ?actual=6&predicted=0, &wrong=1, &suspect=1), so it can
 be shared, bookmarked, or opened from a confusion-matrix cell. "Only suspect labels" lists cleanlab's suspects in
 their rank order (most suspect first), not by index. What matches, which image is selected and which grid page
-shows is fmnist_core.browse's rule; ui.browse keeps it in the session.
+shows is fmnist_core.analysis.browse's rule; ui.browse keeps it in the session.
 """
 
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.browse import apply_click, current_view, filter_row, follow_address, go_to, grid_key, page_box, write_address
 from ui.components import upload_section
 from ui.figures import probability_bars, thumbnail_grid

@@ -6,19 +6,12 @@ polls its snapshot once a second, so the page stays responsive and training surv
 
 import streamlit as st
 
-from fmnist_core import architecture, estimate
+from fmnist_core.nets import architecture
+from fmnist_core.nets.presets import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig
 from fmnist_core.people import LimitReached
-from fmnist_core.progress import clock, progress_text
-from fmnist_core.training import (
-    DEFAULT_PRESET,
-    PRESETS,
-    ConfigError,
-    Snapshot,
-    TrainConfig,
-    TrainingJob,
-    training_blocker,
-    warm_up,
-)
+from fmnist_core.training import estimate
+from fmnist_core.training.events import Snapshot, clock, progress_text
+from fmnist_core.training.jobs import TrainingJob, training_blocker, warm_up
 from ui.architecture import spec_editor
 from ui.figures import batch_curve, epoch_curves_pair
 from ui.frame import page_frame

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fmnist_core.runs import paths
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR, locked, session_shared_dir
 
 # Tiny real trainings that tests only read (the Model page's comparison, a browser test's confusion-cell click):
@@ -30,21 +31,21 @@ def store_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def test_set():
     """The real 10,000 test images (Debian's copy); skipped where it is not installed."""
-    from fmnist_core import data
+    from fmnist_core.data import fashion_mnist
 
     if not HAS_REAL_DATA:
         pytest.skip(f"real Fashion-MNIST not found in {REAL_DATA_DIR}")
-    return data.load_test_set(REAL_DATA_DIR)
+    return fashion_mnist.load_test_set(REAL_DATA_DIR)
 
 
 @pytest.fixture(scope="session")
 def model():
     """The shipped default model (a module may define its own `model` fixture instead)."""
-    from fmnist_core import store
+    from fmnist_core.runs import store
 
-    if not (store.ASSETS_DIR / "default.keras").exists():
+    if not (paths.ASSETS_DIR / "default.keras").exists():
         pytest.skip("the shipped default model is not there")
-    return store.load_model(store.DEFAULT_RUN_ID)
+    return store.load_model(paths.DEFAULT_RUN_ID)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +55,8 @@ def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pa
     and several test modules only read the result); a test copies the files into its own store, never uses the
     folder as one."""
     from fmnist_core import people
-    from fmnist_core.training import TrainConfig, TrainingJob
+    from fmnist_core.nets.presets import TrainConfig
+    from fmnist_core.training.jobs import TrainingJob
 
     shared = session_shared_dir(tmp_path_factory, "tiny_trained")
 
@@ -81,21 +83,19 @@ def shipped_run_cache(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Pat
     The shipped models never change, and what is kept for them (test-set probabilities, channel maxima,
     embeddings) depends only on the model file and the test set, so a result one test's page computed is the
     one every later test's page would compute again: 1.5 CPU-seconds for the default model's probabilities, tens
-    for the improved model's channel maxima. Files are written atomically (run_cache.save), so two processes may
+    for the improved model's channel maxima. Files are written atomically (fmnist_core.runs.cache.save), so two processes may
     race to write one. Only for stores read with the real test set: what is kept is not keyed by the images. Not
     for a test whose point is that a page computes one of them, nor for the browser tests' servers (one guards
     a bug that only showed while a real server computed a t-SNE map).
     """
-    from fmnist_core import run_cache, store
-
     shared = session_shared_dir(tmp_path_factory, "shipped_run_cache")
 
     def link(home: Path) -> None:
-        cache = home / run_cache.FOLDER
-        cache.mkdir(parents=True, exist_ok=True)
-        for json_path in sorted(store.ASSETS_DIR.glob("*.json")):
+        folder = home / paths.CACHE_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        for json_path in sorted(paths.ASSETS_DIR.glob("*.json")):
             target = shared / json_path.stem
             target.mkdir(exist_ok=True)
-            (cache / json_path.stem).symlink_to(target, target_is_directory=True)
+            (folder / json_path.stem).symlink_to(target, target_is_directory=True)
 
     return link

@@ -159,7 +159,7 @@ def timed_run_metadata(
     6,000 images x 2 epochs, 36 s loading TensorFlow, 18 s for the first batch, 105 s in all."""
     import socket
 
-    from fmnist_core.presets import PRESETS
+    from fmnist_core.nets.presets import PRESETS
 
     batch_size = batch_size or PRESETS[preset].batch_size
     chunk = min(images, batch_size * PRESETS[preset].steps_per_execution)  # the first report's images

@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import data
+from fmnist_core.data import fashion_mnist
 from helpers import REPO_ROOT  # noqa: E402
 from ui.frame import PAGE_SPECS
 
@@ -40,7 +40,7 @@ MODEL_PAGES = ("test_images", "feature_maps", "model", "quiz")  # the pages that
 TIMEOUT = 120  # seconds per script run: importing TensorFlow and loading a model is slow on a busy CPU
 TRAIN_TIMEOUT = 240  # seconds for a training job to end
 DATA_FIX = "apt-get install dataset-fashion-mnist"
-REAL_DATA_DIR = data.DEBIAN_DIR
+REAL_DATA_DIR = fashion_mnist.DEBIAN_DIR
 
 
 def exceptions(at: AppTest) -> str:

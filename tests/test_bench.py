@@ -14,7 +14,7 @@ from bench import estimate as bench_estimate
 from bench import limits, startup
 from bench.__main__ import format_table, ratios
 from bench.train import ROW_KEYS, TrainResult, mflop_per_image, row_of
-from fmnist_core import architecture
+from fmnist_core.nets import architecture
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 
 MACHINE_KEYS = {"cpu", "cores", "bf16", "fp32_gflops", "bf16_gflops"}
@@ -234,7 +234,7 @@ def test_the_estimate_check_trains_each_network_twice_and_reports_ratios() -> No
     wide = next(c for c in order if c.network == "custom-wide")
     assert wide.config.preset == "custom" and wide.config.arch == bench_estimate.WIDE_NETWORK
 
-    from fmnist_core.estimate import MEASURED, Estimate
+    from fmnist_core.training.estimate import MEASURED, Estimate
 
     guess = Estimate(100.0, 85.0, 120.0, 60.0, 20.0, 0.002, 5.0, MEASURED, ("r1",), "Based on 1 run.")
     second = bench_estimate.row(order[1], guess, 130.0, {"total_seconds": 129.04})

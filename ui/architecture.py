@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from fmnist_core import architecture
-from fmnist_core.architecture import ArchSpec, SpecError
+from fmnist_core.nets import architecture
+from fmnist_core.nets.architecture import ArchSpec, SpecError
 from ui.state import kept
 
 NEW_BLOCK = {"filters": 32, "kernel": 3, "padding": "same", "batch_norm": False, "pool": "max"}

@@ -1,6 +1,6 @@
 """The Test images page's browsing state: its address, filter widgets, selection and grid page in the session.
 
-fmnist_core.browse decides what to show; this module reads the widgets and session state, calls it, and writes
+fmnist_core.analysis.browse decides what to show; this module reads the widgets and session state, calls it, and writes
 back what must outlive the rerun. Every session key of the page's browsing lives here; the underscored ones are
 this module's alone.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.browse import Filters, View, browse
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core.analysis.browse import Filters, View, browse
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.state import int_param, kept, kept_value, url_is_new, url_params, write_url
 
 PAGE = "test_images"  # the page's name in the address and in write_url's record of it
@@ -74,7 +74,7 @@ def filter_row() -> Filters:
 
 
 def current_view(actual: np.ndarray, predicted: np.ndarray, suspects: list[int], filters: Filters) -> View:
-    """The view for this rerun (fmnist_core.browse.browse on the session's selection and page), kept for the next.
+    """The view for this rerun (fmnist_core.analysis.browse.browse on the session's selection and page), kept for the next.
 
     Call after filter_row and before page_box: it may move the selection and the page.
     """

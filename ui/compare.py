@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmnist_core import architecture
-from fmnist_core.presets import PRESETS
-from fmnist_core.run_metadata import RunInfo
+from fmnist_core.nets import architecture
+from fmnist_core.nets.presets import PRESETS
+from fmnist_core.runs.metadata import RunInfo
 
 
 def comparable_runs(all_runs: list[RunInfo]) -> list[RunInfo]:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.upload import ACCEPTED_TYPES, PreparedImage, UploadError, prepare_upload
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.data.upload import ACCEPTED_TYPES, PreparedImage, UploadError, prepare_upload
 from ui.figures import probability_bars
 from ui.why import why_panel
 

@@ -12,8 +12,8 @@ import numpy as np
 import plotly.colors
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.inference import per_class_metrics
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.nets.inference import per_class_metrics
 from ui.scripts import component_script
 from ui.state import link_params
 

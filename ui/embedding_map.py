@@ -16,7 +16,7 @@ import numpy as np
 import plotly.colors
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.lab_figures import CLASS_COLOURS, MARK
 from ui.scripts import component_script
 

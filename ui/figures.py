@@ -13,7 +13,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 if TYPE_CHECKING:
-    from fmnist_core.records import EpochRow
+    from fmnist_core.runs.records import EpochRow
 
 HEATMAP_SCALE = "Viridis"
 GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core.analysis import run_results
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.lab_figures import (
     cell_picker_figure,
     contributions_figure,
@@ -49,15 +50,14 @@ _CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so
 @st.cache_data(max_entries=12, show_spinner="Finding the test images that excite each channel (all 10,000)...")
 def channel_maxima(run_id: str, created: str | None, layer: str) -> Any:
     """Every test image's per-channel maximum of `layer`, once per (model, layer): about 5 MB for 64 channels."""
-    from fmnist_core import run_cache
 
     test = test_set_or_message()
-    return run_cache.channel_maxima(run_id, lambda: cached_model(run_id, created), test.images, layer)
+    return run_results.channel_maxima(run_id, lambda: cached_model(run_id, created), test.images, layer)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _exemplar_maps(run_id: str, created: str | None, layer: str, channel: int, indices: tuple[int, ...]) -> np.ndarray:
-    from fmnist_core import activations
+    from fmnist_core.analysis import activations
 
     test = test_set_or_message()
     maps = activations.layer_maps(cached_model(run_id, created), test.images[list(indices)], layer)
@@ -67,19 +67,18 @@ def _exemplar_maps(run_id: str, created: str | None, layer: str, channel: int, i
 def embedding(run_id: str, created: str | None, method: str, progress: Any = None) -> Any:
     """The test set's last-hidden-layer features projected by `method`, once per (model, method).
 
-    Kept on disk beside the run (fmnist_core.run_cache; reading it back takes a millisecond), not in st.cache_data:
+    Kept on disk beside the run (fmnist_core.runs.cache; reading it back takes a millisecond), not in st.cache_data:
     `progress(fraction, text)` draws a progress bar, and Streamlit refuses a cached function that draws into a
     container from outside it (CacheReplayClosureError).
     """
-    from fmnist_core import run_cache
 
     test = test_set_or_message()
     model = lambda: cached_model(run_id, created)  # noqa: E731 - loaded only when not kept on disk
-    return run_cache.embedding(run_id, model, test.images, method, seed=0, progress=progress)
+    return run_results.embedding(run_id, model, test.images, method, seed=0, progress=progress)
 
 
 def _grid(run_id: str, created: str | None, layer: str) -> tuple[float, float]:
-    from fmnist_core.explain import cell_grid
+    from fmnist_core.explain.gradcam import cell_grid
 
     return cell_grid(cached_model(run_id, created), layer)
 
@@ -87,7 +86,7 @@ def _grid(run_id: str, created: str | None, layer: str) -> tuple[float, float]:
 # --- What excites this channel ------------------------------------------------------------------------
 def exemplars_section(info: Any, layer: str, channel: int) -> None:
     """The 9 test images whose maximum of this channel is highest, each with the channel's map over it."""
-    from fmnist_core.activations import top_exemplars
+    from fmnist_core.analysis.activations import top_exemplars
 
     st.subheader("What excites this channel")
     test = test_set_or_message()
@@ -197,7 +196,7 @@ def explain_cell_section(
 
     Returns the cell as "ROW,COL" for the address (?cell=ROW,COL).
     """
-    from fmnist_core.explain import explain_cell
+    from fmnist_core.explain.cells import explain_cell
 
     st.subheader("Explain a cell")
     channel_map = maps[:, :, channel]

@@ -1,11 +1,12 @@
 """Import a model (the Model page): a .keras file is checked, evaluated on the test set and stored as a run, by
-fmnist_core.importer; this is its upload, name and button."""
+fmnist_core.runs.importer; this is its upload, name and button."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from fmnist_core import data, store
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import importer, paths, store
 
 
 def _k(key: str, name: str) -> str:
@@ -17,7 +18,7 @@ def _import_name_problem(name: str) -> str | None:
     if not name:
         return None
     try:
-        store.validate_run_id(name)
+        paths.validate_run_id(name)
     except store.StoreError:
         return f"“{name[:40]}” can't be a run id: use letters, digits, '_' and '-' only."
     if _run_exists(name):
@@ -36,20 +37,20 @@ def _run_exists(run_id: str) -> bool:
 def import_model_widget(key: str = "import_model") -> str | None:
     """ "Import a model" for the Model page: a .keras file is checked (no code from it runs), evaluated on the
     test set and stored as a run. Returns the new run's id once imported (and offers to make it active)."""
-    from fmnist_core.classroom import import_blocker
+    from fmnist_core.classroom.roster import import_blocker
     from ui.signin import acting
 
     actor = acting()
     blocker = import_blocker(actor)
     st.caption(
-        f"A Keras 3 .keras file of at most {store.MAX_IMPORT_BYTES // 2**20} MB: a Sequential model of built-in "
+        f"A Keras 3 .keras file of at most {importer.MAX_IMPORT_BYTES // 2**20} MB: a Sequential model of built-in "
         "layers (no Lambda, no custom classes), 28x28 grayscale input, 10 outputs. Inputs are assumed scaled to 0..1."
     )
     upload = st.file_uploader(
         "Import a model (.keras)",
         type=["keras"],
         key=_k(key, "file"),
-        max_upload_size=store.MAX_IMPORT_BYTES // 2**20,  # the browser refuses bigger files before sending them
+        max_upload_size=importer.MAX_IMPORT_BYTES // 2**20,  # the browser refuses bigger files before sending them
     )
     name = st.text_input(
         "Name (optional)", key=_k(key, "name"), help="Letters, digits, '_' and '-': it becomes the run's id"
@@ -70,8 +71,8 @@ def import_model_widget(key: str = "import_model") -> str | None:
     ):
         try:
             with st.spinner("Checking the file and evaluating it on the 10,000 test images..."):
-                result = store.import_model(upload.getvalue(), name=name or None, file_name=upload.name, actor=actor)
-        except (store.StoreError, data.DataError) as exc:
+                result = importer.import_model(upload.getvalue(), name=name or None, file_name=upload.name, actor=actor)
+        except (store.StoreError, fashion_mnist.DataError) as exc:
             st.error(f"**{upload.name}** was not imported: {exc}")
             return None
         imported = {

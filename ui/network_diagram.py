@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmnist_core import architecture
-from fmnist_core.architecture import ArchSpec
+from fmnist_core.nets import architecture
+from fmnist_core.nets.architecture import ArchSpec
 
 TYPE_COLOURS = {
     "Conv2D": "#c7dcf5",
@@ -74,7 +74,7 @@ def architecture_diagram(source: ArchSpec | dict[str, Any] | Any) -> str:
         rows = [(r.name, r.type, r.output_shape) for r in architecture.describe(spec).layers]
         details = _spec_details(spec)
     else:
-        from fmnist_core.model import summary_rows
+        from fmnist_core.nets.keras_models import summary_rows
 
         rows = [(r.name, r.type, r.output_shape) for r in summary_rows(source)]
         details = [_layer_detail(layer) for layer in source.layers]

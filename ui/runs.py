@@ -1,12 +1,14 @@
 """Deleting all of a person's runs, with a confirmation: "Delete all my runs" (Model page) and "Delete all runs of
 this person" (Class page). The question lists exactly the runs that will go, and only those go; the store checks
-the right again at the click (fmnist_core.classroom.delete_all_of)."""
+the right again at the click (fmnist_core.classroom.roster.delete_all_of)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from fmnist_core import classroom, people, store
+from fmnist_core import people
+from fmnist_core.classroom import roster
+from fmnist_core.runs import metadata, paths, store
 from ui.state import active_run_id, run_label, set_active_run
 
 
@@ -15,14 +17,14 @@ def _delete_all(
 ) -> None:
     st.session_state.pop(key, None)
     try:
-        deleted = classroom.delete_all_of(owner, actor, run_ids)
+        deleted = roster.delete_all_of(owner, actor, run_ids)
         count = len(deleted)
         message = done.format(count=count, s="s" if count != 1 else "")
         if gone := len(run_ids) - count:
             message += f" {gone} of the listed runs had already been deleted."
         st.session_state[message_key] = ("success", message)
         if active_run_id() in deleted:
-            set_active_run(store.DEFAULT_RUN_ID)  # the active model was among them
+            set_active_run(paths.DEFAULT_RUN_ID)  # the active model was among them
     except store.StoreError as exc:
         st.session_state[message_key] = ("error", str(exc))
 
@@ -30,7 +32,7 @@ def _delete_all(
 def delete_all_control(
     owner: str | None,
     actor: people.Actor,
-    runs: list[store.RunInfo],
+    runs: list[metadata.RunInfo],
     *,
     key: str,
     ask: str,

@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core import data, settings, store
+from fmnist_core import settings
+from fmnist_core.analysis import run_results
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import metadata, paths, store
 from ui.signin import acting
 
 MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one source of truth across pages
@@ -25,28 +28,28 @@ MODEL_PARAM = "model"  # ?model=RUN_ID: every link between pages carries the act
 
 # --- data ------------------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading Fashion-MNIST...")
-def _test_set() -> data.Split:
-    return data.load_test_set()
+def _test_set() -> fashion_mnist.Split:
+    return fashion_mnist.load_test_set()
 
 
-def test_set_or_message() -> data.Split | None:
+def test_set_or_message() -> fashion_mnist.Split | None:
     """The test set, or None after showing one clear message with the fix (the page keeps working)."""
     try:
         return _test_set()
-    except data.DataError as exc:
+    except fashion_mnist.DataError as exc:
         st.error(f"**Fashion-MNIST is not available.** {exc}")
         return None
 
 
 # --- runs and models -------------------------------------------------------------------------------
-def runs() -> list[store.RunInfo]:
+def runs() -> list[metadata.RunInfo]:
     """Every run this person may see, shipped first; cheap (reads JSON, cached checks of model files)."""
     return store.list_runs(actor=acting())
 
 
 def active_run_id() -> str:
     """The run chosen in the sidebar's "Model" box (the shipped default until the user picks another)."""
-    return st.session_state.get(MODEL_KEY) or store.DEFAULT_RUN_ID
+    return st.session_state.get(MODEL_KEY) or paths.DEFAULT_RUN_ID
 
 
 def chosen_run_id() -> str | None:
@@ -97,7 +100,7 @@ def model_from_address() -> None:
     if info is None or not info.usable:
         why = "does not exist" if info is None else "is damaged"
         st.warning(f"The model `{raw[:60]}` in the address {why}; showing the shipped default model instead.")
-        set_active_run(store.DEFAULT_RUN_ID)
+        set_active_run(paths.DEFAULT_RUN_ID)
     else:
         set_active_run(info.id)
 
@@ -115,7 +118,7 @@ def link_params(**params: Any) -> dict[str, str]:
     return {**{k: str(v) for k, v in params.items()}, MODEL_PARAM: active_run_id()}
 
 
-def active_run() -> store.RunInfo | None:
+def active_run() -> metadata.RunInfo | None:
     """The active run's info, or None after showing why it can't be used (deleted, damaged)."""
     run_id = active_run_id()
     try:
@@ -136,7 +139,7 @@ def cached_model(run_id: str, created: str | None) -> Any:
     return store.load_model(run_id)
 
 
-def model_or_message(info: store.RunInfo) -> Any | None:
+def model_or_message(info: metadata.RunInfo) -> Any | None:
     """The loaded Keras model for a run, or None after showing why it can't be loaded."""
     try:
         return cached_model(info.id, info.created)
@@ -148,15 +151,14 @@ def model_or_message(info: store.RunInfo) -> Any | None:
 @st.cache_data(max_entries=6, show_spinner="Predicting all 10,000 test images...")
 def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
     """Probabilities for the whole test set, once per model (float32), kept on disk beside the run."""
-    from fmnist_core import run_cache
 
-    return run_cache.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
+    return run_results.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
 
 
 @st.cache_data(max_entries=6, show_spinner="Looking for suspect labels (cleanlab)...")
 def suspect_labels(run_id: str, created: str | None) -> list[Any]:
     """cleanlab's suspect test labels under this model, most suspect first, from the cached test probabilities."""
-    from fmnist_core.labels import find_suspects
+    from fmnist_core.analysis.suspect_labels import find_suspects
 
     return find_suspects(_test_set().labels, test_probabilities(run_id, created))
 
@@ -164,7 +166,7 @@ def suspect_labels(run_id: str, created: str | None) -> list[Any]:
 @st.cache_data(max_entries=64, show_spinner=False)
 def upload_activations(run_id: str, created: str | None, digest: str, image: np.ndarray) -> dict[str, np.ndarray]:
     """Every layer's output for an uploaded image (keyed by its digest)."""
-    from fmnist_core.activations import layer_outputs
+    from fmnist_core.analysis.activations import layer_outputs
 
     return layer_outputs(cached_model(run_id, created), image)
 
@@ -172,7 +174,7 @@ def upload_activations(run_id: str, created: str | None, digest: str, image: np.
 @st.cache_data(max_entries=64, show_spinner=False)
 def upload_probabilities(run_id: str, created: str | None, digest: str, image: np.ndarray) -> np.ndarray:
     """Class probabilities for an uploaded image."""
-    from fmnist_core.inference import predict_proba
+    from fmnist_core.nets.inference import predict_proba
 
     return predict_proba(cached_model(run_id, created), image)[0]
 
@@ -180,7 +182,7 @@ def upload_probabilities(run_id: str, created: str | None, digest: str, image: n
 @st.cache_data(max_entries=256, show_spinner=False)
 def image_activations(run_id: str, created: str | None, image_index: int) -> dict[str, np.ndarray]:
     """Every layer's output for one test image, once per (model, image)."""
-    from fmnist_core.activations import layer_outputs
+    from fmnist_core.analysis.activations import layer_outputs
 
     return layer_outputs(cached_model(run_id, created), _test_set().images[image_index])
 
@@ -297,6 +299,6 @@ def readable_time(stamp: str | None) -> str:
     return f"{when:%Y-%m-%d %H:%M}{zone}"
 
 
-def run_label(run: store.RunInfo) -> str:
+def run_label(run: metadata.RunInfo) -> str:
     """A run as people read it (name or preset and time, accuracy): the same text in every picker and chart."""
     return run.label()

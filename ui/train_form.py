@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fmnist_core.data import EXPECTED_COUNT
-from fmnist_core.presets import DEFAULT_PRESET, PRESETS, TrainConfig
+from fmnist_core.data.fashion_mnist import EXPECTED_COUNT
+from fmnist_core.nets.presets import DEFAULT_PRESET, PRESETS, TrainConfig
 
 TOTAL = EXPECTED_COUNT["train"]
 CUSTOM_SPEC_KEY = "_custom_arch"  # the network editor's last valid spec (None while it is invalid)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core import data
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core.data import fashion_mnist
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
 
 VIEW_PX = 84  # a 28x28 view drawn 3x, pixels kept square
 TRAINS_ON_KEY = "tr_trains_on"
@@ -24,13 +24,13 @@ def pixels(image: np.ndarray, scale: int = 3) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner="Loading the training images...")
-def _train_set() -> data.Split:
-    return data.load_train_set()
+def _train_set() -> fashion_mnist.Split:
+    return fashion_mnist.load_train_set()
 
 
 @st.cache_data(max_entries=32, show_spinner="Running the training pipeline on this image...")
 def _training_views(preset: str, index: int, seed: int) -> Any:
-    from fmnist_core.augmentation import training_views
+    from fmnist_core.training.augmentation import training_views
 
     train = _train_set()
     return training_views(preset, train.images[index], int(train.labels[index]), seed=seed)
@@ -46,7 +46,7 @@ def trains_on_section(preset: str, seed: int) -> None:
     with box:
         try:
             train = _train_set()
-        except data.DataError as exc:
+        except fashion_mnist.DataError as exc:
             st.error(f"**Fashion-MNIST is not available.** {exc}")
             return
         last = len(train) - 1
@@ -83,7 +83,7 @@ SYNTH_PX = 168  # a 28x28 picture drawn 6x
 @st.cache_data(max_entries=12, show_spinner="Scoring the 10,000 test images on this objective...")
 def _test_scores(run_id: str, created: str | None, layer: str | None) -> np.ndarray:
     """Every test image's objective for every channel (or class) of a layer, once per (run, layer)."""
-    from fmnist_core.visualize import objective_scores
+    from fmnist_core.analysis.synthesis import objective_scores
     from ui.state import cached_model, test_set_or_message
 
     return objective_scores(cached_model(run_id, created), test_set_or_message().images, layer)
@@ -92,7 +92,7 @@ def _test_scores(run_id: str, created: str | None, layer: str | None) -> np.ndar
 @st.cache_data(max_entries=64, show_spinner=False)
 def synthesised(run_id: str, created: str | None, layer: str | None, index: int, seed: int) -> Any:
     """The synthesised input for (run, layer, channel or class, seed): computed once, then instant."""
-    from fmnist_core.visualize import Target, synthesise
+    from fmnist_core.analysis.synthesis import Target, synthesise
     from ui.state import cached_model
 
     scores = _test_scores(run_id, created, layer)

@@ -11,11 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from fmnist_core import store
-from fmnist_core.activations import channel_mosaic, normalise_channels
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.progress import Snapshot
-from fmnist_core.watch import Frames
+from fmnist_core.analysis.activations import channel_mosaic, normalise_channels
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.runs import frames, store
+from fmnist_core.runs.frames import Frames
+from fmnist_core.training.events import Snapshot
 from ui.figures import image_figure, mosaic_figure
 from ui.state import active_run, test_set_or_message
 
@@ -48,7 +48,7 @@ def maps_figure(maps: np.ndarray, title: str, height: int = 420) -> go.Figure:
 # --- the section -----------------------------------------------------------------------------------
 @st.cache_data(max_entries=4, show_spinner=False)
 def _saved_frames(run_id: str, created: str | None) -> Frames:
-    return store.load_frames(run_id)
+    return frames.load_frames(run_id)
 
 
 def _drawn_key(snap: Snapshot) -> tuple[float | None, int]:

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.explain import DEFAULT_PATCH, DEFAULT_STRIDE, MAX_LEVELS, METHODS, PATCH_RANGE
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.explain.attributions import METHODS
+from fmnist_core.explain.flip import MAX_LEVELS
+from fmnist_core.explain.occlusion import DEFAULT_PATCH, DEFAULT_STRIDE, PATCH_RANGE
 from ui.explain_figures import (
     agreement_figure,
     attribution_html,
@@ -43,7 +45,7 @@ def _attributions(
     run_id: str, created: str | None, image_digest: str, image: np.ndarray, class_index: int, patch: int, stride: int
 ) -> dict[str, Any]:
     """Every method this model allows, for one image and class (Grad-CAM is absent without a conv layer)."""
-    from fmnist_core.explain import attribute_all
+    from fmnist_core.explain.attributions import attribute_all
     from ui.state import cached_model
 
     return attribute_all(cached_model(run_id, created), image, class_index, patch=patch, stride=stride)
@@ -79,7 +81,8 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
 
     Widget keys carry the model and the image, so a new image or model starts again from its own prediction.
     """
-    from fmnist_core.explain import agreement, heat_on_object
+    from fmnist_core.explain.attributions import agreement
+    from fmnist_core.explain.gradcam import heat_on_object
 
     st.subheader("Why the model decided", divider="gray")
     digest = image_digest(image)
@@ -151,7 +154,7 @@ def _randomisation_section(
     info: Any, image: np.ndarray, cls: int, patch: int, stride: int, key: str, scope: str
 ) -> None:
     """The button, a progress bar while it runs, then the grid (method x layers randomised) and the curves."""
-    from fmnist_core.explain import randomisation_test
+    from fmnist_core.explain.sanity import randomisation_test
     from ui.state import cached_model
 
     st.markdown("**Can you trust them? The randomisation test**")
@@ -195,7 +198,7 @@ def _randomisation_section(
 
 def _flip_section(info: Any, image: np.ndarray, predicted: int, key: str, scope: str) -> None:
     """The target box and button; then the image, the change (amplified), the changed image and the probabilities."""
-    from fmnist_core.explain import smallest_flip
+    from fmnist_core.explain.flip import smallest_flip
     from ui.state import cached_model
 
     st.markdown("**The smallest change that flips the answer**")

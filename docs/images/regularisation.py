@@ -1,6 +1,6 @@
 """Draw docs/images/regularisation.png: synthesised inputs of the shipped default model under each regularisation.
 
-Rows: none, jitter, blur, total variation, all three (fmnist_core.visualize.REGULARISATIONS); columns: six channels of
+Rows: none, jitter, blur, total variation, all three (fmnist_core.analysis.synthesis.REGULARISATIONS); columns: six channels of
 conv2d_1 (the notebook's second conv) and three classes. Run from the repository's root:
 
     python docs/images/regularisation.py
@@ -17,9 +17,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from fmnist_core import store  # noqa: E402
-from fmnist_core.data import CLASS_NAMES  # noqa: E402
-from fmnist_core.visualize import REGULARISATIONS, Target, synthesise  # noqa: E402
+from fmnist_core.analysis.synthesis import REGULARISATIONS, Target, synthesise  # noqa: E402
+from fmnist_core.data.fashion_mnist import CLASS_NAMES  # noqa: E402
+from fmnist_core.runs import paths, store  # noqa: E402
 
 CHANNELS = (0, 5, 12, 21, 33, 47)
 CLASSES = (1, 7, 9)  # Trouser, Sneaker, Ankle boot
@@ -28,7 +28,7 @@ OUT = Path(__file__).resolve().parent / "regularisation.png"
 
 
 def main() -> None:
-    model = store.load_model(store.DEFAULT_RUN_ID)
+    model = store.load_model(paths.DEFAULT_RUN_ID)
     targets = [Target("conv2d_1", c) for c in CHANNELS] + [Target(None, c) for c in CLASSES]
     heads = [f"ch {c}" for c in CHANNELS] + [CLASS_NAMES[c] for c in CLASSES]
     tile = 28 * SCALE

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.explain._common import NO_CONV, conv_layers, resolve_class
+from fmnist_core.explain.common import NO_CONV, conv_layers, resolve_class
 from fmnist_core.explain.gradcam import grad_cam, last_conv_layer
 from fmnist_core.explain.gradients import IG_STEPS, integrated_gradients, saliency
 from fmnist_core.explain.occlusion import DEFAULT_PATCH, DEFAULT_STRIDE, occlusion
-from fmnist_core.inference import predict_proba
+from fmnist_core.nets.inference import predict_proba
 
 
 @dataclass(frozen=True)

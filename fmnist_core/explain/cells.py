@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.inference import as_model_input, per_model
+from fmnist_core.nets.inference import as_model_input, per_model
 
 # --- how one cell is computed ---------------------------------------------------------------------------------
 CONV_TYPES = ("Conv2D",)

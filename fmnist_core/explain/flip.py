@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.explain._common import forward_to_logits
-from fmnist_core.inference import as_model_input, per_model, predict_proba
+from fmnist_core.explain.common import forward_to_logits
+from fmnist_core.nets.inference import as_model_input, per_model, predict_proba
 
 LEVEL = 1 / 255  # one grey level: the finest change an 8-bit image can carry
 MAX_LEVELS = 76  # 76/255 = 0.298: the largest whole number of grey levels up to 0.3

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.explain._common import NO_CONV, conv_layers, forward_to_logits, normalise
-from fmnist_core.inference import as_model_input
+from fmnist_core.explain.common import NO_CONV, conv_layers, forward_to_logits, normalise
+from fmnist_core.nets.inference import as_model_input
 
 
 def last_conv_layer(model: Any) -> str:

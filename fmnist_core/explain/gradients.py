@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.explain._common import forward_to_logits, normalise
-from fmnist_core.inference import as_model_input, per_model
+from fmnist_core.explain.common import forward_to_logits, normalise
+from fmnist_core.nets.inference import as_model_input, per_model
 
 IG_STEPS = 64
 

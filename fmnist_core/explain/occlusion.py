@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.inference import as_model_input, compiled_forward
+from fmnist_core.nets.inference import as_model_input, compiled_forward
 
 PATCH_RANGE = (2, 14)
 DEFAULT_PATCH = 6

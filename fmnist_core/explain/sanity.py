@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.explain.attributions import attribute, available_methods, spearman
-from fmnist_core.inference import predict_proba
+from fmnist_core.nets.inference import predict_proba
 
 DEFAULT_SEED = 0
 

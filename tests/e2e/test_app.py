@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from fmnist_core import store
+from fmnist_core.runs import store
 
 from .harness import REPO_ROOT, AppServer, goto, wait_for_app
 

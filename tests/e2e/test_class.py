@@ -24,7 +24,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from bench.browser import free_port, start_server, stop_server
-from fmnist_core import people, store
+from fmnist_core import people
+from fmnist_core.runs import paths, store
 
 from .harness import REPO_ROOT, AppServer, goto, wait_for_app
 
@@ -75,9 +76,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 def fmnist_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This module's store: the shipped model copied as runs of Ada, Bob and nobody."""
     home = tmp_path_factory.mktemp("class_home")
-    shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())
+    shipped = json.loads((paths.ASSETS_DIR / "default.json").read_text())
     for minute, (run_id, owner, accuracy, name) in enumerate(RUNS):
-        shutil.copy2(store.ASSETS_DIR / "default.keras", home / f"{run_id}.keras")
+        shutil.copy2(paths.ASSETS_DIR / "default.keras", home / f"{run_id}.keras")
         meta = {**shipped, "id": run_id, "test_accuracy": accuracy, "name": name}
         meta["created"] = f"2026-11-29T10:{minute:02d}:00+00:00"
         if owner is not None:

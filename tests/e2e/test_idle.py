@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from fmnist_core.data import load_test_set
+from fmnist_core.data.fashion_mnist import load_test_set
 
 from .harness import REPO_ROOT, AppServer, goto, train_on_page, wait_for_app
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from fmnist_core import store
-from fmnist_core.data import CLASS_NAMES, load_test_set
+from fmnist_core.data.fashion_mnist import CLASS_NAMES, load_test_set
+from fmnist_core.runs import paths, store
 
 from .harness import (
     REPO_ROOT,
@@ -99,10 +99,10 @@ def test_dark_system_preference_gives_a_dark_app_with_light_figure_text(
 def test_a_confusion_cell_opens_its_images(app_server: AppServer, app_page: Page) -> None:
     page = app_page
     goto(page, app_server, "/model")
-    from fmnist_core.inference import predict_proba
+    from fmnist_core.nets.inference import predict_proba
 
     test = load_test_set()
-    predicted = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images).argmax(axis=1)
+    predicted = predict_proba(store.load_model(paths.DEFAULT_RUN_ID), test.images).argmax(axis=1)
     shirt_as_tshirt = int(((test.labels == 6) & (predicted == 0)).sum())
     cell = confusion_cell(page, 6, 0)
     expect(cell).to_have_text(str(shirt_as_tshirt))
@@ -126,9 +126,9 @@ def test_a_clicked_heatmap_cell_is_explained(app_server: AppServer, app_page: Pa
     expect(shown).to_be_visible()
     value = float(re.search(r": (-?\d+\.\d+)", shown.inner_text()).group(1))
 
-    from fmnist_core.activations import layer_outputs
+    from fmnist_core.analysis.activations import layer_outputs
 
-    expected = layer_outputs(store.load_model(store.DEFAULT_RUN_ID), load_test_set().images[0])["conv2d"][row, col, 1]
+    expected = layer_outputs(store.load_model(paths.DEFAULT_RUN_ID), load_test_set().images[0])["conv2d"][row, col, 1]
     assert value == pytest.approx(float(expected), abs=1e-4)
 
 
@@ -235,10 +235,10 @@ def test_downloads_load_back(app_server: AppServer, app_page: Page, tmp_path: Pa
     rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
 
     downloaded = keras.saving.load_model(model_path, safe_mode=True)
-    shipped = store.load_model(store.DEFAULT_RUN_ID)
+    shipped = store.load_model(paths.DEFAULT_RUN_ID)
     images = load_test_set().images[:100].astype("float32")[..., None] / 255.0
     np.testing.assert_allclose(downloaded.predict(images, verbose=0), shipped.predict(images, verbose=0), atol=1e-6)
-    history = json.loads((store.ASSETS_DIR / "default.json").read_text())["history"]
+    history = json.loads((paths.ASSETS_DIR / "default.json").read_text())["history"]
     assert len(rows) == len(history)
     assert float(rows[-1]["test_accuracy"]) == pytest.approx(history[-1]["test_accuracy"])
 

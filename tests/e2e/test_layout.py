@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from fmnist_core.data import CLASS_NAMES, load_test_set
+from fmnist_core.data.fashion_mnist import CLASS_NAMES, load_test_set
 
 from .harness import (
     REPO_ROOT,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from fmnist_core import store
-from fmnist_core.data import CLASS_NAMES, load_test_set
+from fmnist_core.data.fashion_mnist import CLASS_NAMES, load_test_set
+from fmnist_core.runs import paths, store
 
 from .harness import (
     AppServer,
@@ -32,9 +32,9 @@ TRAIN_TIMEOUT = 240_000
 @pytest.fixture(scope="module")
 def predicted() -> np.ndarray:
     """The shipped default model's predictions for the 10,000 test images, computed outside the app."""
-    from fmnist_core.inference import predict_proba
+    from fmnist_core.nets.inference import predict_proba
 
-    return predict_proba(store.load_model(store.DEFAULT_RUN_ID), load_test_set().images).argmax(axis=1)
+    return predict_proba(store.load_model(paths.DEFAULT_RUN_ID), load_test_set().images).argmax(axis=1)
 
 
 def explain_box(page: Page):

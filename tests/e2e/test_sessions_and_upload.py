@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from fmnist_core.data import load_test_set
+from fmnist_core.data.fashion_mnist import load_test_set
 
 from .harness import AppServer, goto, wait_for_app
 

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from fmnist_core import people, store
-from fmnist_core.data import CLASS_NAMES, load_test_set
+from fmnist_core import people
+from fmnist_core.data.fashion_mnist import CLASS_NAMES, load_test_set
+from fmnist_core.runs import importer, paths, store
 
 from .harness import (
     AppServer,
@@ -64,13 +65,13 @@ def fmnist_home(tmp_path_factory: pytest.TempPathFactory, tiny_trained: Callable
     for name, build in (("tiny-dense", dense_only_model), ("conv-no-pool", conv_without_pool_model)):
         path = files / f"{name}.keras"
         build().save(path)
-        store.import_model(path, name=name, home=home, actor=people.LOCAL)
+        importer.import_model(path, name=name, home=home, actor=people.LOCAL)
     return home
 
 
 @pytest.fixture(scope="module")
 def trained_predictions(fmnist_home: Path) -> np.ndarray:
-    from fmnist_core.inference import predict_proba
+    from fmnist_core.nets.inference import predict_proba
 
     return predict_proba(store.load_model(RUN_ID, home=fmnist_home), load_test_set().images).argmax(axis=1)
 
@@ -122,7 +123,7 @@ def test_a_shared_link_opens_its_model_and_a_missing_one_says_so(app_server: App
     expect(
         page.get_by_test_id("stAlert").filter(has_text="no-such-run").filter(has_text="does not exist")
     ).to_be_visible()
-    expect(sidebar_model(page)).to_have_value(store.get_run(store.DEFAULT_RUN_ID).label())
+    expect(sidebar_model(page)).to_have_value(store.get_run(paths.DEFAULT_RUN_ID).label())
     expect(page).to_have_url(re.compile(r"model=default"))
 
 

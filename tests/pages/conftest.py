@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import store, warm
+from fmnist_core import settings
+from fmnist_core.runs import paths, store
 from helpers import timed_run_metadata
 from page_helpers import APP, TIMEOUT, TRAIN_TIMEOUT, clear_caches
 
@@ -26,7 +27,9 @@ def fmnist_home(
     shipped_run_cache(home)
     monkeypatch.setenv("FMNIST_HOME", str(home))
     monkeypatch.delenv("FMNIST_DATA_DIR", raising=False)
-    monkeypatch.setenv(warm.IDLE_ENV, "0")  # no warm workers (each imports TensorFlow) unless a test asks for them
+    monkeypatch.setenv(
+        settings.WARM_IDLE_SECONDS, "0"
+    )  # no warm workers (each imports TensorFlow) unless a test asks for them
     clear_caches()
     yield home
     clear_caches()
@@ -53,7 +56,7 @@ def make_app(fmnist_home: Path) -> Iterator[Callable[[], AppTest]]:
 @pytest.fixture(scope="module")
 def tiny_run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An untrained seed CNN saved once as a run (cheap: no training); tests copy it into their store."""
-    from fmnist_core.model import build_notebook_cnn
+    from fmnist_core.nets.keras_models import build_notebook_cnn
 
     folder = tmp_path_factory.mktemp("tiny_run")
     metadata = {
@@ -133,9 +136,9 @@ def trained_runs(trained_run_files: list[str], fmnist_home: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def default_predictions() -> tuple:
     """(predicted, actual) for the 10,000 test images under the shipped default model, computed outside the app."""
-    from fmnist_core import data
-    from fmnist_core.inference import predict_proba
+    from fmnist_core.data import fashion_mnist
+    from fmnist_core.nets.inference import predict_proba
 
-    test = data.load_test_set(data.DEBIAN_DIR)
-    predicted = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images).argmax(axis=1)
+    test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
+    predicted = predict_proba(store.load_model(paths.DEFAULT_RUN_ID), test.images).argmax(axis=1)
     return predicted, test.labels.astype(int)

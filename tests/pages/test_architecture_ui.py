@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import architecture as a
 from fmnist_core import people
-from fmnist_core.model import NOTEBOOK_LAYER_NAMES, build
+from fmnist_core.nets import architecture as a
+from fmnist_core.nets.keras_models import NOTEBOOK_LAYER_NAMES, build
+from fmnist_core.runs import importer
 from helpers import REAL_DATA_DIR, requires_real_data
 
 EDITOR_SCRIPT = """
@@ -148,7 +149,7 @@ def test_json_edits_update_the_widgets_and_invalid_json_shows_the_reason(editor:
 
 
 def test_diagram_from_a_spec_and_from_its_model_agree() -> None:
-    from fmnist_core.model import build_model
+    from fmnist_core.nets.keras_models import build_model
     from ui.network_diagram import architecture_diagram
 
     spec_dot = architecture_diagram(a.EARLY_IMPROVED_SPEC)
@@ -220,7 +221,7 @@ def test_import_widget_imports_a_good_file_and_refuses_a_bad_one(
 ) -> None:
     import keras
 
-    from fmnist_core import store
+    from fmnist_core.runs import store
 
     home = tmp_path / "home"
     monkeypatch.setenv("FMNIST_HOME", str(home))
@@ -317,7 +318,7 @@ def page_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @requires_real_data
 def test_pages_follow_a_four_block_custom_network(page_store: Path) -> None:
     """A saved 4-block run: every conv and pool layer listed on Feature maps, the first conv's 5x5 kernels drawn."""
-    from fmnist_core import store
+    from fmnist_core.runs import store
 
     spec = a.parse_spec(FOUR_BLOCKS)
     store.save_run(build(spec, seed=1), {"preset": "custom", "arch": a.to_dict(spec)}, run_id="four-blocks")
@@ -345,8 +346,6 @@ def test_pages_follow_a_four_block_custom_network(page_store: Path) -> None:
 def test_pages_follow_an_imported_model_with_its_own_layer_names(page_store: Path, tmp_path: Path) -> None:
     import keras
 
-    from fmnist_core import store
-
     keras.Sequential(
         [
             keras.Input((28, 28)),
@@ -357,7 +356,7 @@ def test_pages_follow_an_imported_model_with_its_own_layer_names(page_store: Pat
             keras.layers.Dense(10, name="logits"),
         ]
     ).save(tmp_path / "theirs.keras")
-    store.import_model(tmp_path / "theirs.keras", name="theirs", actor=people.LOCAL)
+    importer.import_model(tmp_path / "theirs.keras", name="theirs", actor=people.LOCAL)
     for page, at in _open_pages("theirs"):
         if page.endswith("feature_maps.py"):
             assert at.selectbox(key="fm_layer").options == ["conv2d (24, 24, 6)", "max_pooling2d (12, 12, 6)"]

@@ -19,7 +19,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import data, store
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import store
 from helpers import REPO_ROOT, requires_real_data
 
 pytestmark = requires_real_data
@@ -110,8 +111,8 @@ def no_exception(at: AppTest) -> None:
 
 
 @pytest.fixture(scope="module")
-def test_images() -> data.Split:
-    return data.load_test_set()
+def test_images() -> fashion_mnist.Split:
+    return fashion_mnist.load_test_set()
 
 
 # --- the Embedding page ---------------------------------------------------------------------------------
@@ -142,9 +143,9 @@ def test_embedding_page_renders_the_map(lab_dir: Path) -> None:
     drawn = map_of(at)
     assert len(drawn["x"]) == len(drawn["y"]) == len(drawn["c"]) == len(drawn["g"]) == len(drawn["m"]) == 10_000
     # Per class a legend group drawn as a dot; the colour of each point is its actual class.
-    assert [g["name"] for g in drawn["groups"]] == list(data.CLASS_NAMES)
+    assert [g["name"] for g in drawn["groups"]] == list(fashion_mnist.CLASS_NAMES)
     assert {g["symbol"] for g in drawn["groups"]} == {"circle"}
-    test = data.load_test_set()
+    test = fashion_mnist.load_test_set()
     assert drawn["c"] == drawn["g"] == test.labels.astype(int).tolist()
     crosses = sum(drawn["m"])
     assert crosses == 10_000 - round(10_000 * store.get_run("default").test_accuracy)  # the misclassified ones
@@ -206,9 +207,9 @@ def test_map_data_rejects_what_it_cannot_draw() -> None:
 
     one = np.zeros(3, dtype=int)
     with pytest.raises(ValueError, match="one \\(x, y\\) per image"):
-        map_data(np.zeros((3, 3)), "actual", one, one, np.ones(3), data.CLASS_NAMES, "t")
+        map_data(np.zeros((3, 3)), "actual", one, one, np.ones(3), fashion_mnist.CLASS_NAMES, "t")
     with pytest.raises(ValueError, match="unknown colouring 'rainbow'"):
-        map_data(np.zeros((3, 2)), "rainbow", one, one, np.ones(3), data.CLASS_NAMES, "t")
+        map_data(np.zeros((3, 2)), "rainbow", one, one, np.ones(3), fashion_mnist.CLASS_NAMES, "t")
     assert selection_of(None, 10) == [] and selection_of({"0": 1}, 10) == []
     assert selection_of([9, 2, 2, 10, 1.5], 10) == [2, 9]
 
@@ -243,7 +244,7 @@ def test_embedding_bad_address_says_so_and_shows_the_defaults(lab_dir: Path) -> 
 
 # --- What excites this channel ------------------------------------------------------------------------
 EXEMPLARS_SCRIPT = """
-from fmnist_core import store
+from fmnist_core.runs import store
 from ui.lab import exemplars_section
 
 exemplars_section(store.get_run("{run}"), "{layer}", {channel})
@@ -252,9 +253,9 @@ exemplars_section(store.get_run("{run}"), "{layer}", {channel})
 
 @pytest.mark.parametrize(("run", "layer", "channel"), [("default", "conv2d_1", 5), ("improved", "max_pooling2d", 3)])
 def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
-    lab_dir: Path, test_images: data.Split, run: str, layer: str, channel: int
+    lab_dir: Path, test_images: fashion_mnist.Split, run: str, layer: str, channel: int
 ) -> None:
-    from fmnist_core import activations
+    from fmnist_core.analysis import activations
 
     model = store.load_model(run)
     maxima = activations.channel_maxima(model, test_images.images, layer)
@@ -268,7 +269,9 @@ def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
     pictures = at.get("image")
     assert len(pictures) == 9
     assert all(p.proto.imgs[0].url.endswith(".png") for p in pictures)  # sharp pixels, no JPEG blur
-    assert exemplar_captions(at) == [f"{data.CLASS_NAMES[test_images.labels[e.index]]} · {e.value:.3f}" for e in want]
+    assert exemplar_captions(at) == [
+        f"{fashion_mnist.CLASS_NAMES[test_images.labels[e.index]]} · {e.value:.3f}" for e in want
+    ]
     assert exemplar_links(at) == [f"#{e.index}" for e in want]
 
     at.selectbox(key="lab_ex_class").set_value("Sandal").run()
@@ -309,14 +312,15 @@ def exemplar_links(at: AppTest) -> list[str]:
 # --- Explain a cell -----------------------------------------------------------------------------------
 EXPLAIN_SCRIPT = """
 import streamlit as st
-from fmnist_core import data, store
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import store
 from ui.lab import explain_cell_section
 from ui.state import cached_model, image_activations
 
 info = store.get_run("{run}")
 model = cached_model(info.id, info.created)
 maps = image_activations(info.id, info.created, {index})["{layer}"]
-cell = explain_cell_section(info, model, data.load_test_set().images[{index}], {index}, "{layer}", {channel}, maps)
+cell = explain_cell_section(info, model, fashion_mnist.load_test_set().images[{index}], {index}, "{layer}", {channel}, maps)
 st.query_params["cell"] = cell  # what the Feature maps page's write_url does
 """
 
@@ -341,9 +345,9 @@ def shown_value(at: AppTest) -> str:
     ],
 )
 def test_explain_cell_section_follows_the_address_and_shows_the_models_number(
-    lab_dir: Path, test_images: data.Split, run: str, layer: str, channel: int, cell: tuple[int, int]
+    lab_dir: Path, test_images: fashion_mnist.Split, run: str, layer: str, channel: int, cell: tuple[int, int]
 ) -> None:
-    from fmnist_core.explain import explain_cell
+    from fmnist_core.explain.cells import explain_cell
 
     at = explain_app(lab_dir, run, layer, channel)
     at.query_params["cell"] = f"{cell[0]},{cell[1]}"
@@ -387,9 +391,9 @@ def picker_cells(picker: dict) -> int:
     return z.shape[0] * z.shape[1]
 
 
-def test_explain_cell_inputs_move_the_cell(lab_dir: Path, test_images: data.Split) -> None:
-    from fmnist_core.activations import layer_outputs
-    from fmnist_core.explain import explain_cell
+def test_explain_cell_inputs_move_the_cell(lab_dir: Path, test_images: fashion_mnist.Split) -> None:
+    from fmnist_core.analysis.activations import layer_outputs
+    from fmnist_core.explain.cells import explain_cell
 
     model = store.load_model("default")
     at = explain_app(lab_dir, "default", "conv2d", 7, index=10).run()
@@ -445,21 +449,22 @@ def test_click_events_become_cells() -> None:
 
 SWITCH_SCRIPT = """
 import streamlit as st
-from fmnist_core import data, store
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import store
 from ui.lab import explain_cell_section
 from ui.state import cached_model, image_activations
 
 info = store.get_run("default")
 layer = st.selectbox("Layer", ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"], key="layer")
 maps = image_activations(info.id, info.created, 0)[layer]
-explain_cell_section(info, cached_model(info.id, info.created), data.load_test_set().images[0], 0, layer, 3, maps)
+explain_cell_section(info, cached_model(info.id, info.created), fashion_mnist.load_test_set().images[0], 0, layer, 3, maps)
 """
 
 
-def test_another_layer_starts_at_its_channels_strongest_cell(lab_dir: Path, test_images: data.Split) -> None:
+def test_another_layer_starts_at_its_channels_strongest_cell(lab_dir: Path, test_images: fashion_mnist.Split) -> None:
     """A cell typed or linked for one map means nothing on another: a layer change explains the new channel's
     strongest cell, as the first view does (the old cell, clamped, used to land on a 0.0000 one)."""
-    from fmnist_core.activations import layer_outputs
+    from fmnist_core.analysis.activations import layer_outputs
 
     outputs = layer_outputs(store.load_model("default"), test_images.images[0])
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import settings, store
+from fmnist_core import settings
+from fmnist_core.runs import paths
 from page_helpers import exceptions, texts, title
 
 ADA, BOB, TEA = "ada@school.org", "bob@school.org", "tea@school.org"
@@ -32,8 +33,8 @@ def school(fmnist_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(settings.TEACHERS, TEA)
     monkeypatch.delenv(settings.RUN_VISIBILITY, raising=False)
     for run_id, owner, accuracy in (("ada-1", ADA, 0.81), ("bob-1", BOB, 0.88)):
-        shutil.copy2(store.ASSETS_DIR / "default.keras", fmnist_home / f"{run_id}.keras")
-        meta = json.loads((store.ASSETS_DIR / "default.json").read_text())
+        shutil.copy2(paths.ASSETS_DIR / "default.keras", fmnist_home / f"{run_id}.keras")
+        meta = json.loads((paths.ASSETS_DIR / "default.json").read_text())
         meta.update(id=run_id, owner=owner, test_accuracy=accuracy, created="2026-11-29T10:00:00+00:00")
         (fmnist_home / f"{run_id}.json").write_text(json.dumps(meta))
     return fmnist_home

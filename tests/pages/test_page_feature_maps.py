@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import store
+from fmnist_core.runs import paths
 from page_helpers import PAGE_FILES, exceptions, open_page, plotly_array, plotly_figure, plotly_titles, rerun, texts
 
 
@@ -85,7 +85,7 @@ def test_fmnist_timings_logs_the_channel_fragment(make_app, tmp_path: Path, monk
     assert all(0 < r["ms"] < 60_000 for r in rows)
 
 
-@pytest.mark.skipif(not (store.ASSETS_DIR / "improved.keras").exists(), reason="the improved model is not shipped")
+@pytest.mark.skipif(not (paths.ASSETS_DIR / "improved.keras").exists(), reason="the improved model is not shipped")
 def test_improved_model_works_on_feature_maps_and_model_pages(make_app) -> None:
     at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "31"}, model_id="improved")
     assert not at.exception, exceptions(at)
@@ -137,10 +137,10 @@ def test_per_channel_scale_rescales_tiles_and_hover_keeps_raw_values(make_app) -
 
 
 def test_source_upload_shows_the_uploaded_image(make_app) -> None:
-    from fmnist_core import data
+    from fmnist_core.data import fashion_mnist
     from ui.components import UPLOAD_KEY
 
-    test = data.load_test_set(data.DEBIAN_DIR)
+    test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
     at = make_app()
     at.session_state[UPLOAD_KEY] = {
         "name": "pullover.png",

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_core import data, people, store
+from fmnist_core import people
+from fmnist_core.data import fashion_mnist
+from fmnist_core.runs import store
 from page_helpers import (
     DATA_FIX,
     MODEL_PAGES,
@@ -130,9 +132,9 @@ def test_missing_data_train_page_renders(make_app, no_data: Path) -> None:
 def test_truncated_data_file_names_the_file_and_the_fix(make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     broken = tmp_path / "broken_data"
     broken.mkdir()
-    for name in data.FILES.values():
+    for name in fashion_mnist.FILES.values():
         shutil.copy(REAL_DATA_DIR / name, broken / name)
-    target = broken / data.FILES["test_images"]
+    target = broken / fashion_mnist.FILES["test_images"]
     target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])  # cut the gzip stream in half
     monkeypatch.setenv("FMNIST_DATA_DIR", str(broken))
     for page in ("test_images", "feature_maps"):

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import store
-from fmnist_core.data import CLASS_NAMES
-from fmnist_core.presets import PRESETS
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.nets.presets import PRESETS
+from fmnist_core.runs import paths, store
 from page_helpers import exceptions, open_page, plotly_array, plotly_figure, rerun, texts
 
 
@@ -35,7 +35,7 @@ def test_model_page_summary_and_metrics(make_app) -> None:
     assert store.get_run("default").label() in texts(at.subheader)
     assert any("243,786" in m for m in texts(at.markdown)), "no 'Total parameters: 243,786'"
     metrics = {m.label: m.value for m in at.metric}
-    shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
+    shipped = json.loads((paths.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
     assert metrics["Test accuracy"] == f"{shipped:.2%}"
     assert metrics["Parameters"] == "243,786"
 
@@ -80,7 +80,7 @@ def test_confusion_matrix_and_per_class_table_agree(make_app) -> None:
     zero = np.argwhere(z == 0)[0]
     assert grid["fill"][zero[0]][zero[1]] == "rgb(247, 251, 255)" and grid["ink"][zero[0]][zero[1]] != "#ffffff"
     assert z.shape == (10, 10) and z.sum() == 10_000
-    shipped = json.loads((store.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
+    shipped = json.loads((paths.ASSETS_DIR / "default.json").read_text())["test_accuracy"]
     assert np.trace(z) == round(shipped * 10_000)
     table = next(df.value for df in at.dataframe if "recall" in df.value.columns)
     assert len(table) == 10

@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist_core import data, people
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core import people
+from fmnist_core.data import fashion_mnist
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.explain import attributions, flip, gradients, occlusion
+from fmnist_core.runs import importer, paths
 from page_helpers import PAGE_FILES, exceptions, open_page, rerun, texts
 
 SHIRT, TSHIRT, PULLOVER, COAT = 6, 0, 2, 4
@@ -101,7 +104,7 @@ def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
     """AppTest cannot send files; the browser suite uploads real ones (and a bad one that clears this)."""
     from ui.components import UPLOAD_KEY
 
-    test = data.load_test_set(data.DEBIAN_DIR)
+    test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
     at = open_page(make_app, "test_images")
     at.session_state[UPLOAD_KEY] = {
         "name": "boot.png",
@@ -132,19 +135,18 @@ METHOD_TITLES = ("Grad-CAM", "Saliency", "Integrated gradients", "Occlusion")
 
 @pytest.fixture(scope="module")
 def shipped_model():
-    from fmnist_core import store
+    from fmnist_core.runs import store
 
-    return store.load_model(store.DEFAULT_RUN_ID)
+    return store.load_model(paths.DEFAULT_RUN_ID)
 
 
 def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app, shipped_model) -> None:
     import re
 
-    from fmnist_core import explain
     from page_helpers import map_figures, map_picture, plotly_array, plotly_figure
     from ui.explain_figures import attribution_picture
 
-    image = data.load_test_set(data.DEBIAN_DIR).images[0]
+    image = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR).images[0]
     at = open_page(make_app, "test_images", {"image": "0"})
     assert not at.exception, exceptions(at)
     for method in METHOD_TITLES:
@@ -154,24 +156,24 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
         assert any(c.startswith(line) for c in captions), (line, captions)
     found = [re.search(r"add up to (-?[\d.]+); p\(image\) − p\(black image\) = (-?[\d.]+)", c) for c in captions]
     total, difference = next(m.groups() for m in found if m)
-    ig = explain.integrated_gradients(shipped_model, image, 9)
+    ig = gradients.integrated_gradients(shipped_model, image, 9)
     assert float(total) == pytest.approx(ig.total, abs=1e-3) and float(difference) == pytest.approx(
         ig.difference, abs=1e-3
     )
     agree = plotly_figure(at, "Do they agree?")
-    maps = {m: explain.attribute(shipped_model, image, 9, m).map for m in explain.METHODS}
-    np.testing.assert_allclose(plotly_array(agree["data"][0]["z"]), explain.agreement(maps), atol=1e-6)
+    maps = {m: attributions.attribute(shipped_model, image, 9, m).map for m in attributions.METHODS}
+    np.testing.assert_allclose(plotly_array(agree["data"][0]["z"]), attributions.agreement(maps), atol=1e-6)
 
     patch = [s for s in at.slider if s.label == "Occlusion patch (px)"][0]
     patch.set_value(4)
     rerun(at)
     # The picture shown is the 4-px occlusion map's (to the rounding of a colour level), and its bar says its scale.
-    occluded = explain.occlusion(shipped_model, image, 9, patch=4, stride=2).map
+    occluded = occlusion.occlusion(shipped_model, image, 9, patch=4, stride=2).map
     want, top = attribution_picture(image, occluded, signed=True)
     shown = map_picture(at, "Occlusion · Ankle boot")
     assert shown.shape == want.shape == (28, 28, 3)
     assert np.abs(shown.astype(int) - want.astype(int)).max() <= 1
-    six, _ = attribution_picture(image, explain.occlusion(shipped_model, image, 9, patch=6, stride=2).map, True)
+    six, _ = attribution_picture(image, occlusion.occlusion(shipped_model, image, 9, patch=6, stride=2).map, True)
     assert np.abs(six.astype(int) - want.astype(int)).max() > 10  # the check above tells the two patches apart
     figure = next(body for t, body in map_figures(at) if t.startswith("Occlusion · Ankle boot"))
     assert f"<span>+{top:.2g}</span>" in figure and "drop in p" in figure
@@ -186,7 +188,6 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
 
 
 def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
-    from fmnist_core import explain
     from page_helpers import button, plotly_figure
 
     at = open_page(make_app, "test_images", {"image": "0"})
@@ -200,8 +201,8 @@ def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
     assert [trace["name"] for trace in curve["data"]] == list(METHOD_TITLES)
     assert any("is not explaining the model" in c for c in texts(at.caption)), texts(at.caption)
 
-    image = data.load_test_set(data.DEBIAN_DIR).images[0]
-    found = explain.smallest_flip(shipped_model, image)
+    image = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR).images[0]
+    found = flip.smallest_flip(shipped_model, image)
     button(at, "Find the smallest change").click()
     rerun(at)
     assert not at.exception, exceptions(at)
@@ -230,7 +231,6 @@ def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmni
     """A dense-only import (the importer adds its own softmax layer): no Grad-CAM, and the rest still works."""
     import keras
 
-    from fmnist_core import store
     from page_helpers import button, plotly_figure
 
     keras.Sequential(
@@ -241,7 +241,7 @@ def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmni
             keras.layers.Dense(10, name="logits"),
         ]
     ).save(tmp_path / "flat.keras")
-    store.import_model(tmp_path / "flat.keras", name="flat", actor=people.LOCAL)
+    importer.import_model(tmp_path / "flat.keras", name="flat", actor=people.LOCAL)
     at = open_page(make_app, "test_images", {"image": "0"}, model_id="flat")
     assert not at.exception, exceptions(at)
     titles = _titles(at)

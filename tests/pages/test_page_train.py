@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import people, store, training, warm
-from fmnist_core.progress import BatchEnd, EpochBegin, Phase, Setup, Started
-from fmnist_core.training import TrainConfig, TrainingJob
+from fmnist_core import people, settings
+from fmnist_core.nets.presets import TrainConfig
+from fmnist_core.runs import store
+from fmnist_core.training import jobs
+from fmnist_core.training.events import BatchEnd, EpochBegin, Phase, Setup, Started
+from fmnist_core.training.jobs import TrainingJob
 from helpers import WIDE_NETWORK
 from page_helpers import (
     PAGE_FILES,
@@ -292,16 +295,16 @@ def test_until_the_first_batch_the_progress_names_the_phase(make_app) -> None:
 
 @pytest.mark.slow
 def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(warm.IDLE_ENV, "300")
+    monkeypatch.setenv(settings.WARM_IDLE_SECONDS, "300")
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "1")
-    training.WARM.shut_down()
+    jobs.WARM.shut_down()
     try:
         at = open_page(make_app, "train")
         end = time.monotonic() + TRAIN_TIMEOUT
-        while not training.WARM.ready_pids():
+        while not jobs.WARM.ready_pids():
             assert time.monotonic() < end, "no warm worker after opening the Train page"
             time.sleep(0.1)
-        (pid,) = training.WARM.ready_pids()
+        (pid,) = jobs.WARM.ready_pids()
         at.selectbox[0].set_value("notebook").run()
         number_input(at, "Epochs").set_value(1)
         number_input(at, "Training images").set_value(300)
@@ -312,4 +315,4 @@ def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monke
         snap = job.snapshot()
         assert (snap.state, snap.error, snap.worker_pid) == ("done", None, pid)
     finally:
-        training.WARM.shut_down()
+        jobs.WARM.shut_down()

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from fmnist_core.data import CLASS_NAMES
+from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from fmnist_core.runs import paths
 from page_helpers import exceptions, open_page, rerun, texts
 
 
 @pytest.fixture(scope="module")
 def default_suspects() -> list:
-    from fmnist_core import data, store
-    from fmnist_core.inference import predict_proba
-    from fmnist_core.labels import find_suspects
+    from fmnist_core.analysis.suspect_labels import find_suspects
+    from fmnist_core.data import fashion_mnist
+    from fmnist_core.nets.inference import predict_proba
+    from fmnist_core.runs import store
 
-    test = data.load_test_set(data.DEBIAN_DIR)
-    return find_suspects(test.labels, predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images))
+    test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
+    return find_suspects(test.labels, predict_proba(store.load_model(paths.DEFAULT_RUN_ID), test.images))
 
 
 def test_only_suspect_labels_lists_them_most_suspect_first(make_app, default_suspects) -> None:
@@ -57,8 +59,8 @@ def test_model_page_shows_the_human_figure_beside_the_accuracy(make_app) -> None
 
 
 def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
-    from fmnist_core import data
-    from fmnist_core.augmentation import training_views
+    from fmnist_core.data import fashion_mnist
+    from fmnist_core.training.augmentation import training_views
 
     at = open_page(make_app, "train")
     assert not at.get("image"), "the pipeline ran before the section was opened"
@@ -66,7 +68,7 @@ def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
     at.selectbox(key="tr_preset").set_value("improved")
     rerun(at)
     assert not at.exception, exceptions(at)
-    train = data.load_train_set(data.DEBIAN_DIR)
+    train = fashion_mnist.load_train_set(fashion_mnist.DEBIAN_DIR)
     expected = training_views("improved", train.images[0], int(train.labels[0]), seed=42)
     captions = [c for img in at.get("image") for c in img.captions]
     assert captions == ["the image", *expected.changes]
@@ -77,8 +79,9 @@ def test_train_page_shows_what_the_network_trains_on(make_app) -> None:
 
 
 def test_feature_maps_shows_the_synthesised_input_beside_the_best_test_image(make_app) -> None:
-    from fmnist_core import data, store
-    from fmnist_core.visualize import Target, synthesise
+    from fmnist_core.analysis.synthesis import Target, synthesise
+    from fmnist_core.data import fashion_mnist
+    from fmnist_core.runs import store
 
     at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d_1", "channel": "5"})
     assert not at.exception, exceptions(at)
@@ -87,10 +90,10 @@ def test_feature_maps_shows_the_synthesised_input_beside_the_best_test_image(mak
     rerun(at)
     assert not at.exception, exceptions(at)
     expected = synthesise(
-        store.load_model(store.DEFAULT_RUN_ID),
+        store.load_model(paths.DEFAULT_RUN_ID),
         Target("conv2d_1", 5),
         seed=0,
-        test_images=data.load_test_set(data.DEBIAN_DIR).images,
+        test_images=fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR).images,
     )
     captions = texts(at.caption)
     assert f"Synthesised · mean of conv2d_1 channel 5 **{expected.objective:.3f}**" in captions, captions
@@ -112,12 +115,13 @@ def test_model_page_shows_what_the_network_thinks_a_sneaker_looks_like(make_app)
 
 
 def test_quiz_reveals_only_after_a_guess_and_keeps_score(make_app) -> None:
-    from fmnist_core import data, store
-    from fmnist_core.inference import predict_proba
-    from fmnist_core.quiz import draw
+    from fmnist_core.analysis.quiz import draw
+    from fmnist_core.data import fashion_mnist
+    from fmnist_core.nets.inference import predict_proba
+    from fmnist_core.runs import store
 
-    test = data.load_test_set(data.DEBIAN_DIR)
-    probs = predict_proba(store.load_model(store.DEFAULT_RUN_ID), test.images)
+    test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
+    probs = predict_proba(store.load_model(paths.DEFAULT_RUN_ID), test.images)
     questions = draw(probs, test.labels, seed=0, count=3)
     at = open_page(make_app, "quiz")
     assert not at.exception, exceptions(at)

@@ -27,8 +27,10 @@ from streamlit.testing.v1 import AppTest
 
 import helpers
 from bench.browser import free_port
-from fmnist_core import people, store
-from fmnist_core.training import TrainConfig, TrainingJob
+from fmnist_core import people
+from fmnist_core.nets.presets import TrainConfig
+from fmnist_core.runs import store
+from fmnist_core.training.jobs import TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, REPO_ROOT, requires_real_data, subprocess_env
 from page_helpers import button, exceptions, number_input, run_until, texts
 
@@ -183,7 +185,7 @@ def test_a_ray_call_without_a_connection_fails_instead_of_starting_a_local_clust
         pytest.skip("ray is not installed (pip install -r requirements-ray.txt)")
     code = textwrap.dedent(
         """
-        import fmnist_core.ray_executor
+        import fmnist_core.training.ray_executor
         import ray
         try:
             ray.wait([], timeout=0)

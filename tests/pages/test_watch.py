@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import people, store
-from fmnist_core.progress import Ended, EpochBegin, Setup, Started, Watched
-from fmnist_core.training import TrainConfig, TrainingJob
+from fmnist_core import people
+from fmnist_core.nets.presets import TrainConfig
+from fmnist_core.runs import frames, store
+from fmnist_core.training.events import Ended, EpochBegin, Setup, Started, Watched
+from fmnist_core.training.jobs import TrainingJob
 from page_helpers import (
     PAGE_FILES,
     REAL_DATA_DIR,
@@ -115,7 +117,7 @@ def watched_run_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_saved_run_chosen_in_the_sidebar_replays(make_app, fmnist_home: Path, watched_run_files: Path) -> None:
     for path in watched_run_files.glob("watched-run.*"):
         shutil.copy2(path, fmnist_home)
-    frames = store.load_frames("watched-run", fmnist_home)
+    kept = frames.load_frames("watched-run", fmnist_home)
     at = open_page(make_app, "train", model_id="watched-run")
     assert not at.exception, exceptions(at)
     assert HEADING in texts(at.subheader)
@@ -123,11 +125,11 @@ def test_a_saved_run_chosen_in_the_sidebar_replays(make_app, fmnist_home: Path, 
     assert any(f"Replay of run **{label}**" in c for c in texts(at.caption)), texts(at.caption)
     slider = epoch_slider(at)
     assert slider is not None and slider.value == 2
-    assert_same_mosaic(plotly_figure(at, "kernels"), kernels_figure(frames.frame(2).kernels, ""))
+    assert_same_mosaic(plotly_figure(at, "kernels"), kernels_figure(kept.frame(2).kernels, ""))
     slider.set_value(1).run()
     assert not at.exception, exceptions(at)
-    assert_same_mosaic(plotly_figure(at, "kernels"), kernels_figure(frames.frame(1).kernels, ""))
-    assert_same_mosaic(plotly_figure(at, "maps of"), maps_figure(frames.frame(1).feature_maps(0), ""))
+    assert_same_mosaic(plotly_figure(at, "kernels"), kernels_figure(kept.frame(1).kernels, ""))
+    assert_same_mosaic(plotly_figure(at, "maps of"), maps_figure(kept.frame(1).feature_maps(0), ""))
 
 
 def test_a_shipped_model_says_it_has_no_replay(make_app) -> None:
@@ -155,7 +157,7 @@ def test_a_run_without_or_with_a_damaged_replay_says_so(make_app, tiny_run: str,
 @pytest.mark.slow
 def test_while_training_the_newest_epoch_is_shown_and_refreshed(make_app, watched_run_files: Path) -> None:
     # A job fed its worker's events by hand (the real frames of a saved training): the page sees them arrive.
-    frames = store.load_frames("watched-run", watched_run_files)
+    kept = frames.load_frames("watched-run", watched_run_files)
     job = TrainingJob(TrainConfig(preset="notebook", epochs=2, limit=300), actor=people.LOCAL)
     job._apply(Started(executor="local-process", node="here", pid=1))
     job._apply(Setup(batches_per_epoch=10, train_images=300, batch_size=32, precision="float32", precision_note=""))
@@ -169,8 +171,8 @@ def test_while_training_the_newest_epoch_is_shown_and_refreshed(make_app, watche
     assert any("end of the first epoch" in c for c in texts(at.caption)), texts(at.caption)
     assert not at.get("plotly_chart")
 
-    for frame in frames.epochs:
-        job._apply(Watched(frames.layer, frames.samples, frame))
+    for frame in kept.epochs:
+        job._apply(Watched(kept.layer, kept.samples, frame))
         at.run()
         assert not at.exception, exceptions(at)
         shown = plotly_figure(at, "kernels")

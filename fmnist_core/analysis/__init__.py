@@ -1,0 +1,1 @@
+"""What a trained model shows: inference, activations, embedding, suspect labels, synthesised inputs, quiz."""

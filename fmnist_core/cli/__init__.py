@@ -1,0 +1,1 @@
+"""The command line, python -m fmnist_core: one module per group of commands."""

@@ -1,0 +1,177 @@
+"""Training recipes and the user's settings: presets, TrainConfig (validated), and bfloat16 detection.
+
+Plain data, no TensorFlow: the pages, the CLI and the worker process all read these.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.data import fashion_mnist
+
+TARGET_ACCURACY = 0.9137  # the notebook's test accuracy after 5 epochs
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A training recipe: architecture, defaults for the user-facing settings, and how the data is fed."""
+
+    name: str
+    description: str
+    architecture: str = "notebook_cnn"
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    precision: str = "float32"  # or "mixed_bfloat16"
+    input_dtype: str = "float64"  # the notebook fed float64 /255 arrays
+    feed: str = (
+        "numpy"  # "numpy": model.fit(x, y) as the notebook; "dataset": the worker's thread-free tf.data pipeline
+    )
+    schedule: str = "constant"  # or "cosine"
+    steps_per_execution: int = 1
+    augment: tuple[str, ...] = ()  # "flip" (left-right) and/or "shift" (up to 2 px), drawn fresh every batch
+    label_smoothing: float = 0.0
+
+
+FAST = Preset(
+    name="fast",
+    description=(
+        "The original Keras tutorial network (2 convs), trained faster: float32 tf.data, batch 128, warm-up + "
+        "cosine learning rate, left-right flips, bfloat16 where the CPU has it."
+    ),
+    epochs=10,
+    batch_size=128,
+    learning_rate=3e-3,
+    precision="mixed_bfloat16",
+    input_dtype="float32",
+    feed="dataset",
+    schedule="cosine",
+    steps_per_execution=8,
+    augment=("flip",),
+)
+# fast's feeding and schedule on a deeper network (two convs per stage) with flips and shifts: 0.935 within 5x the
+# notebook's wall time on a CPU with bfloat16 (docs/performance.md).
+IMPROVED = replace(
+    FAST,
+    name="improved",
+    description=(
+        "Stronger: two stages of two 3x3 'same' convs (32, then 64 filters) with batch norm, dropout around a "
+        "256-unit dense layer; flip and 2-px shift augmentation; label smoothing 0.1; 15 epochs."
+    ),
+    architecture="deep_cnn",
+    epochs=15,
+    augment=("flip", "shift"),
+    label_smoothing=0.1,  # why, and what it changed: docs/performance.md
+)
+# Your own network (TrainConfig.arch, an architecture spec) trained with fast's recipe.
+CUSTOM = replace(
+    FAST,
+    name="custom",
+    description="Your own network: design it below; trained with the fast preset's recipe.",
+    architecture="custom",
+)
+PRESETS: dict[str, Preset] = {
+    "fast": FAST,
+    "improved": IMPROVED,
+    "notebook": Preset(
+        name="notebook",
+        description=(
+            "The original Keras tutorial network (2 convs) trained as the tutorial does: inputs /255 (float64), "
+            "batch 32, Adam 1e-3, 5 epochs."
+        ),
+    ),
+    "custom": CUSTOM,
+}
+DEFAULT_PRESET = "fast"
+# Old names still accepted (the command line says so once): "seed" was the notebook preset's name.
+PRESET_ALIASES = {"seed": "notebook"}
+
+
+def preset_name(name: str) -> str:
+    """A preset's current name (an old name is mapped; anything else is returned as given)."""
+    return PRESET_ALIASES.get(name, name)
+
+
+class ConfigError(ValueError):
+    """Settings that cannot train; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What the user chose. None means "the preset's default"."""
+
+    preset: str = DEFAULT_PRESET
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    seed: int = 42
+    limit: int | None = None  # how many of the 60,000 training images to use
+    evaluate_each_epoch: bool = True
+    arch: dict[str, Any] | None = (
+        None  # an architecture spec (fmnist_core.nets.architecture); None: the preset's network
+    )
+
+    def __post_init__(self) -> None:
+        if self.preset in PRESET_ALIASES:  # an old name: the run records the current one
+            object.__setattr__(self, "preset", PRESET_ALIASES[self.preset])
+
+    def resolved(self) -> TrainConfig:
+        """Fill the preset's defaults and validate; raises ConfigError with a clear message."""
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        p = PRESETS[self.preset]
+        cfg = replace(
+            self,
+            epochs=p.epochs if self.epochs is None else self.epochs,
+            batch_size=p.batch_size if self.batch_size is None else self.batch_size,
+            learning_rate=p.learning_rate if self.learning_rate is None else self.learning_rate,
+        )
+        if cfg.arch is not None or cfg.preset == "custom":
+            from fmnist_core.nets import architecture
+
+            if cfg.arch is None:
+                raise ConfigError("the custom preset needs a network spec (--arch SPEC.json or the editor)")
+            try:  # normalised, so the run records exactly the network that was built
+                cfg = replace(cfg, arch=architecture.to_dict(architecture.parse_spec(cfg.arch)))
+            except architecture.SpecError as exc:
+                raise ConfigError(f"the network spec is invalid: {exc}") from None
+        _check_int("epochs", cfg.epochs, 1, 200)
+        _check_int("batch size", cfg.batch_size, 1, 4096)
+        _check_int("seed", cfg.seed, 0, 2**31 - 1)
+        if cfg.limit is not None:
+            _check_int("training images", cfg.limit, 1, fashion_mnist.EXPECTED_COUNT["train"])
+        lr = cfg.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not (0 < lr <= 1) or lr != lr:
+            raise ConfigError(f"learning rate must be a number in (0, 1], not {lr!r}")
+        return cfg
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not (low <= value <= high):
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+
+
+def bfloat16_supported(
+    cpuinfo: str | None = None, machine: str | None = None, cpuinfo_path: Path = Path("/proc/cpuinfo")
+) -> tuple[bool, str]:
+    """Whether this CPU does bfloat16 math natively (AVX512_BF16 or AMX); otherwise it is emulated and slow.
+
+    `cpuinfo` and `machine` default to this machine's /proc/cpuinfo and platform.machine() (tests pass fakes).
+    """
+    machine = machine or platform.machine()
+    if machine not in ("x86_64", "AMD64"):
+        return False, f"bfloat16 not used on {machine}"
+    if cpuinfo is None:
+        try:
+            cpuinfo = cpuinfo_path.read_text()
+        except OSError:
+            return False, "CPU flags unreadable"
+    flags = cpuinfo
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        return True, "CPU supports bfloat16 (avx512_bf16/amx_bf16)"
+    return False, "CPU lacks avx512_bf16/amx_bf16; trained in float32"

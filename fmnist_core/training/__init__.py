@@ -1,0 +1,1 @@
+"""Training: the job, its events, the fair queue, executors (process, warm, Ray), the worker, the Keras callback."""

@@ -1,0 +1,414 @@
+"""What a training worker tells the job, and the job's live state built from it.
+
+The worker (a process or a Ray actor) sends small picklable events of plain values; `LiveState.apply` folds
+them into the state, on the server for the live view and in the worker for the run's metadata, so both agree.
+`Snapshot` is the frozen copy the pages and the CLI read.
+
+About 400 lines on purpose: the events, the fold and the snapshot are one protocol between two processes, and a
+change to one is a change to the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from fmnist_core.nets.presets import TARGET_ACCURACY, TrainConfig
+from fmnist_core.runs.frames import Frame, Frames
+from fmnist_core.runs.records import EpochRow
+
+STATES = ("queued", "running", "stopping", "done", "stopped", "failed")
+FINAL_STATES = ("done", "stopped", "failed")
+MAX_BATCH_POINTS = 400
+TEST_IMAGES = 10_000  # evaluated after every epoch (validation) and once at the end
+# What the worker is doing, in the order a person sees it; the live view shows these words.
+PHASE_STARTING = "starting Python"
+PHASE_TENSORFLOW = "loading TensorFlow"
+PHASE_DATA = "loading data"
+PHASE_BUILD = "building the network"
+PHASE_FIRST_BATCH = "preparing the first batch"  # TensorFlow traces and compiles the step: seconds, no rate yet
+PHASE_TRAINING = "training"
+PHASE_EVALUATING = "evaluating on the test set"
+PHASE_SAVING = "saving"
+
+
+# --- events: worker -> job ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    """The worker is up (imports done): where it runs and how."""
+
+    executor: str
+    node: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Phase:
+    phase: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The data is loaded and the fit is about to begin."""
+
+    batches_per_epoch: int
+    train_images: int
+    batch_size: int
+    precision: str
+    precision_note: str
+
+
+@dataclass(frozen=True)
+class EpochBegin:
+    epoch: int  # 1-based
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    done_in_epoch: int  # batches finished in this epoch, clipped to the epoch's length
+    loss: float
+    accuracy: float
+    seconds: float  # since the previous batch end (or the epoch's start)
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    loss: float
+    accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
+    seconds: float
+    elapsed: float  # since the fit began
+
+
+@dataclass(frozen=True)
+class Watched:
+    """After an EpochEnd: that epoch's frame of the first conv layer (fmnist_core.training.frame_capture), arrays read-only."""
+
+    layer: str
+    samples: tuple[int, ...]  # test-set indices of the sample images
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class FitEnd:
+    fit_seconds: float
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    test_loss: float
+    test_accuracy: float
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    run_id: str | None
+    error: str | None  # None when saved
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The training is over (saved or not); the worker may linger only to retry a failed save."""
+
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """Stopped while waiting to start (a queue place or cluster resources): nothing trained, nothing saved."""
+
+
+Event = (
+    Started
+    | Phase
+    | Setup
+    | EpochBegin
+    | BatchEnd
+    | EpochEnd
+    | Watched
+    | FitEnd
+    | Evaluated
+    | SaveResult
+    | Ended
+    | Failed
+    | Cancelled
+)
+
+
+# --- the snapshot ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Snapshot:
+    """The job's live state at one moment, plain values (and the frames' read-only arrays, shared by every
+    snapshot); safe to keep and read from any thread."""
+
+    state: str
+    phase: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches_per_epoch: int
+    progress: float  # 0..1
+    eta: float | None  # seconds left, while training
+    elapsed: float  # seconds since the job started (queue included)
+    queue_position: int | None  # 1-based place in the local queue, None when not waiting
+    history: list[EpochRow]  # one row per epoch (also the saved metadata's "history")
+    batch_trace: list[dict[str, float]]  # running loss/accuracy, thinned to at most MAX_BATCH_POINTS
+    test_loss: float | None
+    test_accuracy: float | None
+    samples_seen: int
+    samples_per_second: float | None
+    fit_seconds: float | None
+    train_seconds: float
+    seconds_to_target: float | None
+    precision: str
+    precision_note: str
+    train_images: int
+    run_id: str | None
+    error: str | None
+    save_error: str | None
+    config: TrainConfig
+    preset: str
+    executor: str  # "local-process" or "ray"
+    node: str | None  # the host that trains it, once known
+    worker_pid: int | None  # on its node
+    started: float | None  # time.monotonic() on the server
+    fit_started: float | None
+    ended: float | None
+    frames: Frames | None = None  # watch it learn: shared with the live state, never copied (arrays are read-only)
+
+
+# --- the state both sides build ----------------------------------------------------------------------
+@dataclass
+class LiveState:
+    """Mutable state folded from events; the owner guards it with a lock."""
+
+    epochs: int
+    executor: str
+    state: str = "queued"
+    phase: str = "waiting for a training slot"
+    epoch: int = 0
+    batch: int = 0
+    batches_per_epoch: int = 0
+    batch_size: int = 0
+    history: list[EpochRow] = field(default_factory=list)
+    batch_trace: list[dict[str, float]] = field(default_factory=list)
+    trace_stride: int = 1
+    started: float | None = None
+    fit_started: float | None = None
+    ended: float | None = None
+    train_seconds: float = 0.0
+    samples_seen: int = 0
+    # The measured rate: batches after the fit's first report (which includes tracing the step), and their time.
+    first_batch_seconds: float | None = None
+    steady_seconds: float = 0.0
+    steady_batches: int = 0
+    steady_images: int = 0
+    epoch_train_seconds: float = 0.0  # batch time of the current epoch, so an epoch's other time is known
+    progress_at: float | None = None  # when the last batch or epoch end arrived (the ETA counts down from it)
+    error: str | None = None
+    run_id: str | None = None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    seconds_to_target: float | None = None
+    save_error: str | None = None
+    save_attempts: int = 0
+    precision: str = "float32"
+    precision_note: str = ""
+    train_images: int = 0
+    fit_seconds: float | None = None
+    node: str | None = None
+    worker_pid: int | None = None
+    frames: Frames | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def apply(self, event: Event, now: float) -> None:
+        """Fold one event in; `now` is this side's time.monotonic() (clocks differ between nodes)."""
+        if isinstance(event, Started):
+            self.executor, self.node, self.worker_pid = event.executor, event.node, event.pid
+            if self.state == "queued":
+                self.state = "running"
+        elif isinstance(event, Phase):
+            self.phase = event.phase
+        elif isinstance(event, Setup):
+            self.batches_per_epoch, self.train_images = event.batches_per_epoch, event.train_images
+            self.batch_size = event.batch_size
+            self.precision, self.precision_note = event.precision, event.precision_note
+            self.fit_started, self.phase = now, PHASE_FIRST_BATCH
+        elif isinstance(event, EpochBegin):
+            self.epoch, self.batch, self.epoch_train_seconds = event.epoch, 0, 0.0
+            if self.first_batch_seconds is not None:
+                self.phase = PHASE_TRAINING
+        elif isinstance(event, BatchEnd):
+            self._batch_end(event)
+            self.progress_at = now
+        elif isinstance(event, EpochEnd):
+            self.progress_at = now
+            self.phase = PHASE_TRAINING
+            row = EpochRow(
+                epoch=event.epoch,
+                loss=event.loss,
+                accuracy=event.accuracy,
+                test_loss=event.test_loss,
+                test_accuracy=event.test_accuracy,
+                seconds=event.seconds,
+                train_seconds=self.epoch_train_seconds,  # the rest of `seconds` is the test evaluation
+                elapsed=event.elapsed,
+                batches=self.batch,
+                complete=self.batch >= self.batches_per_epoch,
+            )
+            self.history.append(row)
+            if self.seconds_to_target is None and (event.test_accuracy or 0) >= TARGET_ACCURACY:
+                self.seconds_to_target = event.elapsed
+        elif isinstance(event, Watched):
+            frames = self.frames if self.frames is not None else Frames(event.layer, event.samples)
+            self.frames = frames.with_frame(event.frame)
+        elif isinstance(event, FitEnd):
+            self.fit_seconds, self.phase = event.fit_seconds, PHASE_EVALUATING
+        elif isinstance(event, Evaluated):
+            self.test_loss, self.test_accuracy, self.phase = event.test_loss, event.test_accuracy, PHASE_SAVING
+            if self.history and self.history[-1].test_accuracy is not None:
+                # The last epoch's row describes the saved weights: its figures are the final float32 evaluation's,
+                # not Keras' in-fit validation (bfloat16 compute), so the result card and the table agree.
+                self.history[-1] = replace(
+                    self.history[-1], test_loss=event.test_loss, test_accuracy=event.test_accuracy
+                )
+        elif isinstance(event, SaveResult):
+            self.save_attempts += 1
+            if event.error is None:
+                self.run_id, self.save_error = event.run_id, None
+            else:
+                self.save_error = event.error
+        elif isinstance(event, Ended):
+            self.state, self.phase, self.ended = ("stopped" if event.stopped else "done"), "ended", now
+        elif isinstance(event, Failed):
+            self.fail(event.error, now)
+        elif isinstance(event, Cancelled):
+            self.state, self.phase, self.ended = "stopped", "cancelled before it started", now
+
+    def fail(self, error: str, now: float) -> None:
+        if not self.finished:
+            self.state, self.error, self.phase, self.ended = "failed", error, "failed", now
+
+    def _batch_end(self, event: BatchEnd) -> None:
+        new = event.done_in_epoch - self.batch
+        images = min(new * self.batch_size, max(0, self.train_images - self.batch * self.batch_size))
+        self.samples_seen += images
+        self.train_seconds += event.seconds
+        self.epoch_train_seconds += event.seconds
+        if self.first_batch_seconds is None:  # the fit's first report carries the tracing: not a rate
+            self.first_batch_seconds, self.phase = event.seconds, PHASE_TRAINING
+        else:
+            self.steady_seconds += event.seconds
+            self.steady_batches += new
+            self.steady_images += images
+        self.batch = event.done_in_epoch
+        step = (self.epoch - 1) * self.batches_per_epoch + self.batch
+        if step % self.trace_stride == 0:
+            point = {"step": step, "epoch": self.epoch, "loss": event.loss, "accuracy": event.accuracy}
+            self.batch_trace.append(point)
+            if len(self.batch_trace) >= MAX_BATCH_POINTS:  # thin: keep every other point, sample half as often
+                self.batch_trace = self.batch_trace[1::2]
+                self.trace_stride *= 2
+
+    def eta(self, now: float, evaluate_each_epoch: bool = True) -> float | None:
+        """Seconds left in the fit, or None until a rate is measured (a batch after the first report).
+
+        Remaining batches at the measured seconds per batch, plus the test evaluations still to come (as long
+        as the last measured one; before any, a third of a training step per test image, the forward pass),
+        counted down since the last report so it never rises while a batch is running.
+        """
+        if self.state not in ("running", "stopping") or not self.steady_batches or self.fit_seconds is not None:
+            return None
+        per_batch = self.steady_seconds / self.steady_batches
+        done = (self.epoch - 1) * self.batches_per_epoch + self.batch
+        left = max(0, self.epochs * self.batches_per_epoch - done) * per_batch
+        if evaluate_each_epoch:
+            extras = [
+                row.seconds - (row.seconds if row.train_seconds is None else row.train_seconds) for row in self.history
+            ]
+            later = extras[1:] or extras  # the first evaluation also traces the test step
+            each = max(0.0, later[-1]) if later else per_batch / max(1, self.batch_size) * TEST_IMAGES / 3
+            left += max(0, self.epochs - len(self.history)) * each
+        since = now - self.progress_at if self.progress_at is not None else 0.0
+        return max(0.0, left - since)
+
+    def snapshot(self, config: TrainConfig, now: float, queue_position: int | None) -> Snapshot:
+        """A frozen copy with the derived values (progress, ETA, rate)."""
+        total = self.epochs * self.batches_per_epoch
+        done = (self.epoch - 1) * self.batches_per_epoch + self.batch if self.epoch else 0
+        progress = 1.0 if self.state == "done" else (min(1.0, done / total) if total else 0.0)
+        eta = self.eta(now, config.evaluate_each_epoch)
+        end = self.ended or now
+        return Snapshot(
+            state=self.state,
+            phase=self.phase,
+            epoch=self.epoch,
+            epochs=self.epochs,
+            batch=self.batch,
+            batches_per_epoch=self.batches_per_epoch,
+            progress=progress,
+            eta=eta,
+            elapsed=(end - self.started) if self.started is not None else 0.0,
+            queue_position=queue_position,
+            history=list(self.history),  # rows are frozen
+            batch_trace=[dict(point) for point in self.batch_trace],
+            test_loss=self.test_loss,
+            test_accuracy=self.test_accuracy,
+            samples_seen=self.samples_seen,
+            samples_per_second=self.samples_seen / self.train_seconds if self.train_seconds else None,
+            fit_seconds=self.fit_seconds,
+            train_seconds=self.train_seconds,
+            seconds_to_target=self.seconds_to_target,
+            precision=self.precision,
+            precision_note=self.precision_note,
+            train_images=self.train_images,
+            run_id=self.run_id,
+            error=self.error,
+            save_error=self.save_error,
+            config=config,
+            preset=config.preset,
+            executor=self.executor,
+            node=self.node,
+            worker_pid=self.worker_pid,
+            started=self.started,
+            fit_started=self.fit_started,
+            ended=self.ended,
+            frames=self.frames,
+        )
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss, the way the progress line counts."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def progress_text(snap: Snapshot) -> str:
+    """The live view's one line: what the worker is doing, and an ETA only once a rate has been measured.
+
+    Until the first batch has run there is nothing to count, so the line names the phase alone ("Loading
+    TensorFlow · elapsed 0:12", "Preparing the first batch · elapsed 0:14"), never "batch 0/0" or a frozen
+    "batch 0/47".
+    """
+    elapsed = f"elapsed {clock(snap.elapsed)}"
+    if not snap.batches_per_epoch or (snap.phase == PHASE_FIRST_BATCH and not snap.batch):
+        return f"{snap.phase[:1].upper()}{snap.phase[1:]} · {elapsed}"
+    parts = [
+        f"Epoch {max(snap.epoch, 1)}/{snap.epochs}",
+        f"batch {snap.batch}/{snap.batches_per_epoch}",
+        snap.phase,
+        elapsed,
+    ]
+    if snap.eta is not None:
+        parts.append(f"ETA {clock(snap.eta)}")
+    return " · ".join(parts)
