@@ -359,7 +359,7 @@ def pca_round(clock: Clock, url: str) -> None:
 
 
 def measure(rounds: int = 5) -> dict:
-    """Every interaction of issue 21's list on a fresh server and store; see the module docstring."""
+    """Every interaction of the list on a fresh server and store; see the module docstring."""
     from playwright.sync_api import sync_playwright
 
     home = tempfile.mkdtemp(prefix="fmnist-clicks-")

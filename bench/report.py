@@ -32,7 +32,7 @@ def _where(report: dict[str, Any], file: str) -> str:
 
 
 def clicks_table(report: dict[str, Any], file: str) -> str:
-    """Issue 21's list of clicks: first visit and median, browser and server side, against the target."""
+    """The list of clicks a learner makes: first visit and median, browser and server side, against the target."""
     lines = [
         "| interaction | first visit (browser) | median (browser) | median (server) | target | met |",
         "|---|---|---|---|---|---|",

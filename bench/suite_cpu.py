@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -26,10 +27,13 @@ from bench.browser import ROOT
 from bench.limits import where_and_when
 
 DEFAULT_OUT = ROOT / "bench" / "measured" / "suite-cpu.json"
+SLOWEST = 20  # tests listed by wall time (pytest --durations), each with the reason in docs/performance.md
 DEFAULT_COMMAND = [
     sys.executable,
     *("-m", "pytest", "-n", "2", "--dist", "loadfile", "--max-worker-restart=0", "-q", "-p", "no:cacheprovider"),
+    f"--durations={SLOWEST}",
 ]
+_DURATION = re.compile(r"^\s*([0-9.]+)s\s+(setup|call|teardown)\s+(\S+)")
 # (kind, substrings of the command line, any of which files a process under it); the first match wins.
 KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("training workers", ("multiprocessing.spawn import spawn_main",)),
@@ -128,6 +132,11 @@ def measure(command: list[str], interval: float = 1.0) -> dict[str, Any]:
         row["cpu_s"] += cpu
         row["processes"] += 1
     tail = [line for line in output.splitlines() if line.strip()][-1:] or [""]
+    slowest = [
+        {"seconds": float(m.group(1)), "phase": m.group(2), "test": m.group(3)}
+        for m in map(_DURATION.match, output.splitlines())
+        if m
+    ]
     return {
         **report,
         "command": command,
@@ -137,6 +146,7 @@ def measure(command: list[str], interval: float = 1.0) -> dict[str, Any]:
         "busy_cpu_s": round(busy - baseline_busy, 1),
         "idle_cpu_s": round(idle - baseline_idle, 1),
         "interval_s": interval,
+        "slowest": slowest,
         "kinds": {
             kind: {"cpu_s": round(row["cpu_s"], 1), "processes": int(row["processes"])}
             for kind, row in sorted(kinds.items(), key=lambda item: -item[1]["cpu_s"])
@@ -156,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['last_line']}\nwall {report['wall_s']} s, busy CPU {report['busy_cpu_s']} s")
     for kind, row in report["kinds"].items():
         print(f"  {row['cpu_s']:8.1f} CPU-s  {row['processes']:4d} processes  {kind}")
+    for row in report["slowest"]:
+        print(f"  {row['seconds']:8.1f} s  {row['phase']:<8}  {row['test']}")
     return 0 if report["returncode"] == 0 else 1
 
 

@@ -125,7 +125,7 @@ def active_run() -> metadata.RunInfo | None:
         info = store.get_run(run_id, actor=acting())
     except store.StoreError:
         by = store.deleted_by(run_id)
-        how = f"was deleted by {by}" if by else "no longer exists"
+        how = "no longer exists" if by is None else f"was deleted{f' by {by}' if by else ''}"
         st.warning(f"The selected model **{run_id}** {how}. Pick another in the sidebar.")
         return None
     if not info.usable:

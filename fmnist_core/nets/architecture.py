@@ -111,7 +111,7 @@ class Description:
 
 # --- the presets, as specs ----------------------------------------------------------------------------
 NOTEBOOK_SPEC = ArchSpec(conv=(ConvBlock(64, 3), ConvBlock(64, 3)), dense=(128,))
-# The improved preset's network before issue 14 (two convs, one with batch norm); runs saved then rebuild with it.
+# The improved preset's first network (two convs, one with batch norm); runs saved with it rebuild with it.
 EARLY_IMPROVED_SPEC = ArchSpec(
     conv=(ConvBlock(32, 3, padding="same"), ConvBlock(64, 3, padding="same", batch_norm=True)),
     dense=(256,),
@@ -130,7 +130,7 @@ DEEP_SPEC = ArchSpec(
     dropout=0.3,
 )
 # Preset networks by the name runs record: "notebook_cnn" (the notebook's), "deep_cnn" (improved's), and
-# "improved_cnn" (improved's before issue 14).
+# "improved_cnn" (improved's first network).
 PRESET_SPECS: dict[str, ArchSpec] = {
     "notebook_cnn": NOTEBOOK_SPEC,
     "deep_cnn": DEEP_SPEC,

@@ -53,7 +53,7 @@ def build_notebook_cnn(
 def build_early_improved_cnn(
     seed: int | None = None, compute_dtype: str = "float32", name: str = "improved"
 ) -> keras.Model:
-    """The improved preset's network before issue 14 (runs saved then rebuild with it): the notebook's two conv + pool blocks, made stronger for a few minutes of CPU: 'same' padding (7x7 maps
+    """The improved preset's first network (runs saved with it rebuild with it): the notebook's two conv + pool blocks, made stronger for a few minutes of CPU: 'same' padding (7x7 maps
     reach the dense layer instead of 5x5), 32 first-layer filters (half the cost of the second conv), batch
     normalisation after the second conv, a wider dense layer and dropout. Augmentation happens in the input
     pipeline, so the saved model holds no random layers.

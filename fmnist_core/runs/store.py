@@ -316,7 +316,7 @@ def _record_deletion(run_id: str, owner: str | None, actor: people.Actor, home: 
     elif actor.teacher:
         by = "a teacher"
     else:
-        by = "someone using this app"
+        by = ""  # no sign-in: one person's app, so "deleted" says it all
     path = _deleted_path(home)
     with _DELETED_LOCK:
         records = _read_deleted(path)
@@ -339,7 +339,7 @@ def _read_deleted(path: Path) -> dict[str, dict[str, str]]:
 
 
 def deleted_by(run_id: str, home: Path | None = None) -> str | None:
-    """Who deleted a run ("a teacher", "its owner", ...), or None when the store has no record of it."""
+    """Who deleted a run ("a teacher", "its owner", "" without sign-in), or None when the store has no record."""
     record = _read_deleted(_deleted_path(home)).get(run_id)
     return None if record is None else text(record.get("by"))
 
@@ -348,7 +348,7 @@ def missing_run_message(run_id: str, home: Path | None = None) -> str:
     """The sentence for a run that is not there: who deleted it when the store knows, else that it does not exist."""
     by = deleted_by(run_id, home)
     if by is not None:
-        return f"Run {run_id} was deleted by {by}; choose another model."
+        return f"Run {run_id} was deleted{f' by {by}' if by else ''}; choose another model."
     return f"no saved run with id {run_id!r}"
 
 

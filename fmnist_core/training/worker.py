@@ -1,4 +1,4 @@
-"""The Keras side of a training: fit, evaluate, save (feeding in pipeline.py, the callback in live.py). Runs in a worker.
+"""The Keras side of a training: fit, evaluate, save (feeding in pipeline.py, the callback in keras_callback.py). Runs in a worker.
 
 A worker is a spawned process (`process_main`, the local default) or a Ray actor (fmnist_core.training.executors); the
 web server never imports TensorFlow for a training. The worker reports through `emit(event)` (plain values,

@@ -86,7 +86,7 @@ def test_without_test_fault_restores_it(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_the_served_config_skips_streamlits_gc_pass_and_file_watcher() -> None:
-    """Issue 21: a gc.collect(2) after every rerun cost ~200 ms a click with TensorFlow loaded, and the watchdog
+    """A gc.collect(2) after every rerun cost ~200 ms a click with TensorFlow loaded, and the watchdog
     watcher put ~1,400 inotify watches on .venv. Both are off in the config `make run` serves with."""
     import tomllib
 

@@ -1,4 +1,4 @@
-"""A class on one server (issue 22) in a real browser, signed in through a real OpenID Connect provider.
+"""A class on one server in a real browser, signed in through a real OpenID Connect provider.
 
 The module starts `oidc-provider-mock` on a free loopback port and a `streamlit run` whose secrets file (passed with
 `--secrets.files`) has an `[auth]` section pointing at it. Two students and a teacher sign in, each in a browser

@@ -1,4 +1,4 @@
-"""The explanation panel in real Chromium (issue 23), light and dark, 1400 and 800 px wide: four methods side by
+"""The explanation panel in real Chromium, light and dark, 1400 and 800 px wide: four methods side by
 side with their agreement, the randomisation grid after "Randomise the model", and the smallest flip. Nothing a
 person reads is cut; screenshots go to test-results/explain-<scheme>-<width>.png."""
 

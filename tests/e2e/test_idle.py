@@ -1,4 +1,4 @@
-"""A server that idles when idle (issue 21, item 1): after a person has used every page, trained, imported and
+"""A server that idles when idle: after a person has used every page, trained, imported and
 uploaded, the server process holds no inotify watches on .venv and uses almost no CPU while nobody clicks.
 
 The server is started as `make run` starts it: no --server.fileWatcherType on the command line, so what is

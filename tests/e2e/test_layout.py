@@ -1,4 +1,4 @@
-"""Layout in real Chromium at 800 and 1400 px wide, light and dark (issue 19, items 5, 6, 8 and 10): nothing a person
+"""Layout in real Chromium at 800 and 1400 px wide, light and dark: nothing a person
 reads is cut, the custom network editor after a training, the exemplars grid, readable explanations, the Feature maps
 details.
 

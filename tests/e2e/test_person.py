@@ -1,4 +1,4 @@
-"""What a person stumbles on (issue 15), tried the way it was found: one browser session moving between images and
+"""What a person stumbles on, tried the way it was found: one browser session moving between images and
 pages on the real server, in Chromium (the checks at 800 and 1400 pixels wide are in test_layout.py).
 """
 

@@ -1,4 +1,4 @@
-"""What a new user stumbled on, second round (issue 19), tried the way it was found: a freshly trained run active,
+"""What a new user stumbled on, tried the way it was found: a freshly trained run active,
 imported models the app must show or refuse, one figure per fact, the import panel and readable run names.
 
 The module has its own store: a tiny real training (fast preset, 600 images, 2 epochs) and imported models of

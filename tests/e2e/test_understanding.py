@@ -1,4 +1,4 @@
-"""Issue 24's views in real Chromium, light and dark, at 1400 and 800 px: suspect labels, the human figure, what the
+"""The views that help a learner understand the model, in real Chromium, light and dark, at 1400 and 800 px: suspect labels, the human figure, what the
 network trains on, synthesised inputs and Predict the model. Nothing a person reads is cut; screenshots go to
 test-results/layout-understanding-<view>-<scheme>-<width>.png.
 """

@@ -80,7 +80,7 @@ def test_deleted_run_still_selected_warns(make_app, tiny_run: str) -> None:
     assert not at.exception, exceptions(at)
     assert model_box(at).value == tiny_run  # kept selected, so the page can say it is gone
     assert any("(deleted)" in option for option in model_box(at).options), model_box(at).options
-    assert any("no longer exists" in w for w in texts(at.warning)), texts(at.warning)
+    assert any(f"**{tiny_run}** was deleted." in w for w in texts(at.warning)), texts(at.warning)
 
     for page in ("train", *MODEL_PAGES):
         at.switch_page(PAGE_FILES[page])
@@ -88,7 +88,7 @@ def test_deleted_run_still_selected_warns(make_app, tiny_run: str) -> None:
         assert not at.exception, (page, exceptions(at))
         assert title(at) == TITLES[page]
         if page != "train":
-            assert any("no longer exists" in w for w in texts(at.warning)), (page, texts(at.warning))
+            assert any("was deleted" in w for w in texts(at.warning)), (page, texts(at.warning))
 
 
 def test_damaged_run_is_listed_and_shows_an_error(make_app, damaged_run: str) -> None:

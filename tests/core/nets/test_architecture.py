@@ -267,7 +267,7 @@ def test_presets_as_specs_build_the_shipped_configs(preset: str, asset: str) -> 
         shipped = json.loads(zf.read("config.json"))["config"]
     built = json.loads(json.dumps(build_model(preset, seed=1).get_config()))
     assert _strip_seeds(built) == _strip_seeds(shipped)
-    # Keras' own naming throughout (the improved model before issue 14 called its Activation layer "relu").
+    # Keras' own naming throughout (the improved model's first network called its Activation layer "relu").
     spec_names = [r.name for r in a.describe(a.PRESET_SPECS[preset]).layers]
     shipped_names = [layer["config"]["name"] for layer in shipped["layers"][1:]]
     differing = {(s, f) for s, f in zip(spec_names, shipped_names, strict=True) if s != f}

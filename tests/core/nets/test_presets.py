@@ -208,7 +208,7 @@ def test_validation_and_training_pipelines_start_no_threads(
 
 
 def test_the_old_name_seed_still_means_the_notebook_preset(tmp_path) -> None:  # noqa: ANN001
-    """Issue 20: "seed" meant a preset, a network and the random seed; the preset is "notebook" now."""
+    """Once "seed" meant a preset, a network and the random seed; the preset is "notebook" now."""
     import json
 
     assert TrainConfig(preset="seed").preset == "notebook"

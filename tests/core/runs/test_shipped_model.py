@@ -86,7 +86,7 @@ def test_improved_is_shipped_loads_and_beats_the_default(model: keras.Model, tes
     mine = evaluate(improved, test_set.images, test_set.labels)
     default = evaluate(model, test_set.images, test_set.labels)
     assert mine.accuracy == pytest.approx(info.test_accuracy, abs=1e-3)
-    # What the preset is for (issues 14 and 21): 0.935 or better at its last epoch, the model that is saved.
+    # What the preset is for: 0.935 or better at its last epoch, the model that is saved.
     assert info.metadata.history[-1].test_accuracy == info.test_accuracy >= STRONG_TARGET == 0.935
     assert mine.accuracy >= STRONG_TARGET
     assert mine.accuracy > default.accuracy >= TARGET_ACCURACY

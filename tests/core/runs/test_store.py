@@ -428,7 +428,7 @@ def test_zip_without_weights_is_damaged(store_home: Path, tiny_model: keras.Mode
 
 
 # --- RunMetadata ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("asset", ["default"])  # improved was retrained (issue 14): its metadata is version 2
+@pytest.mark.parametrize("asset", ["default"])  # improved was retrained since: its metadata is version 2
 def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     raw = json.loads((paths.ASSETS_DIR / f"{asset}.json").read_text())
     assert "version" not in raw  # written before RunMetadata existed
