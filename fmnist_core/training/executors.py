@@ -8,9 +8,12 @@ reads the stream; nothing here touches TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -84,9 +87,30 @@ def spawn_process(
     conn, child = ctx.Pipe(duplex=True)
     # daemon: multiprocessing terminates it at the server's normal exit; PDEATHSIG covers the other exits.
     process = ctx.Process(target=target, args=(*args, child), name=name, daemon=True)
-    process.start()
+    with _main_script_hidden():
+        process.start()
     child.close()
     return process, conn
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Spawn runs the parent's __main__ script again in the child (as __mp_main__) before the target. Under
+    `streamlit run` that script is app.py (Streamlit installs each page run as __main__), so every worker would
+    draw the app without Streamlit and fill the server's log. Workers' targets live in fmnist_core and need nothing
+    from __main__: while start() takes the child's preparation data, __main__ is a module without a file."""
+    with _MAIN_LOCK:
+        main = sys.modules["__main__"]
+        placeholder = types.ModuleType("__main__")
+        sys.modules["__main__"] = placeholder
+        try:
+            yield
+        finally:
+            if sys.modules["__main__"] is placeholder:  # unless a new script run installed its own meanwhile
+                sys.modules["__main__"] = main
 
 
 class LocalProcess:
