@@ -14,7 +14,7 @@ from fmnist_core import people
 from fmnist_core.cli.common import CliError, _emit, _positive
 from fmnist_core.data import fashion_mnist
 from fmnist_core.nets import architecture
-from fmnist_core.nets.presets import DEFAULT_PRESET, PRESET_ALIASES, PRESETS, TrainConfig
+from fmnist_core.nets.presets import DEFAULT_PRESET, PRESET_ALIASES, PRESETS, TrainConfig, preset_name
 from fmnist_core.runs import importer, store
 from fmnist_core.training.events import Snapshot
 
@@ -117,9 +117,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
     from fmnist_core.training.jobs import TrainingJob
 
     arch = architecture.to_dict(read_spec(args.arch)) if args.arch else None
-    preset = args.preset or ("custom" if arch is not None else DEFAULT_PRESET)
-    if preset in PRESET_ALIASES:
-        print(f"note: --preset {preset} is now called {PRESET_ALIASES[preset]}", file=sys.stderr)
+    asked = args.preset or ("custom" if arch is not None else DEFAULT_PRESET)
+    preset = preset_name(asked)  # an old name trains, and is reported, as the preset it now is
     fashion_mnist.find_data_dir(args.data_dir)  # fail fast, before a worker starts
     config = TrainConfig(
         preset=preset,
@@ -134,6 +133,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
     home = Path(args.output_dir) if args.output_dir else None
     actor = people.administrator(args.owner)  # the machine's administrator, training for --owner
     job = TrainingJob(config, home=home, data_dir=args.data_dir, run_id=args.run_id, command=command, actor=actor)
+    if asked != preset:  # after the settings are checked, so a bad setting is still the only line
+        print(f"note: --preset {asked} is now called {preset}", file=sys.stderr)
     job.start()
     reported = 0
     try:
@@ -174,8 +175,11 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> No
 
 
 def _preset_spec(preset: str) -> dict[str, Any] | None:
-    """The spec of a preset's built-in network (None if it has none)."""
-    spec = architecture.PRESET_SPECS.get(PRESETS[preset].architecture)
+    """The spec of a preset's built-in network (None if it has none); an old name is the preset it now is."""
+    found = PRESETS.get(preset_name(preset))
+    if found is None:
+        raise CliError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    spec = architecture.PRESET_SPECS.get(found.architecture)
     return architecture.to_dict(spec) if spec is not None else None
 
 

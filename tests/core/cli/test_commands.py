@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_core.cli import commands
+from fmnist_core.cli import commands, train
+from fmnist_core.cli.common import CliError
 from fmnist_core.data import fashion_mnist
 from helpers import HAS_REAL_DATA, PYTHON, REAL_DATA_DIR, REPO_ROOT, subprocess_env
 
@@ -225,6 +226,7 @@ def test_text_output(in_process: Path, trained: tuple[dict, subprocess.Completed
         (["train", "--limit", "60001"], 1, "training images must be a whole number from 1 to 60000"),
         (["train", "--run-id", "a/b", "--limit", "1"], 1, "invalid run id"),
         (["train", "--preset", "turbo"], 2, "invalid choice: 'turbo'"),
+        (["train", "--preset", "seed", "--limit", "60001"], 1, "training images must be a whole number"),
         (["train", "--learning-rate", "abc"], 2, "invalid float value"),
         (["models", "--delete", "nope"], 1, "no saved run with id 'nope'"),
         ([], 2, "required: command"),
@@ -238,6 +240,14 @@ def test_more_bad_input_in_process(in_process: Path, capsys, args: list[str], co
     err = capsys.readouterr().err
     assert result == code
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and fragment in err, err
+
+
+def test_an_old_preset_name_has_the_current_presets_network() -> None:
+    # "seed" trained (TrainConfig maps it to "notebook"), then the result lookup used the old name: KeyError.
+    assert train._preset_spec("seed") == train._preset_spec("notebook") is not None
+    assert train._preset_spec("custom") is None  # your own network: the spec comes from --arch
+    with pytest.raises(CliError, match=r"^unknown preset 'turbo'; choose one of fast, improved, notebook, custom$"):
+        train._preset_spec("turbo")
 
 
 def test_common_options_before_the_subcommand(store_home: Path, capsys: pytest.CaptureFixture) -> None:
