@@ -23,11 +23,12 @@ LOCAL_ID = "local"
 
 
 class NotAllowed(PermissionError):
-    """An action this actor may not take; the message is one sentence for the person."""
+    """An action this actor may not take; the message is one sentence for the person, in plain words (the
+    settings behind a rule are named in the teacher's docs, docs/deploying.md, never to a student)."""
 
 
 class LimitReached(NotAllowed):
-    """A fair-share limit is reached; the message names the limit and how to free a place."""
+    """A fair-share limit is reached; the message says the limit and how to free a place."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def check_class_view(actor: Actor) -> None:
     """The Class page is for teachers (and the unrestricted: one person without sign-in has no class)."""
     if not (actor.teacher or actor.kind == "admin"):
         raise NotAllowed(
-            "The Class page is for teachers: ask the server's administrator to add you to FMNIST_TEACHERS."
+            "The Class page is for teachers; if you teach this class, ask the person who runs this app to add you."
         )
 
 
@@ -127,10 +128,10 @@ def check_new_training(actor: Actor, trainings: int, runs: int) -> None:
         return
     allowed = settings.trainings_per_user()
     if trainings >= allowed:
-        many = "one training" if allowed == 1 else f"{allowed} trainings"
+        many, which = ("1 training", "it") if allowed == 1 else (f"{allowed} trainings", "one")
         raise LimitReached(
-            f"You have {many} running or queued, the most each person may have at once "
-            f"(FMNIST_TRAININGS_PER_USER); wait for it to end or stop it to start another."
+            f"You may have {many} running or waiting at a time; "
+            f"wait for {which} to finish or stop {which} to start another."
         )
     check_new_run(actor, runs + trainings, what="train")
 
@@ -141,9 +142,10 @@ def check_new_run(actor: Actor, runs: int, what: str = "import") -> None:
         return
     allowed = settings.runs_per_user()
     if runs >= allowed:
+        surplus = runs - allowed + 1
         raise LimitReached(
-            f"You have {runs} runs, the most each person may keep ({allowed}, FMNIST_RUNS_PER_USER); "
-            f"delete one of your runs on the Model page to {what} another."
+            f"You have {runs} runs and each person may keep {allowed}; "
+            f"delete {'one' if surplus == 1 else surplus} of yours on the Model page to {what} another."
         )
 
 

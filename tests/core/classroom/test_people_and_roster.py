@@ -129,11 +129,27 @@ def test_visibility_class_and_private(school: Path, monkeypatch: pytest.MonkeyPa
 
 
 # --- fair shares -------------------------------------------------------------------------------------------
-def test_limit_sentences() -> None:
-    with pytest.raises(people.LimitReached, match=r"^You have one training running or queued, the most each person"):
-        people.check_new_training(people.person(ADA), trainings=1, runs=0)
-    with pytest.raises(people.LimitReached, match=r"^You have 20 runs, .*\(20, FMNIST_RUNS_PER_USER\); delete one of"):
-        people.check_new_run(people.person(ADA), runs=20)
+def test_limit_sentences_are_plain_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    sentences = []
+    for error, check in (
+        (people.LimitReached, lambda: people.check_new_training(people.person(ADA), trainings=1, runs=0)),
+        (people.LimitReached, lambda: people.check_new_run(people.person(ADA), runs=20)),
+        (people.NotAllowed, lambda: people.check_class_view(people.person(ADA))),
+    ):
+        with pytest.raises(error) as refused:
+            check()
+        sentences.append(str(refused.value))
+    assert sentences == [
+        "You may have 1 training running or waiting at a time; wait for it to finish or stop it to start another.",
+        "You have 20 runs and each person may keep 20; delete one of yours on the Model page to import another.",
+        "The Class page is for teachers; if you teach this class, ask the person who runs this app to add you.",
+    ]
+    assert not [s for s in sentences if "FMNIST_" in s]  # setting names are for the teacher's docs, not students
+    monkeypatch.setenv(settings.TRAININGS_PER_USER, "3")
+    with pytest.raises(people.LimitReached, match=r"^You may have 3 trainings running or waiting at a time; wait for"):
+        people.check_new_training(people.person(ADA), trainings=3, runs=0)
+    with pytest.raises(people.LimitReached, match=r"^You have 22 runs and each person may keep 20; delete 3 of yours"):
+        people.check_new_run(people.person(ADA), runs=22)
     people.check_new_training(people.LOCAL, trainings=9, runs=99)  # no sign-in: no limits
     people.check_new_run(people.ADMIN, runs=99)
 
@@ -144,7 +160,7 @@ def test_training_limit_spans_tabs_and_runs_limit_counts_stored_runs(
     ada = people.person(ADA)
     other_tab = object()
     monkeypatch.setitem(jobs._ACTIVE, other_tab, ADA)  # a training of Ada's from another tab or browser
-    assert "one training running or queued" in jobs.training_blocker(ada)
+    assert "1 training running or waiting" in jobs.training_blocker(ada)
     with pytest.raises(people.LimitReached):
         TrainingJob(TrainConfig(preset="notebook", epochs=1, limit=64), actor=ada).start()  # refused: nothing starts
     assert jobs.training_blocker(people.person(BOB)) is None
