@@ -88,6 +88,15 @@ def identity_from_claims(claims: Mapping[str, Any], now: float | None = None) ->
 
 
 # --- runs: who sees and who deletes ---------------------------------------------------------------------
+def short_name(identity: str | None) -> str:
+    """How a run's owner is named in a short label: an email's part before the @ (at most 16 characters), or
+    "nobody" for runs saved before runs had owners."""
+    if not identity:
+        return "nobody"
+    name = identity.split("@", 1)[0] or identity
+    return name if len(name) <= 16 else name[:15] + "…"
+
+
 def may_see(actor: Actor, owner: str | None, shipped: bool = False) -> bool:
     """Shipped models: everyone. Saved runs: everyone in `class` visibility; in `private` the owner and teachers."""
     if shipped or actor.unrestricted or actor.teacher:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fmnist_core import people
 from fmnist_core.errors import StoreError
 from fmnist_core.nets import architecture
 from fmnist_core.nets.architecture import LayerRow
@@ -180,9 +181,12 @@ class RunInfo:
     def usable(self) -> bool:
         return self.status != "damaged"
 
-    def label(self) -> str:
+    def label(self, with_owner: bool = False) -> str:
         """What people see for a run: its name (or what it is and when), its accuracy, and a mark if it is
-        stopped or damaged; short enough for the sidebar. The id stays the key (links, files, the CLI)."""
+        stopped or damaged; short enough for the sidebar. The id stays the key (links, files, the CLI).
+        `with_owner` (sign-in on) puts the owner's short name first, so a class's identical runs tell apart."""
+        if with_owner and not self.shipped:
+            return f"{people.short_name(self.metadata.owner)} · {self.label()}"
         if not self.usable:
             return f"{self.id} (damaged)"
         meta = self.metadata

@@ -364,3 +364,16 @@ def test_cli_import_owner_and_the_page_limit_does_not_bind_the_command_line(
     assert store.get_run("ada-import").metadata.owner == ADA
     with pytest.raises(store.StoreError, match="You have 2 runs"):
         importer.import_model(path, name="one-more", data_dir=REAL_DATA_DIR, actor=people.person(ADA))
+
+
+def test_a_class_tells_its_runs_apart_by_owner(school: Path) -> None:
+    add_run(school, "ada-1", ADA, 0.4263, "2026-12-07T20:28:00+00:00")
+    add_run(school, "tea-1", TEA, 0.4263, "2026-12-07T20:28:00+00:00")
+    add_run(school, "old-1", None, 0.5)
+    runs = {r.id: r for r in store.list_runs()}
+    assert runs["ada-1"].label() == runs["tea-1"].label()  # without sign-in, one person: no owner to name
+    assert runs["ada-1"].label(with_owner=True) == f"ada · {runs['ada-1'].label()}"
+    assert runs["tea-1"].label(with_owner=True).startswith("tea · ")
+    assert runs["old-1"].label(with_owner=True).startswith("nobody · ")
+    assert runs["default"].label(with_owner=True) == runs["default"].label()  # shipped: everyone's
+    assert people.short_name("a.very.long.name.indeed@school.org") == "a.very.long.nam…"
