@@ -27,7 +27,7 @@ PHASE_DATA = "loading data"
 PHASE_BUILD = "building the network"
 PHASE_FIRST_BATCH = "preparing the first batch"  # TensorFlow traces and compiles the step: seconds, no rate yet
 PHASE_TRAINING = "training"
-PHASE_EVALUATING = "evaluating on the test set"
+PHASE_EVALUATING = f"evaluating on the {TEST_IMAGES:,} test images"
 PHASE_SAVING = "saving"
 
 
@@ -182,6 +182,7 @@ class Snapshot:
     fit_started: float | None
     ended: float | None
     frames: Frames | None = None  # watch it learn: shared with the live state, never copied (arrays are read-only)
+    phase_seconds: float | None = None  # how long the current phase has lasted (None when not known)
 
 
 # --- the state both sides build ----------------------------------------------------------------------
@@ -212,6 +213,7 @@ class LiveState:
     steady_images: int = 0
     epoch_train_seconds: float = 0.0  # batch time of the current epoch, so an epoch's other time is known
     progress_at: float | None = None  # when the last batch or epoch end arrived (the ETA counts down from it)
+    phase_at: float | None = None  # when the phase last changed
     error: str | None = None
     run_id: str | None = None
     test_loss: float | None = None
@@ -233,6 +235,12 @@ class LiveState:
 
     def apply(self, event: Event, now: float) -> None:
         """Fold one event in; `now` is this side's time.monotonic() (clocks differ between nodes)."""
+        before = self.phase
+        self._fold(event, now)
+        if self.phase != before:
+            self.phase_at = now
+
+    def _fold(self, event: Event, now: float) -> None:
         if isinstance(event, Started):
             self.executor, self.node, self.worker_pid = event.executor, event.node, event.pid
             if self.state == "queued":
@@ -249,11 +257,13 @@ class LiveState:
             if self.first_batch_seconds is not None:
                 self.phase = PHASE_TRAINING
         elif isinstance(event, BatchEnd):
+            if event.done_in_epoch > self.batch:  # a repeated report is no progress: the countdown goes on
+                self.progress_at = now
             self._batch_end(event)
-            self.progress_at = now
         elif isinstance(event, EpochEnd):
+            # The phase stays (evaluating, after fit's validation) until the next epoch begins or the fit ends:
+            # going back to "training" here showed training at the epoch's last batch between two evaluations.
             self.progress_at = now
-            self.phase = PHASE_TRAINING
             row = EpochRow(
                 epoch=event.epoch,
                 loss=event.loss,
@@ -306,7 +316,9 @@ class LiveState:
         self.train_seconds += event.seconds
         self.epoch_train_seconds += event.seconds
         if self.first_batch_seconds is None:  # the fit's first report carries the tracing: not a rate
-            self.first_batch_seconds, self.phase = event.seconds, PHASE_TRAINING
+            self.first_batch_seconds = event.seconds
+            if self.phase == PHASE_FIRST_BATCH:  # a report arriving late never undoes "evaluating"
+                self.phase = PHASE_TRAINING
         else:
             self.steady_seconds += event.seconds
             self.steady_batches += new
@@ -321,24 +333,28 @@ class LiveState:
                 self.trace_stride *= 2
 
     def eta(self, now: float, evaluate_each_epoch: bool = True) -> float | None:
-        """Seconds left in the fit, or None until a rate is measured (a batch after the first report).
+        """Seconds until the result, or None until a rate is measured (a batch after the first report) and once
+        the final evaluation has given it.
 
-        Remaining batches at the measured seconds per batch, plus the test evaluations still to come (as long
-        as the last measured one; before any, a third of a training step per test image, the forward pass),
-        counted down since the last report so it never rises while a batch is running.
+        Remaining batches at the measured seconds per batch, plus the test evaluations still to come: one after
+        each epoch (when evaluated each epoch) and the final one of the saved network after the fit, each as long
+        as the last measured one (before any, a third of a training step per test image, the forward pass).
+        Counted down since the last report so it never rises while a batch or an evaluation runs.
         """
-        if self.state not in ("running", "stopping") or not self.steady_batches or self.fit_seconds is not None:
+        if self.state not in ("running", "stopping") or not self.steady_batches or self.test_accuracy is not None:
             return None
         per_batch = self.steady_seconds / self.steady_batches
-        done = (self.epoch - 1) * self.batches_per_epoch + self.batch
-        left = max(0, self.epochs * self.batches_per_epoch - done) * per_batch
-        if evaluate_each_epoch:
-            extras = [
-                row.seconds - (row.seconds if row.train_seconds is None else row.train_seconds) for row in self.history
-            ]
-            later = extras[1:] or extras  # the first evaluation also traces the test step
-            each = max(0.0, later[-1]) if later else per_batch / max(1, self.batch_size) * TEST_IMAGES / 3
-            left += max(0, self.epochs - len(self.history)) * each
+        extras = [
+            row.seconds - (row.seconds if row.train_seconds is None else row.train_seconds) for row in self.history
+        ]
+        later = (extras[1:] or extras) if evaluate_each_epoch else []  # the first evaluation also traces the step
+        each = max(0.0, later[-1]) if later else per_batch / max(1, self.batch_size) * TEST_IMAGES / 3
+        left = each  # the final evaluation
+        if self.fit_seconds is None:
+            done = (self.epoch - 1) * self.batches_per_epoch + self.batch
+            left += max(0, self.epochs * self.batches_per_epoch - done) * per_batch
+            if evaluate_each_epoch:
+                left += max(0, self.epochs - len(self.history)) * each
         since = now - self.progress_at if self.progress_at is not None else 0.0
         return max(0.0, left - since)
 
@@ -384,6 +400,7 @@ class LiveState:
             fit_started=self.fit_started,
             ended=self.ended,
             frames=self.frames,
+            phase_seconds=(end - self.phase_at) if self.phase_at is not None else None,
         )
 
 
@@ -398,17 +415,21 @@ def progress_text(snap: Snapshot) -> str:
 
     Until the first batch has run there is nothing to count, so the line names the phase alone ("Loading
     TensorFlow · elapsed 0:12", "Preparing the first batch · elapsed 0:14"), never "batch 0/0" or a frozen
-    "batch 0/47".
+    "batch 0/47". While the test images are evaluated it says for how long so far, and an ETA that has run out
+    is left off rather than shown as 0:00.
     """
     elapsed = f"elapsed {clock(snap.elapsed)}"
     if not snap.batches_per_epoch or (snap.phase == PHASE_FIRST_BATCH and not snap.batch):
         return f"{snap.phase[:1].upper()}{snap.phase[1:]} · {elapsed}"
+    phase = snap.phase
+    if phase == PHASE_EVALUATING and snap.phase_seconds is not None:
+        phase = f"{phase}, {clock(snap.phase_seconds)} so far"
     parts = [
         f"Epoch {max(snap.epoch, 1)}/{snap.epochs}",
         f"batch {snap.batch}/{snap.batches_per_epoch}",
-        snap.phase,
+        phase,
         elapsed,
     ]
-    if snap.eta is not None:
+    if snap.eta is not None and round(snap.eta) >= 1:  # past the estimate, a frozen "ETA 0:00" would say nothing
         parts.append(f"ETA {clock(snap.eta)}")
     return " · ".join(parts)

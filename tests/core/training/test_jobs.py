@@ -27,13 +27,16 @@ from fmnist_core.training import events, jobs, keras_callback, pipeline
 from fmnist_core.training.events import (
     PHASE_BUILD,
     PHASE_DATA,
+    PHASE_EVALUATING,
     PHASE_STARTING,
     PHASE_TENSORFLOW,
     BatchEnd,
     Ended,
     EpochBegin,
     EpochEnd,
+    Evaluated,
     Failed,
+    FitEnd,
     LiveState,
     Phase,
     Setup,
@@ -177,8 +180,9 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
     state.apply(BatchEnd(done_in_epoch=8, loss=1.0, accuracy=0.5, seconds=18.0), 59.0)  # the tracing's report
     assert at(60).eta is None and progress_text(at(60)) == "Epoch 1/2 · batch 8/47 · training · elapsed 1:00"
     state.apply(BatchEnd(done_in_epoch=16, loss=1.0, accuracy=0.5, seconds=2.048), 61.0)  # 2 ms per image
-    # 78 batches left at 0.256 s, and 2 test evaluations of 10,000 images at a third of a step each.
-    expected = 78 * 0.256 + 2 * 0.256 / 128 * 10_000 / 3
+    # 78 batches left at 0.256 s, and 3 test evaluations of 10,000 images (after each epoch, and the final one
+    # of the saved network) at a third of a step each.
+    expected = 78 * 0.256 + 3 * 0.256 / 128 * 10_000 / 3
     assert at(61).eta == pytest.approx(expected)
     assert progress_text(at(61)) == f"Epoch 1/2 · batch 16/47 · training · elapsed 1:01 · ETA {clock(expected)}"
     assert at(66).eta == pytest.approx(expected - 5)  # between reports it counts down
@@ -188,7 +192,60 @@ def test_progress_names_the_phase_and_shows_no_eta_before_a_measured_rate() -> N
         state.apply(BatchEnd(done_in_epoch=done, loss=1.0, accuracy=0.5, seconds=2.048), 70.0)
     state.apply(EpochEnd(1, 1.0, 0.5, 0.4, 0.8, seconds=18 + 5 * 2.048 + 9.0, elapsed=40.0), 80.0)
     assert state.history[0].train_seconds == pytest.approx(18 + 5 * 2.048)
-    assert at(80).eta == pytest.approx(47 * (5 * 2.048 / 39) + 9.0)  # 39 steady batches in 5 reports
+    assert at(80).eta == pytest.approx(47 * (5 * 2.048 / 39) + 2 * 9.0)  # 39 steady batches in 5 reports
+
+
+def test_an_epochs_end_stays_evaluating_and_the_eta_counts_the_evaluations() -> None:
+    # The issue: at batch 16/16 the phase went evaluating -> training -> evaluating, and the ETA reached 0:00
+    # while the final test evaluation still ran for seconds with no time shown.
+    config = TrainConfig(preset="notebook", epochs=2, limit=512).resolved()
+    state = LiveState(epochs=2, executor="local-process", state="running", phase=PHASE_STARTING, started=0.0)
+    phases: list[str] = []
+
+    def feed(event: events.Event, now: float) -> None:
+        state.apply(event, now)
+        if not phases or phases[-1] != state.phase:
+            phases.append(state.phase)
+
+    def at(now: float) -> Snapshot:
+        return state.snapshot(config, now, None)
+
+    feed(Setup(batches_per_epoch=16, train_images=512, batch_size=32, precision="f", precision_note=""), 0.0)
+    feed(EpochBegin(1), 0.0)
+    feed(BatchEnd(done_in_epoch=8, loss=1.0, accuracy=0.5, seconds=5.0), 5.0)  # tracing the step
+    feed(BatchEnd(done_in_epoch=16, loss=1.0, accuracy=0.5, seconds=1.0), 6.0)  # 0.125 s per batch
+    feed(Phase(PHASE_EVALUATING), 6.0)
+    feed(EpochEnd(1, 1.0, 0.5, 0.9, 0.6, seconds=9.0, elapsed=9.0), 9.0)  # its test evaluation took 3 s
+    assert at(9.0).phase == PHASE_EVALUATING  # not back to training between the evaluation and the next epoch
+    feed(EpochBegin(2), 9.0)
+    feed(BatchEnd(done_in_epoch=8, loss=1.0, accuracy=0.5, seconds=1.0), 10.0)
+    feed(BatchEnd(done_in_epoch=16, loss=1.0, accuracy=0.5, seconds=1.0), 11.0)
+    # Nothing left to train: this epoch's evaluation and the final one of the saved network, 3 s each.
+    assert at(11.0).eta == pytest.approx(6.0)
+    feed(Phase(PHASE_EVALUATING), 11.0)
+    feed(BatchEnd(done_in_epoch=16, loss=1.0, accuracy=0.5, seconds=0.0), 11.5)  # a late report changes nothing
+    assert at(12.0).phase == PHASE_EVALUATING and at(12.0).eta == pytest.approx(5.0)
+    feed(EpochEnd(2, 1.0, 0.5, 0.8, 0.7, seconds=5.0, elapsed=14.0), 14.0)
+    feed(FitEnd(fit_seconds=14.2, stopped=False), 14.2)
+    snap = at(15.0)
+    assert snap.phase == PHASE_EVALUATING and snap.eta == pytest.approx(2.0) and snap.phase_seconds == 4.0
+    assert progress_text(snap) == (
+        "Epoch 2/2 · batch 16/16 · evaluating on the 10,000 test images, 0:04 so far · elapsed 0:15 · ETA 0:02"
+    )
+    # Slower than measured: no frozen "ETA 0:00", the evaluation's own time goes on counting.
+    assert progress_text(at(18.0)) == (
+        "Epoch 2/2 · batch 16/16 · evaluating on the 10,000 test images, 0:07 so far · elapsed 0:18"
+    )
+    feed(Evaluated(test_loss=0.8, test_accuracy=0.7), 18.5)
+    assert at(19.0).eta is None  # the result is known; saving is quick
+    assert phases == [
+        "preparing the first batch",
+        "training",
+        PHASE_EVALUATING,
+        "training",
+        PHASE_EVALUATING,
+        "saving",
+    ]
 
 
 def test_training_slots_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,7 +268,7 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
         for batch in range(79):
             callback.on_train_batch_end(batch, {"loss": np.float32(1.0 / (batch + 1)), "accuracy": 0.5})
         callback.on_test_begin()  # fit's validation of the test set
-        assert job.snapshot().phase == "evaluating on the test set"
+        assert job.snapshot().phase == "evaluating on the 10,000 test images"
         val = 0.9 if epoch == 0 else 0.95
         callback.on_epoch_end(epoch, {"loss": 0.4, "accuracy": 0.8, "val_loss": 0.3, "val_accuracy": val})
     snap = job.snapshot()
