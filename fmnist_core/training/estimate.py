@@ -336,3 +336,56 @@ def summary(est: Estimate, plan: Plan) -> str:
         f"{duration_text(est.fixed_seconds)}, then {epochs} of {duration_text(est.epoch_seconds)} ({per_epoch}). "
         f"{est.basis}"
     )
+
+
+@dataclass(frozen=True)
+class Wait:
+    """When a training would start and end if started now, counting the trainings ahead of it (seconds from now)."""
+
+    start_seconds: float
+    done_seconds: float
+    ahead: int  # trainings running or waiting before it
+
+
+def with_queue(alone_seconds: float, running: Iterable[float], waiting: Iterable[float], capacity: int) -> Wait:
+    """Start and end of a new training behind the server's other trainings.
+
+    `running` are the seconds each running training still needs alone, `waiting` the seconds of those queued
+    before it, in the order they will start; at most `capacity` run at once. Trainings running together share the
+    machine's cores, each at 1/n of its speed alone (on 2 cores a lone training already keeps both busy: three
+    pressed together took about 2x, 2x and 3x a lone one's time). The queue is played forward: whenever one
+    ends, the next starts.
+    """
+    active = [max(0.0, r) for r in running]
+    queue = [max(0.0, w) for w in waiting] + [alone_seconds]
+    ahead = len(active) + len(queue) - 1
+    capacity = max(1, capacity)
+    now, start = 0.0, None
+    mine = len(queue) - 1  # the new training's index in `queue`, counting down as trainings start
+    slots: list[tuple[float, bool]] = [(r, False) for r in active]  # (remaining alone-seconds, is it the new one)
+    while True:
+        while len(slots) < capacity and queue:
+            slots.append((queue.pop(0), mine == 0))
+            if mine == 0:
+                start = now
+            mine -= 1
+        if not slots:
+            return Wait(now, now, ahead)
+        shortest = min(remaining for remaining, _ in slots)
+        now += shortest * len(slots)
+        if any(new and remaining == shortest for remaining, new in slots):
+            return Wait(start if start is not None else 0.0, now, ahead)
+        slots = [(remaining - shortest, new) for remaining, new in slots if remaining > shortest]
+
+
+def wait_text(wait: Wait) -> str:
+    """The wait in a sentence: 'Starts in about 56 s (2 trainings ahead or running), done in about 84 s.'"""
+    if wait.ahead == 0:
+        return f"Done in about {duration_text(wait.done_seconds)}."
+    others = f"{wait.ahead} training{'s' if wait.ahead != 1 else ''} ahead or running"
+    if wait.start_seconds < 1:
+        return f"Starts now, sharing the machine with {others}: done in about {duration_text(wait.done_seconds)}."
+    return (
+        f"Starts in about {duration_text(wait.start_seconds)} ({others}), "
+        f"done in about {duration_text(wait.done_seconds)}."
+    )
