@@ -22,7 +22,7 @@ from fmnist_core.nets.presets import (
     TrainConfig,
 )
 from fmnist_core.runs import paths, store
-from fmnist_core.training import executors, warm
+from fmnist_core.training import estimate, executors, warm
 from fmnist_core.training.events import (
     PHASE_STARTING,
     Cancelled,
@@ -79,6 +79,44 @@ def _check_limits(actor: people.Actor, home: Path) -> None:
     people.check_new_training(actor, active_trainings().get(actor.id, 0), runs)
 
 
+def alone_seconds(config: TrainConfig, home: Path | None = None) -> float | None:
+    """Seconds from click to result for `config` with the machine to itself (estimate.estimate from this
+    machine's finished runs), or None when nothing measured a speed here yet."""
+    try:
+        guess = estimate.estimate(config, store.list_runs(home))
+    except ConfigError:
+        return None
+    return None if guess is None else guess.seconds
+
+
+def queue_wait(config: TrainConfig, home: Path | None = None) -> estimate.Wait | None:
+    """When a training of `config` started now would start and end, behind this server's trainings (running ones
+    share the cores, waiting ones go first); None when there is no estimate yet or trainings go to a Ray cluster,
+    whose queue this server does not see."""
+    if executors.executor_name() != executors.LOCAL:
+        return None
+    alone = alone_seconds(config, home)
+    return None if alone is None else _wait_behind(alone, None)
+
+
+def _wait_behind(alone: float, job: TrainingJob | None) -> estimate.Wait:
+    """The wait of a training needing `alone` seconds: behind every other running training and, for a queued
+    `job`, the trainings waiting before it (for a new one: every waiting training)."""
+    with _ACTIVE_LOCK:
+        others = [other for other in _ACTIVE if other is not job]
+    mine = SLOTS.position(job) if job is not None else None
+    running, waiting = [], []
+    for other in others:
+        snap = other.snapshot()
+        need = other.alone_seconds if other.alone_seconds is not None else alone
+        if snap.state in ("running", "stopping"):
+            running.append(need * (1.0 - snap.progress))
+        elif snap.state == "queued" and snap.queue_position is not None:
+            if mine is None or snap.queue_position < mine:
+                waiting.append((snap.queue_position, need))
+    return estimate.with_queue(alone, running, [need for _, need in sorted(waiting)], SLOTS.capacity())
+
+
 def warm_up() -> None:
     """The Train page was opened: have a warm worker waiting for each free training slot (local executor only)."""
     if executors.executor_name() == executors.LOCAL:
@@ -120,6 +158,7 @@ class TrainingJob:
             self._s.phase = "waiting for cluster resources"
         self._thread: threading.Thread | None = None
         self._handle: executors.WorkerHandle | None = None
+        self.alone_seconds: float | None = None  # the estimate with the machine to itself, set at start()
         self._worker_gone = False
 
     # --- control -------------------------------------------------------------------------------
@@ -132,6 +171,7 @@ class TrainingJob:
         if self._thread is None:
             self._register()
             self.started_at = time.time()
+            self.alone_seconds = alone_seconds(self.config, self.home)
             self._thread = threading.Thread(target=self._run, name=f"training-{id(self):x}", daemon=True)
             self._thread.start()
         return self
@@ -164,6 +204,13 @@ class TrainingJob:
     def finished(self) -> bool:
         with self._cond:
             return self._s.finished
+
+    def expected_wait(self) -> estimate.Wait | None:
+        """While queued: when this training should start and end, behind the trainings running and waiting
+        before it; None without an estimate, on Ray, or once it runs (its progress bar has an ETA then)."""
+        if self.alone_seconds is None or self.executor != executors.LOCAL or SLOTS.position(self) is None:
+            return None
+        return _wait_behind(self.alone_seconds, self)
 
     def snapshot(self) -> Snapshot:
         """A frozen copy of the live state, safe to read from any thread."""

@@ -23,7 +23,7 @@ from fmnist_core.nets import presets
 from fmnist_core.nets.inference import evaluate
 from fmnist_core.nets.presets import ConfigError, TrainConfig
 from fmnist_core.runs import cache, store
-from fmnist_core.training import events, jobs, keras_callback, pipeline
+from fmnist_core.training import estimate, events, jobs, keras_callback, pipeline
 from fmnist_core.training.events import (
     PHASE_BUILD,
     PHASE_DATA,
@@ -582,3 +582,32 @@ def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) ->
     assert not thread.is_alive()
     saved = list(tmp_path.glob("*.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text())["status"] == "finished"
+
+
+class _StandIn:
+    """A job as the queue sees it: its state, progress, place and estimate alone."""
+
+    def __init__(self, state: str, alone: float, progress: float = 0.0, place: int | None = None) -> None:
+        self.alone_seconds = alone
+        self._snap = type("Snap", (), {"state": state, "progress": progress, "queue_position": place})()
+
+    def snapshot(self):
+        return self._snap
+
+
+def test_the_wait_shown_before_a_click_counts_the_queue(store_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FMNIST_MAX_TRAININGS", "2")
+    monkeypatch.setattr(jobs, "alone_seconds", lambda config, home=None: 28.0)
+    config = TrainConfig(preset="fast", epochs=1, limit=600)
+    assert jobs.queue_wait(config) == estimate.Wait(0.0, 28.0, 0)
+    half_done = _StandIn("running", 40.0, progress=0.5)  # 20 s of its own left
+    monkeypatch.setitem(jobs._ACTIVE, half_done, "ada")
+    assert jobs.queue_wait(config) == estimate.Wait(0.0, 48.0, 1)  # shares the cores for 40 s, then alone
+    monkeypatch.setitem(jobs._ACTIVE, _StandIn("running", 28.0), "bob")
+    monkeypatch.setitem(jobs._ACTIVE, _StandIn("queued", 10.0, place=1), "cy")
+    # 20 and 28 s left share the cores: at 40 s the first ends and the queued one starts (8 and 10 left); at 56 s
+    # the second ends and ours starts beside the last 2 s of the queued one (4 s), then runs alone: 86 s.
+    wait = jobs.queue_wait(config)
+    assert wait == estimate.Wait(56.0, 86.0, 3)
+    monkeypatch.setitem(jobs._ACTIVE, _StandIn("done", 99.0), "dee")  # finished trainings are not counted
+    assert jobs.queue_wait(config) == wait
