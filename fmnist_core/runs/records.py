@@ -78,6 +78,19 @@ class EpochRow:
         return {**out, **self.extra}
 
 
+def why_train_below_test(row: EpochRow) -> str | None:
+    """One sentence for a learner when an epoch's train accuracy (in whole percent) is below its test accuracy,
+    else None. Keras' train accuracy is a running average over the epoch's batches, taken while the weights still
+    change and with dropout and augmentation on; the test accuracy is measured once, on the epoch's final weights."""
+    if row.accuracy is None or row.test_accuracy is None or round(row.accuracy * 100) >= round(row.test_accuracy * 100):
+        return None
+    return (
+        f"Train accuracy ({row.accuracy:.0%}) is below test accuracy ({row.test_accuracy:.0%}) because it is an "
+        "average over the whole epoch, counted while the network was still learning (and while dropout or changed "
+        "images such as flips made training harder); test accuracy is measured once, at the end of the epoch."
+    )
+
+
 _EPOCH_READERS: dict[str, Any] = {
     "epoch": whole,
     "loss": number,
