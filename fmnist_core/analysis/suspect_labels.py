@@ -6,6 +6,7 @@ probabilities from a model trained on the training set are out-of-sample, which 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -15,6 +16,9 @@ import numpy as np
 HUMAN_ACCURACY = 0.835
 HUMAN_SOURCE = "https://github.com/zalandoresearch/fashion-mnist#benchmark"
 HUMAN_NOTE = "crowd labellers, 1,000 test images, per Zalando's Fashion-MNIST README"
+# Below this test accuracy a model's own mistakes outnumber the wrong labels it could point at (the test set's label
+# errors are a few percent), so its suspects say more about the model than about the labels.
+WEAK_MODEL_ACCURACY = 0.85
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,14 @@ def find_suspects(labels: np.ndarray, probabilities: np.ndarray, top: int | None
     suggested = probs.argmax(axis=1)
     chosen = ranked if top is None else ranked[:top]
     return [Suspect(int(i), int(labels[i]), int(suggested[i]), float(quality[i])) for i in chosen]
+
+
+def weak_model_warning(test_accuracy: float | None) -> str | None:
+    """One sentence for a learner when the model is too weak for its suspect labels to mean much, else None."""
+    if test_accuracy is None or test_accuracy >= WEAK_MODEL_ACCURACY:
+        return None
+    percent = math.floor(test_accuracy * 100)  # rounded down: never "only 85%" for a model under the 85% line
+    return (
+        f"This model gets only {percent}% of the test images right, so many of these suspect labels are its own "
+        "mistakes, not wrong labels. Train a better model first."
+    )

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fmnist_core.analysis.suspect_labels import Suspect, find_suspects
+from fmnist_core.analysis.suspect_labels import WEAK_MODEL_ACCURACY, Suspect, find_suspects, weak_model_warning
 from helpers import requires_real_data
 
 FLIPS = 100
@@ -73,3 +73,15 @@ def test_cli_suspects_json(test_set, probabilities: np.ndarray, capsys: pytest.C
     assert all(r["given"] == int(test_set.labels[r["index"]]) for r in out)
     assert commands.main(["suspects", "--top", "2"]) == 0
     assert "labelled" in capsys.readouterr().out
+
+
+def test_a_weak_model_is_told_its_suspects_mean_little() -> None:
+    # A class looked at suspect labels under a model with 63% test accuracy: most "suspects" were its own mistakes.
+    assert weak_model_warning(0.6307) == (
+        "This model gets only 63% of the test images right, so many of these suspect labels are its own mistakes, "
+        "not wrong labels. Train a better model first."
+    )
+    assert weak_model_warning(0.8499) is not None and "only 84%" in weak_model_warning(0.8499)
+    assert weak_model_warning(WEAK_MODEL_ACCURACY) is None
+    assert weak_model_warning(0.91) is None
+    assert weak_model_warning(None) is None  # unknown: nothing to say
