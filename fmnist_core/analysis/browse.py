@@ -7,7 +7,8 @@ state plus the filters into what to show, with no Streamlit in it, so the rule c
   order, or in cleanlab's rank order (most suspect first) when only suspect labels are shown;
 - new filters send the grid back to their first page;
 - a selected image that the filters exclude is replaced by the first match, and the image the person had chosen is
-  remembered (across further filter changes) so the page can say so, until they pick another;
+  remembered (across further filter changes) so the page can say so, until they pick another; after new filters
+  the stand-in is again their first match, or the chosen image itself when they let it through;
 - after a link, Previous/Next or such a replacement, the grid turns to the page that holds the selected image;
 - the page never goes past the last one.
 """
@@ -127,7 +128,15 @@ def browse(
     if filters_changed:
         page = 1
     chosen = int(image)
-    if matches and chosen not in set(matches):
+    found = set(matches)
+    if filters_changed and moved and moved[1] == chosen:
+        # The selection stands in for the image the person chose: new filters bring that image back when they let
+        # it through, else stand in with their own first match (the note says "the first match").
+        if moved[0] in found:
+            chosen, moved, follow = moved[0], None, True
+        elif matches and chosen != matches[0]:
+            chosen, moved, follow = matches[0], (moved[0], matches[0]), True
+    if matches and chosen not in found:
         # Remember the image the person had chosen, across further filter changes, until they pick another.
         original = moved[0] if moved and moved[1] == chosen else chosen
         chosen = matches[0]

@@ -158,6 +158,21 @@ def test_a_selection_the_filters_exclude_moves_to_the_first_match_and_is_remembe
     assert small(Filters(only_wrong=True, only_suspect=True), image=4, moved=second.moved).moved is None
 
 
+def test_after_new_filters_the_note_names_their_first_match_on_the_page_shown() -> None:
+    """A stand-in still among the new matches but not first was named "the first match" while the grid showed
+    page 1 without it: nothing framed. It is their first match now, on the page shown."""
+    suspects_first = small(Filters(only_suspect=True), image=0, filters_changed=True)
+    assert (suspects_first.image, suspects_first.moved) == (8, (0, 8))
+    wrong = small(Filters(only_wrong=True), image=8, page=1, filters_changed=True, moved=suspects_first.moved)
+    assert wrong.matches == (1, 4, 7, 8)  # the old stand-in 8 matches, on page 2 of these
+    assert (wrong.image, wrong.moved_from, wrong.page) == (1, 0, 1) and wrong.image in wrong.shown
+    # Filters that let the chosen image through bring it back, on its page, and the note goes.
+    back = small(Filters(actual=0), image=wrong.image, page=1, filters_changed=True, moved=wrong.moved)
+    assert (back.image, back.moved, back.page) == (0, None, 1)
+    later = small(Filters(actual=1), image=1, page=1, filters_changed=True, moved=(9, 1))
+    assert (later.image, later.moved, later.page) == (9, None, 2) and 9 in later.shown
+
+
 def test_a_moved_selection_takes_the_grid_to_its_page() -> None:
     view = small(Filters(actual=1), image=0, page=2)  # same filters as before, yet image 0 does not match
     assert (view.image, view.page, view.moved) == (1, 1, (0, 1))
