@@ -92,6 +92,16 @@ DEFAULT_PRESET = "fast"
 PRESET_ALIASES = {"seed": "notebook"}
 
 
+MIN_BATCH_REPORTS = 8  # the fewest batch reports a fit should give: its running loss is drawn from them
+
+
+def steps_per_execution(preset: Preset, total_batches: int) -> int:
+    """Batches Keras runs per call, and so per report to the callback: the preset's, fewer for a fit so short that
+    it would report only once or twice (1,000 images in batches of 128 are 8 batches: one report at 8 per call,
+    and the running-loss curve had a single point)."""
+    return max(1, min(preset.steps_per_execution, total_batches // MIN_BATCH_REPORTS))
+
+
 def preset_name(name: str) -> str:
     """A preset's current name (an old name is mapped; anything else is returned as given)."""
     return PRESET_ALIASES.get(name, name)

@@ -28,7 +28,7 @@ from typing import Any
 
 from fmnist_core.nets import architecture
 from fmnist_core.nets.architecture import ArchSpec
-from fmnist_core.nets.presets import PRESETS, TrainConfig
+from fmnist_core.nets.presets import PRESETS, TrainConfig, steps_per_execution
 from fmnist_core.training.events import TEST_IMAGES
 
 MEASURED = "measured"  # runs of this very network, recipe and batch size
@@ -116,14 +116,16 @@ def plan_of(config: TrainConfig) -> Plan:
         network = architecture.PRESET_SPECS[PRESETS[cfg.preset].architecture]
     from fmnist_core.data.fashion_mnist import EXPECTED_COUNT
 
+    batch_size, epochs = int(cfg.batch_size or 1), int(cfg.epochs or 1)
+    images = int(cfg.limit or EXPECTED_COUNT["train"])
     return Plan(
         network=network,
         recipe=recipe_of(cfg.preset),
-        batch_size=int(cfg.batch_size or 1),
-        epochs=int(cfg.epochs or 1),
-        images=int(cfg.limit or EXPECTED_COUNT["train"]),
+        batch_size=batch_size,
+        epochs=epochs,
+        images=images,
         evaluated=bool(cfg.evaluate_each_epoch),
-        steps_per_execution=PRESETS[cfg.preset].steps_per_execution,
+        steps_per_execution=steps_per_execution(PRESETS[cfg.preset], epochs * -(-images // batch_size)),
     )
 
 
@@ -158,14 +160,16 @@ def measured_run(info: Any, executor: str, host: str) -> MeasuredRun | None:
     if steady_images >= MIN_STEADY_IMAGES:
         per_image = timings.get("steady_train_seconds", 0.0) / steady_images
     extras = [row.seconds - row.train_seconds for row in history[1:] if row.train_seconds is not None]
+    batch_size = int(settings.batch_size or 0)
+    batches = epochs * -(-int(meta.train_images) // max(1, batch_size))
     plan = Plan(
         network=network,
         recipe=recipe_of(meta.preset),
-        batch_size=int(settings.batch_size or 0),
+        batch_size=batch_size,
         epochs=epochs,
         images=int(meta.train_images),
         evaluated=settings.evaluate_each_epoch,
-        steps_per_execution=PRESETS[meta.preset].steps_per_execution,
+        steps_per_execution=steps_per_execution(PRESETS[meta.preset], batches),
     )
     return MeasuredRun(
         run_id=info.id,

@@ -31,7 +31,7 @@ import numpy as np
 from fmnist_core import settings
 from fmnist_core.analysis import run_results
 from fmnist_core.data import fashion_mnist
-from fmnist_core.nets.presets import PRESETS, TARGET_ACCURACY, TrainConfig, bfloat16_supported
+from fmnist_core.nets.presets import PRESETS, TARGET_ACCURACY, TrainConfig, bfloat16_supported, steps_per_execution
 from fmnist_core.runs import store
 from fmnist_core.runs.metadata import RunMetadata
 from fmnist_core.training import faults
@@ -253,7 +253,7 @@ class Trainer:
             optimizer=keras.optimizers.Adam(learning_rate=lr),
             loss=loss,
             metrics=["accuracy"],
-            steps_per_execution=preset.steps_per_execution,
+            steps_per_execution=steps_per_execution(preset, cfg.epochs * bpe),
         )
         self._lap("build_seconds", lap)
         self.emit(Setup(bpe, n, int(cfg.batch_size), precision, note))

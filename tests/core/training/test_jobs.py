@@ -301,6 +301,25 @@ def test_live_callback_counts_samples_thins_the_trace_and_times_the_target() -> 
     assert stride == 8 and steps == list(range(stride, 1876, stride))
 
 
+def test_a_short_training_draws_its_running_loss() -> None:
+    # The issue: 1,000 images for 1 epoch gave an empty "Running loss per batch". The fast preset runs 8 batches per
+    # call, Keras reports once per call, and the 8-batch fit made one point: a line needs two.
+    fast = presets.PRESETS["fast"]
+    batches = -(-1000 // fast.batch_size)
+    chunk = presets.steps_per_execution(fast, batches)
+    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=1000), actor=people.LOCAL)
+    job._apply(Setup(batches, train_images=1000, batch_size=fast.batch_size, precision="f", precision_note=""))
+    callback = keras_callback.live_callback(job._apply, threading.Event(), batches_per_epoch=batches)
+    callback.on_epoch_begin(0)
+    for end in range(chunk - 1, batches + chunk - 1, chunk):  # Keras reports the last batch of each call
+        callback.on_train_batch_end(end, {"loss": 2.0 / (end + 1), "accuracy": 0.5})
+    trace = job.snapshot().batch_trace
+    assert [point["step"] for point in trace] == list(range(1, 9))  # a curve of 8 points
+    # A full training keeps the preset's 8 batches per call (its speed) and still reports hundreds of times.
+    assert presets.steps_per_execution(fast, 469 * 10) == fast.steps_per_execution == 8
+    assert presets.steps_per_execution(fast, 47) == 5  # 6,000 images for 1 epoch: 10 reports, not 6
+
+
 # --- real (tiny) trainings ----------------------------------------------------------------------------
 
 
@@ -363,8 +382,8 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     assert t["total_seconds"] >= sum(t[key] for key in parts) + row.seconds
     assert row.train_seconds == pytest.approx(t["first_batch_seconds"] + t["steady_train_seconds"])
     assert 0 < row.train_seconds < row.seconds  # the rest of the epoch is the test evaluation
-    first_report = batch_size * presets.PRESETS[preset].steps_per_execution
-    assert t["steady_train_images"] == max(0, 512 - first_report)  # seed: 480 after the first batch; fast: none
+    first_report = batch_size * presets.steps_per_execution(presets.PRESETS[preset], bpe)
+    assert t["steady_train_images"] == 512 - first_report  # notebook: 480 after the first batch; fast: 384
 
     test = fashion_mnist.load_test_set(REAL_DATA_DIR)
     fresh = evaluate(store.load_model(snap.run_id, home=home), test.images, test.labels)
@@ -387,7 +406,7 @@ BATCH_BUG = (
 def test_tiny_job_batch_counts_stay_within_the_epoch(tiny_runs, preset: str) -> None:
     snap, _ = tiny_runs(preset)
     bpe = snap.batches_per_epoch
-    spe = presets.PRESETS[preset].steps_per_execution  # the callback fires once per executed chunk
+    spe = presets.steps_per_execution(presets.PRESETS[preset], bpe)  # the callback fires once per executed chunk
     assert snap.batch == bpe and snap.history[0].batches == bpe
     assert [p["step"] for p in snap.batch_trace] == [min(s, bpe) for s in range(spe, bpe + spe, spe)]
 
