@@ -69,7 +69,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("cli-home")
     # A damaged run: garbage model file next to valid metadata.
     (home / "broken.keras").write_bytes(b"this is not a keras file")
-    (home / "broken.json").write_text(json.dumps({"preset": "notebook", "test_accuracy": 0.5, "created": "2020"}))
+    broken = {"id": "broken", "preset": "notebook", "test_accuracy": 0.5, "created": "2020"}  # a run names its id
+    (home / "broken.json").write_text(json.dumps(broken))
     return home
 
 
