@@ -5,9 +5,10 @@ import streamlit as st
 from fmnist_core import people, settings
 from fmnist_core.classroom import roster
 from ui.frame import page_frame
-from ui.runs import delete_all_control
+from ui.messages import show_pending
+from ui.readable import readable_time
+from ui.run_controls import delete_all_control
 from ui.signin import acting
-from ui.state import readable_time
 
 page_frame()
 actor = acting()
@@ -33,8 +34,7 @@ st.caption(
     f" (FMNIST_RUN_VISIBILITY); each person may have {trainings} training{'s' if trainings != 1 else ''} running "
     f"or queued and {settings.runs_per_user()} runs. Sorted by best test accuracy; a run opens on the Model page."
 )
-if message := st.session_state.pop(MESSAGE_KEY, None):
-    getattr(st, message[0])(message[1])
+show_pending(MESSAGE_KEY)
 if not rows:
     st.info("Nobody has trained or imported a run yet.")
     st.stop()

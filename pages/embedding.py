@@ -10,20 +10,11 @@ import streamlit as st
 
 from fmnist_core.analysis.embedding import PCA, TSNE, tsne_available
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from ui.embedding_map import COLOUR_CHOICES, embedding_map
+from ui.components.embedding_map import COLOUR_CHOICES, embedding_map
 from ui.frame import page_frame
-from ui.lab import embedding
-from ui.state import (
-    active_run,
-    kept,
-    link_params,
-    model_or_message,
-    test_probabilities,
-    test_set_or_message,
-    url_is_new,
-    url_params,
-    write_url,
-)
+from ui.loaders import model_or_message, test_probabilities, test_set_or_message
+from ui.sections.embedding.projection import embedding
+from ui.session import active_run, kept, link_params, url_is_new, url_params, write_url
 
 page_frame()
 

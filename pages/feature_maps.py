@@ -10,25 +10,15 @@ import streamlit as st
 from fmnist_core.analysis.activations import channel_mosaic, mosaic_cell, normalise_channels
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.nets.keras_models import spatial_layers
-from ui.components import show_upload_pair, upload_widget
-from ui.figures import channel_heatmap, image_figure, mosaic_figure
+from ui.components.upload import show_upload_pair, upload_widget
+from ui.figures.maps import channel_heatmap, image_figure, mosaic_figure
 from ui.frame import page_frame
-from ui.lab import CELL_PARAM, exemplars_section, explain_cell_section
-from ui.state import (
-    active_run,
-    image_activations,
-    int_param,
-    kept,
-    kept_value,
-    model_or_message,
-    test_set_or_message,
-    timed,
-    upload_activations,
-    url_is_new,
-    url_params,
-    write_url,
-)
-from ui.understanding import channel_synthesis_section
+from ui.loaders import image_activations, model_or_message, test_set_or_message, upload_activations
+from ui.sections.feature_maps.exemplars import exemplars_section
+from ui.sections.feature_maps.explain_cell import CELL_PARAM, explain_cell_section
+from ui.sections.shared.synthesis import channel_synthesis_section
+from ui.session import active_run, int_param, kept, kept_value, url_is_new, url_params, write_url
+from ui.timings import timed
 
 page_frame()
 

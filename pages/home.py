@@ -4,7 +4,8 @@ import streamlit as st
 
 from fmnist_core.data.fashion_mnist import CLASS_NAMES, samples_per_class
 from ui.frame import page_frame
-from ui.state import active_run, test_set_or_message
+from ui.loaders import test_set_or_message
+from ui.session import active_run
 
 page_frame()
 

@@ -13,28 +13,20 @@ from fmnist_core.nets import architecture
 from fmnist_core.nets.inference import confusion_matrix, cross_entropy
 from fmnist_core.nets.keras_models import summary_rows, total_params
 from fmnist_core.runs import metadata, paths, store
-from ui.compare import comparable_runs, comparison_rows, loss_warning
-from ui.confusion import confusion_section
-from ui.figures import compare_curves, epoch_curves_pair, mosaic_figure
+from ui.figures.curves import compare_curves, epoch_curves_pair
+from ui.figures.maps import mosaic_figure
+from ui.figures.network_diagram import architecture_diagram
 from ui.frame import page_frame
-from ui.model_import import import_model_widget
-from ui.network_diagram import architecture_diagram
-from ui.runs import delete_all_control
+from ui.loaders import model_or_message, test_probabilities, test_set_or_message
+from ui.messages import say_next_run, show_pending
+from ui.readable import readable_time, run_label
+from ui.run_controls import delete_all_control
+from ui.sections.model.confusion import confusion_section
+from ui.sections.model.curves import comparable_runs, comparison_rows, loss_warning
+from ui.sections.model.import_model import import_model_widget
+from ui.sections.shared.synthesis import class_synthesis_section
+from ui.session import active_run, active_run_id, kept, kept_value, runs, set_active_run
 from ui.signin import acting
-from ui.state import (
-    active_run,
-    active_run_id,
-    kept,
-    kept_value,
-    model_or_message,
-    readable_time,
-    run_label,
-    runs,
-    set_active_run,
-    test_probabilities,
-    test_set_or_message,
-)
-from ui.understanding import class_synthesis_section
 
 page_frame()
 actor = acting()
@@ -65,14 +57,13 @@ def rename_box(info: metadata.RunInfo) -> None:
 def rename(run_id: str, name: str) -> None:
     try:
         renamed = store.rename_run(run_id, name.strip() or None, actor=actor)
-        st.session_state[RENAME_MSG_KEY] = ("success", f"Run {run_id} is now called “{renamed.label()}”.")
+        say_next_run(RENAME_MSG_KEY, "success", f"Run {run_id} is now called “{renamed.label()}”.")
     except store.StoreError as exc:
-        st.session_state[RENAME_MSG_KEY] = ("error", str(exc))
+        say_next_run(RENAME_MSG_KEY, "error", str(exc))
 
 
 st.title("Model")
-if message := st.session_state.pop(RENAME_MSG_KEY, None):
-    getattr(st, message[0])(message[1])
+show_pending(RENAME_MSG_KEY)
 info = active_run()
 model = model_or_message(info) if info is not None else None
 
@@ -208,8 +199,7 @@ elif comparable:
 st.subheader("Saved runs")
 with st.expander("Import a model (.keras)"):
     import_model_widget()
-if message := st.session_state.pop(MESSAGE_KEY, None):
-    getattr(st, message[0])(message[1])
+show_pending(MESSAGE_KEY)
 
 st.dataframe(
     [
@@ -240,11 +230,11 @@ def delete(run_id: str) -> None:
     st.session_state.pop(PENDING_DELETE, None)
     try:
         store.delete_run(run_id, actor=actor)
-        st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
+        say_next_run(MESSAGE_KEY, "success", f"Deleted run {run_id}.")
         if active_run_id() == run_id:
             set_active_run(paths.DEFAULT_RUN_ID)
     except store.StoreError as exc:
-        st.session_state[MESSAGE_KEY] = ("error", str(exc))
+        say_next_run(MESSAGE_KEY, "error", str(exc))
 
 
 labels_all = {r.id: r.label() for r in all_runs}

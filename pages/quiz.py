@@ -10,12 +10,13 @@ import streamlit as st
 from fmnist_core.analysis import quiz
 from fmnist_core.analysis.quiz import Score, draw
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from ui.figures import probability_bars
+from ui.figures.pictures import pixels
+from ui.figures.probabilities import probability_bars
 from ui.frame import page_frame
+from ui.loaders import model_or_message, test_probabilities, test_set_or_message
+from ui.sections.shared.why import why_panel
+from ui.session import active_run
 from ui.signin import acting
-from ui.state import active_run, model_or_message, test_probabilities, test_set_or_message
-from ui.understanding import pixels
-from ui.why import why_panel
 
 page_frame()
 

@@ -3,26 +3,30 @@
 The address carries the view (/test_images?image=110, ?actual=6&predicted=0, &wrong=1, &suspect=1), so it can
 be shared, bookmarked, or opened from a confusion-matrix cell. "Only suspect labels" lists cleanlab's suspects in
 their rank order (most suspect first), not by index. What matches, which image is selected and which grid page
-shows is fmnist_core.analysis.browse's rule; ui.browse keeps it in the session.
+shows is fmnist_core.analysis.browse's rule; ui.sections.test_images.browsing keeps it in the session.
 """
 
 import numpy as np
 import streamlit as st
 
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from ui.browse import apply_click, current_view, filter_row, follow_address, go_to, grid_key, page_box, write_address
-from ui.components import upload_section
-from ui.figures import probability_bars, thumbnail_grid
+from ui.figures.probabilities import probability_bars
+from ui.figures.thumbnails import thumbnail_grid
 from ui.frame import page_frame
-from ui.state import (
-    active_run,
-    link_params,
-    model_or_message,
-    suspect_labels,
-    test_probabilities,
-    test_set_or_message,
+from ui.loaders import model_or_message, suspect_labels, test_probabilities, test_set_or_message
+from ui.sections.shared.why import why_panel
+from ui.sections.test_images.browsing import (
+    apply_click,
+    current_view,
+    filter_row,
+    follow_address,
+    go_to,
+    grid_key,
+    page_box,
+    write_address,
 )
-from ui.why import why_panel
+from ui.sections.test_images.your_image_tab import upload_section
+from ui.session import active_run, link_params
 
 page_frame()
 

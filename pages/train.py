@@ -12,14 +12,15 @@ from fmnist_core.people import LimitReached
 from fmnist_core.training import estimate
 from fmnist_core.training.events import Snapshot, clock, progress_text
 from fmnist_core.training.jobs import TrainingJob, training_blocker, warm_up
-from ui.architecture import spec_editor
-from ui.figures import batch_curve, epoch_curves_pair
+from ui.figures.curves import batch_curve, epoch_curves_pair
 from ui.frame import page_frame
+from ui.messages import say_next_run, show_pending
+from ui.sections.train.network_editor import spec_editor
+from ui.sections.train.settings_form import CUSTOM_SPEC_KEY, DEFAULT_SEED, TOTAL, form_config
+from ui.sections.train.trains_on import trains_on_section
+from ui.sections.train.watch_it_learn import new_frame, watch_section
+from ui.session import choose_run, kept, run_missing, runs
 from ui.signin import acting
-from ui.state import choose_run, kept, run_missing, runs
-from ui.train_form import CUSTOM_SPEC_KEY, DEFAULT_SEED, TOTAL, form_config
-from ui.understanding import trains_on_section
-from ui.watch import new_frame, watch_section
 
 page_frame()
 actor = acting()
@@ -31,12 +32,7 @@ TOAST_KEY = "_train_toast"
 LONG_RUN_SECONDS = 60
 
 st.title("Train")
-if toast := st.session_state.pop(TOAST_KEY, None):
-    kind, text = toast
-    if kind == "ok":
-        st.toast(text, icon=":material/check_circle:")
-    else:
-        st.warning(text)
+show_pending(TOAST_KEY)
 job: TrainingJob | None = st.session_state.get(JOB_KEY)
 busy = job is not None and not job.finished
 names = list(PRESETS)
@@ -149,8 +145,10 @@ def start_training() -> None:
 
 def use_run(run_id: str) -> None:
     """'Use this model' callback: make the run active if it is still there, and say so on the next run."""
-    problem = choose_run(run_id)
-    st.session_state[TOAST_KEY] = ("warning", problem) if problem else ("ok", f"Now using run {run_id} on every page.")
+    if problem := choose_run(run_id):
+        say_next_run(TOAST_KEY, "warning", problem)
+    else:
+        say_next_run(TOAST_KEY, "toast", f"Now using run {run_id} on every page.")
 
 
 trains_on_section(job.config.preset if busy else preset_name, int(job.config.seed if busy else seed))

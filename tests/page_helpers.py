@@ -109,7 +109,7 @@ def plotly_titles(at: AppTest) -> list[str]:
 
 
 def map_figures(at: AppTest) -> list[tuple[str, str]]:
-    """The why panel's maps (HTML figures, ui.explain_figures.attribution_html) in page order: each one's title (its
+    """The why panel's maps (HTML figures, ui.figures.explanations.attribution_html) in page order: each one's title (its
     lines joined by <br>) and HTML."""
     found = []
     for element in at.get("html"):

@@ -20,15 +20,15 @@ import streamlit as st  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 
 from ui import signin  # noqa: E402
-from ui.state import (  # noqa: E402
+from ui.readable import run_label  # noqa: E402
+from ui.session import (  # noqa: E402
     chosen_run_id,
     model_from_address,
-    run_label,
     runs,
     set_active_run,
     show_model_in_address,
-    timed,
 )
+from ui.timings import timed  # noqa: E402
 
 MODEL_BOX_KEY = "_model_box"  # the sidebar "Model" box's own widget state, seeded from the active run on every run
 
@@ -39,9 +39,9 @@ def keep_keras_state() -> bool:
     Streamlit 1.67's ScriptRunner ends each run, fragment runs and each Train page poll included, with
     `_clean_problem_modules()`, which clears Keras' global state whenever keras is imported: TensorFlow's kernel
     cache is dropped and a full gc.collect() runs, in the server, while other sessions predict with their
-    cached models. Measured: a Feature maps Channel change took 5.4 s (median) instead of 0.24 s while two
-    other sessions watched their trainings. Models here are named explicitly and cached per run, so there is
-    nothing for it to clean. matplotlib figures are still closed as Streamlit intends.
+    cached models: a Feature maps Channel change became many times slower while other sessions watched their
+    trainings (docs/performance.md). Models here are named explicitly and cached per run, so there is nothing for
+    it to clean. matplotlib figures are still closed as Streamlit intends.
     """
     from streamlit.runtime.scriptrunner import script_runner
 
@@ -113,7 +113,7 @@ def _pages(signed_in: bool = False) -> list[st.Page]:
 def model_picker() -> None:
     """The sidebar's "Model" box: the shipped models and every saved run; the choice holds across pages.
 
-    The active run lives under a plain session key (ui.state's chosen_run_id, set_active_run). The box has a key
+    The active run lives under a plain session key (ui.session's chosen_run_id, set_active_run). The box has a key
     of its own, seeded from it on every run: Streamlit drops a widget's state when a run ends early
     (st.switch_page) or a page skips it, and the model must not fall back to the default then.
     """
@@ -164,9 +164,9 @@ def chart_code_chunk() -> str | None:
 def preload_chart_code() -> None:
     """Have the browser load plotly's code while the first page is read, not when the first chart is drawn.
 
-    Streamlit loads its plotly chart code (4.7 MB) only when a page first shows a chart, once per browser tab: a
-    newcomer who opens Home and then Embedding waited about half a second more for the map than on a second
-    visit (bench/clicks.py, "PCA"). The script is ours and constant; it asks for the same file Streamlit would.
+    Streamlit loads its plotly chart code (several MB) only when a page first shows a chart, once per browser tab:
+    a newcomer who opens Home and then Embedding waited longer for the map than on a second visit (bench/clicks.py,
+    "PCA"; docs/performance.md). The script is ours and constant; it asks for the same file Streamlit would.
     """
     chunk = chart_code_chunk()
     if chunk is not None:

@@ -76,7 +76,7 @@ def chart_titled(page: Page, title: str | re.Pattern[str]) -> Locator:
 
 
 def confusion_cell(page: Page, actual: int, predicted: int) -> Locator:
-    """One cell of the Model page's confusion matrix (ui/confusion_grid.js): its text is the count."""
+    """One cell of the Model page's confusion matrix (ui/components/confusion_grid.js): its text is the count."""
     return page.locator(f".fm-cm-cell[data-actual='{actual}'][data-predicted='{predicted}']")
 
 

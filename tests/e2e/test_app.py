@@ -164,7 +164,7 @@ def test_feature_maps_slider_follows_keyboard_and_url(app_server: AppServer, app
 
 
 def test_feature_maps_test_image_input_changes_the_image(app_server: AppServer, app_page: Page) -> None:
-    # Regression: a full rerun used to reset the Test image input to the address's image (ui/state.url_is_new).
+    # Regression: a full rerun used to reset the Test image input to the address's image (ui/session.py, url_is_new).
     open_page(app_page, app_server, "/feature_maps?image=0&layer=conv2d&channel=1")
     field_ = app_page.get_by_label("Test image", exact=True)
     field_.fill("5")

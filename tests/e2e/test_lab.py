@@ -132,7 +132,7 @@ def test_a_clicked_heatmap_cell_is_explained(app_server: AppServer, app_page: Pa
     assert value == pytest.approx(float(expected), abs=1e-4)
 
 
-# Page coordinates of every point of the Embedding map (ui/embedding_map.js), as a person would aim at them.
+# Page coordinates of every point of the Embedding map (ui/components/embedding_map.js), as a person would aim at them.
 MAP_POINTS = "(el) => Array.from({length: Number(el.dataset.count)}, (_, i) => el.fmPoint(i))"
 
 

@@ -49,7 +49,7 @@ PAGES = {
 FEATURE_MAPS = "/feature_maps?image=0&layer=conv2d&channel=1"
 trained_runs: list[str] = []  # the run the custom-network test trained: a weak model, so many points are wrong
 
-# Page pixels of an attribution map's parts (ui.explain_figures.attribution_html): the picture, its colour bar and
+# Page pixels of an attribution map's parts (ui.figures.explanations.attribution_html): the picture, its colour bar and
 # its title, and whether the picture's pixels are drawn sharp.
 MAP_PARTS = """(el) => {
   const box = (node) => {

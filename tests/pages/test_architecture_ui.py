@@ -1,6 +1,7 @@
-"""ui.architecture, ui.network_diagram and ui.model_import with AppTest: the spec editor (add and remove blocks, JSON
-and widgets in sync, invalid specs shown with their reason and Train disabled), the diagram, and the import widget's
-first render."""
+"""The network editor (ui.sections.train.network_editor), the network diagram (ui.figures.network_diagram) and the
+import widget (ui.sections.model.import_model) with AppTest: the spec editor (add and remove blocks, JSON and widgets
+in sync, invalid specs shown with their reason and Train disabled), the diagram, and the import widget's first
+render."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from helpers import REAL_DATA_DIR, requires_real_data
 
 EDITOR_SCRIPT = """
 import streamlit as st
-from ui.architecture import spec_editor
-from ui.network_diagram import architecture_diagram
+from ui.sections.train.network_editor import spec_editor
+from ui.figures.network_diagram import architecture_diagram
 
 spec = spec_editor("ed")
 st.button("Train", key="train", disabled=spec is None)
@@ -150,7 +151,7 @@ def test_json_edits_update_the_widgets_and_invalid_json_shows_the_reason(editor:
 
 def test_diagram_from_a_spec_and_from_its_model_agree() -> None:
     from fmnist_core.nets.keras_models import build_model
-    from ui.network_diagram import architecture_diagram
+    from ui.figures.network_diagram import architecture_diagram
 
     spec_dot = architecture_diagram(a.EARLY_IMPROVED_SPEC)
     model_dot = architecture_diagram(build_model("improved_cnn", seed=1))
@@ -186,7 +187,7 @@ def test_diagram_from_a_spec_and_from_its_model_agree() -> None:
 def test_import_widget_renders_and_waits_for_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FMNIST_HOME", str(tmp_path / "home"))
     script = tmp_path / "import.py"
-    script.write_text("from ui.model_import import import_model_widget\nimport_model_widget()\n")
+    script.write_text("from ui.sections.model.import_model import import_model_widget\nimport_model_widget()\n")
     at = AppTest.from_file(str(script), default_timeout=60).run()
     assert not at.exception, at.exception
     assert at.button(key="import_model.go").disabled
@@ -196,7 +197,7 @@ def test_import_widget_renders_and_waits_for_a_file(tmp_path: Path, monkeypatch:
 
 IMPORT_SCRIPT = """
 import streamlit as st
-from ui import model_import as ua
+from ui.sections.model import import_model as ua
 
 class Upload:
     name = {name!r}

@@ -126,7 +126,7 @@ st.navigation([
 
 
 def map_of(at: AppTest) -> dict:
-    """What the page sent the Embedding map (ui/embedding_map.py's map_data)."""
+    """What the page sent the Embedding map (ui/components/embedding_map.py's map_data)."""
     maps = [e for e in at.get("bidi_component") if e.proto.component_name == "fmnist_embedding_map"]
     assert len(maps) == 1, f"{len(maps)} maps on the page"
     return json.loads(maps[0].proto.json)
@@ -191,7 +191,7 @@ def test_a_selection_on_the_map_lists_those_images(lab_dir: Path) -> None:
 def test_our_component_scripts_write_text_never_html() -> None:
     """Titles and class names reach our component scripts (a run's name is the person's words): they must set
     them as text. A guard on the scripts' source, beside the browser tests that drive them."""
-    from ui.scripts import SCRIPTS, component_script
+    from ui.components.scripts import SCRIPTS, component_script
 
     for name in SCRIPTS:
         source = component_script(name)
@@ -203,7 +203,7 @@ def test_our_component_scripts_write_text_never_html() -> None:
 
 
 def test_map_data_rejects_what_it_cannot_draw() -> None:
-    from ui.embedding_map import map_data, selection_of
+    from ui.components.embedding_map import map_data, selection_of
 
     one = np.zeros(3, dtype=int)
     with pytest.raises(ValueError, match="one \\(x, y\\) per image"):
@@ -245,7 +245,7 @@ def test_embedding_bad_address_says_so_and_shows_the_defaults(lab_dir: Path) -> 
 # --- What excites this channel ------------------------------------------------------------------------
 EXEMPLARS_SCRIPT = """
 from fmnist_core.runs import store
-from ui.lab import exemplars_section
+from ui.sections.feature_maps.exemplars import exemplars_section
 
 exemplars_section(store.get_run("{run}"), "{layer}", {channel})
 """
@@ -284,7 +284,7 @@ def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
 def test_an_exemplar_picture_lays_the_map_over_the_pixels_it_sees() -> None:
     """A pooled map (cells 2 input pixels apart, cell 0 centred between pixels 1 and 2): a cell at the top of the
     scale colours exactly its two-by-two pixels, yellow at 0.9 over the image; silent cells leave the image as it is."""
-    from ui.lab_figures import EXEMPLAR_SCALE, OVERLAY_RGBA, exemplar_image
+    from ui.figures.cells import EXEMPLAR_SCALE, OVERLAY_RGBA, exemplar_image
 
     image = np.full((28, 28), 100, dtype=np.uint8)
     channel_map = np.zeros((13, 13))
@@ -314,8 +314,8 @@ EXPLAIN_SCRIPT = """
 import streamlit as st
 from fmnist_core.data import fashion_mnist
 from fmnist_core.runs import store
-from ui.lab import explain_cell_section
-from ui.state import cached_model, image_activations
+from ui.loaders import cached_model, image_activations
+from ui.sections.feature_maps.explain_cell import explain_cell_section
 
 info = store.get_run("{run}")
 model = cached_model(info.id, info.created)
@@ -435,7 +435,7 @@ def test_bad_cell_values_show_a_message_and_fall_back(lab_dir: Path, raw: str, m
 
 def test_click_events_become_cells() -> None:
     """The shapes the browser sends (seen in Chromium): a click on the picker's marker trace."""
-    from ui.lab import _clicked_cell, parse_cell
+    from ui.sections.feature_maps.explain_cell import _clicked_cell, parse_cell
 
     click = {"selection": {"points": [{"curve_number": 1, "point_index": 100, "customdata": {"0": 3, "1": 22}}]}}
     assert _clicked_cell(click, 26) == (3, 22)
@@ -451,8 +451,8 @@ SWITCH_SCRIPT = """
 import streamlit as st
 from fmnist_core.data import fashion_mnist
 from fmnist_core.runs import store
-from ui.lab import explain_cell_section
-from ui.state import cached_model, image_activations
+from ui.loaders import cached_model, image_activations
+from ui.sections.feature_maps.explain_cell import explain_cell_section
 
 info = store.get_run("default")
 layer = st.selectbox("Layer", ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1"], key="layer")

@@ -43,7 +43,7 @@ def test_feature_maps_other_params_open_their_view(make_app) -> None:
 
 def test_feature_maps_controls_update_the_url(make_app) -> None:
     # Regression: url_is_new() once saw the absent `source` param as a new link on every rerun, so the
-    # address snapped Channel, Layer and Test image back (fixed in ui/state.py, 2d0ffa0).
+    # address snapped Channel, Layer and Test image back (fixed in ui/session.py, 2d0ffa0).
     at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d", "channel": "1"})
     at.slider(key="fm_channel").set_value(5).run()
     assert not at.exception, exceptions(at)
@@ -138,7 +138,7 @@ def test_per_channel_scale_rescales_tiles_and_hover_keeps_raw_values(make_app) -
 
 def test_source_upload_shows_the_uploaded_image(make_app) -> None:
     from fmnist_core.data import fashion_mnist
-    from ui.components import UPLOAD_KEY
+    from ui.components.upload import UPLOAD_KEY
 
     test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
     at = make_app()

@@ -20,7 +20,7 @@ def _button(at, key: str):
 
 def test_a_clicked_cell_is_checked_before_it_opens_anything() -> None:
     """The browser's word for a click, checked: two whole numbers in range, or nothing happens."""
-    from ui.confusion import clicked_cell, grid_data
+    from ui.components.confusion_grid import clicked_cell, grid_data
 
     assert clicked_cell([6, 0], 10) == (6, 0)
     for bad in (None, [6], [6, 0, 1], [10, 0], [-1, 2], ["6", "0"], [True, 0], {"0": 6, "1": 0}, [6.0, 0]):
@@ -41,7 +41,7 @@ def test_model_page_summary_and_metrics(make_app) -> None:
 
 
 def confusion_of(at) -> dict:
-    """What the Model page sent its confusion matrix (ui/confusion.py's grid_data)."""
+    """What the Model page sent its confusion matrix (ui/components/confusion_grid.py's grid_data)."""
     grids = [e for e in at.get("bidi_component") if e.proto.component_name == "fmnist_confusion_matrix"]
     assert len(grids) == 1, f"{len(grids)} confusion matrices on the page"
     return json.loads(grids[0].proto.json)

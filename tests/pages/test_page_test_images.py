@@ -102,7 +102,7 @@ def test_filters_and_page_survive_a_visit_elsewhere(make_app) -> None:
 
 def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
     """AppTest cannot send files; the browser suite uploads real ones (and a bad one that clears this)."""
-    from ui.components import UPLOAD_KEY
+    from ui.components.upload import UPLOAD_KEY
 
     test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
     at = open_page(make_app, "test_images")
@@ -129,7 +129,7 @@ def _titles(at) -> list[str]:
     return plotly_titles(at) + [title for title, _ in map_figures(at)]
 
 
-# --- issue 23: explanations a learner can test --------------------------------------------------------------------
+# --- explanations a learner can test ---------------------------------------------------------------------------
 METHOD_TITLES = ("Grad-CAM", "Saliency", "Integrated gradients", "Occlusion")
 
 
@@ -144,7 +144,7 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
     import re
 
     from page_helpers import map_figures, map_picture, plotly_array, plotly_figure
-    from ui.explain_figures import attribution_picture
+    from ui.figures.explanations import attribution_picture
 
     image = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR).images[0]
     at = open_page(make_app, "test_images", {"image": "0"})
@@ -222,7 +222,7 @@ def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
 
 
 def _digest(image: np.ndarray) -> str:
-    from ui.why import image_digest
+    from ui.sections.shared.why import image_digest
 
     return image_digest(image)
 
@@ -266,7 +266,7 @@ def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmni
 def test_an_attribution_picture_colours_by_sign_over_the_image() -> None:
     """Signed: red where the map is positive, blue where negative, the image untouched at zero, the scale +-max|v|.
     Unsigned (0..1): plotly's Hot at 0.55 over the image, as the overlay charts drew it."""
-    from ui.explain_figures import attribution_html, attribution_picture
+    from ui.figures.explanations import attribution_html, attribution_picture
 
     image = np.full((28, 28), 100, dtype=np.uint8)
     image[0, 0] = 0  # the image is stretched to its own range: 100 of 0..100 becomes white

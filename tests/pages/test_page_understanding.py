@@ -1,5 +1,6 @@
-"""AppTest for issue 24's views: suspect labels (Test images), the human figure (Model), what the network trains
-on (Train), synthesised inputs (Feature maps, Model) and Predict the model (/quiz)."""
+"""AppTest for the views that help a learner understand the data and the model: suspect labels (Test images), the
+human figure (Model), what the network trains on (Train), synthesised inputs (Feature maps, Model) and Predict the
+model (/quiz)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ from page_helpers import (
     run_until,
     texts,
 )
-from ui.watch import DRAWN_KEY, HEADING, kernels_figure, maps_figure
+from ui.figures.maps import kernels_figure, maps_figure
+from ui.sections.train.watch_it_learn import DRAWN_KEY, HEADING
 
 
 def z_of(figure: dict) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""The "why" panel (Test images, both tabs): four attribution methods side by side, whether they agree, the
-randomisation test and the smallest change that flips the answer. Reads widgets, calls fmnist_core.explain,
-draws with ui.explain_figures; the arithmetic lives in fmnist_core."""
+"""The "why" panel (Test images, both tabs, and Predict the model): four attribution methods side by side, whether
+they agree, the randomisation test and the smallest change that flips the answer. Reads widgets, calls
+fmnist_core.explain, draws with ui.figures.explanations; the arithmetic lives in fmnist_core."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.explain.attributions import METHODS
 from fmnist_core.explain.flip import MAX_LEVELS
 from fmnist_core.explain.occlusion import DEFAULT_PATCH, DEFAULT_STRIDE, PATCH_RANGE
-from ui.explain_figures import (
+from ui.figures.explanations import (
+    OVERLAY_PX,
     agreement_figure,
     attribution_html,
     attribution_picture,
@@ -24,7 +25,7 @@ from ui.explain_figures import (
     randomisation_grid_figure,
     small_image_figure,
 )
-from ui.figures import OVERLAY_PX
+from ui.loaders import cached_model
 
 FLIP_PX = 240  # each of the three flip images
 ANY_CLASS = -1
@@ -46,7 +47,6 @@ def _attributions(
 ) -> dict[str, Any]:
     """Every method this model allows, for one image and class (Grad-CAM is absent without a conv layer)."""
     from fmnist_core.explain.attributions import attribute_all
-    from ui.state import cached_model
 
     return attribute_all(cached_model(run_id, created), image, class_index, patch=patch, stride=stride)
 
@@ -155,7 +155,6 @@ def _randomisation_section(
 ) -> None:
     """The button, a progress bar while it runs, then the grid (method x layers randomised) and the curves."""
     from fmnist_core.explain.sanity import randomisation_test
-    from ui.state import cached_model
 
     st.markdown("**Can you trust them? The randomisation test**")
     st.caption(
@@ -199,7 +198,6 @@ def _randomisation_section(
 def _flip_section(info: Any, image: np.ndarray, predicted: int, key: str, scope: str) -> None:
     """The target box and button; then the image, the change (amplified), the changed image and the probabilities."""
     from fmnist_core.explain.flip import smallest_flip
-    from ui.state import cached_model
 
     st.markdown("**The smallest change that flips the answer**")
     st.caption(

@@ -1,6 +1,6 @@
 """Our own scripts for Streamlit v2 components (the Embedding map, the confusion matrix): one JavaScript module
-each, with the shared helpers of ui/script_helpers.js put in front. Constant files of this repository; nothing a
-person brings is ever part of them."""
+each in this folder, with the shared helpers of script_helpers.js put in front. Constant files of this repository;
+nothing a person brings is ever part of them."""
 
 from __future__ import annotations
 

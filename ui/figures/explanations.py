@@ -1,4 +1,4 @@
-"""Figure builders for the explanation panel (arrays in, a Figure or HTML out): the attribution maps as pictures,
+"""The why panel's figures (arrays in, a Figure or HTML out): the attribution maps as pictures,
 the agreement matrix, the randomisation grid and curves, and the smallest flip. Nothing here knows Streamlit or
 Keras."""
 
@@ -9,19 +9,12 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import (
-    _BAR_TITLE,
-    _MARGIN,
-    _TWO_LINE_TITLE,
-    BAR_BELOW,
-    COLOURBAR_BELOW,
-    GRAY_SCALE,
-    IMAGE_AXIS,
-    OVERLAY_PX,
-    _square,
-    paint,
-    png_data_uri,
-)
+from ui.figures.layout import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, IMAGE_AXIS, MARGIN, square_layout
+from ui.figures.pictures import paint, png_data_uri
+
+OVERLAY_PX = 300  # an explanation figure's width: its image is 280 px
+_TWO_LINE_TITLE = 64  # px above the plot: two title lines
+_BAR_TITLE = 20  # px below the colour bar for its title
 
 # Blue for negative, red for positive, clear at zero so the garment shows through where nothing is claimed; as
 # (position, (r, g, b, alpha)).
@@ -49,6 +42,12 @@ METHOD_COLOURS = {
 }
 
 
+def _square(fig: go.Figure, height: int, top: int = 40, bottom: int = 10) -> go.Figure:
+    """`square_layout` applied to a figure built the validated way (figures drawn once per page run)."""
+    fig.update_layout(square_layout(height, top, bottom))
+    return fig
+
+
 def attribution_picture(image: np.ndarray, values: np.ndarray, signed: bool) -> tuple[np.ndarray, float]:
     """The map laid over the grayscale image, one RGB pixel per input pixel (the browser scales it up, sharp), and
     the top of its colour scale.
@@ -74,8 +73,8 @@ def attribution_html(
     its colour bar underneath with the scale's ends and middle written in.
 
     HTML, not a plotly chart: the why panel shows four of these whenever an image or model changes, and as four
-    charts they made that redraw about 0.16 s slower in the browser (docs/performance.md); hovering no longer gives
-    a pixel's value, the bar's ends give the scale.
+    charts they made that redraw slower in the browser (docs/performance.md); hovering no longer gives a pixel's
+    value, the bar's ends give the scale.
     """
     import html
 
@@ -218,7 +217,7 @@ def change_figure(change: np.ndarray, epsilon: float, title: str, width: int = 2
 
 def _flip_height(width: int) -> int:
     """One height for the three flip figures, so their images come out the same size in a row."""
-    return width - 2 * _MARGIN + _TWO_LINE_TITLE + BAR_BELOW + _BAR_TITLE
+    return width - 2 * MARGIN + _TWO_LINE_TITLE + BAR_BELOW + _BAR_TITLE
 
 
 def small_image_figure(image: np.ndarray, title: str, width: int = 240) -> go.Figure:

@@ -1,5 +1,4 @@
-"""The Custom preset's spec editor and the cost panel under it (the Train page). The network diagram is in
-ui.network_diagram, "Import a model" in ui.model_import.
+"""The Custom preset's spec editor and the cost panel under it (the Train page).
 
 The editor keeps one spec as the truth in the session (a plain dict, possibly invalid) and two views of it:
 per-block widgets and a JSON text area. Whichever the user edited last wins: a widget change rewrites the JSON,
@@ -17,7 +16,7 @@ import streamlit as st
 
 from fmnist_core.nets import architecture
 from fmnist_core.nets.architecture import ArchSpec, SpecError
-from ui.state import kept
+from ui.session import kept
 
 NEW_BLOCK = {"filters": 32, "kernel": 3, "padding": "same", "batch_norm": False, "pool": "max"}
 # Field widths (px) that hold each label and value whole; rows of them wrap in a narrow window.

@@ -1,4 +1,5 @@
-"""Page pieces used on more than one page: the image uploader (the "why" panel lives in ui/why.py)."""
+"""The image uploader (Feature maps, Test images): a file becomes the 28x28 input the model sees, kept in the session
+so every page can use it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.data.upload import ACCEPTED_TYPES, PreparedImage, UploadError, prepare_upload
-from ui.figures import probability_bars
-from ui.why import why_panel
 
 UPLOAD_KEY = "uploaded_image"
-UPLOAD_PAIR_PX = 360  # the upload and what the model sees, side by side
-PROBABILITIES_PX = 440
 
 
 def upload_widget(key: str) -> dict[str, Any] | None:
@@ -61,32 +57,3 @@ def show_upload_pair(upload: dict[str, Any]) -> None:
     with b:
         st.image(np.kron(upload["image"], np.ones((8, 8), dtype=np.uint8)), width="stretch")
         st.caption("What the model sees (28×28)")
-
-
-def upload_section(info: Any, key: str) -> None:
-    """Upload an image, see what the model makes of it: the prepared input, prediction, probabilities, why."""
-    from ui.state import link_params, upload_probabilities
-
-    st.caption(
-        "PNG, JPEG, WebP, BMP or GIF (first frame). It is turned into a 28×28 light-on-dark image like the data."
-    )
-    upload = upload_widget(key)
-    if upload is None:
-        return
-    probs = upload_probabilities(info.id, info.created, upload["digest"], upload["image"])
-    predicted = int(probs.argmax())
-    # Fixed widths in a row that wraps: side by side on a wide screen, stacked on a narrow one, never squeezed.
-    row = st.container(horizontal=True, gap="medium")
-    left, right = row.container(width=UPLOAD_PAIR_PX), row.container(width=PROBABILITIES_PX)
-    with left:
-        show_upload_pair(upload)
-        st.markdown(f"**Predicted: {CLASS_NAMES[predicted]}** ({probs[predicted]:.1%})")
-        st.page_link(
-            "pages/feature_maps.py",
-            label="See its feature maps",
-            icon=":material/layers:",
-            query_params=link_params(source="upload"),
-        )
-    with right:
-        st.plotly_chart(probability_bars(probs, CLASS_NAMES), width="stretch", key=f"{key}_probs")
-    why_panel(info, upload["image"], predicted, key=f"{key}_why")

@@ -1,8 +1,5 @@
-"""The Model page's confusion matrix and per-class metrics, whose cells open Test images filtered to them.
-
-The matrix is a table drawn by our own script (ui/confusion_grid.js, a Streamlit v2 component), not a plotly
-heatmap: the heatmap cost the browser about 0.3 s whenever the model changed (docs/performance.md).
-"""
+"""The confusion matrix as a table drawn by our own script (confusion_grid.js, a Streamlit v2 component): counts in
+cells coloured by their share of the largest, each cell a button that reports (actual, predicted)."""
 
 from __future__ import annotations
 
@@ -13,9 +10,7 @@ import plotly.colors
 import streamlit as st
 
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from fmnist_core.nets.inference import per_class_metrics
-from ui.scripts import component_script
-from ui.state import link_params
+from ui.components.scripts import component_script
 
 _CSS = """
 .fm-cm { font-size: 0.8rem; }
@@ -68,28 +63,7 @@ def clicked_cell(value: Any, size: int) -> tuple[int, int] | None:
     return int(value[0]), int(value[1])
 
 
-@st.fragment
-def confusion_section(run_id: str, matrix: np.ndarray) -> None:
-    """The confusion matrix and the per-class metrics. A fragment: a click on a cell reruns only this before it
-    opens Test images filtered to the cell, not the whole page."""
-    row = st.container(horizontal=True, gap="large")  # wraps onto two rows in a narrow window
-    cm, metrics = row.container(width=560), row.container(width=380)
-    with cm:
-        result = _component()(
-            key=f"confusion_{run_id}", data=grid_data(matrix, list(CLASS_NAMES)), on_cell_change=lambda: None
-        )
-        st.caption("Click a cell to see its images on Test images.")
-        cell = clicked_cell(result.get("cell") if hasattr(result, "get") else None, len(CLASS_NAMES))
-        if cell is not None:
-            st.switch_page("pages/test_images.py", query_params=link_params(actual=cell[0], predicted=cell[1]))
-    with metrics:
-        st.markdown("**Per-class metrics**")
-        st.dataframe(
-            per_class_metrics(matrix),
-            hide_index=True,
-            column_config={
-                "precision": st.column_config.NumberColumn(format="%.3f"),
-                "recall": st.column_config.NumberColumn(format="%.3f"),
-                "f1": st.column_config.NumberColumn(format="%.3f"),
-            },
-        )
+def confusion_grid(matrix: np.ndarray, key: str) -> tuple[int, int] | None:
+    """Draw the matrix; return (actual, predicted) of the cell just clicked, else None."""
+    result = _component()(key=key, data=grid_data(matrix, list(CLASS_NAMES)), on_cell_change=lambda: None)
+    return clicked_cell(result.get("cell") if hasattr(result, "get") else None, len(CLASS_NAMES))

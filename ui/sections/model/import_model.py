@@ -7,6 +7,9 @@ import streamlit as st
 
 from fmnist_core.data import fashion_mnist
 from fmnist_core.runs import importer, paths, store
+from ui.messages import say_next_run, show_pending
+from ui.session import choose_run
+from ui.signin import acting
 
 
 def _k(key: str, name: str) -> str:
@@ -38,7 +41,6 @@ def import_model_widget(key: str = "import_model") -> str | None:
     """ "Import a model" for the Model page: a .keras file is checked (no code from it runs), evaluated on the
     test set and stored as a run. Returns the new run's id once imported (and offers to make it active)."""
     from fmnist_core.classroom.roster import import_blocker
-    from ui.signin import acting
 
     actor = acting()
     blocker = import_blocker(actor)
@@ -90,8 +92,7 @@ def import_model_widget(key: str = "import_model") -> str | None:
         )
         for note in imported["notes"]:
             st.caption(note)
-        if problem := st.session_state.pop(_k(key, "problem"), None):
-            st.warning(problem)
+        show_pending(_k(key, "problem"))
         st.button("Use this model", key=_k(key, "use"), on_click=_use, args=(imported["id"], key))
         return imported["id"]
     return None
@@ -99,7 +100,5 @@ def import_model_widget(key: str = "import_model") -> str | None:
 
 def _use(run_id: str, key: str) -> None:
     """'Use this model' callback: the run is checked again (it may have been deleted since it was imported)."""
-    from ui.state import choose_run
-
     if problem := choose_run(run_id):
-        st.session_state[_k(key, "problem")] = problem
+        say_next_run(_k(key, "problem"), "warning", problem)

@@ -1,24 +1,13 @@
-"""Cached loaders and session helpers shared by the pages.
-
-Models load once per process (st.cache_resource, keyed by run id and its creation time) and are read-only;
-predictions and activations are cached per (run, image) with st.cache_data. Heavy imports happen inside
-the functions so pages that don't need TensorFlow never import it.
-"""
+"""The session and the address: the active run (chosen in the sidebar, carried as ?model= in every link), the
+address bar following a page's view, and widget values kept across visits to other pages."""
 
 from __future__ import annotations
 
-import functools
-import json
-import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
-from fmnist_core import settings
-from fmnist_core.analysis import run_results
-from fmnist_core.data import fashion_mnist
 from fmnist_core.runs import metadata, paths, store
 from ui.signin import acting
 
@@ -26,22 +15,7 @@ MODEL_KEY = "model_id"  # the active run's id: a plain session value, the one so
 MODEL_PARAM = "model"  # ?model=RUN_ID: every link between pages carries the active model
 
 
-# --- data ------------------------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Loading Fashion-MNIST...")
-def _test_set() -> fashion_mnist.Split:
-    return fashion_mnist.load_test_set()
-
-
-def test_set_or_message() -> fashion_mnist.Split | None:
-    """The test set, or None after showing one clear message with the fix (the page keeps working)."""
-    try:
-        return _test_set()
-    except fashion_mnist.DataError as exc:
-        st.error(f"**Fashion-MNIST is not available.** {exc}")
-        return None
-
-
-# --- runs and models -------------------------------------------------------------------------------
+# --- the active run -----------------------------------------------------------------------------------
 def runs() -> list[metadata.RunInfo]:
     """Every run this person may see, shipped first; cheap (reads JSON, cached checks of model files)."""
     return store.list_runs(actor=acting())
@@ -134,85 +108,6 @@ def active_run() -> metadata.RunInfo | None:
     return info
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading the model...")
-def cached_model(run_id: str, created: str | None) -> Any:
-    return store.load_model(run_id)
-
-
-def model_or_message(info: metadata.RunInfo) -> Any | None:
-    """The loaded Keras model for a run, or None after showing why it can't be loaded."""
-    try:
-        return cached_model(info.id, info.created)
-    except store.StoreError as exc:
-        st.error(f"**The model could not be loaded.** {exc}")
-        return None
-
-
-@st.cache_data(max_entries=6, show_spinner="Predicting all 10,000 test images...")
-def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
-    """Probabilities for the whole test set, once per model (float32), kept on disk beside the run."""
-
-    return run_results.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
-
-
-@st.cache_data(max_entries=6, show_spinner="Looking for suspect labels (cleanlab)...")
-def suspect_labels(run_id: str, created: str | None) -> list[Any]:
-    """cleanlab's suspect test labels under this model, most suspect first, from the cached test probabilities."""
-    from fmnist_core.analysis.suspect_labels import find_suspects
-
-    return find_suspects(_test_set().labels, test_probabilities(run_id, created))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def upload_activations(run_id: str, created: str | None, digest: str, image: np.ndarray) -> dict[str, np.ndarray]:
-    """Every layer's output for an uploaded image (keyed by its digest)."""
-    from fmnist_core.analysis.activations import layer_outputs
-
-    return layer_outputs(cached_model(run_id, created), image)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def upload_probabilities(run_id: str, created: str | None, digest: str, image: np.ndarray) -> np.ndarray:
-    """Class probabilities for an uploaded image."""
-    from fmnist_core.nets.inference import predict_proba
-
-    return predict_proba(cached_model(run_id, created), image)[0]
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def image_activations(run_id: str, created: str | None, image_index: int) -> dict[str, np.ndarray]:
-    """Every layer's output for one test image, once per (model, image)."""
-    from fmnist_core.analysis.activations import layer_outputs
-
-    return layer_outputs(cached_model(run_id, created), _test_set().images[image_index])
-
-
-# --- measuring -------------------------------------------------------------------------------------
-def timed(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Append each call's server time to $FMNIST_TIMINGS (JSON lines), so the benchmark measures real reruns.
-
-    Off (a plain call) unless the variable is set; the benchmark sets it on the server it starts.
-    """
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            path = settings.timings_file()
-            if not path:
-                return fn(*args, **kwargs)
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                ms = (time.perf_counter() - started) * 1000
-                with open(path, "a", encoding="utf-8") as out:
-                    out.write(json.dumps({"label": label, "ms": ms}) + "\n")
-
-        return run
-
-    return wrap
-
-
 # --- query parameters -------------------------------------------------------------------------------
 def int_param(name: str, low: int, high: int) -> tuple[int | None, str | None]:
     """Read ?name= as an int in [low, high]: (value, None), (None, None) if absent, or (None, message)."""
@@ -283,22 +178,3 @@ def kept_value(key: str, default: Any) -> Any:
     if key in st.session_state:
         return st.session_state[key]
     return st.session_state.get(KEPT_KEY, {}).get(key, default)
-
-
-def readable_time(stamp: str | None) -> str:
-    """An ISO timestamp as people read it ('2026-11-28 13:45 UTC'); '—' when absent or unparseable."""
-    from datetime import datetime
-
-    if not stamp:
-        return "—"
-    try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    zone = " UTC" if when.utcoffset() is not None and when.utcoffset().total_seconds() == 0 else ""
-    return f"{when:%Y-%m-%d %H:%M}{zone}"
-
-
-def run_label(run: metadata.RunInfo) -> str:
-    """A run as people read it (name or preset and time, accuracy): the same text in every picker and chart."""
-    return run.label()

@@ -1,10 +1,10 @@
-"""The Embedding page's map of all test images: a canvas drawn in the browser (ui/embedding_map.js), not plotly.
+"""The Embedding page's map of all test images: a canvas drawn in the browser (embedding_map.js), not plotly.
 
 Why: Streamlit builds a selectable plotly chart anew whenever its figure changes, and a 10,000-point WebGL chart
-costs a software-rendered browser 1-2 s to open and 1 s to redraw for t-SNE (docs/performance.md, "Every click").
-This map keeps what the plotly one offered (box and lasso selection, a click on one image, hover details, a legend
-that hides classes, zoom, light and dark) and draws in tens of milliseconds. Its JavaScript is ours and constant;
-the only thing sent to it is numbers and the app's own labels.
+is slow to open and to redraw in a software-rendered browser (docs/performance.md, "Every click"). This map keeps
+what the plotly one offered (box and lasso selection, a click on one image, hover details, a legend that hides
+classes, zoom, light and dark) and draws far faster. Its JavaScript is ours and constant; the only thing sent to it
+is numbers and the app's own labels.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import plotly.colors
 import streamlit as st
 
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from ui.lab_figures import CLASS_COLOURS, MARK
-from ui.scripts import component_script
+from ui.components.scripts import component_script
+from ui.figures.layout import MARK
 
 # The "Colour by" box's choices and the map's colourings (also the address's ?colour= values).
 COLOUR_CHOICES = {
@@ -27,6 +27,18 @@ COLOUR_CHOICES = {
     "Correct or not": "correct",
     "Confidence": "confidence",
 }
+CLASS_COLOURS = (  # one hue per class, plotly's qualitative palette
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 CORRECT = "#2ca02c"
 CONFIDENCE_STEPS = 32  # colours of the confidence scale
 

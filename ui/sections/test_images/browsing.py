@@ -15,7 +15,7 @@ import streamlit as st
 
 from fmnist_core.analysis.browse import Filters, View, browse
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from ui.state import int_param, kept, kept_value, url_is_new, url_params, write_url
+from ui.session import int_param, kept, kept_value, url_is_new, url_params, write_url
 
 PAGE = "test_images"  # the page's name in the address and in write_url's record of it
 ALL = "All"

@@ -1,16 +1,9 @@
-"""Lab sections: "What excites this channel", "Explain a cell", and the cached data of the Embedding page.
+"""Explain a cell (Feature maps): pick a cell of the channel's map (click the heatmap, type Row and Column, or bring
+?cell=ROW,COL in the address), see its receptive field and how its value is made, in numbers a learner can redo.
 
-How pages/feature_maps.py uses them, inside its layer view once `layer`, `channel` and `maps = acts[layer]` are known:
-
-    from ui.lab import CELL_PARAM, exemplars_section, explain_cell_section
-    raw = url_params(("image", "layer", "channel", "source", CELL_PARAM))   # so a pasted cell= counts as new
-    ...
-    cell = explain_cell_section(info, model, image, image_index, layer, channel, maps)
-    exemplars_section(info, layer, channel)
-    write_url(PAGE, {**where, "layer": layer, "channel": channel, CELL_PARAM: cell})
-
-explain_cell_section draws its own clickable copy of the channel heatmap and reads ?cell=ROW,COL itself; it
-returns "ROW,COL" for the address. Both sections key their widgets with a "lab_" prefix.
+explain_cell_section draws its own clickable copy of the channel heatmap and reads ?cell=ROW,COL itself; it returns
+"ROW,COL" for the address (the page puts CELL_PARAM among the parameters it reads, so a pasted cell= counts as new).
+Its widgets are keyed with a "lab_" prefix.
 """
 
 from __future__ import annotations
@@ -20,23 +13,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.analysis import run_results
-from fmnist_core.data.fashion_mnist import CLASS_NAMES
-from ui.lab_figures import (
-    cell_picker_figure,
-    contributions_figure,
-    exemplar_image,
-    receptive_field_figure,
-    small_matrix_html,
-)
-from ui.state import cached_model, link_params, test_set_or_message
+from ui.figures.cells import cell_picker_figure, contributions_figure, receptive_field_figure, small_matrix_html
 
 CELL_PARAM = "cell"
 NO_TOOLBAR = {"displayModeBar": False}  # small figures: the toolbar would cover their titles
-ALL = "All"
-EXEMPLARS = 9
-EXEMPLAR_COLUMNS = 3
-EXEMPLAR_PX = 168  # an exemplar picture's width and height (28 input pixels x 6); narrower when its column is
 ROW_KEY, COL_KEY = "lab_row", "lab_col"
 CELL_FIGURE_PX = 400  # the cell picker and the receptive field
 MATRIX_PX = 210  # a 3x3 matrix with its numbers written in
@@ -46,84 +26,6 @@ _CELL_LAYER_KEY = "_lab_cell_layer"  # the layer whose cell was explained last
 _CHART_NONCE_KEY = "_lab_cell_chart_n"  # a fresh chart key after each click, so a stale selection never re-applies
 
 
-# --- cached computations ----------------------------------------------------------------------------
-@st.cache_data(max_entries=12, show_spinner="Finding the test images that excite each channel (all 10,000)...")
-def channel_maxima(run_id: str, created: str | None, layer: str) -> Any:
-    """Every test image's per-channel maximum of `layer`, once per (model, layer): about 5 MB for 64 channels."""
-
-    test = test_set_or_message()
-    return run_results.channel_maxima(run_id, lambda: cached_model(run_id, created), test.images, layer)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _exemplar_maps(run_id: str, created: str | None, layer: str, channel: int, indices: tuple[int, ...]) -> np.ndarray:
-    from fmnist_core.analysis import activations
-
-    test = test_set_or_message()
-    maps = activations.layer_maps(cached_model(run_id, created), test.images[list(indices)], layer)
-    return maps[..., channel]
-
-
-def embedding(run_id: str, created: str | None, method: str, progress: Any = None) -> Any:
-    """The test set's last-hidden-layer features projected by `method`, once per (model, method).
-
-    Kept on disk beside the run (fmnist_core.runs.cache; reading it back takes a millisecond), not in st.cache_data:
-    `progress(fraction, text)` draws a progress bar, and Streamlit refuses a cached function that draws into a
-    container from outside it (CacheReplayClosureError).
-    """
-
-    test = test_set_or_message()
-    model = lambda: cached_model(run_id, created)  # noqa: E731 - loaded only when not kept on disk
-    return run_results.embedding(run_id, model, test.images, method, seed=0, progress=progress)
-
-
-def _grid(run_id: str, created: str | None, layer: str) -> tuple[float, float]:
-    from fmnist_core.explain.gradcam import cell_grid
-
-    return cell_grid(cached_model(run_id, created), layer)
-
-
-# --- What excites this channel ------------------------------------------------------------------------
-def exemplars_section(info: Any, layer: str, channel: int) -> None:
-    """The 9 test images whose maximum of this channel is highest, each with the channel's map over it."""
-    from fmnist_core.analysis.activations import top_exemplars
-
-    st.subheader("What excites this channel")
-    test = test_set_or_message()
-    if test is None:
-        return
-    choice = st.selectbox("Class", [ALL, *CLASS_NAMES], key="lab_ex_class", help="only images of this class")
-    class_index = None if choice == ALL else CLASS_NAMES.index(choice)
-    maxima = channel_maxima(info.id, info.created, layer)
-    try:
-        found = top_exemplars(maxima, channel, k=EXEMPLARS, labels=test.labels, class_index=class_index)
-    except ValueError as exc:
-        st.warning(f"{exc}.")
-        return
-    if not found:
-        st.info("No test image of this class.")
-        return
-    indices = tuple(e.index for e in found)
-    maps = _exemplar_maps(info.id, info.created, layer, channel, indices)
-    top = float(np.nanmax(maps))  # one colour scale for all of them, so their maps compare
-    grid = _grid(info.id, info.created, layer)
-    st.caption(
-        f"The test images whose highest value in {layer} channel {channel} is largest, highest first"
-        f"{'' if class_index is None else f' (only {choice})'}; the channel's map lies over each image. "
-        "Under each: its class and that highest value, and a link to the image."
-    )
-    # Three a row in columns, each image with its own title and link under it (columns stack below 640 px).
-    for start in range(0, len(found), EXEMPLAR_COLUMNS):
-        row = found[start : start + EXEMPLAR_COLUMNS]
-        for k, (col, e) in enumerate(zip(st.columns(EXEMPLAR_COLUMNS), row, strict=False), start=start):
-            with col:
-                picture = exemplar_image(test.images[e.index], maps[k], grid, top)
-                st.image(picture, width=EXEMPLAR_PX, output_format="PNG")
-                st.caption(f"{CLASS_NAMES[int(test.labels[e.index])]} · {e.value:.3f}")
-                st.page_link("pages/test_images.py", label=f"#{e.index}", query_params=link_params(image=e.index))
-
-
-# --- Explain a cell -----------------------------------------------------------------------------------
 def parse_cell(raw: str, height: int, width: int) -> tuple[tuple[int, int] | None, str | None]:
     """'ROW,COL' -> ((row, col), None) inside an height x width map, or (None, a sentence saying what is wrong)."""
     parts = raw.split(",")

@@ -9,7 +9,9 @@ import streamlit as st
 from fmnist_core import people
 from fmnist_core.classroom import roster
 from fmnist_core.runs import metadata, paths, store
-from ui.state import active_run_id, run_label, set_active_run
+from ui.messages import say_next_run
+from ui.readable import run_label
+from ui.session import active_run_id, set_active_run
 
 
 def _delete_all(
@@ -22,11 +24,11 @@ def _delete_all(
         message = done.format(count=count, s="s" if count != 1 else "")
         if gone := len(run_ids) - count:
             message += f" {gone} of the listed runs had already been deleted."
-        st.session_state[message_key] = ("success", message)
+        say_next_run(message_key, "success", message)
         if active_run_id() in deleted:
             set_active_run(paths.DEFAULT_RUN_ID)  # the active model was among them
     except store.StoreError as exc:
-        st.session_state[message_key] = ("error", str(exc))
+        say_next_run(message_key, "error", str(exc))
 
 
 def delete_all_control(
@@ -42,8 +44,8 @@ def delete_all_control(
     message_key: str,
 ) -> None:
     """The `ask` button; once pressed, `question` (with {count} and {s}) and the list of the runs it will delete, with `confirm` and
-    Cancel. `done` is the success message, with {count} and {s} (plural) filled in; the message is shown by the
-    page under `message_key` on the next run. Only the runs listed when `ask` was pressed are deleted."""
+    Cancel. `done` is the success message, with {count} and {s} (plural) filled in; the page shows the message on
+    its next run (ui.messages.show_pending(message_key)). Only the runs listed when `ask` was pressed are deleted."""
     pending = f"_{key}_pending"
     asked = st.session_state.get(pending)
     if isinstance(asked, dict) and asked.get("owner") == owner:

@@ -7,45 +7,20 @@ it an "Epoch" slider replays them.
 
 from __future__ import annotations
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from fmnist_core.analysis.activations import channel_mosaic, normalise_channels
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.runs import frames, store
 from fmnist_core.runs.frames import Frames
 from fmnist_core.training.events import Snapshot
-from ui.figures import image_figure, mosaic_figure
-from ui.state import active_run, test_set_or_message
+from ui.figures.maps import image_figure, kernels_figure, maps_figure
+from ui.loaders import test_set_or_message
+from ui.session import active_run
 
 HEADING = "Watch it learn"
 DRAWN_KEY = "_watch_drawn"  # (job, epochs) the section last drew: the live view asks for a redraw after a new one
 
 
-# --- figures: arrays in, Figure out ----------------------------------------------------------------
-def _channels_figure(channels: np.ndarray, title: str, height: int) -> go.Figure:
-    """(h, w, C) tiled into one heatmap, each channel on its own scale; hover shows the real values."""
-    raw, index = channel_mosaic(channels)
-    fig = mosaic_figure(channel_mosaic(normalise_channels(channels))[0], index, None, title, height=height, raw=raw)
-    trace = fig.data[0]
-    smaller = np.asarray(trace.customdata, dtype=np.float32)  # half the bytes sent to the browser
-    trace.customdata = None  # plotly ignores an assignment of equal values, even in another dtype
-    trace.customdata = smaller
-    return fig
-
-
-def kernels_figure(kernels: np.ndarray, title: str, height: int = 340) -> go.Figure:
-    """The first conv layer's kernels (kh, kw, filters) as a mosaic: one tile per filter."""
-    return _channels_figure(kernels, title, height)
-
-
-def maps_figure(maps: np.ndarray, title: str, height: int = 420) -> go.Figure:
-    """One image's feature maps (h, w, filters) as a mosaic, in the kernels' tile order."""
-    return _channels_figure(maps, title, height)
-
-
-# --- the section -----------------------------------------------------------------------------------
 @st.cache_data(max_entries=4, show_spinner=False)
 def _saved_frames(run_id: str, created: str | None) -> Frames:
     return frames.load_frames(run_id)
@@ -58,8 +33,8 @@ def _drawn_key(snap: Snapshot) -> tuple[float | None, int]:
 def new_frame(snap: Snapshot) -> bool:
     """True once per new epoch's frame of a running job: the live view then reruns the page to draw it.
 
-    The section sits outside the once-a-second fragment, so its figures (about 1 MB for the notebook's
-    network) are sent once per epoch, not every second.
+    The section sits outside the once-a-second fragment, so its figures (the largest the page sends) go to the
+    browser once per epoch, not every second.
     """
     if snap.state not in ("running", "stopping") or snap.frames is None:
         return False

@@ -1,7 +1,9 @@
-"""Figure builders for the lab sections (exemplars, explain a cell, the embedding): arrays in, a Figure out.
+"""One channel's cells: the exemplars with the channel's map laid over them, the clickable cell picker, a cell's
+receptive field, the small matrices of a cell's arithmetic and the input channels' contributions. Arrays in, a
+Figure, a picture or HTML out.
 
 No backgrounds or font colours are set: st.plotly_chart applies Streamlit's light or dark theme. The colours used
-(viridis, a red-blue diverging scale, plotly's qualitative palette, #ff4b4b outlines) read on both.
+(viridis, a red-blue diverging scale, #ff4b4b outlines) read on both.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, fast_figure, paint, square_layout
+from ui.figures.layout import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, MARK, fast_figure, square_layout
+from ui.figures.pictures import paint
 
-MARK = "#ff4b4b"  # Streamlit's accent red: the chosen cell, the receptive field, the winner
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
 # Viridis with a transparent low end, as (position, (r, g, b, alpha)): where the channel is silent the image shows.
 OVERLAY_RGBA = [
@@ -24,24 +26,12 @@ OVERLAY_RGBA = [
     (1.0, (253, 231, 37, 0.9)),
 ]
 EXEMPLAR_SCALE = 6  # screen pixels per input pixel of an exemplar (28 x 6 = 168 px)
-CLASS_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 
 
 def _figure(
     data: list[dict], height: int, bottom: int = 10, shapes: Sequence[dict] = (), **layout: object
 ) -> go.Figure:
-    """An image-like figure of plain dicts (ui.figures.fast_figure: a Channel change rebuilds a dozen of these)."""
+    """An image-like figure of plain dicts (fast_figure: a Channel change rebuilds a dozen of these)."""
     return fast_figure(data, square_layout(height, bottom=bottom, shapes=list(shapes), **layout))
 
 
@@ -63,7 +53,7 @@ def exemplar_image(image: np.ndarray, channel_map: np.ndarray, grid: tuple[float
 
     `grid` is (centre of map cell 0, spacing) in input pixels, so each map cell covers the pixels it sees; `top` is
     the top of the colour scale, shared by the exemplars so their colours compare. A picture, not a chart: nine are
-    redrawn on every Channel change, and nine plotly charts cost the browser about a quarter of a second.
+    redrawn on every Channel change, and the browser builds each plotly chart on its own (docs/performance.md).
     """
     offset, spacing = grid
     size = image.shape[0] * EXEMPLAR_SCALE

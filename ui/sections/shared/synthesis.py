@@ -1,6 +1,7 @@
-"""Page pieces of issue 24: what the network trains on (Train page), synthesised inputs (Feature maps, Model).
+"""Synthesised inputs (Feature maps, Model): the input a channel or a class responds to most, made by gradient
+ascent (fmnist_core.analysis.synthesis), beside the test image that scores highest on the same objective.
 
-Cached per what they depend on; the numbers come from fmnist_core (augmentation, visualize).
+Opened on demand and cached per what they depend on.
 """
 
 from __future__ import annotations
@@ -10,73 +11,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import fashion_mnist
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
+from ui.figures.pictures import pixels
+from ui.loaders import cached_model, test_set_or_message
+from ui.session import link_params
 
-VIEW_PX = 84  # a 28x28 view drawn 3x, pixels kept square
-TRAINS_ON_KEY = "tr_trains_on"
-
-
-def pixels(image: np.ndarray, scale: int = 3) -> np.ndarray:
-    """A 0..1 (28, 28) image as uint8, each pixel a scale x scale block (st.image would blur a small image)."""
-    as_bytes = np.clip(np.rint(np.asarray(image) * 255), 0, 255).astype(np.uint8)
-    return np.kron(as_bytes, np.ones((scale, scale), dtype=np.uint8))
-
-
-@st.cache_resource(show_spinner="Loading the training images...")
-def _train_set() -> fashion_mnist.Split:
-    return fashion_mnist.load_train_set()
-
-
-@st.cache_data(max_entries=32, show_spinner="Running the training pipeline on this image...")
-def _training_views(preset: str, index: int, seed: int) -> Any:
-    from fmnist_core.training.augmentation import training_views
-
-    train = _train_set()
-    return training_views(preset, train.images[index], int(train.labels[index]), seed=seed)
-
-
-def trains_on_section(preset: str, seed: int) -> None:
-    """A training image and 8 versions of it exactly as the preset's training pipeline makes them (seeded)."""
-    box = st.expander(
-        "What the network trains on", icon=":material/auto_awesome_motion:", key=TRAINS_ON_KEY, on_change="rerun"
-    )
-    if not box.open:  # opened on demand: the pipeline needs TensorFlow, which this page otherwise never loads
-        return
-    with box:
-        try:
-            train = _train_set()
-        except fashion_mnist.DataError as exc:
-            st.error(f"**Fashion-MNIST is not available.** {exc}")
-            return
-        last = len(train) - 1
-        index = int(
-            st.number_input(
-                "Training image",
-                min_value=0,
-                max_value=last,
-                value=0,
-                key="tr_view_image",
-                width=220,
-                help=f"0 to {last}",
-            )
-        )
-        got = _training_views(preset, index, int(seed))
-        st.caption(
-            f"Training image #{index} ({CLASS_NAMES[int(train.labels[index])]}) and 8 versions of it as the "
-            f"**{preset}** preset's training pipeline makes them with seed {seed}: the same function the training "
-            "calls, so each is what one training batch could contain."
-        )
-        st.image(
-            [pixels(got.image), *(pixels(v) for v in got.views)],
-            caption=["the image", *got.changes],
-            width=VIEW_PX,
-            output_format="PNG",  # JPEG would smear the pixels the pipeline made
-        )
-        st.markdown("**Augmentation:** " + "; ".join(got.explanation))
-
-
-# --- synthesised inputs ----------------------------------------------------------------------------
 SYNTH_PX = 168  # a 28x28 picture drawn 6x
 
 
@@ -84,7 +23,6 @@ SYNTH_PX = 168  # a 28x28 picture drawn 6x
 def _test_scores(run_id: str, created: str | None, layer: str | None) -> np.ndarray:
     """Every test image's objective for every channel (or class) of a layer, once per (run, layer)."""
     from fmnist_core.analysis.synthesis import objective_scores
-    from ui.state import cached_model, test_set_or_message
 
     return objective_scores(cached_model(run_id, created), test_set_or_message().images, layer)
 
@@ -93,7 +31,6 @@ def _test_scores(run_id: str, created: str | None, layer: str | None) -> np.ndar
 def synthesised(run_id: str, created: str | None, layer: str | None, index: int, seed: int) -> Any:
     """The synthesised input for (run, layer, channel or class, seed): computed once, then instant."""
     from fmnist_core.analysis.synthesis import Target, synthesise
-    from ui.state import cached_model
 
     scores = _test_scores(run_id, created, layer)
     return synthesise(cached_model(run_id, created), Target(layer, index), seed=seed, test_scores_of_layer=scores)
@@ -101,8 +38,6 @@ def synthesised(run_id: str, created: str | None, layer: str | None, index: int,
 
 def _synthesis_pair(info: Any, layer: str | None, index: int, seed: int, what: str) -> None:
     """The synthesised picture beside the test image that scores highest on the same objective."""
-    from ui.state import link_params, test_set_or_message
-
     test = test_set_or_message()
     if test is None:
         return

@@ -1,0 +1,40 @@
+"""What every figure shares: the colour scales, image-like axes, margins and colour bars, and the fast way to build
+a figure that is rebuilt on every click.
+
+Colours come from Streamlit's theme (st.plotly_chart applies it), so every figure reads in light and dark.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+HEATMAP_SCALE = "Viridis"
+GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]
+# Axes of an image or a map: no tick labels, tick marks (Streamlit's theme draws them outside), grid or lines.
+IMAGE_AXIS = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", showline=False)
+MARGIN = 10  # px around a figure
+BAR_BELOW = 44  # px below the plot for a horizontal colour bar and its tick labels
+# A colour bar under its plot, as long as the plot is wide (beside a small image a vertical one towers over it).
+COLOURBAR_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.04, yanchor="top", len=1, thickness=10)
+MARK = "#ff4b4b"  # Streamlit's accent red: a chosen cell, a receptive field, a winner, a misclassified point
+
+
+def square_layout(height: int, top: int = 40, bottom: int = 10, **extra: object) -> dict:
+    """Image-like layout: square pixels, row 0 at the top, no axes, ticks or grid; `top` and `bottom` margins hold
+    the title and a colour bar below. `extra` adds layout keys (title, shapes, annotations…)."""
+    return dict(
+        height=height,
+        margin=dict(l=MARGIN, r=MARGIN, t=top, b=bottom),
+        xaxis=dict(IMAGE_AXIS),
+        yaxis=dict(IMAGE_AXIS, autorange="reversed", scaleanchor="x"),
+        **extra,
+    )
+
+
+def fast_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure written as plain dicts and not validated (plotly's own shortcut, `_validate=False`).
+
+    For the figures rebuilt on every click (Feature maps: about fifteen per Channel change), where plotly's
+    validation costs several times the building itself (docs/performance.md). Only keys plotly knows are used; the
+    page tests read the figures back and the browser tests draw them."""
+    return go.Figure(data=data, layout=layout, _validate=False)

@@ -1,0 +1,1 @@
+"""Sections more than one page shows: the why panel and the synthesised inputs."""
