@@ -1,12 +1,61 @@
-"""The Model page's comparison of runs: which runs can be compared, the table's rows, and when a chart misleads."""
+"""The Model page's curves: this run's training curves, and several runs compared (which runs can be compared, the
+table's rows, and when a chart misleads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import streamlit as st
+
 from fmnist_core.nets import architecture
 from fmnist_core.nets.presets import PRESETS
 from fmnist_core.runs.metadata import RunInfo
+from ui.figures.curves import compare_curves, epoch_curves_pair
+from ui.readable import run_label
+from ui.session import kept, kept_value
+
+
+def training_curves_section(info: RunInfo) -> None:
+    """Loss and accuracy per epoch, train and test, side by side in one figure (nothing for a run without epochs)."""
+    history = info.metadata.history
+    if history:
+        st.markdown("**Training curves of this run**")
+        st.plotly_chart(epoch_curves_pair(history), width="stretch")
+
+
+def compare_runs_section(all_runs: list[RunInfo]) -> None:
+    """Choose two or more runs: their test curves overlaid and their settings side by side; the choice is kept
+    across visits and deletes (only ids that no longer exist are dropped)."""
+    st.subheader("Compare runs")
+    comparable = comparable_runs(all_runs)
+    labels_by_id = {r.id: run_label(r) for r in comparable}
+    previous = kept_value("cmp_runs", None)
+    if previous is not None:
+        st.session_state["cmp_runs"] = [run_id for run_id in previous if run_id in labels_by_id]
+    chosen_ids = kept(
+        st.multiselect,
+        "Compare runs",
+        "cmp_runs",
+        [r.id for r in comparable[:2]] if len(comparable) >= 2 else [],
+        options=list(labels_by_id),
+        format_func=lambda run_id: labels_by_id.get(run_id, run_id),
+        help="Two or more runs: their test curves overlaid and their settings side by side",
+    )
+    if len(chosen_ids) >= 2:
+        picked = [r for r in comparable if r.id in chosen_ids]
+        a, b = st.columns(2)
+        histories = {labels_by_id[r.id]: r.metadata.history for r in picked}
+        a.plotly_chart(compare_curves(histories, "accuracy", "Test accuracy per epoch"), width="stretch", key="cmp_acc")
+        b.plotly_chart(compare_curves(histories, "loss", "Test loss per epoch"), width="stretch", key="cmp_loss")
+        if warning := loss_warning(picked):
+            st.caption(warning)
+        st.dataframe(
+            comparison_rows(picked, labels_by_id),
+            hide_index=True,
+            column_config={"network": st.column_config.TextColumn(width="medium")},
+        )
+    elif comparable:
+        st.caption("Choose two or more runs to compare.")
 
 
 def comparable_runs(all_runs: list[RunInfo]) -> list[RunInfo]:
