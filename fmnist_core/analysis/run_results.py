@@ -33,6 +33,21 @@ def _maxima_name(layer: str) -> str:
     return f"maxima-{layer}"
 
 
+def _keep_maxima(run_id: str, model: Any, images: np.ndarray, home: Path | None) -> dict[str, Arrays]:
+    """Every feature-map layer's channel maxima in one pass, kept on disk; the arrays by layer name."""
+    every = activations.channel_maxima_of_layers(model, images, activations.spatial_layers(model))
+    kept = {}
+    for name, maxima in every.items():
+        kept[name] = {
+            "maxima": maxima.maxima,
+            "rows": maxima.rows,
+            "cols": maxima.cols,
+            "map_shape": np.array(maxima.map_shape, dtype=np.int64),
+        }
+        save(run_id, _maxima_name(name), kept[name], home)
+    return kept
+
+
 def channel_maxima(
     run_id: str, model: Callable[[], Any], images: np.ndarray, layer: str, home: Path | None = None
 ) -> Any:
@@ -44,19 +59,10 @@ def channel_maxima(
     found = load(run_id, _maxima_name(layer), home)
     if found is None:
         loaded = model()
-        every = activations.channel_maxima_of_layers(loaded, images, activations.spatial_layers(loaded))
+        every = _keep_maxima(run_id, loaded, images, home)
         if layer not in every:
             activations.check_spatial_layer(loaded, layer)  # raises the one-sentence error
-        for name, maxima in every.items():
-            arrays = {
-                "maxima": maxima.maxima,
-                "rows": maxima.rows,
-                "cols": maxima.cols,
-                "map_shape": np.array(maxima.map_shape, dtype=np.int64),
-            }
-            save(run_id, _maxima_name(name), arrays, home)
-            if name == layer:
-                found = arrays
+        found = every[layer]
     shape = tuple(int(d) for d in found["map_shape"])
     return activations.ChannelMaxima(layer, found["maxima"], found["rows"], found["cols"], shape)  # type: ignore[arg-type]
 
@@ -78,3 +84,17 @@ def embedding(
 
     a = cached(run_id, f"embedding-{method}-{seed}", compute, home)
     return core.Embedding(str(a["layer"]), method, a["points"], float(a["seconds"]))
+
+
+def prepare(
+    run_id: str, model: Any, images: np.ndarray, home: Path | None = None, probabilities: np.ndarray | None = None
+) -> None:
+    """Keep what a run's pages read first, before the run is offered: the test probabilities (given, or
+    computed), every layer's channel maxima (the exemplars) and the PCA map. The training's worker calls it with
+    the model it just trained, inside its own CPU share, so a learner's first visits compute nothing."""
+    if probabilities is None:
+        probabilities = predict_proba(model, images)
+    save(run_id, PROBABILITIES, {"probabilities": probabilities.astype(np.float32)}, home)
+    if activations.spatial_layers(model):
+        _keep_maxima(run_id, model, images, home)
+    embedding(run_id, lambda: model, images, core.PCA, seed=0, home=home)

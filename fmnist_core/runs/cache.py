@@ -45,10 +45,11 @@ def _file(run_id: str, name: str, home: Path | None) -> Path:
 
 def fingerprint(run_id: str, home: Path | None = None) -> str:
     """What the cached results were computed from: the model file's size and modification time."""
-    model_path, json_path, _ = run_paths(run_id, home)
-    if not json_path.is_file():
-        raise StoreError(f"no saved run with id {run_id!r}")
-    stat = model_path.stat()
+    model_path, _, _ = run_paths(run_id, home)
+    try:
+        stat = model_path.stat()  # a run's model file is in place before its metadata: caches may come between
+    except FileNotFoundError:
+        raise StoreError(f"no saved run with id {run_id!r}") from None
     return f"v{VERSION}:{stat.st_size}:{stat.st_mtime_ns}"
 
 

@@ -10,6 +10,7 @@ Shipped models live in fmnist_core/assets/ and are never deleted. Only a JSON th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -21,12 +22,11 @@ from typing import Any
 
 from fmnist_core import people
 from fmnist_core.errors import StoreError
-from fmnist_core.runs import cache
+from fmnist_core.runs import cache, paths
 from fmnist_core.runs.archive import cached_inspect
 from fmnist_core.runs.frames import Frames, write_frames
 from fmnist_core.runs.metadata import METADATA_VERSION, RunInfo, RunMetadata, check_run_name
 from fmnist_core.runs.paths import (
-    ASSETS_DIR,
     DEFAULT_RUN_ID,
     FRAMES_SUFFIX,
     RUN_ID_PATTERN,
@@ -39,6 +39,7 @@ from fmnist_core.runs.paths import (
 )
 from fmnist_core.runs.records import text
 
+log = logging.getLogger(__name__)
 DELETED_FILE = "deleted-runs.json"
 _KEEP_DELETED = 2000  # deletion records kept, newest last
 _DELETED_LOCK = threading.Lock()
@@ -138,18 +139,20 @@ def save_run(
     home: Path | None = None,
     frames: Frames | None = None,
     before_rename: Callable[[], None] | None = None,
+    prepare: Callable[[str], None] | None = None,
 ) -> str:
     """Save model, frames (when given) and metadata atomically; return the run id. Raises StoreError (model
     untouched) on failure.
 
     A dict is read as RunMetadata first (so it is written in the current version's shape). `before_rename` is
-    called before each file is renamed into place (a test hook of the worker's).
+    called before each file is renamed into place (a test hook of the worker's). `prepare(run_id)` runs once the
+    model file is in place and before the metadata makes the run listed: what the pages read first is kept then.
     """
     base = home or home_dir()
     meta = metadata if isinstance(metadata, RunMetadata) else RunMetadata.from_dict(metadata)
     run_id = validate_run_id(run_id or new_run_id(meta.preset or "run"))
-    shipping = base.resolve() == ASSETS_DIR  # deliberately (re)training a shipped model
-    if not shipping and (ASSETS_DIR / f"{run_id}.json").exists():
+    shipping = base.resolve() == paths.ASSETS_DIR  # deliberately (re)training a shipped model
+    if not shipping and (paths.ASSETS_DIR / f"{run_id}.json").exists():
         raise StoreError(f"{run_id} is the id of a shipped model; choose another run id")
     if not shipping and (base / f"{run_id}.json").exists():
         raise StoreError(f"a run with id {run_id} exists already; delete it first or choose another id")
@@ -161,10 +164,20 @@ def save_run(
         _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p), before_rename)
         if frames is not None and frames.epochs:
             _atomic_write(frames_file(run_id, base), lambda p: write_frames(p, frames), before_rename)
+        if prepare is not None:
+            _prepare(prepare, run_id)
         _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text), before_rename)
     except OSError as exc:
         raise StoreError(f"could not save run {run_id}: {_describe_os_error(exc, base)}") from exc
     return run_id
+
+
+def _prepare(prepare: Callable[[str], None], run_id: str) -> None:
+    """Run the caller's preparation of a run's caches; a failure costs only the cache, never the run."""
+    try:
+        prepare(run_id)
+    except Exception:  # noqa: BLE001 - whatever went wrong, the pages compute it on demand instead
+        log.warning("could not prepare the caches of run %s", run_id, exc_info=True)
 
 
 def _json_default(value: Any) -> Any:
@@ -208,7 +221,7 @@ def list_runs(
     """
     runs: list[RunInfo] = []
     if include_shipped:
-        for json_path in sorted(ASSETS_DIR.glob("*.json")):
+        for json_path in sorted(paths.ASSETS_DIR.glob("*.json")):
             if RUN_ID_PATTERN.match(json_path.stem):
                 runs.append(_read_info(json_path.stem, json_path, json_path.with_suffix(".keras"), True))
         runs.sort(key=lambda r: (r.id != DEFAULT_RUN_ID, r.id))
@@ -219,7 +232,7 @@ def list_runs(
             run_id = json_path.stem
             if not is_run_file(json_path):
                 continue
-            if (ASSETS_DIR / json_path.name).exists():
+            if (paths.ASSETS_DIR / json_path.name).exists():
                 continue  # a shipped id cannot be shadowed by a file in the store
             saved.append(_read_info(run_id, json_path, json_path.with_suffix(".keras"), False))
     saved.sort(key=lambda r: (r.created or "", r.id), reverse=True)

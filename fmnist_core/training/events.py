@@ -29,6 +29,7 @@ PHASE_FIRST_BATCH = "preparing the first batch"  # TensorFlow traces and compile
 PHASE_TRAINING = "training"
 PHASE_EVALUATING = f"evaluating on the {TEST_IMAGES:,} test images"
 PHASE_SAVING = "saving"
+PHASE_PREPARING = "getting the pages ready for this model (predictions, strongest images, the map)"
 
 
 # --- events: worker -> job ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from fmnist_core.training import faults
 from fmnist_core.training.events import (
     PHASE_BUILD,
     PHASE_DATA,
+    PHASE_PREPARING,
     PHASE_TENSORFLOW,
     Ended,
     Evaluated,
@@ -123,6 +124,7 @@ class Trainer:
         self.state = LiveState(epochs=int(spec.config.epochs), executor=spec.executor)
         self.model: Any = None  # the float32 model, kept only while a failed save may be retried
         self.probabilities: np.ndarray | None = None  # the final evaluation's, kept beside the run once saved
+        self.test_images: np.ndarray | None = None  # what the run's caches are computed on before it is offered
         self._stopped = False  # whether the fit ended early (a Stop during evaluation does not count)
         # Seconds of each part of the training, for the run's metadata: the time estimate learns from them.
         self.timings: dict[str, float] = {}
@@ -163,23 +165,27 @@ class Trainer:
         return self._save()
 
     def _save(self) -> SaveResult:
+        home = Path(self.spec.home)
+        images, probabilities = self.test_images, self.probabilities
+
+        def prepare(run_id: str) -> None:
+            """What the pages read first, kept before the run is listed (see run_results.prepare)."""
+            if images is not None:
+                self.emit(Phase(PHASE_PREPARING))
+                run_results.prepare(run_id, self.model, images, home, probabilities)
+
         try:
             run_id = store.save_run(
                 self.model,
                 self.metadata(),
                 run_id=self.spec.run_id,
-                home=Path(self.spec.home),
+                home=home,
                 frames=self.state.frames,
                 before_rename=lambda: faults.at("in-save"),  # a test kills the worker there, mid-save
+                prepare=prepare,
             )
             result = SaveResult(run_id, None)
             self.model = None
-            if self.probabilities is not None:  # the final evaluation's: Test images then opens without predicting
-                from fmnist_core.runs import cache
-
-                cache.save(
-                    run_id, run_results.PROBABILITIES, {"probabilities": self.probabilities}, Path(self.spec.home)
-                )
         except store.StoreError as exc:
             result = SaveResult(None, str(exc))
         self.emit(result)
@@ -276,6 +282,7 @@ class Trainer:
         self.emit(Evaluated(result.loss, result.accuracy))
         self.model = final
         self.probabilities = result.probabilities.astype(np.float32)
+        self.test_images = test.images
         self._save()
         self.emit(Ended(stopped))
 

@@ -19,7 +19,7 @@ import pytest
 from fmnist_core import people
 from fmnist_core.nets import architecture
 from fmnist_core.nets.keras_models import build_notebook_cnn
-from fmnist_core.runs import metadata, paths, store
+from fmnist_core.runs import cache, metadata, paths, store
 from fmnist_core.runs.records import EpochRow
 from helpers import PYTHON, subprocess_env
 
@@ -152,7 +152,8 @@ def test_delete_run(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, META, run_id="kept")
     store.delete_run("gone", actor=people.LOCAL)
     assert _ids(store_home) == ["kept"]
-    assert sorted(p.name for p in store_home.iterdir()) == ["kept.json", "kept.keras"]
+    assert sorted(p.name for p in store_home.iterdir()) == ["kept.json", "kept.keras", paths.SHARED_FOLDER]
+    assert store.deleted_by("gone") == ""  # without sign-in: "Run gone was deleted"
 
 
 @pytest.fixture
@@ -160,7 +161,7 @@ def fake_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: ker
     """A shipped model "default" in a temporary assets folder."""
     assets = tmp_path / "assets"
     assets.mkdir()
-    monkeypatch.setattr(store, "ASSETS_DIR", assets.resolve())
+    monkeypatch.setattr(paths, "ASSETS_DIR", assets.resolve())
     store.save_run(tiny_model, dict(META, test_accuracy=0.9), run_id="default", home=assets)
     return assets
 
@@ -524,3 +525,22 @@ def test_fields_this_version_does_not_know_load_are_listed_and_survive_a_rename(
     assert again["teacher_comment"] == "good" and again["settings"]["optimizer"] == "lion"
     assert again["history"][0]["grad_norm"] == 1.5 and again["summary"][0]["sparsity"] == 0.1
     assert again["name"] == "kept"
+
+
+def test_a_run_is_prepared_before_it_is_listed_and_a_failed_preparation_keeps_it(store_home: Path, model) -> None:
+    seen = {}
+
+    def prepare(run_id: str) -> None:
+        seen["model"] = (store_home / f"{run_id}.keras").is_file()
+        seen["listed"] = [r.id for r in store.list_runs(include_shipped=False)]
+        cache.save(run_id, "ready", {"x": np.arange(3)})
+
+    run_id = store.save_run(model, {"preset": "notebook"}, run_id="prepared", prepare=prepare)
+    assert seen == {"model": True, "listed": []}  # in place, not yet offered
+    np.testing.assert_array_equal(cache.load(run_id, "ready")["x"], np.arange(3))  # still valid once listed
+
+    def broken(run_id: str) -> None:
+        raise RuntimeError("out of memory")
+
+    assert store.save_run(model, {"preset": "notebook"}, run_id="unprepared", prepare=broken) == "unprepared"
+    assert store.get_run("unprepared").usable

@@ -17,7 +17,7 @@ import pytest
 
 import helpers
 from fmnist_core import people
-from fmnist_core.analysis import run_results
+from fmnist_core.analysis import activations, embedding, run_results
 from fmnist_core.data import fashion_mnist
 from fmnist_core.nets import presets
 from fmnist_core.nets.inference import evaluate
@@ -393,6 +393,15 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     kept = cache.load(snap.run_id, run_results.PROBABILITIES, home)
     assert kept is not None
     np.testing.assert_allclose(kept["probabilities"], fresh.probabilities, atol=1e-5)
+    # And what Feature maps and Embedding read first, computed by the worker before the run was listed.
+    loaded = store.load_model(snap.run_id, home=home)
+    never = lambda: pytest.fail("computed again although the worker kept it")  # noqa: E731
+    for layer in activations.spatial_layers(loaded):
+        maxima = run_results.channel_maxima(snap.run_id, never, test.images, layer, home)
+        again = activations.channel_maxima_of_layers(loaded, test.images[:500], [layer])[layer]
+        np.testing.assert_allclose(maxima.maxima[:500], again.maxima, rtol=1e-4, atol=1e-4)
+    pca = run_results.embedding(snap.run_id, never, test.images, embedding.PCA, home=home)
+    assert pca.points.shape == (len(test), 2)
 
 
 BATCH_BUG = (
