@@ -250,7 +250,7 @@ def test_class_page_rows_and_order(contexts: dict, app_server: AppServer, chromi
 def test_per_person_limits_with_their_sentences(contexts: dict, app_server: AppServer) -> None:
     ada = page_of(contexts, ADA)
     goto(ada, app_server, "/train")
-    full = re.compile(r"^You have 2 runs, the most each person may keep \(2, FMNIST_RUNS_PER_USER\); delete one")
+    full = re.compile(r"^You have 2 runs and each person may keep 2; delete one")
     expect(ada.get_by_text(full)).to_be_visible()
     expect(ada.get_by_role("button", name="Train", exact=True)).to_be_disabled()
     goto(ada, app_server, "/model")
@@ -269,7 +269,7 @@ def test_per_person_limits_with_their_sentences(contexts: dict, app_server: AppS
     other_tab = contexts[BOB].new_page()
     try:
         goto(other_tab, app_server, "/train")
-        busy = re.compile(r"^You have one training running or queued, the most each person may have at once")
+        busy = re.compile(r"^You may have 1 training running or waiting at a time")
         expect(other_tab.get_by_text(busy)).to_be_visible()
         expect(other_tab.get_by_role("button", name="Train", exact=True)).to_be_disabled()
         shoot(other_tab, "train-limit-light-1400")
