@@ -41,8 +41,9 @@ class Preset:
 FAST = Preset(
     name="fast",
     description=(
-        "The original Keras tutorial network (2 convs), trained faster: float32 tf.data, batch 128, warm-up + "
-        "cosine learning rate, left-right flips, bfloat16 where the CPU has it."
+        "The original Keras tutorial network (2 convs), trained faster: 128 images per step, a learning rate that "
+        "first rises and then slowly falls, images flipped left-right, and fast 16-bit arithmetic where this "
+        "computer's processor has it."
     ),
     epochs=10,
     batch_size=128,
@@ -60,8 +61,10 @@ IMPROVED = replace(
     FAST,
     name="improved",
     description=(
-        "Stronger: two stages of two 3x3 'same' convs (32, then 64 filters) with batch norm, dropout around a "
-        "256-unit dense layer; flip and 2-px shift augmentation; label smoothing 0.1; 15 epochs."
+        "Stronger: two stages of two 3x3 convs that keep the image size (32, then 64 filters), each with batch "
+        "norm (keeps its numbers in a steady range); dropout (switches off random units while training) around a "
+        "256-unit dense layer; images flipped and shifted by up to 2 px; label smoothing 0.1 (the network aims "
+        "for 91% sure, not 100%); 15 epochs."
     ),
     architecture="deep_cnn",
     epochs=15,
@@ -81,8 +84,8 @@ PRESETS: dict[str, Preset] = {
     "notebook": Preset(
         name="notebook",
         description=(
-            "The original Keras tutorial network (2 convs) trained as the tutorial does: inputs /255 (float64), "
-            "batch 32, Adam 1e-3, 5 epochs."
+            "The original Keras tutorial network (2 convs) trained as the tutorial does: pixel values divided by "
+            "255, 32 images per step, the Adam method with learning rate 0.001, 5 epochs."
         ),
     ),
     "custom": CUSTOM,
@@ -166,22 +169,29 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
 
 
+_FLOAT32 = "so it trained with ordinary 32-bit numbers"
+
+
 def bfloat16_supported(
     cpuinfo: str | None = None, machine: str | None = None, cpuinfo_path: Path = Path("/proc/cpuinfo")
 ) -> tuple[bool, str]:
     """Whether this CPU does bfloat16 math natively (AVX512_BF16 or AMX); otherwise it is emulated and slow.
 
-    `cpuinfo` and `machine` default to this machine's /proc/cpuinfo and platform.machine() (tests pass fakes).
+    The reason is for the learner who reads the Train page's result, so it names no CPU flags (docs/performance.md
+    does). `cpuinfo` and `machine` default to this machine's /proc/cpuinfo and platform.machine() (tests pass fakes).
     """
     machine = machine or platform.machine()
     if machine not in ("x86_64", "AMD64"):
-        return False, f"bfloat16 not used on {machine}"
+        return False, f"fast 16-bit arithmetic is only used on Intel and AMD processors (this is {machine}), {_FLOAT32}"
     if cpuinfo is None:
         try:
             cpuinfo = cpuinfo_path.read_text()
         except OSError:
-            return False, "CPU flags unreadable"
+            return False, f"this computer did not say whether its processor has fast 16-bit arithmetic, {_FLOAT32}"
     flags = cpuinfo
     if "avx512_bf16" in flags or "amx_bf16" in flags:
-        return True, "CPU supports bfloat16 (avx512_bf16/amx_bf16)"
-    return False, "CPU lacks avx512_bf16/amx_bf16; trained in float32"
+        return True, (
+            "this computer's processor has fast 16-bit arithmetic, so it trained mostly with 16-bit numbers "
+            "(faster, and precise enough for training)"
+        )
+    return False, f"this computer's processor has no fast 16-bit arithmetic, {_FLOAT32}"

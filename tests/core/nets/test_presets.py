@@ -115,11 +115,14 @@ def test_descriptions_say_which_network() -> None:
 def test_bfloat16_detection_on_fake_cpuinfo(cpuinfo: str, machine: str, native: bool) -> None:
     supported, why = bfloat16_supported(cpuinfo=cpuinfo, machine=machine)
     assert supported is native
-    assert why  # the reason is recorded in the run's metadata
+    # The reason is recorded in the run's metadata and read by learners on the Train page: plain words, no CPU flags.
+    assert ("16-bit numbers" if native else "ordinary 32-bit numbers") in why
+    assert not any(word in why.lower() for word in ("avx", "amx", "bf16", "bfloat16", "float32", "cpu")), why
 
 
 def test_bfloat16_detection_with_unreadable_cpuinfo(tmp_path: Path) -> None:
-    assert bfloat16_supported(cpuinfo_path=tmp_path / "missing", machine="x86_64") == (False, "CPU flags unreadable")
+    supported, why = bfloat16_supported(cpuinfo_path=tmp_path / "missing", machine="x86_64")
+    assert not supported and why.endswith("so it trained with ordinary 32-bit numbers")
     fake = tmp_path / "cpuinfo"
     fake.write_text(f"flags\t\t: {ZEN5_FLAGS}\n")
     assert bfloat16_supported(cpuinfo_path=fake, machine="x86_64")[0] is True

@@ -1,0 +1,37 @@
+"""What students read is in words they know: no CPU flags, paper citations or method jargon on their screen, and
+the time a synthesised input takes is promised honestly."""
+
+from __future__ import annotations
+
+from fmnist_core import people
+from fmnist_core.nets.presets import TrainConfig, bfloat16_supported
+from fmnist_core.training.events import Ended, EpochBegin, EpochEnd, Evaluated, FitEnd, SaveResult, Setup, Started
+from fmnist_core.training.jobs import TrainingJob
+from page_helpers import PAGE_FILES, exceptions, texts
+
+XEON_WITHOUT_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
+FLAG_WORDS = ("avx", "amx", "bf16", "cpuinfo")
+
+
+def test_the_train_result_says_its_precision_in_plain_words(make_app, tiny_run: str) -> None:
+    # A job fed a finished training's events by hand (no worker), on a processor without fast 16-bit arithmetic.
+    supported, note = bfloat16_supported(cpuinfo=XEON_WITHOUT_BF16, machine="x86_64")
+    assert not supported
+    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=600), actor=people.LOCAL)
+    job._apply(Started(executor="local-process", node="here", pid=1))
+    job._apply(Setup(batches_per_epoch=5, train_images=600, batch_size=128, precision="float32", precision_note=note))
+    job._apply(EpochBegin(1))
+    job._apply(EpochEnd(1, loss=1.0, accuracy=0.6, test_loss=0.9, test_accuracy=0.65, seconds=2.0, elapsed=2.0))
+    job._apply(FitEnd(fit_seconds=2.0, stopped=False))
+    job._apply(Evaluated(test_loss=0.9, test_accuracy=0.65))
+    job._apply(SaveResult(run_id=tiny_run, error=None))
+    job._apply(Ended(stopped=False))
+    at = make_app()
+    at.session_state["training_job"] = job
+    at.run()
+    at.switch_page(PAGE_FILES["train"]).run()
+    assert not at.exception, exceptions(at)
+    said = [c for c in texts(at.caption) if c.startswith("Precision:")]
+    assert said, texts(at.caption)
+    assert "no fast 16-bit arithmetic, so it trained with ordinary 32-bit numbers" in said[0], said
+    assert not any(word in c.lower() for c in texts(at.caption) for word in FLAG_WORDS), said
