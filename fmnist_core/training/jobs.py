@@ -89,14 +89,13 @@ def alone_seconds(config: TrainConfig, home: Path | None = None) -> float | None
     return None if guess is None else guess.seconds
 
 
-def queue_wait(config: TrainConfig, home: Path | None = None) -> estimate.Wait | None:
-    """When a training of `config` started now would start and end, behind this server's trainings (running ones
-    share the cores, waiting ones go first); None when there is no estimate yet or trainings go to a Ray cluster,
-    whose queue this server does not see."""
+def queue_wait(alone: float) -> estimate.Wait | None:
+    """When a training needing `alone` seconds by itself (estimate.estimate) would start and end if started now,
+    behind this server's trainings (running ones share the cores, waiting ones go first); None when trainings go to
+    a Ray cluster, whose queue this server does not see."""
     if executors.executor_name() != executors.LOCAL:
         return None
-    alone = alone_seconds(config, home)
-    return None if alone is None else _wait_behind(alone, None)
+    return _wait_behind(alone, None)
 
 
 def _wait_behind(alone: float, job: TrainingJob | None) -> estimate.Wait:

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist_core import settings
 from fmnist_core.runs import paths
+from fmnist_core.training import jobs
 from page_helpers import exceptions, texts, title
 
 ADA, BOB, TEA = "ada@school.org", "bob@school.org", "tea@school.org"
@@ -160,3 +161,28 @@ def test_a_signed_in_students_quiz_score_is_kept_and_the_class_page_shows_it(mak
     table = teacher.table[0].value
     assert dict(zip(table["person"], table["quiz"], strict=True))[ADA] == quiz_of[ADA]  # her score is kept
     assert not (school / "ada-1.json").exists() and (school / "bob-1.json").exists()
+
+
+def test_runs_say_whose_they_are_and_your_own_come_first(make_app, school: Path) -> None:
+    at = signed(make_app, person(BOB), "pages/model.py")
+    box = [b for b in at.sidebar.selectbox if b.label == "Model"][0]
+    assert box.options[0].startswith("bob · "), box.options  # his own run first
+    assert box.options[1].startswith("default (shipped)")  # then the shipped models, with no owner
+    assert any(option.startswith("ada · ") for option in box.options[2:]), box.options
+    teacher = signed(make_app, person(TEA), "pages/model.py")
+    options = [b for b in teacher.sidebar.selectbox if b.label == "Model"][0].options
+    assert options[0].startswith("default (shipped)")  # nothing of hers: the shipped models lead
+
+
+def test_a_refused_train_click_says_the_limit_once(make_app, school: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Her other tab started a training after this one drew its Train button: the click is refused, and the
+    page says why in one sentence, not a warning and an error saying the same."""
+    at = signed(make_app, person(ADA), "pages/train.py")
+    train = [b for b in at.button if b.label == "Train"][0]
+    assert not train.disabled
+    monkeypatch.setitem(jobs._ACTIVE, object(), ADA)  # the other tab's training, queued
+    train.click().run()
+    assert not at.exception, exceptions(at)
+    said = [t for t in texts(at.warning) + texts(at.error) if t.startswith("You may have 1 training")]
+    assert len(said) == 1, texts(at.warning) + texts(at.error)
+    assert "training_job" not in at.session_state  # nothing started

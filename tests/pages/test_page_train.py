@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist_core import people, settings
 from fmnist_core.nets.presets import TrainConfig
 from fmnist_core.runs import store
-from fmnist_core.training import jobs
+from fmnist_core.training import estimate, jobs
 from fmnist_core.training.events import BatchEnd, EpochBegin, Phase, Setup, Started
 from fmnist_core.training.jobs import TrainingJob
 from helpers import WIDE_NETWORK
@@ -199,7 +199,19 @@ def test_running_job_shows_its_own_settings(make_app) -> None:
     assert number_input(at, "Epochs").value == 2 and not number_input(at, "Epochs").disabled
 
 
-def test_time_estimate_covers_click_to_result_from_runs_of_this_machine(make_app, timed_run) -> None:
+class StandInJob:
+    """Another person's running training as the queue sees it: just started, `alone` seconds by itself."""
+
+    def __init__(self, alone: float) -> None:
+        self.alone_seconds = alone
+
+    def snapshot(self):
+        return type("Snap", (), {"state": "running", "progress": 0.0, "queue_position": None})()
+
+
+def test_time_estimate_covers_click_to_result_from_runs_of_this_machine(
+    make_app, timed_run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = open_page(make_app, "train")
     # Nothing trained here yet: the shipped default (trained elsewhere) once gave "Expected: about 4 seconds".
     assert any(c.startswith("No time estimate yet") for c in texts(at.caption)), texts(at.caption)
@@ -222,6 +234,16 @@ def test_time_estimate_covers_click_to_result_from_runs_of_this_machine(make_app
     number_input(at, "Training images").set_value(1_000)
     at.run()
     assert any(w.startswith("Expected here: about 78 s") for w in texts(at.warning)), texts(at.warning)
+
+    # Two trainings of others run now and share the cores: the estimate says when this one would start and end.
+    monkeypatch.setenv(settings.MAX_TRAININGS, "2")
+    alone = estimate.estimate(TrainConfig(preset="fast", epochs=1, limit=1_000), store.list_runs()).seconds
+    for owner in ("ada", "bob"):
+        monkeypatch.setitem(jobs._ACTIVE, StandInJob(alone), owner)
+    at.run()
+    said = estimate.wait_text(estimate.with_queue(alone, [alone, alone], [], 2))
+    assert said.startswith("Starts in about 2 min 35 s (2 trainings ahead or running), done in about 3 min 55 s")
+    assert any(f"Right now: {said}" in w for w in texts(at.warning)), texts(at.warning)
 
 
 def test_custom_network_estimate_uses_its_runs_and_the_training_images(make_app, timed_run) -> None:

@@ -48,7 +48,14 @@ def batch_curve(trace: Sequence[dict], batches_per_epoch: int) -> go.Figure:
     """Running training loss within each epoch, plotted over fractional epochs."""
     steps = np.array([row["step"] for row in trace], dtype=float)
     x = steps / batches_per_epoch if batches_per_epoch else steps
-    fig = go.Figure(go.Scatter(x=x, y=[row["loss"] for row in trace], mode="lines", name="running loss"))
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=[row["loss"] for row in trace],
+            mode="lines+markers" if len(trace) < 20 else "lines",
+            name="running loss",
+        )
+    )
     fig.update_layout(
         height=260, margin=dict(l=10, r=10, t=40, b=10), title="Running loss per batch", xaxis_title="epoch"
     )

@@ -625,17 +625,15 @@ class _StandIn:
 
 def test_the_wait_shown_before_a_click_counts_the_queue(store_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "2")
-    monkeypatch.setattr(jobs, "alone_seconds", lambda config, home=None: 28.0)
-    config = TrainConfig(preset="fast", epochs=1, limit=600)
-    assert jobs.queue_wait(config) == estimate.Wait(0.0, 28.0, 0)
+    assert jobs.queue_wait(28.0) == estimate.Wait(0.0, 28.0, 0)
     half_done = _StandIn("running", 40.0, progress=0.5)  # 20 s of its own left
     monkeypatch.setitem(jobs._ACTIVE, half_done, "ada")
-    assert jobs.queue_wait(config) == estimate.Wait(0.0, 48.0, 1)  # shares the cores for 40 s, then alone
+    assert jobs.queue_wait(28.0) == estimate.Wait(0.0, 48.0, 1)  # shares the cores for 40 s, then alone
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("running", 28.0), "bob")
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("queued", 10.0, place=1), "cy")
     # 20 and 28 s left share the cores: at 40 s the first ends and the queued one starts (8 and 10 left); at 56 s
     # the second ends and ours starts beside the last 2 s of the queued one (4 s), then runs alone: 86 s.
-    wait = jobs.queue_wait(config)
+    wait = jobs.queue_wait(28.0)
     assert wait == estimate.Wait(56.0, 86.0, 3)
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("done", 99.0), "dee")  # finished trainings are not counted
-    assert jobs.queue_wait(config) == wait
+    assert jobs.queue_wait(28.0) == wait

@@ -12,6 +12,7 @@ from fmnist_core.data.fashion_mnist import EXPECTED_COUNT
 from fmnist_core.nets import architecture
 from fmnist_core.nets.presets import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig
 from fmnist_core.training import estimate
+from fmnist_core.training.jobs import queue_wait
 from ui.sections.train.network_editor import spec_editor
 from ui.session import kept, runs
 
@@ -128,9 +129,12 @@ def time_estimate(config: TrainConfig) -> None:
         )
         return
     text = estimate.summary(guess, plan)
-    if note := estimate.busy_note(guess):
+    wait = queue_wait(guess.seconds)
+    if wait is not None and wait.ahead:
+        text = f"{text} Right now: {estimate.wait_text(wait)}"  # the queue ahead already says why it is longer
+    elif note := estimate.busy_note(guess):
         text = f"{text} {note}"
-    if guess.seconds >= LONG_RUN_SECONDS:
+    if (wait.done_seconds if wait is not None else guess.seconds) >= LONG_RUN_SECONDS:
         st.warning(f"{text} Fewer images or epochs make it quicker.")
     else:
         st.caption(text)

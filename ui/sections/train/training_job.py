@@ -12,6 +12,8 @@ import streamlit as st
 from fmnist_core import people
 from fmnist_core.nets.presets import ConfigError
 from fmnist_core.people import LimitReached
+from fmnist_core.runs.records import why_train_below_test
+from fmnist_core.training import estimate
 from fmnist_core.training.events import Snapshot, clock, progress_text
 from fmnist_core.training.jobs import TrainingJob, training_blocker
 from ui.figures.curves import batch_curve, epoch_curves_pair
@@ -39,8 +41,10 @@ def start_training() -> None:
     try:
         state[JOB_KEY] = TrainingJob(form_config(state), actor=acting()).start()
         state.pop(ERROR_KEY, None)
-    except (ConfigError, LimitReached) as exc:
-        state[ERROR_KEY] = str(exc)
+    except LimitReached as exc:
+        state[ERROR_KEY] = ("limit", str(exc))
+    except ConfigError as exc:
+        state[ERROR_KEY] = ("settings", str(exc))
 
 
 def use_run(run_id: str) -> None:
@@ -53,7 +57,8 @@ def use_run(run_id: str) -> None:
 
 def train_button(actor: people.Actor, busy: bool) -> None:
     """The Train button, disabled while a training runs, the custom network is invalid or the person's fair share
-    (FMNIST_TRAININGS_PER_USER, FMNIST_RUNS_PER_USER) is used up: the job refuses it too."""
+    (FMNIST_TRAININGS_PER_USER, FMNIST_RUNS_PER_USER) is used up: the job refuses it too. A limit is said once:
+    a refused click (another tab took the place) and the limit now in force are the same sentence."""
     invalid_custom = (
         not busy and st.session_state.get("tr_preset") == "custom" and not st.session_state.get(CUSTOM_SPEC_KEY)
     )
@@ -67,8 +72,9 @@ def train_button(actor: people.Actor, busy: bool) -> None:
     )
     if blocker:
         st.warning(blocker)
-    if st.session_state.get(ERROR_KEY):
-        st.error(st.session_state[ERROR_KEY])
+    kind, error = st.session_state.get(ERROR_KEY) or (None, None)
+    if error and not (kind == "limit" and blocker):
+        st.error(error)
 
 
 def live_view_section() -> None:
@@ -99,9 +105,10 @@ def _live_view() -> None:
             st.info("Waiting for cluster resources: the Ray cluster starts this training when it has room.")
             st.button("Cancel", on_click=job.stop)
         elif state == "queued":
+            wait = job.expected_wait()
             st.info(
                 f"Waiting for a training slot: place {snap.queue_position or 1} in the queue "
-                "(other sessions are training)."
+                "(other people are training)." + (f" {estimate.wait_text(wait)}" if wait is not None else "")
             )
             st.button("Cancel", on_click=job.stop)
         elif state in ("running", "stopping"):
@@ -141,6 +148,8 @@ def _draw_metrics(snap: Snapshot) -> None:
             ],
             hide_index=True,
         )
+        if why := why_train_below_test(history[-1]):
+            st.caption(why)
 
 
 def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
