@@ -10,6 +10,7 @@ import streamlit as st
 from fmnist_core.nets.keras_models import spatial_layers
 from ui.frame import page_frame
 from ui.loaders import model_or_message, test_set_or_message
+from ui.readable import run_label
 from ui.sections.feature_maps.image_choice import choose_image, follow_address
 from ui.sections.feature_maps.layer_view import layer_view
 from ui.session import active_run
@@ -26,7 +27,7 @@ if test is None or model is None:
 layers = spatial_layers(model)
 if not layers:
     st.info(
-        f"Model **{info.label()}** has no conv or pool layer, so it has no feature maps: its first layer sees the "
+        f"Model **{run_label(info)}** has no conv or pool layer, so it has no feature maps: its first layer sees the "
         "image as a flat list of 784 pixels. Pick a model with conv layers in the sidebar."
     )
     st.stop()

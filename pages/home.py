@@ -5,6 +5,7 @@ import streamlit as st
 from fmnist_core.data.fashion_mnist import CLASS_NAMES, samples_per_class
 from ui.frame import page_frame
 from ui.loaders import test_set_or_message
+from ui.readable import run_label
 from ui.session import active_run
 
 page_frame()
@@ -54,7 +55,7 @@ with right:
     if info is not None:
         meta = info.metadata
         with st.container(border=True):
-            st.markdown(f"**{info.label()}**" + (" — shipped with the app" if info.shipped else ""))
+            st.markdown(f"**{run_label(info)}**" + (" — shipped with the app" if info.shipped else ""))
             metrics = st.container(horizontal=True)  # the two numbers wrap rather than shrink
             acc = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "n/a"
             metrics.metric("Test accuracy", acc, width="content")

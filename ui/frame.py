@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 
 from ui import signin  # noqa: E402
-from ui.readable import run_label  # noqa: E402
+from ui.readable import mine_first, run_label  # noqa: E402
 from ui.session import (  # noqa: E402
     chosen_run_id,
     model_from_address,
@@ -99,15 +99,23 @@ PAGE_SPECS = (
     ("pages/embedding.py", "Embedding", ":material/scatter_plot:", "embedding"),
     ("pages/quiz.py", "Predict the model", ":material/psychology:", "quiz"),
 )
-# Pages that exist only with sign-in (without it the app is one person's, as it always was).
+# Pages that exist only with sign-in (without it the app is one person's), listed for teachers only.
 CLASS_PAGE_SPECS = (("pages/class.py", "Class", ":material/groups:", "class"),)
 
 
-def _pages(signed_in: bool = False) -> list[st.Page]:
-    specs = PAGE_SPECS + (CLASS_PAGE_SPECS if signed_in else ())
-    return [
-        st.Page(path, title=title, icon=icon, url_path=url, default=(url == "home")) for path, title, icon, url in specs
+def _pages(signed_in: bool = False, teacher: bool = False) -> list[st.Page]:
+    """The navigation: every page, and with sign-in the Class page, listed for teachers only (a student would find
+    only "this page is for teachers" behind the link; the page itself refuses everyone else)."""
+    pages = [
+        st.Page(path, title=title, icon=icon, url_path=url, default=(url == "home"))
+        for path, title, icon, url in PAGE_SPECS
     ]
+    if signed_in:
+        pages += [
+            st.Page(path, title=title, icon=icon, url_path=url, visibility="visible" if teacher else "hidden")
+            for path, title, icon, url in CLASS_PAGE_SPECS
+        ]
+    return pages
 
 
 def model_picker() -> None:
@@ -117,7 +125,7 @@ def model_picker() -> None:
     of its own, seeded from it on every run: Streamlit drops a widget's state when a run ends early
     (st.switch_page) or a page skips it, and the model must not fall back to the default then.
     """
-    available = runs()
+    available = mine_first(runs())
     labels = {r.id: run_label(r) for r in available}
     ids = list(labels)
     chosen = chosen_run_id()
@@ -125,7 +133,7 @@ def model_picker() -> None:
         ids.append(chosen)  # keep a deleted run selected so the page can say it is gone
         labels[chosen] = f"{chosen} (deleted)"
     if chosen is None and ids:
-        chosen = ids[0]
+        chosen = next((r.id for r in available if r.shipped), ids[0])  # a new session starts on the shipped model
         set_active_run(chosen)
     if ids:
         st.session_state[MODEL_BOX_KEY] = chosen
@@ -183,7 +191,7 @@ def run_app() -> None:
         signin.login_screen()
         return
     signin.keep_state_personal(actor)
-    page = st.navigation(_pages(signed_in=actor.signed_in))
+    page = st.navigation(_pages(signed_in=actor.signed_in, teacher=actor.teacher))
     model_from_address()
     with st.sidebar:
         signin.sidebar_user(actor)

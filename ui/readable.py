@@ -20,5 +20,21 @@ def readable_time(stamp: str | None) -> str:
 
 
 def run_label(run: metadata.RunInfo) -> str:
-    """A run as people read it (name or preset and time, accuracy): the same text in every picker and chart."""
-    return run.label()
+    """A run as people read it (name or preset and time, accuracy): the same text in every picker and chart. With
+    sign-in the owner's short name comes first: a class's runs of one preset otherwise read alike."""
+    from ui.signin import acting
+
+    return run.label(with_owner=acting().signed_in)
+
+
+def mine_first(runs: list[metadata.RunInfo]) -> list[metadata.RunInfo]:
+    """With sign-in, the person's own runs first (newest first), then the shipped models, then everyone else's;
+    without it, the order as given."""
+    from ui.signin import acting
+
+    actor = acting()
+    if not actor.signed_in:
+        return runs
+    mine = [r for r in runs if not r.shipped and r.metadata.owner == actor.id]
+    shipped = [r for r in runs if r.shipped]
+    return mine + shipped + [r for r in runs if not r.shipped and r.metadata.owner != actor.id]

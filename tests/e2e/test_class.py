@@ -218,7 +218,9 @@ def test_class_page_rows_and_order(contexts: dict, app_server: AppServer, chromi
     goto(student, app_server, "/class")
     expect(student.get_by_text(re.compile("^The Class page is for teachers"))).to_be_visible()
     assert student.get_by_test_id("stTable").count() == 0
+    expect(sidebar(student).get_by_role("link", name="Class")).to_have_count(0)  # no link to a page not theirs
     teacher = page_of(contexts, TEA)
+    expect(sidebar(teacher).get_by_role("link", name="Class")).to_have_count(1)
     expect(sidebar(teacher).get_by_text(f"Signed in as {TEA} (teacher)")).to_be_visible()
     goto(teacher, app_server, "/class")
     rows = teacher.get_by_test_id("stTable").locator("tbody tr")

@@ -11,6 +11,7 @@ from fmnist_core.data import fashion_mnist
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.runs import metadata
 from ui.components.embedding_map import COLOUR_CHOICES, embedding_map
+from ui.readable import run_label
 from ui.session import link_params
 
 SHOWN = 40  # thumbnails listed for a selection
@@ -24,7 +25,7 @@ def map_section(
     actual = test.labels.astype(int)
     wrong = int((probs.argmax(axis=1) != actual).sum())
     st.caption(
-        f"Each point is one test image: the {result.layer} layer's output of model {info.label()}, projected by {method}. "
+        f"Each point is one test image: the {result.layer} layer's output of model {run_label(info)}, projected by {method}. "
         f"Crosses are the {wrong:,} misclassified images. Drag a box or lasso to list images, or click one; hover for details."
     )
     return embedding_map(
@@ -32,7 +33,7 @@ def map_section(
         colour,
         actual,
         probs,
-        f"{method} of {result.layer} · {info.label()}",
+        f"{method} of {result.layer} · {run_label(info)}",
         key=f"emb_map:{info.id}:{info.created}:{method}:{COLOUR_CHOICES[colour]}",  # a new view starts unselected
     )
 

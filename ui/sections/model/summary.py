@@ -16,6 +16,7 @@ from fmnist_core.nets.keras_models import total_params
 from fmnist_core.runs import metadata, store
 from ui.loaders import test_probabilities, test_set_or_message
 from ui.messages import say_next_run
+from ui.readable import run_label
 
 RENAME_MSG_KEY = "_model_rename_msg"
 
@@ -32,7 +33,7 @@ def header_section(info: metadata.RunInfo, actor: people.Actor) -> None:
     """The run's label, what it is (id, preset, precision, training images, status, owner) and Rename for a run
     this person may change."""
     meta = info.metadata
-    st.subheader(info.label())
+    st.subheader(run_label(info))
     owner = f" · by {meta.owner or 'nobody (saved before owners)'}" if actor.signed_in and not info.shipped else ""
     st.caption(
         f"Run id {info.id} · preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "

@@ -15,6 +15,7 @@ from fmnist_core.runs.frames import Frames
 from fmnist_core.training.events import Snapshot
 from ui.figures.maps import image_figure, kernels_figure, maps_figure
 from ui.loaders import test_set_or_message
+from ui.readable import run_label
 from ui.session import active_run
 
 HEADING = "Watch it learn"
@@ -59,7 +60,7 @@ def watch_section(snap: Snapshot | None) -> None:
         except store.StoreError as exc:
             st.caption(str(exc).rstrip(".") + ".")  # one full stop, whether the reason ends with one or not
             return
-        st.caption(f"Replay of run **{info.label()}** (the model chosen in the sidebar).")
+        st.caption(f"Replay of run **{run_label(info)}** (the model chosen in the sidebar).")
         _draw(frames, live=False, source=info.id)
         return
     running = snap.state not in ("done", "stopped", "failed")
