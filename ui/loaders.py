@@ -55,7 +55,7 @@ def test_probabilities(run_id: str, created: str | None) -> np.ndarray:
     return run_results.test_probabilities(run_id, lambda: cached_model(run_id, created), _test_set().images)
 
 
-@st.cache_data(max_entries=6, show_spinner="Looking for suspect labels (cleanlab)...")
+@st.cache_data(max_entries=6, show_spinner="Looking for test images whose label may be wrong...")
 def suspect_labels(run_id: str, created: str | None) -> list[Any]:
     """cleanlab's suspect test labels under this model, most suspect first, from the cached test probabilities."""
     from fmnist_core.analysis.suspect_labels import find_suspects

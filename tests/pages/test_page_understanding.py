@@ -32,6 +32,7 @@ def test_only_suspect_labels_lists_them_most_suspect_first(make_app, default_sus
     assert any(f"**{n:,} suspect labels**" in c for c in texts(at.caption)), texts(at.caption)
     first = default_suspects[0]
     assert f"Test image #{first.index}" in texts(at.subheader)  # the most suspect, not the lowest index
+    assert not [w for w in texts(at.warning) if "Train a better model first" in w]  # 92% is good enough
     note = [w for w in texts(at.warning) if w.startswith("Suspect label")]
     assert note == [
         f"Suspect label: labelled **{CLASS_NAMES[first.given]}**, the model and cleanlab suggest "
@@ -41,6 +42,26 @@ def test_only_suspect_labels_lists_them_most_suspect_first(make_app, default_sus
     at.button[[b.label for b in at.button].index("Next ▶")].click()
     rerun(at)
     assert f"Test image #{default_suspects[1].index}" in texts(at.subheader)  # rank order, not index order
+
+
+def test_a_weak_models_suspect_labels_come_with_a_warning(make_app, tiny_run: str) -> None:
+    """An untrained model gets about one image in ten right: most of its "suspect labels" are its own mistakes."""
+    from fmnist_core.analysis.suspect_labels import weak_model_warning
+    from fmnist_core.data import fashion_mnist
+    from fmnist_core.nets.inference import predict_proba
+    from fmnist_core.runs import store
+
+    test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
+    accuracy = float((predict_proba(store.load_model(tiny_run), test.images).argmax(axis=1) == test.labels).mean())
+    expected = weak_model_warning(accuracy)
+    assert expected is not None
+    at = open_page(make_app, "test_images", {"image": "0"}, model_id=tiny_run)
+    assert not at.exception, exceptions(at)
+    assert expected not in texts(at.warning)  # only with the suspect filter on
+    at.checkbox(key="ti_suspect").check()
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    assert expected in texts(at.warning), texts(at.warning)
 
 
 def test_suspect_address_opens_the_filter(make_app, default_suspects) -> None:

@@ -68,7 +68,8 @@ def filter_row() -> Filters:
             "Only suspect labels",
             SUSPECT_KEY,
             False,
-            help="Test images whose given label cleanlab finds doubtful under this model, most suspect first",
+            help="Test images whose given label looks wrong next to this model's probabilities, most suspect first. "
+            "They are picked out by cleanlab, a program that finds likely label mistakes in a data set.",
         )
     return Filters(_class_index(actual), _class_index(predicted), bool(only_wrong), bool(only_suspect))
 

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.analysis.browse import Filters, View
-from fmnist_core.analysis.suspect_labels import Suspect
+from fmnist_core.analysis.suspect_labels import Suspect, weak_model_warning
 from fmnist_core.data import fashion_mnist
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.runs import metadata
@@ -33,15 +33,19 @@ def test_set_tab(info: metadata.RunInfo, test: fashion_mnist.Split, probs: np.nd
     suspects = {s.index: s for s in suspect_labels(info.id, info.created)}  # rank order: most suspect first
     view = current_view(actual, predicted, list(suspects), filters)
     wrong_total = int((predicted != actual).sum())
+    accuracy = 1 - wrong_total / len(test)
     st.caption(
         f"**{len(view.matches):,}** of {len(test):,} images match · the model gets {wrong_total:,} wrong "
-        f"({1 - wrong_total / len(test):.2%} accuracy) · green frame: right, thick red frame: wrong"
+        f"({accuracy:.2%} accuracy) · green frame: right, thick red frame: wrong"
     )
     if filters.only_suspect:
         st.caption(
-            f"**{len(suspects):,} suspect labels** under this model (cleanlab, from its predicted probabilities), "
-            'most suspect first. Some of the model\'s "mistakes" are mistakes of the label.'
+            f"**{len(suspects):,} suspect labels** under this model, most suspect first: test images whose given "
+            "label this model finds unlikely, picked out by cleanlab (a program that compares each label with the "
+            "model's probabilities). Some of the model's \"mistakes\" are mistakes of the label."
         )
+        if warning := weak_model_warning(accuracy):
+            st.warning(warning, icon=":material/warning:")
     if view.moved_from is not None:
         st.info(f"Image #{view.moved_from} is outside these filters; showing the first match, #{view.image}.")
 
