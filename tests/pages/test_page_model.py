@@ -69,6 +69,29 @@ def test_training_curves_are_one_chart_of_the_runs_history(make_app) -> None:
     np.testing.assert_allclose(traces[("test", "x2")], [row.test_accuracy for row in history])
 
 
+def test_a_run_whose_train_accuracy_ends_below_test_says_why(make_app, fmnist_home: Path) -> None:
+    """The shipped default ends at 96% train, 92% test: no sentence. A run of its files whose last epoch reads 88%
+    train, 91% test (dropout and flips can do that) gets the sentence under its curves."""
+    import shutil
+
+    from fmnist_core.runs.records import why_train_below_test
+
+    at = open_page(make_app, "model", model_id="default")
+    assert not at.exception, exceptions(at)
+    assert not [c for c in texts(at.caption) if c.startswith("Train accuracy (")], texts(at.caption)
+
+    shutil.copy2(paths.ASSETS_DIR / "default.keras", fmnist_home / "below.keras")
+    meta = json.loads((paths.ASSETS_DIR / "default.json").read_text())
+    meta.update(id="below", name=None, created="2026-11-29T10:00:00+00:00")
+    meta["history"][-1].update(accuracy=0.88, test_accuracy=0.91)
+    (fmnist_home / "below.json").write_text(json.dumps(meta))
+    expected = why_train_below_test(store.get_run("below").metadata.history[-1])
+    assert expected is not None and expected.startswith("Train accuracy (88%) is below test accuracy (91%)")
+    rerun(at, "below")
+    assert not at.exception, exceptions(at)
+    assert expected in texts(at.caption), texts(at.caption)
+
+
 def test_confusion_matrix_and_per_class_table_agree(make_app) -> None:
     at = open_page(make_app, "model", model_id="default")
     grid = confusion_of(at)

@@ -10,17 +10,21 @@ import streamlit as st
 from fmnist_core.nets import architecture
 from fmnist_core.nets.presets import PRESETS
 from fmnist_core.runs.metadata import RunInfo
+from fmnist_core.runs.records import why_train_below_test
 from ui.figures.curves import compare_curves, epoch_curves_pair
 from ui.readable import run_label
 from ui.session import kept, kept_value
 
 
 def training_curves_section(info: RunInfo) -> None:
-    """Loss and accuracy per epoch, train and test, side by side in one figure (nothing for a run without epochs)."""
+    """Loss and accuracy per epoch, train and test, side by side in one figure (nothing for a run without epochs),
+    and why the last epoch's train accuracy is below its test accuracy when it is."""
     history = info.metadata.history
     if history:
         st.markdown("**Training curves of this run**")
         st.plotly_chart(epoch_curves_pair(history), width="stretch")
+        if why := why_train_below_test(history[-1]):
+            st.caption(why)
 
 
 def compare_runs_section(all_runs: list[RunInfo]) -> None:
