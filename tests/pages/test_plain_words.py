@@ -7,7 +7,7 @@ from fmnist_core import people
 from fmnist_core.nets.presets import TrainConfig, bfloat16_supported
 from fmnist_core.training.events import Ended, EpochBegin, EpochEnd, Evaluated, FitEnd, SaveResult, Setup, Started
 from fmnist_core.training.jobs import TrainingJob
-from page_helpers import PAGE_FILES, exceptions, texts
+from page_helpers import PAGE_FILES, exceptions, open_page, texts
 
 XEON_WITHOUT_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
 FLAG_WORDS = ("avx", "amx", "bf16", "cpuinfo")
@@ -35,3 +35,23 @@ def test_the_train_result_says_its_precision_in_plain_words(make_app, tiny_run: 
     assert said, texts(at.caption)
     assert "no fast 16-bit arithmetic, so it trained with ordinary 32-bit numbers" in said[0], said
     assert not any(word in c.lower() for c in texts(at.caption) for word in FLAG_WORDS), said
+
+
+def on_screen(at) -> list[str]:
+    """What a student reads without opening a "What is this?": captions, markdown and alerts outside expanders."""
+    hidden = {str(m.value) for box in at.expander for m in box.markdown}
+    shown = [at.caption, at.markdown, at.info, at.warning, at.error, at.success]
+    return [text for elements in shown for text in texts(elements) if text not in hidden]
+
+
+def test_the_why_panel_names_no_papers_or_numerical_methods(make_app) -> None:
+    at = open_page(make_app, "test_images", {"image": "0"})
+    assert not at.exception, exceptions(at)
+    read = " ".join(on_screen(at))
+    assert "Completeness: the attributions add up to" in read  # the panel is there
+    for jargon in ("Adebayo", "quadrature", "Projected gradient", "bisection", "L∞", "L-infinity"):
+        assert jargon.lower() not in read.lower(), jargon
+    assert "limit called ε (epsilon)" in read and "one step of brightness out of 255" in read
+    detail = [box for box in at.expander if box.label == "What is this?"]
+    assert detail and "projected gradient descent" in " ".join(texts(detail[0].markdown))
+    assert all(slider.help for slider in at.slider if slider.label.startswith("Occlusion"))

@@ -70,7 +70,8 @@ def _measures(method: str, result: Any) -> str:
         gap = abs(total - difference) / max(abs(difference), 1e-12)
         line += (
             f" Completeness: the attributions add up to {total:.3f}; p(image) − p(black image) = {difference:.3f}"
-            f" ({gap:.1%} apart, 64-point quadrature)."
+            f" ({gap:.1%} apart). They should be equal; they come close but not exactly, because the method adds up"
+            " 64 samples taken on the way from the black image to this one."
         )
     return line
 
@@ -98,10 +99,26 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
                 width=240,
             )
         )
-        patch = int(st.slider("Occlusion patch (px)", *PATCH_RANGE, value=DEFAULT_PATCH, key=f"{key}_patch", width=220))
+        patch = int(
+            st.slider(
+                "Occlusion patch (px)",
+                *PATCH_RANGE,
+                value=DEFAULT_PATCH,
+                key=f"{key}_patch",
+                width=220,
+                help="Occlusion hides one black square of the image at a time and watches how much the probability "
+                "drops. This is the square's side, in pixels.",
+            )
+        )
         stride = int(
             st.slider(
-                "Occlusion stride (px)", 1, patch, value=min(DEFAULT_STRIDE, patch), key=f"{key}_stride", width=220
+                "Occlusion stride (px)",
+                1,
+                patch,
+                value=min(DEFAULT_STRIDE, patch),
+                key=f"{key}_stride",
+                width=220,
+                help="How far the black square moves between two tries, in pixels: smaller is finer and slower.",
             )
         )
     with st.spinner("Computing four explanations…"):
@@ -110,8 +127,10 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
         "" if cls == predicted else f"; the model predicted **{CLASS_NAMES[predicted]}**"
     )
     st.caption(
-        f"{explaining}. Grad-CAM and saliency are scaled to their own maximum (bright = more); integrated gradients "
-        "and occlusion are in units of probability: red raises it, blue lowers it."
+        f"{explaining}. p is the probability the model gives the class; its score is the number the model computes "
+        "for the class before turning all ten scores into probabilities. Grad-CAM and saliency are scaled to their "
+        "own maximum (bright = more); integrated gradients and occlusion are in units of probability: red raises "
+        "it, blue lowers it."
     )
     # Side by side where there is room, wrapping where there is not: each image stays OVERLAY_PX wide.
     row = st.container(horizontal=True, gap="medium")
@@ -141,9 +160,9 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
     with st.container(horizontal=True, gap="medium"):
         st.plotly_chart(agreement_figure(matrix, names), width=460, key=f"{key}_agree")
         st.caption(
-            "Do they agree? Spearman's rank correlation between every pair of maps, on absolute values: 1 means "
-            "they rank the pixels in the same order, 0 that the orders are unrelated. Methods that disagree "
-            "cannot all be right about this image.",
+            "Do they agree? For every pair of maps, how alike they order the pixels from most to least important, "
+            "ignoring red or blue (Spearman's rank correlation): 1 means the same order, 0 that the orders are "
+            "unrelated, below 0 opposite orders. Methods that disagree cannot all be right about this image.",
             width=300,
         )
     _randomisation_section(info, image, cls, patch, stride, key, scope)
@@ -158,8 +177,9 @@ def _randomisation_section(
 
     st.markdown("**Can you trust them? The randomisation test**")
     st.caption(
-        "Replaces the weights layer by layer from the output down (Adebayo et al., 2018) on a copy of the model, "
-        "and recomputes every map after each layer. Nothing is saved."
+        "On a copy of the model (nothing is saved), the weights (the numbers each layer learned) are replaced by "
+        "random ones, one layer after another from the output back to the input, and every map is computed again "
+        "after each layer."
     )
     store_key = f"{key}_sanity"
     wanted = (scope, cls, patch, stride)
@@ -201,9 +221,18 @@ def _flip_section(info: Any, image: np.ndarray, predicted: int, key: str, scope:
 
     st.markdown("**The smallest change that flips the answer**")
     st.caption(
-        "Projected gradient descent pushes every pixel by at most ε (pixels stay in 0..1); a bisection finds the "
-        f"smallest ε, to one grey level (1/255), at which the prediction changes, up to {MAX_LEVELS}/255 ≈ 0.3."
+        "The computer nudges every pixel a little, each in the direction that most pushes the model away from its "
+        "answer (or towards the target class), but no pixel by more than a limit called ε (epsilon). ε is counted "
+        "in grey levels: 1/255 is one step of brightness out of 255. It finds the smallest ε that changes the "
+        f"answer, trying up to {MAX_LEVELS}/255 ≈ 0.3."
     )
+    with st.expander("What is this?"):
+        st.markdown(
+            "Research papers call such a change an *adversarial example*: a change too small for people to "
+            "notice that still fools the model. This one is made by *projected gradient descent* with an "
+            "*L∞ limit* (no single pixel changes by more than ε), and the smallest ε is found by *bisection* "
+            "(halving the range of limits left at every try)."
+        )
     options = [ANY_CLASS] + [c for c in range(len(CLASS_NAMES)) if c != predicted]
     with st.container(horizontal=True, vertical_alignment="bottom"):
         target = int(
@@ -219,18 +248,18 @@ def _flip_section(info: Any, image: np.ndarray, predicted: int, key: str, scope:
     store_key = f"{key}_flip_result"
     wanted = (scope, target)
     if pressed:
-        with st.spinner("Attacking at several ε at once…"):
+        with st.spinner("Trying several limits ε at once…"):
             found = smallest_flip(cached_model(info.id, info.created), image, None if target == ANY_CLASS else target)
         st.session_state[store_key] = (wanted, found)
     kept = st.session_state.get(store_key)
     if kept is None or kept[0] != wanted:
         return
     found = kept[1]
-    goal = "" if target == ANY_CLASS else f" into {CLASS_NAMES[target]}"
+    goal = "" if target == ANY_CLASS else f" to {CLASS_NAMES[target]}"
     if found.epsilon is None:
         st.warning(
-            f"No change up to ε = {MAX_LEVELS}/255 ≈ 0.3 per pixel flips {CLASS_NAMES[predicted]}{goal}: "
-            "for this image the answer is robust to that attack."
+            f"No nudge of up to {MAX_LEVELS} grey levels per pixel (ε = {MAX_LEVELS}/255 ≈ 0.3) changes the answer "
+            f"from {CLASS_NAMES[predicted]}{goal}: for this image the answer holds against this kind of change."
         )
         return
     row = st.container(horizontal=True, gap="medium")
