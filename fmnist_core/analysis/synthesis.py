@@ -10,7 +10,12 @@ image before each step, a Gaussian blur every few steps, and a total-variation p
 
 from __future__ import annotations
 
+import math
+import os
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +27,8 @@ STEPS = 160
 STEP_SIZE = 0.02  # pixels move this much per step on average (the gradient is scaled to a mean |g| of 1)
 START_GRAY, START_NOISE = 0.5, 0.1
 REDIRECT_SHARE = 0.5  # the first half of the steps lets a small gradient through switched-off ReLUs
+PROGRESS_EVERY = 8  # steps between two progress reports
+WAITS_KEPT = 20  # recent waits a promise is based on
 
 
 @dataclass(frozen=True)
@@ -193,9 +200,11 @@ def synthesise(
     regularisation: Regularisation | str = DEFAULT_REGULARISATION,
     test_images: np.ndarray | None = None,
     test_scores_of_layer: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Synthesis:
     """Gradient ascent on the pixels for `target`; deterministic for a seed. With test images (or their scores from
-    `objective_scores`), also the test image that scores highest on the same objective."""
+    `objective_scores`), also the test image that scores highest on the same objective. `progress(done, steps)` is
+    called every few steps and after the last."""
     import tensorflow as tf
 
     check_target(model, target)
@@ -214,6 +223,8 @@ def synthesise(
         x = np.clip(x + STEP_SIZE * g / (np.abs(g).mean() + 1e-12), 0, 1)
         if blur is not None and (k + 1) % reg.blur_every == 0 and k + 1 < steps:
             x = np.asarray(tf.nn.conv2d(tf.constant(x), blur, 1, "SAME"))
+        if progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == steps):
+            progress(k + 1, steps)
     image = x[0, :, :, 0].astype(np.float32)
     value = objective(model, image, target)
     seconds = time.perf_counter() - started  # the ascent alone, not the scoring of the test images below
@@ -224,3 +235,71 @@ def synthesise(
         best_index = int(np.argmax(test_scores_of_layer[:, target.index]))
         best_value = float(test_scores_of_layer[best_index, target.index])
     return Synthesis(target, image, value, best_index, best_value, seed, seconds)
+
+
+# --- what a learner is promised before a synthesis ---------------------------------------------------------------
+
+
+def load_per_core() -> float | None:
+    """The machine's 1-minute load average per core (about 1 when every core is busy), or None where unknown."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class ExpectedWait:
+    """The range of seconds the next synthesis should take, from `measured` recent ones on this server."""
+
+    low: float
+    high: float
+    measured: int
+
+
+class WaitRecord:
+    """How long this server's recent syntheses really took (click to picture), each with the load per core then.
+
+    A fixed promise ("about a second") held on a quiet machine only: a class on a busy server was told 1.4 s and
+    waited 12.6 s. Thread-safe: one record serves every session of the server process.
+    """
+
+    def __init__(self, kept: int = WAITS_KEPT) -> None:
+        self._waits: deque[tuple[float, float | None]] = deque(maxlen=kept)
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float, load: float | None) -> None:
+        with self._lock:
+            self._waits.append((float(seconds), load))
+
+    def measured(self) -> list[float]:
+        """The recent waits as they were measured, oldest first."""
+        with self._lock:
+            return [seconds for seconds, _ in self._waits]
+
+    def expected(self, load: float | None) -> ExpectedWait | None:
+        """The recent waits scaled to the load now; None before the first one."""
+        with self._lock:
+            waits = list(self._waits)
+        if not waits:
+            return None
+        # Up to one busy process per core a synthesis runs at full speed; beyond that the cores are shared, and
+        # a wait stretches in proportion to the load.
+        now = _share(load)
+        scaled = [seconds * now / _share(then) for seconds, then in waits]
+        return ExpectedWait(min(scaled), max(scaled), len(waits))
+
+
+def _share(load: float | None) -> float:
+    return 1.0 if load is None else max(1.0, load)
+
+
+def wait_sentence(expected: ExpectedWait | None) -> str:
+    """What a learner reads before the picture appears: a range measured on this server, or an honest "a few
+    seconds" before anything was measured."""
+    if expected is None:
+        return "Making the picture: usually a few seconds, longer while others are training on this server."
+    low, high = max(1, math.floor(expected.low)), max(1, math.ceil(expected.high))
+    span = f"about {low} s" if low >= high else f"about {low} to {high} s"
+    pictures = "picture" if expected.measured == 1 else f"{expected.measured} pictures"
+    return f"Making the picture: {span}, judging by the last {pictures} made on this server and how busy it is now."

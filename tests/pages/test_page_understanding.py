@@ -130,7 +130,7 @@ def test_model_page_shows_what_the_network_thinks_a_sneaker_looks_like(make_app)
     at.session_state["model_synth_open"] = True
     rerun(at)
     assert at.selectbox(key="model_synth_class").value == 7
-    assert any(c.startswith("Synthesised · Sneaker score (pre-softmax)") for c in texts(at.caption)), texts(at.caption)
+    assert any(c.startswith("Synthesised · Sneaker score **") for c in texts(at.caption)), texts(at.caption)
     at.selectbox(key="model_synth_class").set_value(1)
     rerun(at)
     assert any(c.startswith("Synthesised · Trouser score") for c in texts(at.caption)), texts(at.caption)

@@ -3,11 +3,14 @@ the time a synthesised input takes is promised honestly."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 from fmnist_core import people
 from fmnist_core.nets.presets import TrainConfig, bfloat16_supported
 from fmnist_core.training.events import Ended, EpochBegin, EpochEnd, Evaluated, FitEnd, SaveResult, Setup, Started
 from fmnist_core.training.jobs import TrainingJob
-from page_helpers import PAGE_FILES, exceptions, open_page, texts
+from page_helpers import PAGE_FILES, exceptions, open_page, rerun, texts
 
 XEON_WITHOUT_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
 FLAG_WORDS = ("avx", "amx", "bf16", "cpuinfo")
@@ -37,9 +40,18 @@ def test_the_train_result_says_its_precision_in_plain_words(make_app, tiny_run: 
     assert not any(word in c.lower() for c in texts(at.caption) for word in FLAG_WORDS), said
 
 
+def _details(node) -> Iterator:
+    """The "What is this?" expanders and the popovers under `node`: read only by whoever opens them."""
+    for child in getattr(node, "children", {}).values():
+        if child.type == "popover" or (child.type == "expander" and child.label == "What is this?"):
+            yield child
+        else:
+            yield from _details(child)
+
+
 def on_screen(at) -> list[str]:
-    """What a student reads without opening a "What is this?": captions, markdown and alerts outside expanders."""
-    hidden = {str(m.value) for box in at.expander for m in box.markdown}
+    """What a student reads without opening a "What is this?": captions, markdown and alerts outside them."""
+    hidden = {text for box in _details(at._tree) for text in texts(box.markdown) + texts(box.caption)}
     shown = [at.caption, at.markdown, at.info, at.warning, at.error, at.success]
     return [text for elements in shown for text in texts(elements) if text not in hidden]
 
@@ -55,3 +67,28 @@ def test_the_why_panel_names_no_papers_or_numerical_methods(make_app) -> None:
     detail = [box for box in at.expander if box.label == "What is this?"]
     assert detail and "projected gradient descent" in " ".join(texts(detail[0].markdown))
     assert all(slider.help for slider in at.slider if slider.label.startswith("Occlusion"))
+
+
+def test_a_synthesised_input_says_how_it_was_made_and_how_long_it_really_took(make_app) -> None:
+    at = open_page(make_app, "feature_maps", {"image": "0", "layer": "conv2d_1", "channel": "5"})
+    at.session_state["fm_synth_open"] = True
+    rerun(at)
+    assert not at.exception, exceptions(at)
+    read = " ".join(on_screen(at))
+    assert "Synthesised · mean of conv2d_1 channel 5" in read
+    for jargon in ("gradient ascent", "total variation", "jitter", "pre-softmax", "about a second"):
+        assert jargon not in read.lower(), jargon
+    assert "Made from gray with a little random noise (seed 0)" in read
+    # The time said is the whole wait (scoring the test images and the ascent), and it is what the next promise
+    # on this server is based on.
+    from ui.sections.shared.synthesis import _waits
+
+    took = re.search(r"It took (\d+\.\d) s to make\.", read)
+    assert took, read
+    assert [f"{seconds:.1f}" for seconds in _waits().measured()] == [took.group(1)]
+    assert "gradient ascent" in " ".join(t for box in _details(at._tree) for t in texts(box.markdown))
+
+    rerun(at)  # the same picture again: kept, and it says so rather than claiming a new wait
+    assert not at.exception, exceptions(at)
+    assert f"It took {took.group(1)} s to make on this server; kept, so shown at once now." in " ".join(on_screen(at))
+    assert len(_waits().measured()) == 1

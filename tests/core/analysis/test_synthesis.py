@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from fmnist_core.analysis import activations
-from fmnist_core.analysis.synthesis import Target, objective, objective_scores, synthesise
+from fmnist_core.analysis.synthesis import (
+    ExpectedWait,
+    Target,
+    WaitRecord,
+    objective,
+    objective_scores,
+    synthesise,
+    wait_sentence,
+)
 from helpers import requires_real_data
 
 SECOND_CONV = "conv2d_1"  # the notebook's second conv (the shipped default model has the notebook's network)
@@ -133,3 +141,33 @@ def test_another_channel_of_a_layer_reuses_the_compiled_step(model) -> None:
     reg = REGULARISATIONS[DEFAULT_REGULARISATION]
     for redirect in (True, False):
         assert _step_function(model, "max_pooling2d", reg, redirect).experimental_get_tracing_count() == 1
+
+
+def test_progress_is_reported_every_few_steps_and_at_the_end(model) -> None:
+    seen: list[tuple[int, int]] = []
+    synthesise(model, Target("conv2d", 0), seed=0, steps=20, progress=lambda done, steps: seen.append((done, steps)))
+    assert seen == [(8, 20), (16, 20), (20, 20)]
+
+
+def test_the_promise_is_measured_here_and_scaled_by_how_busy_the_machine_is() -> None:
+    record = WaitRecord(kept=3)
+    assert record.expected(0.2) is None
+    assert wait_sentence(None) == (
+        "Making the picture: usually a few seconds, longer while others are training on this server."
+    )
+    record.add(1.4, 0.5)  # quiet: one core of two busy
+    record.add(2.0, 1.0)
+    assert record.expected(0.3) == ExpectedWait(1.4, 2.0, 2)  # up to one process per core: no slower
+    busy = record.expected(9.0)  # the class's busy server: nine processes per core
+    assert busy == ExpectedWait(pytest.approx(12.6), pytest.approx(18.0), 2)
+    assert wait_sentence(busy) == (
+        "Making the picture: about 12 to 18 s, judging by the last 2 pictures made on this server and how busy it "
+        "is now."
+    )
+    record.add(4.0, 2.0)  # measured on a machine twice over-subscribed: 2 s at full speed
+    record.add(3.0, None)  # load unknown: counted as not busy; the oldest wait drops out
+    assert record.measured() == [2.0, 4.0, 3.0]
+    assert record.expected(None) == ExpectedWait(2.0, 3.0, 3)
+    assert wait_sentence(ExpectedWait(1.2, 1.8, 1)) == (
+        "Making the picture: about 1 to 2 s, judging by the last picture made on this server and how busy it is now."
+    )
