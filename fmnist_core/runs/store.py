@@ -147,6 +147,7 @@ def save_run(
     A dict is read as RunMetadata first (so it is written in the current version's shape). `before_rename` is
     called before each file is renamed into place (a test hook of the worker's). `prepare(run_id)` runs once the
     model file is in place and before the metadata makes the run listed: what the pages read first is kept then.
+    The metadata is written as it is after `prepare` (the worker adds the preparation's time to its timings).
     """
     base = home or home_dir()
     meta = metadata if isinstance(metadata, RunMetadata) else RunMetadata.from_dict(metadata)
@@ -157,16 +158,19 @@ def save_run(
     if not shipping and (base / f"{run_id}.json").exists():
         raise StoreError(f"a run with id {run_id} exists already; delete it first or choose another id")
     created = meta.created or datetime.now(UTC).isoformat(timespec="seconds")
-    text = json.dumps(
-        replace(meta, id=run_id, created=created, version=METADATA_VERSION).to_dict(), indent=2, default=_json_default
-    )
+
+    def text() -> str:
+        final = replace(meta, id=run_id, created=created, version=METADATA_VERSION)
+        return json.dumps(final.to_dict(), indent=2, default=_json_default)
+
+    text()  # a value JSON cannot hold fails here, before any file is written
     try:
         _atomic_write(base / f"{run_id}.keras", lambda p: model.save(p), before_rename)
         if frames is not None and frames.epochs:
             _atomic_write(frames_file(run_id, base), lambda p: write_frames(p, frames), before_rename)
         if prepare is not None:
             _prepare(prepare, run_id)
-        _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text), before_rename)
+        _atomic_write(base / f"{run_id}.json", lambda p: p.write_text(text()), before_rename)
     except OSError as exc:
         raise StoreError(f"could not save run {run_id}: {_describe_os_error(exc, base)}") from exc
     return run_id

@@ -351,45 +351,53 @@ class Wait:
     ahead: int  # trainings running or waiting before it
 
 
-def with_queue(alone_seconds: float, running: Iterable[float], waiting: Iterable[float], capacity: int) -> Wait:
-    """Start and end of a new training behind the server's other trainings.
+def play_queue(running: Iterable[float], waiting: Iterable[float], capacity: int) -> list[tuple[float, float]]:
+    """(start, end) in seconds from now of every training: those `running` (seconds each still needs alone), then
+    those `waiting` (seconds each, in the order they will start), at most `capacity` at once.
 
-    `running` are the seconds each running training still needs alone, `waiting` the seconds of those queued
-    before it, in the order they will start; at most `capacity` run at once. Trainings running together share the
-    machine's cores, each at 1/n of its speed alone (on 2 cores a lone training already keeps both busy: three
-    pressed together took about 2x, 2x and 3x a lone one's time). The queue is played forward: whenever one
-    ends, the next starts.
+    Trainings running together share the machine's cores, each at 1/n of its speed alone (on 2 cores a lone
+    training already keeps both busy: three pressed together took about 2x, 2x and 3x a lone one's time). The
+    queue is played forward: whenever one ends, the next starts.
     """
-    active = [max(0.0, r) for r in running]
-    queue = [max(0.0, w) for w in waiting] + [alone_seconds]
-    ahead = len(active) + len(queue) - 1
-    capacity = max(1, capacity)
-    now, start = 0.0, None
-    mine = len(queue) - 1  # the new training's index in `queue`, counting down as trainings start
-    slots: list[tuple[float, bool]] = [(r, False) for r in active]  # (remaining alone-seconds, is it the new one)
-    while True:
-        while len(slots) < capacity and queue:
-            slots.append((queue.pop(0), mine == 0))
-            if mine == 0:
-                start = now
-            mine -= 1
-        if not slots:
-            return Wait(now, now, ahead)
-        shortest = min(remaining for remaining, _ in slots)
+    needs = [max(0.0, r) for r in running]
+    slots = list(range(len(needs)))  # indexes of the trainings running now
+    queue = [max(0.0, w) for w in waiting]
+    pending = list(range(len(needs), len(needs) + len(queue)))
+    needs += queue
+    times = [(0.0, 0.0)] * len(needs)
+    left = list(needs)
+    now, capacity = 0.0, max(1, capacity)
+    while slots or pending:
+        while len(slots) < capacity and pending:
+            index = pending.pop(0)
+            slots.append(index)
+            times[index] = (now, now)
+        shortest = min(left[i] for i in slots)
         now += shortest * len(slots)
-        if any(new and remaining == shortest for remaining, new in slots):
-            return Wait(start if start is not None else 0.0, now, ahead)
-        slots = [(remaining - shortest, new) for remaining, new in slots if remaining > shortest]
+        for i in slots:
+            left[i] -= shortest
+        for i in [i for i in slots if left[i] <= 1e-9]:
+            times[i] = (times[i][0], now)
+            slots.remove(i)
+    return times
 
 
-def wait_text(wait: Wait) -> str:
-    """The wait in a sentence: 'Starts in about 56 s (2 trainings ahead or running), done in about 84 s.'"""
+def with_queue(alone_seconds: float, running: Iterable[float], waiting: Iterable[float], capacity: int) -> Wait:
+    """Start and end of a new training behind the server's other trainings (play_queue, the new one last)."""
+    running, waiting = list(running), list(waiting)
+    start, end = play_queue(running, [*waiting, alone_seconds], capacity)[-1]
+    return Wait(start, end, len(running) + len(waiting))
+
+
+def wait_text(wait: Wait, running: bool = False) -> str:
+    """The wait in a sentence: 'Starts in about 56 s (2 trainings ahead or running), done in about 84 s.'; for a
+    training already `running`, how many share the machine with it and when it should end."""
+    done = duration_text(wait.done_seconds)
     if wait.ahead == 0:
-        return f"Done in about {duration_text(wait.done_seconds)}."
+        return f"Done in about {done}."
+    if running:
+        return f"Sharing the machine with {wait.ahead} other training{'s' if wait.ahead != 1 else ''}: done in about {done}."
     others = f"{wait.ahead} training{'s' if wait.ahead != 1 else ''} ahead or running"
     if wait.start_seconds < 1:
-        return f"Starts now, sharing the machine with {others}: done in about {duration_text(wait.done_seconds)}."
-    return (
-        f"Starts in about {duration_text(wait.start_seconds)} ({others}), "
-        f"done in about {duration_text(wait.done_seconds)}."
-    )
+        return f"Starts now, sharing the machine with {others}: done in about {done}."
+    return f"Starts in about {duration_text(wait.start_seconds)} ({others}), done in about {done}."

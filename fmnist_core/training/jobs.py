@@ -99,21 +99,31 @@ def queue_wait(alone: float) -> estimate.Wait | None:
 
 
 def _wait_behind(alone: float, job: TrainingJob | None) -> estimate.Wait:
-    """The wait of a training needing `alone` seconds: behind every other running training and, for a queued
-    `job`, the trainings waiting before it (for a new one: every waiting training)."""
+    """When `job` (None: a new training needing `alone` seconds, queued last) starts and ends, with every training
+    of this server played forward (estimate.play_queue): those running share the cores, those waiting start in
+    the queue's order."""
     with _ACTIVE_LOCK:
-        others = [other for other in _ACTIVE if other is not job]
-    mine = SLOTS.position(job) if job is not None else None
-    running, waiting = [], []
-    for other in others:
+        active = list(_ACTIVE)
+    running: list[tuple[object, float]] = []
+    waiting: list[tuple[int, object, float]] = []
+    for other in active:
         snap = other.snapshot()
         need = other.alone_seconds if other.alone_seconds is not None else alone
         if snap.state in ("running", "stopping"):
-            running.append(need * (1.0 - snap.progress))
+            running.append((other, need * (1.0 - snap.progress)))
         elif snap.state == "queued" and snap.queue_position is not None:
-            if mine is None or snap.queue_position < mine:
-                waiting.append((snap.queue_position, need))
-    return estimate.with_queue(alone, running, [need for _, need in sorted(waiting)], SLOTS.capacity())
+            waiting.append((snap.queue_position, other, need))
+    waiting.sort(key=lambda entry: entry[0])
+    order = [who for who, _ in running] + [who for _, who, _ in waiting]
+    needs = [need for _, _, need in waiting]
+    if job is None or job not in order:
+        order.append(job)
+        needs.append(alone)
+    times = estimate.play_queue([need for _, need in running], needs, SLOTS.capacity())
+    mine = order.index(job)
+    start, end = times[mine]
+    ahead = len(running) - (1 if mine < len(running) else 0) + max(0, mine - len(running))
+    return estimate.Wait(start, end, ahead)
 
 
 def warm_up() -> None:
@@ -205,9 +215,10 @@ class TrainingJob:
             return self._s.finished
 
     def expected_wait(self) -> estimate.Wait | None:
-        """While queued: when this training should start and end, behind the trainings running and waiting
-        before it; None without an estimate, on Ray, or once it runs (its progress bar has an ETA then)."""
-        if self.alone_seconds is None or self.executor != executors.LOCAL or SLOTS.position(self) is None:
+        """While queued or running: when this training should start and end, with the server's other trainings
+        sharing the cores and the queue before it (`ahead`: those running beside it or before it); None without
+        an estimate, on Ray, or once it ended."""
+        if self.alone_seconds is None or self.executor != executors.LOCAL or self.finished:
             return None
         return _wait_behind(self.alone_seconds, self)
 

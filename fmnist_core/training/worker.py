@@ -167,17 +167,25 @@ class Trainer:
     def _save(self) -> SaveResult:
         home = Path(self.spec.home)
         images, probabilities = self.test_images, self.probabilities
+        meta = self.metadata()
 
         def prepare(run_id: str) -> None:
-            """What the pages read first, kept before the run is listed (see run_results.prepare)."""
-            if images is not None:
-                self.emit(Phase(PHASE_PREPARING))
-                run_results.prepare(run_id, self.model, images, home, probabilities)
+            """What the pages read first, kept before the run is listed (see run_results.prepare); its time is
+            part of the click-to-result time the estimate learns from."""
+            if images is None:
+                return
+            started = time.monotonic()
+            self.emit(Phase(PHASE_PREPARING))
+            run_results.prepare(run_id, self.model, images, home, probabilities)
+            spent = time.monotonic() - started
+            if meta.timings is not None:
+                meta.timings["prepare_seconds"] = spent
+                meta.timings["total_seconds"] = meta.timings.get("total_seconds", 0.0) + spent
 
         try:
             run_id = store.save_run(
                 self.model,
-                self.metadata(),
+                meta,
                 run_id=self.spec.run_id,
                 home=home,
                 frames=self.state.frames,

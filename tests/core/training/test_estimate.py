@@ -184,3 +184,6 @@ def test_the_wait_counts_the_queue_and_the_shared_cores() -> None:
         "Starts in about 56 s (2 trainings ahead or running), done in about 84 s."
     )
     assert "Starts now" in estimate.wait_text(estimate.Wait(0.0, 56.0, 1))
+    assert estimate.wait_text(estimate.Wait(0.0, 56.0, 1), running=True) == (
+        "Sharing the machine with 1 other training: done in about 56 s."
+    )

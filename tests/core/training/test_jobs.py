@@ -637,3 +637,16 @@ def test_the_wait_shown_before_a_click_counts_the_queue(store_home: Path, monkey
     assert wait == estimate.Wait(56.0, 86.0, 3)
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("done", 99.0), "dee")  # finished trainings are not counted
     assert jobs.queue_wait(28.0) == wait
+
+
+def test_a_running_job_expects_to_share_the_cores_with_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FMNIST_MAX_TRAININGS", "2")
+    job = TrainingJob(TrainConfig(preset="fast", epochs=1, limit=600), actor=people.LOCAL)  # fed by hand: no worker
+    job._apply(Started(executor="local-process", node="here", pid=1))
+    job.alone_seconds = 28.0
+    monkeypatch.setitem(jobs._ACTIVE, job, "me")
+    assert job.expected_wait() == estimate.Wait(0.0, 28.0, 0)
+    monkeypatch.setitem(jobs._ACTIVE, _StandIn("running", 28.0), "ada")
+    monkeypatch.setitem(jobs._ACTIVE, _StandIn("queued", 28.0, place=1), "bob")
+    assert job.expected_wait() == estimate.Wait(0.0, 56.0, 1)  # shared with Ada's; Bob's starts after
+    assert jobs.queue_wait(28.0) == estimate.Wait(56.0, 112.0, 3)  # a new one starts beside Bob's, when two end

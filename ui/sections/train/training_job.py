@@ -113,6 +113,8 @@ def _live_view() -> None:
             st.button("Cancel", on_click=job.stop)
         elif state in ("running", "stopping"):
             st.progress(snap.progress, text=progress_text(snap))
+            if (wait := job.expected_wait()) is not None and wait.ahead:
+                st.caption(estimate.wait_text(wait, running=True))
             if state == "stopping":
                 st.warning("Stopping after the current batch; the partial model will be saved.")
             else:
