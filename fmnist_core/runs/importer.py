@@ -144,7 +144,10 @@ def _load_imported(raw: bytes, shown: str) -> tuple[Any, tuple[str, ...]]:
     if not _ends_in_softmax(layers[-1]):
         layers.append(keras.layers.Softmax(name=_free_name(layers, "softmax")))
         inserted.add(layers[-1].name)
-        notes.append("The model's last layer has no softmax; one was added so outputs are probabilities.")
+        notes.append(
+            "The model's last layer gave scores, not probabilities; a softmax layer (which turns scores into "
+            "probabilities that add up to 1) was added."
+        )
     if inserted or in_shape != (28, 28, 1):
         # The same (trained) layer objects behind a (28, 28, 1) input: weights are shared, not copied.
         model = keras.Sequential([keras.Input((28, 28, 1), name="input"), *layers], name=model.name)

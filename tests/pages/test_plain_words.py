@@ -92,3 +92,22 @@ def test_a_synthesised_input_says_how_it_was_made_and_how_long_it_really_took(ma
     assert not at.exception, exceptions(at)
     assert f"It took {took.group(1)} s to make on this server; kept, so shown at once now." in " ".join(on_screen(at))
     assert len(_waits().measured()) == 1
+
+
+def test_the_model_page_says_how_it_computed_and_what_its_numbers_mean(make_app) -> None:
+    at = open_page(make_app, "model", model_id="default")
+    assert not at.exception, exceptions(at)
+    read = " ".join(on_screen(at))
+    assert "· trained with 32-bit numbers ·" in read, read
+    for jargon in ("float32", "bfloat16", "cleanlab"):
+        assert jargon not in read, jargon
+    helps = {m.label: m.help for m in at.metric}
+    assert "cross-entropy" in helps["Test loss"] and "learned in training" in helps["Parameters"], helps
+
+
+def test_the_embedding_projections_are_explained_without_statistics_words(make_app) -> None:
+    at = open_page(make_app, "embedding")
+    assert not at.exception, exceptions(at)
+    (projection,) = [r for r in at.radio if r.label == "Projection"]
+    assert "PCA:" in projection.help and "variance" not in projection.help
+    assert any(c.startswith("Each point is one test image, placed by the numbers") for c in texts(at.caption))

@@ -105,7 +105,8 @@ def test_a_28x28_logits_model_is_adapted_and_says_so(
         assert list(result.notes) == store.get_run(name).metadata.notes
     assert store.get_run("mlp").metadata.notes == [
         "The model takes 28x28 images; its Flatten layer takes 28x28x1 the same way.",
-        "The model's last layer has no softmax; one was added so outputs are probabilities.",
+        "The model's last layer gave scores, not probabilities; a softmax layer (which turns scores into "
+        "probabilities that add up to 1) was added.",
         "Layers were given Keras' default names, as this app's own models have "
         "(pixels → flatten, hidden → dense, logits → dense_1).",
     ]

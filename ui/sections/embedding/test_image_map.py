@@ -25,7 +25,8 @@ def map_section(
     actual = test.labels.astype(int)
     wrong = int((probs.argmax(axis=1) != actual).sum())
     st.caption(
-        f"Each point is one test image: the {result.layer} layer's output of model {run_label(info)}, projected by {method}. "
+        f"Each point is one test image, placed by the numbers the {result.layer} layer of model {run_label(info)} "
+        f"computes for it, laid out flat by {method}. "
         f"Crosses are the {wrong:,} misclassified images. Drag a box or lasso to list images, or click one; hover for details."
     )
     return embedding_map(

@@ -42,8 +42,9 @@ def view_controls() -> tuple[str, str]:
             PCA,
             options=methods,
             horizontal=True,
-            help="PCA: the two directions of largest variance (instant). t-SNE: keeps neighbours together "
-            "(seconds the first time for each model, then kept beside it).",
+            help="Two ways to lay out on a flat map the many numbers the model computes for each image. "
+            "PCA: keeps the two directions in which the images differ most (instant). t-SNE: places images the "
+            "model sees as alike next to each other (seconds the first time for each model, then kept).",
         )
     with b:
         colour = kept(st.selectbox, "Colour by", "emb_colour", "Actual class", options=list(COLOUR_CHOICES))

@@ -73,8 +73,9 @@ def loss_warning(picked: list[RunInfo]) -> str | None:
     smoothed = sorted({r.preset for r in picked if r.preset in PRESETS and PRESETS[r.preset].label_smoothing})
     if smoothed and len({r.preset for r in picked}) > 1:
         return (
-            f"Test loss is not comparable across these presets: {', '.join(smoothed)} trains with label smoothing, "
-            "which raises its loss floor. Compare accuracy instead."
+            f"Test loss is not comparable across these presets: {', '.join(smoothed)} trains with label smoothing "
+            "(it aims to be a little less than 100% sure of the right class), so its loss cannot go as low. Compare "
+            "accuracy instead."
         )
     return None
 

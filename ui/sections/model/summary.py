@@ -19,6 +19,8 @@ from ui.messages import say_next_run
 from ui.readable import run_label
 
 RENAME_MSG_KEY = "_model_rename_msg"
+# How a run's numbers were computed, in a learner's words (the field holds Keras' policy name).
+PRECISION_WORDS = {"float32": "trained with 32-bit numbers", "mixed_bfloat16": "trained mostly with 16-bit numbers"}
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,9 @@ def header_section(info: metadata.RunInfo, actor: people.Actor) -> None:
     meta = info.metadata
     st.subheader(run_label(info))
     owner = f" · by {meta.owner or 'nobody (saved before owners)'}" if actor.signed_in and not info.shipped else ""
+    precision = meta.precision or "float32"
     st.caption(
-        f"Run id {info.id} · preset {meta.preset or 'n/a'} · {meta.precision or 'float32'} · "
+        f"Run id {info.id} · preset {meta.preset or 'n/a'} · {PRECISION_WORDS.get(precision, precision)} · "
         f"{meta.train_images or 'n/a'} training images · status {info.status}{owner}"
     )
     if not info.shipped and people.may_delete(actor, meta.owner):
@@ -90,13 +93,24 @@ def scores_section(info: metadata.RunInfo, model: Any) -> Predictions | None:
             width="content",
             help=f"Crowd labels agreed with the given labels this often ({HUMAN_NOTE}): {HUMAN_SOURCE}",
         )
-        m2.metric("Test loss", f"{cross_entropy(probs, scored.labels):.4f}", width="content")
-    m3.metric("Parameters", f"{total_params(model):,}", width="content")
+        m2.metric(
+            "Test loss",
+            f"{cross_entropy(probs, scored.labels):.4f}",
+            width="content",
+            help="How unsure the model is of the right answers, on average over the test images (cross-entropy): "
+            "0 would mean 100% sure of the right class every time; lower is better.",
+        )
+    m3.metric(
+        "Parameters",
+        f"{total_params(model):,}",
+        width="content",
+        help="How many numbers the network learned in training: the weights and biases of all its layers.",
+    )
     if probs is not None:
         st.caption(
             f"Human labellers: {HUMAN_ACCURACY:.1%} agreement with the given labels ({HUMAN_NOTE}, "
             f"[source]({HUMAN_SOURCE})); the labels themselves are noisy. "
-            "Test images → **Only suspect labels** lists the ones cleanlab doubts."
+            "Test images → **Only suspect labels** lists the ones whose label looks wrong next to this model's answers."
         )
     return scored
 
