@@ -1,0 +1,140 @@
+"""First visits with a just-trained model: the four pages a learner opens first, with and without what its
+worker prepared, side by side on one server.
+
+    python -m bench.first_visits [--rounds 3] [--busy 2] -> bench/measured/first-visits.json
+
+One fresh store; the command line trains two runs alike (600 images, 1 epoch, as a first run in class), each
+through a worker that keeps what the pages read first beside the run (fmnist_core.analysis.run_results.prepare).
+For one of them that folder is removed, so its pages compute everything on the first visit, as before the
+worker prepared it. One `streamlit run app.py` server, Chromium at 1400x900; each round opens each page in a fresh
+browser context, with each run (which goes first alternates), as a person's first visit (a fresh server each round,
+warmed by a visit with the shipped model: TensorFlow and the test set are loaded on a server in use). `--busy N` keeps N other trainings running meanwhile (the command line, in a loop), as
+on a class's server. Time: from the address typed to the page's heading drawn and the script run finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from bench.browser import APP_IDLE, ROOT, launch_chromium, start_server, stop_server
+from bench.limits import where_and_when
+from fmnist_core.runs import paths
+
+OUT = ROOT / "bench" / "measured" / "first-visits.json"
+PAGES = {
+    "Test images": "/test_images?image=0",
+    "Feature maps": "/feature_maps?image=0&layer=conv2d&channel=0",
+    "Model": "/model",
+    "Embedding": "/embedding",
+}
+RUNS = {"prepared": "bench-prepared", "not prepared": "bench-unprepared"}
+TRAIN = ["--preset", "fast", "--epochs", "1", "--limit", "600"]
+
+
+def train(home: str, run_id: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "fmnist_core", "train", *TRAIN, "--run-id", run_id, "--output-dir", home],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def busy_trainings(home: str, count: int) -> list[subprocess.Popen]:
+    """`count` shell loops, each training one small run after another (until killed)."""
+    loop = (
+        f"i=0; while true; do i=$((i+1)); {sys.executable} -m fmnist_core train {' '.join(TRAIN)} "
+        f'--run-id busy-$$-$i --output-dir "{home}" >/dev/null 2>&1; done'
+    )
+    return [subprocess.Popen(["bash", "-c", loop], cwd=ROOT, start_new_session=True) for _ in range(count)]
+
+
+def visit(browser, url: str) -> float:  # noqa: ANN001 - a Playwright Browser
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("heading", level=1).first.wait_for(timeout=180_000)
+    page.wait_for_timeout(250)
+    page.locator(APP_IDLE).wait_for(state="attached", timeout=180_000)
+    seconds = time.perf_counter() - started
+    context.close()
+    return seconds
+
+
+def run(rounds: int, busy: int) -> dict:
+    report = where_and_when()
+    results: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in PAGES} for kind in RUNS}
+    floor: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="fmnist-first-") as home:
+        for run_id in RUNS.values():
+            train(home, run_id)
+        shutil.rmtree(paths.cache_dir(RUNS["not prepared"], Path(home)), ignore_errors=True)
+        loops = busy_trainings(home, busy)
+        try:
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright)
+                for _ in range(rounds):
+                    server, url, _ = start_server(env={"FMNIST_HOME": home, "FMNIST_WARM_IDLE_SECONDS": "0"})
+                    try:
+                        # A server in use has TensorFlow and the test set loaded already: not a new model's cost.
+                        visit(browser, url + "/test_images?image=0&model=default")
+                        floor.append(visit(browser, url + "/?model=default"))  # a page that computes nothing
+                        for number, (name, path) in enumerate(PAGES.items()):
+                            kinds = list(RUNS.items())
+                            for kind, run_id in kinds if number % 2 else kinds[::-1]:  # neither always first
+                                joiner = "&" if "?" in path else "?"
+                                results[kind][name].append(visit(browser, f"{url}{path}{joiner}model={run_id}"))
+                            shutil.rmtree(paths.cache_dir(RUNS["not prepared"], Path(home)), ignore_errors=True)
+                    finally:
+                        stop_server(server)
+                browser.close()
+        finally:
+            for loop in loops:
+                subprocess.run(["pkill", "-TERM", "-g", str(loop.pid)], check=False)
+    rows = {
+        name: {
+            kind: {
+                "seconds": [round(s, 2) for s in results[kind][name]],
+                "median_s": round(statistics.median(results[kind][name]), 2),
+            }
+            for kind in RUNS
+        }
+        for name in PAGES
+    }
+    return {
+        **report,
+        "command": f"python -m bench.first_visits --rounds {rounds} --busy {busy}",
+        "busy_trainings": busy,
+        "home_page_median_s": round(statistics.median(floor), 2),
+        "pages": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.first_visits", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--busy", type=int, default=0, help="other trainings running meanwhile")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    report = run(args.rounds, args.busy)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"Home (computes nothing, the floor of a first visit): {report['home_page_median_s']:.2f} s")
+    for name, kinds in report["pages"].items():
+        print(f"{name:<13} " + "  ".join(f"{kind}: {row['median_s']:.2f} s" for kind, row in kinds.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
