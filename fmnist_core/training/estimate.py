@@ -287,16 +287,17 @@ def _basis(rated: list[MeasuredRun], exact: bool, plan: Plan) -> str:
     differs = []
     if source.network != plan.network:
         differs.append(
-            f"a different network ({architecture.describe(source.network).mflop_train:.1f} MFLOP per training image; "
-            f"this one {plan.mflop_train:.1f})"
+            f"a different network ({architecture.describe(source.network).mflop_train:.1f} million multiplications "
+            f"and additions per training image; this one {plan.mflop_train:.1f} million)"
         )
     if source.batch_size != plan.batch_size:
         differs.append(f"batch size {source.batch_size}")
     if source.recipe != plan.recipe:
         differs.append("another preset's recipe")
     return (
-        f"Rough: scaled by FLOPs from {runs} on this machine with {' and '.join(differs) or 'other settings'}; "
-        "batch norm and wide early maps can make a network slower than its FLOPs say. "
+        f"Rough: scaled by the amount of arithmetic from {runs} on this machine with "
+        f"{' and '.join(differs) or 'other settings'}; batch norm and wide first layers can make a network slower "
+        "than its arithmetic says. "
         "After this training, estimates for it are measured."
     )
 

@@ -224,7 +224,7 @@ class Trainer:
         lap = self._lap("data_seconds", lap)
         self.emit(Phase(PHASE_BUILD))
         n = cfg.limit or len(train)
-        precision, note = preset.precision, "float32 compute"
+        precision, note = preset.precision, "this preset trains with ordinary 32-bit numbers"
         if precision == "mixed_bfloat16":
             ok, why = bfloat16_supported()
             precision, note = ("mixed_bfloat16", why) if ok else ("float32", why)

@@ -168,7 +168,8 @@ def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
     row.metric("Test accuracy", f"{snap.test_accuracy:.2%}")
     row.metric("Images/s", f"{snap.samples_per_second:,.0f}" if snap.samples_per_second else "n/a")
     row.metric("Training time", clock(snap.fit_seconds) if snap.fit_seconds is not None else "…")
-    st.caption(f"Precision: {snap.precision} ({snap.precision_note})")
+    note = snap.precision_note or snap.precision
+    st.caption(f"Precision: {note[:1].upper()}{note[1:]}.", help="How exact the numbers were while it trained.")
     if snap.save_error:
         st.error(f"The run was not saved: {snap.save_error}. The model is still in memory; fix it and retry.")
         if st.button("Retry saving"):
