@@ -237,6 +237,89 @@ def test_the_probability_chart_names_the_predicted_and_the_actual_class(
     assert sum(t.endswith(")") for t in ticks) == 2, ticks
 
 
+# Each bar of a horizontal bar chart: its value label's text, colour and box, its bar's colour and box, and the colour
+# behind the chart (the first non-transparent background: plotly's own, else the page's).
+BAR_LABELS = """(el) => {
+  const box = (node) => {
+    const r = node.getBoundingClientRect();
+    return {x: r.left, y: r.top, w: r.width, h: r.height};
+  };
+  const layout = el.querySelector('.js-plotly-plot')._fullLayout;
+  let behind = [layout.plot_bgcolor, layout.paper_bgcolor].find((c) => c && !/rgba\\(.*,\\s*0\\)$/.test(c));
+  for (let node = el; !behind && node; node = node.parentElement) {
+    const c = getComputedStyle(node).backgroundColor;
+    if (c && c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') behind = c;
+  }
+  const chart = box(el);
+  return Array.from(el.querySelectorAll('.trace.bars .point'), (point) => {
+    const text = point.querySelector('text.bartext');
+    const bar = point.querySelector('path');
+    return {
+      text: text ? text.textContent : null,
+      colour: text ? getComputedStyle(text).fill : null,
+      box: text ? box(text) : null,
+      bar: getComputedStyle(bar).fill,
+      barBox: box(bar),
+      behind,
+      chart,
+    };
+  });
+}"""
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of a CSS colour "rgb(r, g, b)" or "rgba(r, g, b, a)" (alpha ignored) or "#rrggbb"."""
+    if colour.startswith("#"):
+        channels = [int(colour[k : k + 2], 16) for k in (1, 3, 5)]
+    else:
+        channels = [float(v) for v in re.findall(r"[\d.]+", colour)[:3]]
+    linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Two page boxes ({x, y, w, h}) share some area."""
+    return (
+        a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    )
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_probability_bar_carries_a_readable_value(
+    app_server: AppServer, sessions: dict[str, Page], scheme: str
+) -> None:
+    """Each of the 10 bars shows its value, in the same format, whole inside the chart, at 4.5:1 contrast (WCAG AA)
+    against what lies under it: its bar where they overlap, else the chart's background."""
+    page = sessions[scheme]
+    goto(page, app_server, "/test_images?image=21")  # 56% Sandal, 44% Sneaker: a long grey bar, a short blue one
+    chart = chart_titled(page, "Class probabilities")
+    unread = []
+    for width in WIDTHS:
+        at_width(page, width)
+        chart.scroll_into_view_if_needed()
+        labels = chart.evaluate(BAR_LABELS)
+        assert len(labels) == 10, labels
+        for k, label in enumerate(labels):
+            if not label["text"]:
+                unread.append(f"{width} px: bar {k} carries no value")
+                continue
+            text, chart_box, shown = label["box"], label["chart"], label["text"]
+            if not re.fullmatch(r"<0\.1%|\d{1,3}\.\d%", shown):
+                unread.append(f"{width} px: {shown!r} is not a percentage with one decimal")
+            if text["x"] < chart_box["x"] or text["x"] + text["w"] > chart_box["x"] + chart_box["w"] + 1:
+                unread.append(f"{width} px: {shown} is cut at the chart's edge")
+            under = label["bar"] if overlap(text, label["barBox"]) else label["behind"]
+            if (ratio := contrast(label["colour"], under)) < 4.5:
+                unread.append(f"{width} px: {shown} in {label['colour']} on {under}: {ratio:.1f}:1")
+    assert not unread, f"{scheme}: {unread}"
+
+
 # --- item 10: Feature maps details --------------------------------------------------------------------------
 def test_feature_map_figures_have_no_stray_ticks_and_products_in_fixed_decimals(
     app_server: AppServer, sessions: dict[str, Page]
