@@ -354,6 +354,35 @@ def test_a_layer_change_explains_the_channels_strongest_cell(app_server: AppServ
         expect(shown).to_have_text(re.compile(rf"row {row}, column {col} of #0: {z.max():.4f}$"))
 
 
+def test_the_embedding_selection_reads_whole(app_server: AppServer, sessions: dict[str, Page]) -> None:
+    """The selected images' captions and links under their thumbnails read whole at 1400 and 800 px: in eight
+    columns a word was split ("Sneake|r") and a four-digit link cut ("#109" of #1090)."""
+    page = sessions["light"]
+    at_width(page, WIDTHS[0])
+    goto(page, app_server, "/embedding?method=PCA&colour=actual")
+    root = page.locator(".fm-emb")
+    expect(root).to_have_attribute("data-shown", "10000", timeout=60_000)
+    root.scroll_into_view_if_needed()
+    area = page.locator(".fm-emb-overlay").bounding_box()
+    x0, y0 = area["x"] + area["width"] * 0.45, area["y"] + area["height"] * 0.3  # shoes: Sandal, Sneaker, Ankle boot
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + area["width"] * 0.2, y0 + area["height"] * 0.3, steps=8)
+    page.mouse.up()
+    wait_for_app(page, server=app_server)
+    expect(page.get_by_role("heading", name=re.compile(r"^[\d,]+ selected images$"))).to_be_visible()
+    links = page.get_by_role("link", name=re.compile(r"^#\d+$"))
+    expect(links).to_have_count(40)
+    assert any(len(label) == 5 for label in links.all_inner_texts()), "no four-digit link to check"
+    cut = {}
+    for width in WIDTHS:
+        at_width(page, width)
+        screenshot(page, f"embedding-selection-light-{width}")
+        if found := cut_texts(page, "[data-testid='stMain']"):
+            cut[width] = found
+    assert not cut
+
+
 # --- item 8, last: it switches the light session to the custom-trained model -------------------------------
 def test_the_embedding_legend_draws_every_class_as_a_dot(app_server: AppServer, sessions: dict[str, Page]) -> None:
     """Crosses mark misclassified images; the legend's class entries must not look like them (plotly drew an entry

@@ -15,7 +15,7 @@ from ui.readable import run_label
 from ui.session import link_params
 
 SHOWN = 40  # thumbnails listed for a selection
-COLUMNS = 8
+CARD_WIDTH = 104  # px: a thumbnail, "✗ T-shirt/top" on one line or two, and "#9999"
 
 
 def map_section(
@@ -54,10 +54,12 @@ def selection_section(test: fashion_mnist.Split, probs: np.ndarray, chosen: list
     st.caption(f"{share:.0%} classified correctly · most common actual classes: {top}")
     if len(chosen) > SHOWN:
         st.caption(f"Showing the first {SHOWN}.")
-    cols = st.columns(COLUMNS)
-    for n, index in enumerate(chosen[:SHOWN]):
-        with cols[n % COLUMNS]:
-            st.image(test.images[index], width=64)
-            ok = predicted[index] == actual[index]
-            st.caption(f"{'✓' if ok else '✗'} {CLASS_NAMES[predicted[index]]}")
-            st.page_link("pages/test_images.py", label=f"#{index}", query_params=link_params(image=index))
+    # Cards of a fixed width that wrap onto as many rows as the window needs: eight fixed columns were narrower than
+    # "Pullover" or "#1096" at 800 px, and split or cut them.
+    cards = st.container(horizontal=True, gap="small")
+    for index in chosen[:SHOWN]:
+        card = cards.container(width=CARD_WIDTH, gap="xxsmall")
+        card.image(test.images[index], width=64)
+        ok = predicted[index] == actual[index]
+        card.caption(f"{'✓' if ok else '✗'} {CLASS_NAMES[predicted[index]]}")
+        card.page_link("pages/test_images.py", label=f"#{index}", query_params=link_params(image=index))
