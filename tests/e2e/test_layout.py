@@ -383,6 +383,46 @@ def test_the_embedding_selection_reads_whole(app_server: AppServer, sessions: di
     assert not cut
 
 
+# Where a plotly chart's legend, plot area and points are on the page, its y range and its y values.
+CHART_PARTS = """(el) => {
+  const box = (node) => {
+    const r = node.getBoundingClientRect();
+    return {x: r.left, y: r.top, w: r.width, h: r.height};
+  };
+  const gd = el.querySelector('.js-plotly-plot');
+  return {
+    legend: box(el.querySelector('.legend')),
+    plot: box(el.querySelector('.nsewdrag')),
+    points: Array.from(el.querySelectorAll('.scatterlayer .point'), box),
+    range: gd._fullLayout.yaxis.range,
+    values: gd._fullData.flatMap((trace) => Array.from(trace.y)),
+  };
+}"""
+
+
+def test_compare_runs_legend_covers_nothing_and_accuracy_fits_its_values(
+    app_server: AppServer, sessions: dict[str, Page]
+) -> None:
+    """The Compare runs charts: the legend lies clear of the plot and its points (at 800 px it lay over them), and the
+    accuracy axis spans the values within 0..1 (it ran from -0.5 to 1)."""
+    page = sessions["dark"]
+    goto(page, app_server, "/model")
+    for width in WIDTHS:
+        at_width(page, width)
+        for title in ("Test accuracy per epoch", "Test loss per epoch"):
+            chart = chart_titled(page, title)
+            chart.scroll_into_view_if_needed()
+            parts = chart.evaluate(CHART_PARTS)
+            legend = parts["legend"]
+            assert len(parts["values"]) >= 2, parts["values"]  # two runs compared
+            assert not overlap(legend, parts["plot"]), f"{title} at {width} px: the legend lies over the plot"
+            assert not [p for p in parts["points"] if overlap(legend, p)], f"{title} at {width} px"
+            if title.startswith("Test accuracy"):
+                low, high = parts["range"]
+                assert 0 <= low <= min(parts["values"]) and max(parts["values"]) <= high <= 1, (width, parts["range"])
+                assert high - low <= max(parts["values"]) - min(parts["values"]) + 0.1, (width, parts["range"])
+
+
 # --- item 8, last: it switches the light session to the custom-trained model -------------------------------
 def test_the_embedding_legend_draws_every_class_as_a_dot(app_server: AppServer, sessions: dict[str, Page]) -> None:
     """Crosses mark misclassified images; the legend's class entries must not look like them (plotly drew an entry

@@ -174,6 +174,28 @@ def test_compare_runs_short_labels_colours_and_smoothing_note(make_app, trained_
     assert all(str(v).endswith("%") for v in table["test accuracy"])
 
 
+def test_compare_charts_fit_accuracy_within_0_and_1_with_the_legend_below() -> None:
+    """Two one-epoch runs at the same accuracy: plotly's own range for them ran from -0.5 to 1.5. The accuracy axis
+    fits the values within 0..1, loss never goes below 0, and the legend sits under the plot."""
+    from fmnist_core.runs.records import EpochRow
+    from ui.figures.curves import compare_curves
+
+    runs = {
+        "ada · quick": [EpochRow(epoch=1, test_accuracy=0.5, test_loss=1.2)],
+        "bob · quick": [EpochRow(epoch=1, test_accuracy=0.5, test_loss=1.2)],
+    }
+    accuracy = compare_curves(runs, "accuracy", "Test accuracy per epoch").layout
+    low, high = accuracy.yaxis.range
+    assert 0 <= low < 0.5 < high <= 1 and high - low <= 0.1, accuracy.yaxis.range
+    near_one = {"a": [EpochRow(epoch=1, test_accuracy=0.99)], "b": [EpochRow(epoch=1, test_accuracy=1.0)]}
+    low, high = compare_curves(near_one, "accuracy", "Test accuracy per epoch").layout.yaxis.range
+    assert 0.9 <= low < 0.99 and high == 1, (low, high)
+    loss = compare_curves(runs, "loss", "Test loss per epoch").layout
+    assert loss.yaxis.rangemode == "nonnegative"
+    for layout in (accuracy, loss):
+        assert layout.legend.orientation == "h" and layout.legend.yref == "container" and layout.legend.y == 0
+
+
 def test_compare_selection_survives_deleting_another_run(make_app, trained_runs: list[str], tiny_run: str) -> None:
     # tiny_run has no history, so it is not comparable; add the shipped 'default' to the comparison instead.
     at = open_page(make_app, "model", model_id="default")
