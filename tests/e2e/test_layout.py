@@ -423,6 +423,28 @@ def test_compare_runs_legend_covers_nothing_and_accuracy_fits_its_values(
                 assert high - low <= max(parts["values"]) - min(parts["values"]) + 0.1, (width, parts["range"])
 
 
+def test_the_outlined_tile_moves_with_the_slider_in_sight_of_it(
+    app_server: AppServer, sessions: dict[str, Page]
+) -> None:
+    """Moving the Channel slider moves the outline on the mosaic; the outlined tile lies under the slider, close
+    enough to see both at once (at 800 px the mosaic came after the input and the channel, some 800 px below)."""
+    page = sessions["light"]
+    goto(page, app_server, FEATURE_MAPS)
+    slider = page.get_by_role("slider", name="Channel")
+    outline = chart_titled(page, re.compile(r"^All \d+ channels of conv2d")).locator(".shapelayer path").first
+    for width in WIDTHS:
+        at_width(page, width)
+        before = outline.bounding_box()
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_app(page, server=app_server)
+        page.wait_for_timeout(500)  # plotly moves the outline after the run
+        tile, bar = outline.bounding_box(), slider.bounding_box()
+        assert tile["x"] > before["x"] + 5, f"at {width} px the outline did not move with the slider: {before} {tile}"
+        below = tile["y"] + tile["height"] - bar["y"]
+        assert tile["y"] > bar["y"] and below <= 500, f"at {width} px the tile ends {below:.0f} px below the slider"
+
+
 # --- item 8, last: it switches the light session to the custom-trained model -------------------------------
 def test_the_embedding_legend_draws_every_class_as_a_dot(app_server: AppServer, sessions: dict[str, Page]) -> None:
     """Crosses mark misclassified images; the legend's class entries must not look like them (plotly drew an entry

@@ -50,11 +50,11 @@ def layer_view(info: metadata.RunInfo, model: Any, layers: list[str], chosen: Ch
         channel = kept(st.slider, "Channel", "fm_channel", 0, min_value=0, max_value=channels - 1)
     with scale_control:
         scale = kept(st.radio, "Mosaic scale", "fm_scale", "Per channel", options=["Per channel", "Shared"])
-    # The three figures share one row, so the outlined tile stays in view while the slider moves.
-    row = st.container(horizontal=True)  # wraps onto more rows in a narrow window
-    left, middle, right = row.container(width=260), row.container(width=260), row.container(width=360)
-    left.plotly_chart(image_figure(image, chosen.caption, height=330), width="stretch", key="fm_input")
-    middle.plotly_chart(
+    # The figures the slider moves come first, the mosaic leading, so that when the row wraps in a narrow window the
+    # outlined tile still sits right under the slider (with the input first it was ~800 px below at 800 px wide).
+    row = st.container(horizontal=True)
+    mosaic_box, channel_box, input_box = row.container(width=360), row.container(width=260), row.container(width=260)
+    channel_box.plotly_chart(
         channel_heatmap(
             maps[:, :, channel], f"{layer} · channel {channel} · {maps.shape[0]}×{maps.shape[1]}", height=330
         ),
@@ -63,7 +63,7 @@ def layer_view(info: metadata.RunInfo, model: Any, layers: list[str], chosen: Ch
     )
     raw_mosaic, index_map = channel_mosaic(maps)
     mosaic = channel_mosaic(normalise_channels(maps))[0] if scale == "Per channel" else raw_mosaic
-    right.plotly_chart(
+    mosaic_box.plotly_chart(
         mosaic_figure(
             mosaic,
             index_map,
@@ -76,6 +76,7 @@ def layer_view(info: metadata.RunInfo, model: Any, layers: list[str], chosen: Ch
         width="stretch",
         key="fm_mosaic",
     )
+    input_box.plotly_chart(image_figure(image, chosen.caption, height=330), width="stretch", key="fm_input")
     cell = explain_cell_section(info, model, image, image_index, layer, channel, maps)
     exemplars_section(info, layer, channel)
     channel_synthesis_section(info, layer, channel)
