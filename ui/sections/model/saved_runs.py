@@ -42,13 +42,13 @@ def saved_runs_section(all_runs: list[metadata.RunInfo], actor: people.Actor) ->
 
 
 def runs_table(all_runs: list[metadata.RunInfo], actor: people.Actor) -> None:
-    """One row per run: its label (and, with sign-in, whose it is), id, accuracy, status, preset, time, kind."""
+    """One row per run: (with sign-in, whose it is,) its label, id, accuracy, status, preset, time, kind."""
     st.dataframe(
         [
             {
-                "run": r.label(),
-                # Whose it is, beside its name (with sign-in): the columns after it scroll out of view at 1400 px.
+                # Whose it is, first (with sign-in): after the run column it was cut at 800 px.
                 **({"owner": "shipped" if r.shipped else (r.metadata.owner or "—")} if actor.signed_in else {}),
+                "run": r.label(),
                 "id": r.id,
                 "test accuracy": None if r.test_accuracy is None else f"{r.test_accuracy:.2%}",
                 "status": r.status + (f": {r.error}" if r.error else ""),
@@ -58,8 +58,7 @@ def runs_table(all_runs: list[metadata.RunInfo], actor: people.Actor) -> None:
             }
             for r in all_runs
         ],
-        hide_index=True,
-        column_config={"run": st.column_config.TextColumn(width="large")},
+        hide_index=True,  # every column sized to its content: a fixed wide run column pushed the rest out of view
     )
 
 
