@@ -13,6 +13,10 @@ import streamlit as st
 from fmnist_core import people
 
 IDENTITY_KEY = "_signed_in_as"  # the identity this session's personal state belongs to
+LOG_OUT_HELP = (
+    "Signs you out here and at your sign-in provider. If the provider asks you to confirm (for example with an "
+    '"End session" button), confirm: it sends you back to this app\'s login screen.'
+)
 
 
 def auth_configured() -> bool:
@@ -78,4 +82,6 @@ def sidebar_user(actor: people.Actor) -> None:
         return
     role = " (teacher)" if actor.teacher else ""
     st.caption(f"Signed in as `{actor.id}`{role}")  # a code span: plain Markdown makes an address a mailto link
-    st.button("Log out", icon=":material/logout:", on_click=st.logout, key="logout")
+    # st.logout ends the sign-in at the provider too (its end_session_endpoint), with this app's redirect_uri as the
+    # address to return to; a provider may first ask to confirm on a page of its own, which the app cannot skip.
+    st.button("Log out", icon=":material/logout:", on_click=st.logout, key="logout", help=LOG_OUT_HELP)

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -333,11 +334,21 @@ def test_delete_all_my_runs(contexts: dict, app_server: AppServer, fmnist_home: 
 
 
 def test_log_out(contexts: dict, app_server: AppServer) -> None:
+    """Log out says beforehand that the provider may ask to confirm; it ends the session at the provider too (its
+    end_session_endpoint), which is asked to send the browser back to the app (Streamlit passes its redirect_uri,
+    /oauth2callback, which forwards to the app's root). The mock always asks to confirm; then the login screen."""
     bob = page_of(contexts, BOB)
     goto(bob, app_server, "/model")
-    sidebar(bob).get_by_role("button", name="Log out").click()
-    # Streamlit also ends the session at the provider (its end_session_endpoint); the mock asks to confirm.
+    button = sidebar(bob).get_by_role("button", name="Log out")
+    button.hover()
+    expect(bob.get_by_test_id("stTooltipContent")).to_contain_text("it sends you back to this app's login screen")
+    button.click()
+    bob.wait_for_url(re.compile(r"/oauth2/end_session\?"))
+    asked = parse_qs(urlparse(bob.url).query)
+    assert asked["post_logout_redirect_uri"] == [f"http://localhost:{app_server.port}/oauth2callback"], asked
+    assert asked["id_token_hint"], asked  # lets a provider end the right session without asking whose
     bob.get_by_role("button", name="End session").click()
+    bob.wait_for_url(f"http://localhost:{app_server.port}/", timeout=30_000)
     expect(bob.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)
     wait_for_app(bob, server=app_server)
     assert bob.get_by_role("combobox", name="Model").count() == 0
