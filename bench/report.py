@@ -102,12 +102,39 @@ def suite_cpu_table(report: dict[str, Any], file: str) -> str:
     return "\n".join(lines) + "\n\n" + head + _where(report, file)
 
 
+def suite_cpu_compare_table(report: dict[str, Any], file: str) -> str:
+    """The suite's CPU-seconds by kind, this tree beside the one before it (suite-cpu-before.json, the same
+    machine), and the slowest tests of this tree's run."""
+    before = json.loads((MEASURED / "suite-cpu-before.json").read_text())
+    kinds = list(dict.fromkeys([*report["kinds"], *before["kinds"]]))
+    lines = ["| processes | before: CPU-s (how many) | now: CPU-s (how many) |", "|---|---|---|"]
+
+    def cell(run: dict[str, Any], kind: str) -> str:
+        row = run["kinds"].get(kind)
+        return "—" if row is None else f"{row['cpu_s']:,.0f} ({row['processes']})"
+
+    for kind in kinds:
+        lines.append(f"| {kind} | {cell(before, kind)} | {cell(report, kind)} |")
+    total = {name: sum(r["cpu_s"] for r in run["kinds"].values()) for name, run in (("b", before), ("n", report))}
+    lines.append(f"| **all** | **{total['b']:,.0f}** | **{total['n']:,.0f}** ({total['n'] / total['b']:.0%}) |")
+    lines.append("")
+    lines.append(
+        f"Before: `{before['last_line'].strip('= ')}` (commit {before['commit'][:7]}); now: "
+        f"`{report['last_line'].strip('= ')}`; " + _where(report, file)
+    )
+    lines += ["", "| slowest now | seconds | phase |", "|---|---|---|"]
+    for row in report.get("slowest", []):
+        lines.append(f"| `{row['test']}` | {row['seconds']:.1f} | {row['phase']} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, tuple[str, Callable[[dict[str, Any], str], str]]] = {
     "clicks": ("clicks.json", clicks_table),
     "startup": ("startup.json", startup_table),
     "training": ("bench-full.json", training_table),
     "tsne": ("tsne.json", tsne_table),
     "suite-cpu": ("suite-cpu.json", suite_cpu_table),
+    "suite-cpu-compare": ("suite-cpu.json", suite_cpu_compare_table),
 }
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
 

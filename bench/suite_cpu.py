@@ -147,6 +147,7 @@ def measure(command: list[str], interval: float = 1.0) -> dict[str, Any]:
         "idle_cpu_s": round(idle - baseline_idle, 1),
         "interval_s": interval,
         "slowest": slowest,
+        "failed": [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))],
         "kinds": {
             kind: {"cpu_s": round(row["cpu_s"], 1), "processes": int(row["processes"])}
             for kind, row in sorted(kinds.items(), key=lambda item: -item[1]["cpu_s"])
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['last_line']}\nwall {report['wall_s']} s, busy CPU {report['busy_cpu_s']} s")
     for kind, row in report["kinds"].items():
         print(f"  {row['cpu_s']:8.1f} CPU-s  {row['processes']:4d} processes  {kind}")
+    for line in report["failed"]:
+        print(f"  {line}")
     for row in report["slowest"]:
         print(f"  {row['seconds']:8.1f} s  {row['phase']:<8}  {row['test']}")
     return 0 if report["returncode"] == 0 else 1

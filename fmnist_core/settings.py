@@ -33,6 +33,7 @@ WORKER_SCHEDULING = "FMNIST_WORKER_SCHEDULING"
 RAY_ADDRESS = "FMNIST_RAY_ADDRESS"
 RAY_CPUS = "FMNIST_RAY_CPUS"
 TEST_FAULT = "FMNIST_TEST_FAULT"
+PREPARE_RUNS = "FMNIST_PREPARE_RUNS"
 TIMINGS = "FMNIST_TIMINGS"
 TEACHERS = "FMNIST_TEACHERS"
 RUN_VISIBILITY = "FMNIST_RUN_VISIBILITY"
@@ -48,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(RAY_ADDRESS, str, None, "a Ray cluster to train on; unset: local worker processes"),
     Setting(RAY_CPUS, float, "2", "CPUs each training asks of the Ray cluster"),
     Setting(TEST_FAULT, str, None, "tests only: make a worker abort, exit or pause mid-save"),
+    Setting(PREPARE_RUNS, int, "1", "1: a training's worker keeps what its pages read first; 0: pages compute it"),
     Setting(TIMINGS, Path, None, "a file the Feature maps fragment appends its server times to (benchmark)"),
     Setting(TEACHERS, str, None, "comma-separated identities who see the Class page and may delete any run"),
     Setting(RUN_VISIBILITY, str, "class", "class: everyone signed in sees every run; private: own and shipped"),
@@ -92,6 +94,12 @@ def max_trainings() -> int:
 def warm_idle_seconds() -> float:
     """FMNIST_WARM_IDLE_SECONDS (0 turns warm workers off)."""
     return _number(WARM_IDLE_SECONDS, float, 0.0)
+
+
+def prepare_runs() -> bool:
+    """FMNIST_PREPARE_RUNS: whether a training's worker keeps what the run's pages read first before offering it
+    (default yes; the test suite turns it off where it is not what a test is about: it costs CPU-seconds a run)."""
+    return (raw(PREPARE_RUNS) or "1") not in ("0", "false", "no", "off")
 
 
 def worker_scheduling() -> str:

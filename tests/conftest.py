@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from fmnist_core import settings
 from fmnist_core.runs import paths
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR, locked, session_shared_dir
 
@@ -18,6 +20,12 @@ TINY_TRAININGS = {
     "tiny-improved": {"preset": "improved", "epochs": 2, "limit": 600, "seed": 3},
 }
 TINY_TRAIN_TIMEOUT = 240  # seconds for one of them to train on a busy 2-core machine
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Trainings in tests do not prepare their runs' pages (a few CPU-seconds each, every training of the suite):
+    the tests about that preparation turn it on (helpers.preparing_runs), and so do the benchmarks."""
+    os.environ.setdefault(settings.PREPARE_RUNS, "0")
 
 
 @pytest.fixture

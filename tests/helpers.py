@@ -240,3 +240,20 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def preparing_runs() -> Iterator[None]:
+    """Trainings started inside keep what their pages read first, as a real server's do (the suite turns that off
+    elsewhere: tests/conftest.py)."""
+    from fmnist_core import settings
+
+    before = os.environ.get(settings.PREPARE_RUNS)
+    os.environ[settings.PREPARE_RUNS] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(settings.PREPARE_RUNS, None)
+        else:
+            os.environ[settings.PREPARE_RUNS] = before

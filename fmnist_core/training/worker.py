@@ -172,7 +172,7 @@ class Trainer:
         def prepare(run_id: str) -> None:
             """What the pages read first, kept before the run is listed (see run_results.prepare); its time is
             part of the click-to-result time the estimate learns from."""
-            if images is None:
+            if images is None or not settings.prepare_runs():
                 return
             started = time.monotonic()
             self.emit(Phase(PHASE_PREPARING))

@@ -310,7 +310,8 @@ def test_teacher_deletes_all_runs_of_a_person(contexts: dict, app_server: AppSer
     wait_for_app(teacher, server=app_server)
     teacher.get_by_role("button", name="Delete all runs of this person…").click()
     wait_for_app(teacher, server=app_server)
-    expect(teacher.get_by_text(re.compile("^Delete all 1 runs of"))).to_be_visible()
+    expect(teacher.get_by_text(re.compile("^Delete these 1 run of"))).to_be_visible()
+    expect(teacher.get_by_text(re.compile("^• nobody · "))).to_have_count(1)  # exactly what it will delete
     teacher.get_by_role("button", name="Yes, delete them all").click()
     wait_for_app(teacher, server=app_server)
     expect(teacher.get_by_text("Deleted 1 run of nobody (saved before owners).")).to_be_visible()
@@ -322,7 +323,8 @@ def test_delete_all_my_runs(contexts: dict, app_server: AppServer, fmnist_home: 
     goto(ada, app_server, "/model")
     ada.get_by_role("button", name="Delete all my runs…").click()
     wait_for_app(ada, server=app_server)
-    expect(ada.get_by_text("Delete all your 2 runs?", exact=False)).to_be_visible()
+    expect(ada.get_by_text("Delete these 2 runs of yours?", exact=False)).to_be_visible()
+    expect(ada.get_by_text(re.compile("• ada · "))).to_have_count(1)  # one text block lists both runs
     shoot(ada, "delete-mine-light-1400")
     ada.get_by_role("button", name="Yes, delete all my runs").click()
     wait_for_app(ada, server=app_server)

@@ -331,8 +331,9 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
     def get(preset: str) -> tuple[dict, Path]:
         if preset not in done:
             home = tmp_path_factory.mktemp(f"tiny-{preset}")
-            job = TrainingJob(tiny(preset), home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
-            done[preset] = (run_to_end(job), home)
+            with helpers.preparing_runs():  # test_tiny_job_trains_evaluates_and_saves reads what it prepared
+                job = TrainingJob(tiny(preset), home=home, data_dir=str(REAL_DATA_DIR), actor=people.LOCAL)
+                done[preset] = (run_to_end(job), home)
         return done[preset]
 
     return get
