@@ -22,7 +22,7 @@ from fmnist_core.nets.presets import (
     TrainConfig,
 )
 from fmnist_core.runs import paths, store
-from fmnist_core.training import estimate, executors, warm
+from fmnist_core.training import estimate, executors, queue_times, warm
 from fmnist_core.training.events import (
     PHASE_STARTING,
     Cancelled,
@@ -89,7 +89,7 @@ def alone_seconds(config: TrainConfig, home: Path | None = None) -> float | None
     return None if guess is None else guess.seconds
 
 
-def queue_wait(alone: float) -> estimate.Wait | None:
+def queue_wait(alone: float) -> queue_times.Wait | None:
     """When a training needing `alone` seconds by itself (estimate.estimate) would start and end if started now,
     behind this server's trainings (running ones share the cores, waiting ones go first); None when trainings go to
     a Ray cluster, whose queue this server does not see."""
@@ -98,9 +98,9 @@ def queue_wait(alone: float) -> estimate.Wait | None:
     return _wait_behind(alone, None)
 
 
-def _wait_behind(alone: float, job: TrainingJob | None) -> estimate.Wait:
+def _wait_behind(alone: float, job: TrainingJob | None) -> queue_times.Wait:
     """When `job` (None: a new training needing `alone` seconds, queued last) starts and ends, with every training
-    of this server played forward (estimate.play_queue): those running share the cores, those waiting start in
+    of this server played forward (queue_times.play_queue): those running share the cores, those waiting start in
     the queue's order."""
     with _ACTIVE_LOCK:
         active = list(_ACTIVE)
@@ -119,11 +119,11 @@ def _wait_behind(alone: float, job: TrainingJob | None) -> estimate.Wait:
     if job is None or job not in order:
         order.append(job)
         needs.append(alone)
-    times = estimate.play_queue([need for _, need in running], needs, SLOTS.capacity())
+    times = queue_times.play_queue([need for _, need in running], needs, SLOTS.capacity())
     mine = order.index(job)
     start, end = times[mine]
     ahead = len(running) - (1 if mine < len(running) else 0) + max(0, mine - len(running))
-    return estimate.Wait(start, end, ahead)
+    return queue_times.Wait(start, end, ahead)
 
 
 def warm_up() -> None:
@@ -214,7 +214,7 @@ class TrainingJob:
         with self._cond:
             return self._s.finished
 
-    def expected_wait(self) -> estimate.Wait | None:
+    def expected_wait(self) -> queue_times.Wait | None:
         """While queued or running: when this training should start and end, with the server's other trainings
         sharing the cores and the queue before it (`ahead`: those running beside it or before it); None without
         an estimate, on Ray, or once it ended."""

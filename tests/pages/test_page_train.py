@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist_core import people, settings
 from fmnist_core.nets.presets import TrainConfig
 from fmnist_core.runs import store
-from fmnist_core.training import estimate, jobs
+from fmnist_core.training import estimate, jobs, queue_times
 from fmnist_core.training.events import BatchEnd, EpochBegin, Phase, Setup, Started
 from fmnist_core.training.jobs import TrainingJob
 from helpers import WIDE_NETWORK
@@ -241,7 +241,7 @@ def test_time_estimate_covers_click_to_result_from_runs_of_this_machine(
     for owner in ("ada", "bob"):
         monkeypatch.setitem(jobs._ACTIVE, StandInJob(alone), owner)
     at.run()
-    said = estimate.wait_text(estimate.with_queue(alone, [alone, alone], [], 2))
+    said = queue_times.wait_text(queue_times.with_queue(alone, [alone, alone], [], 2))
     assert said.startswith("Starts in about 2 min 35 s (2 trainings ahead or running), done in about 3 min 55 s")
     assert any(f"Right now: {said}" in w for w in texts(at.warning)), texts(at.warning)
 

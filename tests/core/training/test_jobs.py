@@ -23,7 +23,7 @@ from fmnist_core.nets import presets
 from fmnist_core.nets.inference import evaluate
 from fmnist_core.nets.presets import ConfigError, TrainConfig
 from fmnist_core.runs import cache, store
-from fmnist_core.training import estimate, events, jobs, keras_callback, pipeline
+from fmnist_core.training import events, jobs, keras_callback, pipeline, queue_times
 from fmnist_core.training.events import (
     PHASE_BUILD,
     PHASE_DATA,
@@ -626,16 +626,16 @@ class _StandIn:
 
 def test_the_wait_shown_before_a_click_counts_the_queue(store_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "2")
-    assert jobs.queue_wait(28.0) == estimate.Wait(0.0, 28.0, 0)
+    assert jobs.queue_wait(28.0) == queue_times.Wait(0.0, 28.0, 0)
     half_done = _StandIn("running", 40.0, progress=0.5)  # 20 s of its own left
     monkeypatch.setitem(jobs._ACTIVE, half_done, "ada")
-    assert jobs.queue_wait(28.0) == estimate.Wait(0.0, 48.0, 1)  # shares the cores for 40 s, then alone
+    assert jobs.queue_wait(28.0) == queue_times.Wait(0.0, 48.0, 1)  # shares the cores for 40 s, then alone
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("running", 28.0), "bob")
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("queued", 10.0, place=1), "cy")
     # 20 and 28 s left share the cores: at 40 s the first ends and the queued one starts (8 and 10 left); at 56 s
     # the second ends and ours starts beside the last 2 s of the queued one (4 s), then runs alone: 86 s.
     wait = jobs.queue_wait(28.0)
-    assert wait == estimate.Wait(56.0, 86.0, 3)
+    assert wait == queue_times.Wait(56.0, 86.0, 3)
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("done", 99.0), "dee")  # finished trainings are not counted
     assert jobs.queue_wait(28.0) == wait
 
@@ -646,8 +646,8 @@ def test_a_running_job_expects_to_share_the_cores_with_the_others(monkeypatch: p
     job._apply(Started(executor="local-process", node="here", pid=1))
     job.alone_seconds = 28.0
     monkeypatch.setitem(jobs._ACTIVE, job, "me")
-    assert job.expected_wait() == estimate.Wait(0.0, 28.0, 0)
+    assert job.expected_wait() == queue_times.Wait(0.0, 28.0, 0)
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("running", 28.0), "ada")
     monkeypatch.setitem(jobs._ACTIVE, _StandIn("queued", 28.0, place=1), "bob")
-    assert job.expected_wait() == estimate.Wait(0.0, 56.0, 1)  # shared with Ada's; Bob's starts after
-    assert jobs.queue_wait(28.0) == estimate.Wait(56.0, 112.0, 3)  # a new one starts beside Bob's, when two end
+    assert job.expected_wait() == queue_times.Wait(0.0, 56.0, 1)  # shared with Ada's; Bob's starts after
+    assert jobs.queue_wait(28.0) == queue_times.Wait(56.0, 112.0, 3)  # a new one starts beside Bob's, when two end

@@ -11,7 +11,7 @@ import streamlit as st
 from fmnist_core.data.fashion_mnist import EXPECTED_COUNT
 from fmnist_core.nets import architecture
 from fmnist_core.nets.presets import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig
-from fmnist_core.training import estimate
+from fmnist_core.training import estimate, queue_times
 from fmnist_core.training.jobs import queue_wait
 from ui.sections.train.network_editor import spec_editor
 from ui.session import kept, runs
@@ -131,7 +131,7 @@ def time_estimate(config: TrainConfig) -> None:
     text = estimate.summary(guess, plan)
     wait = queue_wait(guess.seconds)
     if wait is not None and wait.ahead:
-        text = f"{text} Right now: {estimate.wait_text(wait)}"  # the queue ahead already says why it is longer
+        text = f"{text} Right now: {queue_times.wait_text(wait)}"  # the queue ahead already says why it is longer
     elif note := estimate.busy_note(guess):
         text = f"{text} {note}"
     if (wait.done_seconds if wait is not None else guess.seconds) >= LONG_RUN_SECONDS:

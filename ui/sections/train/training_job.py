@@ -13,7 +13,7 @@ from fmnist_core import people
 from fmnist_core.nets.presets import ConfigError
 from fmnist_core.people import LimitReached
 from fmnist_core.runs.records import why_train_below_test
-from fmnist_core.training import estimate
+from fmnist_core.training import queue_times
 from fmnist_core.training.events import Snapshot, clock, progress_text
 from fmnist_core.training.jobs import TrainingJob, training_blocker
 from ui.figures.curves import batch_curve, epoch_curves_pair
@@ -108,13 +108,13 @@ def _live_view() -> None:
             wait = job.expected_wait()
             st.info(
                 f"Waiting for a training slot: place {snap.queue_position or 1} in the queue "
-                "(other people are training)." + (f" {estimate.wait_text(wait)}" if wait is not None else "")
+                "(other people are training)." + (f" {queue_times.wait_text(wait)}" if wait is not None else "")
             )
             st.button("Cancel", on_click=job.stop)
         elif state in ("running", "stopping"):
             st.progress(snap.progress, text=progress_text(snap))
             if (wait := job.expected_wait()) is not None and wait.ahead:
-                st.caption(estimate.wait_text(wait, running=True))
+                st.caption(queue_times.wait_text(wait, running=True))
             if state == "stopping":
                 st.warning("Stopping after the current batch; the partial model will be saved.")
             else:
