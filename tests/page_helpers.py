@@ -52,11 +52,15 @@ def open_page(
     page: str,
     params: dict[str, str] | None = None,
     model_id: str | None = None,
+    session: dict[str, object] | None = None,
 ) -> AppTest:
-    """Run app.py once (it registers the pages), then open `page` with these query parameters."""
+    """Run app.py once (it registers the pages), then open `page` with these query parameters; `session` sets
+    widget values before the first run, as a person who set them earlier in the session would have."""
     at = make_app()
     if model_id is not None:
         at.session_state["model_id"] = model_id
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
     at.run()
     assert not at.exception, exceptions(at)
     if page == "home":

@@ -23,7 +23,7 @@ def activation_function(model: Any) -> Any:
         import tensorflow as tf
 
         multi = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
-        return tf.function(lambda x: multi(x, training=False), reduce_retracing=True)
+        return tf.function(lambda x: multi(x, training=False), reduce_retracing=True, autograph=False)
 
     return per_model(model, "activations", build)
 
@@ -141,7 +141,7 @@ def _maxima_function(model: Any, layers: tuple[str, ...]) -> Any:
                 reduced += [tf.reduce_max(flat, axis=1), tf.argmax(flat, axis=1, output_type=tf.int32)]
             return tuple(reduced)
 
-        return tf.function(reduce, reduce_retracing=True)
+        return tf.function(reduce, reduce_retracing=True, autograph=False)
 
     return per_model(model, f"maxima:{','.join(layers)}", build)
 
@@ -211,6 +211,6 @@ def layer_maps(model: Any, images: np.ndarray, layer: str) -> np.ndarray:
         import tensorflow as tf
 
         sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
-        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True)
+        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True, autograph=False)
 
     return np.asarray(per_model(model, f"maps:{layer}", build)(as_model_input(images)), dtype=np.float32)

@@ -69,7 +69,7 @@ def features(model: Any, images: np.ndarray, layer: str | None = None, batch_siz
         import tensorflow as tf
 
         sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
-        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True)
+        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True, autograph=False)
 
     forward = per_model(model, f"features:{layer}", build)
     x = as_model_input(images)

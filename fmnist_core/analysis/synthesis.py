@@ -110,9 +110,11 @@ def scores_function(model: Any, layer: str | None) -> Any:
         if layer is None:
             from fmnist_core.explain.common import forward_to_logits
 
-            return tf.function(lambda x: forward_to_logits(model, x)[1], reduce_retracing=True)
+            return tf.function(lambda x: forward_to_logits(model, x)[1], reduce_retracing=True, autograph=False)
         sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
-        return tf.function(lambda x: tf.reduce_mean(sub(x, training=False), axis=(1, 2)), reduce_retracing=True)
+        return tf.function(
+            lambda x: tf.reduce_mean(sub(x, training=False), axis=(1, 2)), reduce_retracing=True, autograph=False
+        )
 
     return per_model(model, f"objective:{layer}", build)
 
@@ -187,7 +189,7 @@ def _step_function(model: Any, layer: str | None, reg: Regularisation, redirect:
                 loss = value - reg.tv_weight * tf.reduce_sum(tf.image.total_variation(x))
             return tape.gradient(loss, x), value
 
-        return tf.function(step, reduce_retracing=True)
+        return tf.function(step, reduce_retracing=True, autograph=False)
 
     return per_model(model, f"ascent:{layer}:{reg}:{redirect}", build)
 

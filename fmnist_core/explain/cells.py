@@ -134,7 +134,7 @@ def _source_and_output(model: Any, layer: str) -> Any:
 
         target = model.get_layer(layer)
         sub = keras.Model(model.inputs[0], [target.input, target.output])
-        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True)
+        return tf.function(lambda x: sub(x, training=False), reduce_retracing=True, autograph=False)
 
     return per_model(model, f"explain_cell:{layer}", build)
 

@@ -56,7 +56,7 @@ def _attack_function(model: Any) -> Callable[..., Any]:
                 adv = tf.clip_by_value(adv, 0.0, 1.0)
             return adv
 
-        return tf.function(attack, reduce_retracing=True)
+        return tf.function(attack, reduce_retracing=True)  # autograph turns the loop and its break into graph ops
 
     return per_model(model, "pgd", build)
 

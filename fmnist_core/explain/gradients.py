@@ -47,7 +47,7 @@ def probability_gradients(model: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
                 p = tf.gather(ref()(x, training=False), cls, axis=1)
             return p, tape.gradient(p, x)
 
-        return tf.function(grads, reduce_retracing=True)
+        return tf.function(grads, reduce_retracing=True, autograph=False)
 
     return per_model(model, "probability_gradients", build)
 

@@ -40,13 +40,17 @@ def per_model(model: Any, key: str, build: Callable[[], Any]) -> Any:
 
 
 def compiled_forward(model: Any) -> Callable[[Any], Any]:
-    """model(x, training=False) as a tf.function: faster than eager calls or model.predict (no per-call setup)."""
+    """model(x, training=False) as a tf.function: faster than eager calls or model.predict (no per-call setup).
+
+    autograph=False here and in every compiled function without tensor-dependent Python control flow: autograph
+    parses the source of each function it converts, for every new model, a third of a page's first visit.
+    """
 
     def build() -> Callable[[Any], Any]:
         import tensorflow as tf
 
         ref = weakref.ref(model)  # a strong reference here would keep the model (the cache key) alive forever
-        return tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
+        return tf.function(lambda x: ref()(x, training=False), reduce_retracing=True, autograph=False)
 
     return per_model(model, "forward", build)
 

@@ -96,6 +96,13 @@ def choose(page: Page, label: str, option: str | re.Pattern[str], server: AppSer
     wait_for_app(page, server=server)
 
 
+def explain_answer(page: Page, server: AppServer | None = None, within: Page | Locator | None = None) -> None:
+    """Turn on the why panel's "Explain this answer" switch (in `within`, default the page), as a person does."""
+    (within or page).get_by_text("Explain this answer", exact=True).click()
+    wait_for_app(page, server=server)
+    expect((within or page).get_by_role("combobox", name="Explain class")).to_be_visible()
+
+
 def go_by_nav(page: Page, title: str, server: AppServer | None = None) -> None:
     """Move to another page through the sidebar's navigation (same session, unlike page.goto)."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()

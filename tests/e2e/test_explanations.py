@@ -10,7 +10,17 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .harness import REPO_ROOT, AppServer, chart_titled, cut_texts, goto, map_titled, scheme_pages, wait_for_app
+from .harness import (
+    REPO_ROOT,
+    AppServer,
+    chart_titled,
+    cut_texts,
+    explain_answer,
+    goto,
+    map_titled,
+    scheme_pages,
+    wait_for_app,
+)
 
 SCHEMES = ("light", "dark")
 WIDTHS = (1400, 800)
@@ -36,6 +46,7 @@ def screenshot(page: Page, name: str) -> None:
 def test_panel_randomisation_and_flip(app_server: AppServer, pages: dict[str, Page], scheme: str) -> None:
     page = pages[scheme]
     goto(page, app_server, "/test_images?image=0")
+    explain_answer(page, app_server)
     for method in METHODS:
         expect(map_titled(page, re.compile(rf"{method} · Ankle boot\s*\(the prediction\)"))).to_have_count(1)
     expect(page.get_by_text(re.compile(r"Completeness: the attributions add up to"))).to_be_visible()

@@ -27,6 +27,7 @@ from .harness import (
     chart_titled,
     choose,
     cut_texts,
+    explain_answer,
     goto,
     png_of,
     scheme_pages,
@@ -204,6 +205,7 @@ def test_explanations_are_large_and_clear_of_their_titles(
     page = sessions["light"]
     goto(page, app_server, "/test_images?image=0")
     test_set = page.get_by_role("tabpanel", name="Test set")
+    explain_answer(page, app_server, within=test_set)
     for width in WIDTHS:
         at_width(page, width)
         assert_explanations_read(page, test_set, width)
@@ -214,6 +216,7 @@ def test_explanations_are_large_and_clear_of_their_titles(
     uploader.set_input_files(str(png_of(load_test_set().images[0], tmp_path / "boot.png")))
     wait_for_app(page, server=app_server)
     expect(panel.get_by_text(re.compile(r"^Predicted: "))).to_be_visible(timeout=30_000)
+    explain_answer(page, app_server, within=panel)
     for width in WIDTHS:
         at_width(page, width)
         page.wait_for_timeout(500)

@@ -18,6 +18,7 @@ from .harness import (
     AppServer,
     choose,
     click_plotly_point,
+    explain_answer,
     go_by_nav,
     goto,
     map_titled,
@@ -44,6 +45,7 @@ def explain_box(page: Page):
 def test_the_why_panel_explains_the_image_on_screen(app_server: AppServer, app_page: Page, predicted) -> None:
     page = app_page
     goto(page, app_server, "/test_images?image=0")
+    explain_answer(page, app_server)
     expect(explain_box(page).first).to_have_value(f"{CLASS_NAMES[predicted[0]]} (predicted)")
     choose(page, "Explain class", "Coat", server=app_server)
     expect(map_titled(page, re.compile(r"Grad-CAM · Coat\s*\(not the prediction\)"))).to_be_visible()
@@ -77,6 +79,7 @@ def test_a_second_upload_is_explained_as_itself_and_a_bad_file_clears_it(
         return re.match(r"Predicted: ([^(]+)", shown.first.inner_text()).group(1).strip()
 
     first = upload(0, "boot.png")
+    explain_answer(page, app_server, within=panel)
     expect(panel.get_by_role("combobox", name="Explain class")).to_have_value(f"{first} (predicted)")
     second = upload(1, "pullover.png")
     expect(panel.get_by_role("combobox", name="Explain class")).to_have_value(f"{second} (predicted)")

@@ -14,6 +14,7 @@ from fmnist_core.runs import importer, paths
 from page_helpers import PAGE_FILES, exceptions, open_page, rerun, texts
 
 SHIRT, TSHIRT, PULLOVER, COAT = 6, 0, 2, 4
+EXPLAINING = {"ti_why_on": True, "ti_upload_why_on": True}  # "Explain this answer" switched on in both tabs
 
 
 def explain_box(at):
@@ -72,10 +73,20 @@ def test_bad_class_params_warn_and_show_all(make_app, params: dict[str, str]) ->
     assert at.selectbox(key="ti_actual").value == "All" and at.selectbox(key="ti_predicted").value == "All"
 
 
-def test_why_panel_follows_the_image(make_app, default_predictions) -> None:
+def test_why_panel_waits_for_its_switch_then_follows_the_image(make_app, default_predictions, monkeypatch) -> None:
     predicted, _ = default_predictions
+    computed: list[int] = []
+    real_attribute_all = attributions.attribute_all
+    monkeypatch.setattr(
+        attributions, "attribute_all", lambda *a, **k: computed.append(1) or real_attribute_all(*a, **k)
+    )
     at = open_page(make_app, "test_images", {"image": "0"})
-    assert explain_box(at).value == predicted[0]
+    assert "Why the model decided" in texts(at.subheader)
+    assert not [b for b in at.selectbox if b.label == "Explain class"] and not computed  # nothing computed yet
+    assert any(c.startswith("Turn on to see which parts of the image") for c in texts(at.caption))
+    at.toggle(key="ti_why_on").set_value(True)
+    rerun(at)
+    assert computed and explain_box(at).value == predicted[0]
     explain_box(at).set_value(int(PULLOVER))
     rerun(at)
     assert any("Grad-CAM · Pullover<br>(not the prediction)" in t for t in _titles(at)), _titles(at)
@@ -85,6 +96,7 @@ def test_why_panel_follows_the_image(make_app, default_predictions) -> None:
     assert explain_box(at).value == predicted[1]  # starts again from image 1's own prediction
     assert any(f"Grad-CAM · {CLASS_NAMES[predicted[1]]}<br>(the prediction)" in t for t in _titles(at)), _titles(at)
     assert any("last conv block" in c for c in texts(at.caption)), texts(at.caption)
+    assert at.toggle(key="ti_why_on").value  # the switch stays on for the next image
 
 
 def test_filters_and_page_survive_a_visit_elsewhere(make_app) -> None:
@@ -105,7 +117,7 @@ def test_the_upload_tab_shows_the_kept_upload(make_app) -> None:
     from ui.components.upload import UPLOAD_KEY
 
     test = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR)
-    at = open_page(make_app, "test_images")
+    at = open_page(make_app, "test_images", session=EXPLAINING)
     at.session_state[UPLOAD_KEY] = {
         "name": "boot.png",
         "digest": "d0",
@@ -147,7 +159,7 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
     from ui.figures.explanations import attribution_picture
 
     image = fashion_mnist.load_test_set(fashion_mnist.DEBIAN_DIR).images[0]
-    at = open_page(make_app, "test_images", {"image": "0"})
+    at = open_page(make_app, "test_images", {"image": "0"}, session=EXPLAINING)
     assert not at.exception, exceptions(at)
     for method in METHOD_TITLES:
         assert any(f"{method} · Ankle boot<br>(the prediction)" in t for t in _titles(at)), (method, _titles(at))
@@ -190,7 +202,7 @@ def test_why_panel_shows_four_methods_their_completeness_and_agreement(make_app,
 def test_randomisation_and_flip_on_the_page(make_app, shipped_model) -> None:
     from page_helpers import button, plotly_figure
 
-    at = open_page(make_app, "test_images", {"image": "0"})
+    at = open_page(make_app, "test_images", {"image": "0"}, session=EXPLAINING)
     button(at, "Randomise the model").click()
     rerun(at)
     assert not at.exception, exceptions(at)
@@ -242,7 +254,7 @@ def test_an_imported_network_without_conv_gets_every_other_method(make_app, fmni
         ]
     ).save(tmp_path / "flat.keras")
     importer.import_model(tmp_path / "flat.keras", name="flat", actor=people.LOCAL)
-    at = open_page(make_app, "test_images", {"image": "0"}, model_id="flat")
+    at = open_page(make_app, "test_images", {"image": "0"}, model_id="flat", session=EXPLAINING)
     assert not at.exception, exceptions(at)
     titles = _titles(at)
     assert not any(t.startswith("Grad-CAM") for t in titles), titles

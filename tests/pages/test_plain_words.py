@@ -57,7 +57,7 @@ def on_screen(at) -> list[str]:
 
 
 def test_the_why_panel_names_no_papers_or_numerical_methods(make_app) -> None:
-    at = open_page(make_app, "test_images", {"image": "0"})
+    at = open_page(make_app, "test_images", {"image": "0"}, session={"ti_why_on": True})
     assert not at.exception, exceptions(at)
     read = " ".join(on_screen(at))
     assert "Completeness: the attributions add up to" in read  # the panel is there

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import plotly.colors
 import streamlit as st
 
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.components.scripts import component_script
+from ui.figures.layout import scale_colours
 
 _CSS = """
 .fm-cm { font-size: 0.8rem; }
@@ -44,7 +44,7 @@ def grid_data(matrix: np.ndarray, class_names: list[str]) -> dict[str, Any]:
     if counts.ndim != 2 or counts.shape != (len(class_names), len(class_names)):
         raise ValueError(f"expected a {len(class_names)}x{len(class_names)} matrix, got shape {counts.shape}")
     level = counts / max(int(counts.max()), 1)
-    fill = plotly.colors.sample_colorscale("Blues", level.ravel().tolist())
+    fill = scale_colours("Blues", level)
     return {
         "title": "Confusion matrix",
         "names": list(class_names),

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures.layout import BAR_BELOW, COLOURBAR_BELOW, GRAY_SCALE, HEATMAP_SCALE, MARK, fast_figure, square_layout
+from ui.figures.layout import (
+    BAR_BELOW,
+    COLOURBAR_BELOW,
+    GRAY_SCALE,
+    HEATMAP_SCALE,
+    MARK,
+    fast_figure,
+    scale_colours,
+    square_layout,
+)
 from ui.figures.pictures import paint
 
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white-ish: weights and products have a sign
@@ -160,8 +169,6 @@ def small_matrix_html(
     """
     import html
 
-    from plotly.colors import get_colorscale, sample_colorscale
-
     z = np.asarray(values, dtype=float)
     finite = np.isfinite(z)
     bound = float(np.nanmax(np.abs(z))) if finite.any() else 0.0
@@ -172,8 +179,7 @@ def small_matrix_html(
     else:
         low, high = min(0.0, float(np.nanmin(z)) if finite.any() else 0.0), bound
     span = (high - low) or 1.0
-    scale = get_colorscale(DIVERGING if diverging else HEATMAP_SCALE)
-    colours = sample_colorscale(scale, np.clip((np.where(finite, z, low) - low) / span, 0.0, 1.0).ravel().tolist())
+    colours = scale_colours(DIVERGING if diverging else HEATMAP_SCALE, (np.where(finite, z, low) - low) / span)
     rows = []
     for r in range(z.shape[0]):
         cells = []

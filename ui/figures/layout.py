@@ -6,6 +6,10 @@ Colours come from Streamlit's theme (st.plotly_chart applies it), so every figur
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 HEATMAP_SCALE = "Viridis"
@@ -17,6 +21,23 @@ BAR_BELOW = 44  # px below the plot for a horizontal colour bar and its tick lab
 # A colour bar under its plot, as long as the plot is wide (beside a small image a vertical one towers over it).
 COLOURBAR_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.04, yanchor="top", len=1, thickness=10)
 MARK = "#ff4b4b"  # Streamlit's accent red: a chosen cell, a receptive field, a winner, a misclassified point
+SCALE_STEPS = 256  # colours sampled per scale: finer than a screen shows between two neighbours
+
+
+@functools.cache
+def _sampled(scale: str) -> tuple[str, ...]:
+    return tuple(plotly.colors.sample_colorscale(scale, np.linspace(0.0, 1.0, SCALE_STEPS).tolist()))
+
+
+def scale_colours(scale: str, fractions: np.ndarray | list[float]) -> list[str]:
+    """The colour of each fraction (0..1, clipped) on a named plotly scale, for HTML a page draws itself.
+
+    From a table sampled once per scale: plotly's sample_colorscale parses the scale's colours on every call, and
+    a matrix redrawn per click called it once per cell.
+    """
+    steps = np.rint(np.clip(np.asarray(fractions, dtype=float), 0.0, 1.0) * (SCALE_STEPS - 1)).astype(int)
+    table = _sampled(scale)
+    return [table[i] for i in steps.ravel()]
 
 
 def square_layout(height: int, top: int = 40, bottom: int = 10, **extra: object) -> dict:

@@ -78,7 +78,8 @@ def _measures(method: str, result: Any) -> str:
 
 def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
     """Every method's map for the predicted class or any chosen one, side by side, with their agreement; then the
-    randomisation test and the smallest flip.
+    randomisation test and the smallest flip. Behind a switch that stays on: the four methods cost most of a
+    page's first visit with a new model, and a learner browsing images does not always want them.
 
     Widget keys carry the model and the image, so a new image or model starts again from its own prediction.
     """
@@ -86,6 +87,17 @@ def why_panel(info: Any, image: np.ndarray, predicted: int, key: str) -> None:
     from fmnist_core.explain.gradcam import heat_on_object
 
     st.subheader("Why the model decided", divider="gray")
+    if not st.toggle(
+        "Explain this answer",
+        key=f"{key}_on",
+        help="Four ways of showing which pixels of the image the answer came from, whether they agree, and whether "
+        "to trust them. It stays on for the next images you pick.",
+    ):
+        st.caption(
+            "Turn on to see which parts of the image led the model to its answer: the computer works that out "
+            "four ways, in about a second."
+        )
+        return
     digest = image_digest(image)
     scope = f"{key}_{info.id}_{digest}"
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
