@@ -314,7 +314,11 @@ def busy_note(est: Estimate, load: float | None = None, cores: int | None = None
     if load <= cores or (est.measured_load is not None and load <= 1.5 * est.measured_load):
         return None
     then = f", against {est.measured_load:.1f} while those runs trained" if est.measured_load is not None else ""
-    return f"The machine is busy now (load {load:.1f} on {cores} cores{then}), so it may take longer."
+    # The load average in a student's words: how many jobs want the processor's cores at once.
+    return (
+        f"The computer is busy now (on average {load:.1f} jobs want its {cores} processor cores at once{then}), "
+        "so it may take longer."
+    )
 
 
 def duration_text(seconds: float) -> str:

@@ -145,12 +145,13 @@ def test_a_busy_machine_is_said_to_be_busy() -> None:
     assert estimate.busy_note(est, load=1.5, cores=2) is None
     assert (
         estimate.busy_note(est, load=4.4, cores=2)
-        == "The machine is busy now (load 4.4 on 2 cores), so it may take longer."
+        == "The computer is busy now (on average 4.4 jobs want its 2 processor cores at once), so it may take longer."
     )
     loaded = estimate.Estimate(**{**vars(est), "measured_load": 4.0})
     assert estimate.busy_note(loaded, load=4.4, cores=2) is None  # as busy as when it was measured
     assert estimate.busy_note(loaded, load=8.0, cores=2) == (
-        "The machine is busy now (load 8.0 on 2 cores, against 4.0 while those runs trained), so it may take longer."
+        "The computer is busy now (on average 8.0 jobs want its 2 processor cores at once, against 4.0 while those "
+        "runs trained), so it may take longer."
     )
 
 
