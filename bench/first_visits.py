@@ -51,9 +51,23 @@ RUNS = {"prepared": "bench-prepared", "not prepared": "bench-unprepared"}
 TRAIN = ["--preset", "fast", "--epochs", "1", "--limit", "600"]
 
 
-def train(home: str, run_id: str) -> None:
+def train(home: str, run_id: str, seed: int) -> None:
+    """One run; each run its own seed: runs with equal weights would share what the server keeps in memory, and the
+    second page visited would not be a first visit."""
     subprocess.run(
-        [sys.executable, "-m", "fmnist_core", "train", *TRAIN, "--run-id", run_id, "--output-dir", home],
+        [
+            sys.executable,
+            "-m",
+            "fmnist_core",
+            "train",
+            *TRAIN,
+            "--seed",
+            str(seed),
+            "--run-id",
+            run_id,
+            "--output-dir",
+            home,
+        ],
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -87,8 +101,11 @@ def logged(timings: Path) -> int:
     return len(timings.read_text().splitlines()) if timings.exists() else 0
 
 
-def visit(browser, url: str, title: str | None = None, warm: str | None = None) -> float:  # noqa: ANN001
-    """Seconds to a page settled in a fresh browser session: from typing `url`, or, with `title`, from clicking
+def visit(  # noqa: ANN001 - a Playwright Browser
+    browser, url: str, timings: Path, title: str | None = None, warm: str | None = None
+) -> tuple[float, float]:
+    """Seconds to a page settled in a fresh browser session, and the server's seconds of page runs meanwhile:
+    from typing `url`, or, with `title`, from clicking
     that page's sidebar link once `url` (Home with the run) has settled. `warm`, opened first and untimed, is the
     same page with the shipped model: the browser has then loaded and cached the page's scripts (plotly's alone
     is megabytes), as a learner's has who used the app before training a model."""
@@ -101,16 +118,19 @@ def visit(browser, url: str, title: str | None = None, warm: str | None = None) 
         page.goto(url)
         _settled(page)
         link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+        page.wait_for_timeout(500)  # the page runs before the click have logged their time
+        before = logged(timings)
         started = time.perf_counter()
         link.click()
         page.get_by_role("heading", level=1, name=title).first.wait_for(timeout=180_000)
     else:
+        before = logged(timings)
         started = time.perf_counter()
         page.goto(url)
     _settled(page)
     seconds = time.perf_counter() - started
     context.close()
-    return seconds
+    return seconds, server_ms(timings, before) / 1000
 
 
 def run(rounds: int, busy: int, by: str = "click") -> dict:
@@ -119,8 +139,8 @@ def run(rounds: int, busy: int, by: str = "click") -> dict:
     server: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in PAGES} for kind in RUNS}
     floor: list[float] = []
     with tempfile.TemporaryDirectory(prefix="fmnist-first-") as home:
-        for run_id in RUNS.values():
-            train(home, run_id)
+        for seed, run_id in enumerate(RUNS.values(), start=1):
+            train(home, run_id, seed)
         shutil.rmtree(paths.cache_dir(RUNS["not prepared"], Path(home)), ignore_errors=True)
         loops = busy_trainings(home, busy)
         try:
@@ -133,20 +153,23 @@ def run(rounds: int, busy: int, by: str = "click") -> dict:
                     )
                     try:
                         # A server in use has TensorFlow and the test set loaded already: not a new model's cost.
-                        visit(browser, url + "/test_images?image=0&model=default")
-                        floor.append(visit(browser, url + "/?model=default"))  # a page that computes nothing
+                        visit(browser, url + "/test_images?image=0&model=default", timings)
+                        floor.append(
+                            visit(browser, url + "/?model=default", timings)[0]
+                        )  # a page that computes nothing
                         for number, (name, path) in enumerate(PAGES.items()):
                             kinds = list(RUNS.items())
                             for kind, run_id in kinds if number % 2 else kinds[::-1]:  # neither always first
-                                before = logged(timings)
                                 if by == "click":
                                     warm = f"{url}{path}{'&' if '?' in path else '?'}model=default"
-                                    seconds = visit(browser, f"{url}/?model={run_id}", title=name, warm=warm)
+                                    seconds, on_server = visit(
+                                        browser, f"{url}/?model={run_id}", timings, title=name, warm=warm
+                                    )
                                 else:
                                     joiner = "&" if "?" in path else "?"
-                                    seconds = visit(browser, f"{url}{path}{joiner}model={run_id}")
+                                    seconds, on_server = visit(browser, f"{url}{path}{joiner}model={run_id}", timings)
                                 results[kind][name].append(seconds)
-                                server[kind][name].append(server_ms(timings, before) / 1000)
+                                server[kind][name].append(on_server)
                             shutil.rmtree(paths.cache_dir(RUNS["not prepared"], Path(home)), ignore_errors=True)
                     finally:
                         stop_server(process)
