@@ -4,6 +4,7 @@ import streamlit as st
 
 from fmnist_core import people, settings
 from fmnist_core.classroom import roster
+from fmnist_core.runs import metadata
 from ui.frame import page_frame
 from ui.messages import show_pending
 from ui.readable import readable_time
@@ -78,8 +79,8 @@ st.subheader("A person's runs")
 by_person = {shown(row.person): row for row in rows}
 chosen = st.selectbox("Person", list(by_person), key="class_person", width=420)
 row = by_person[chosen]
-for run in row.runs:
-    st.page_link("pages/model.py", label=run.label(), icon=":material/analytics:", query_params={"model": run.id})
+for run_id, label in metadata.distinct_labels(list(row.runs)).items():
+    st.page_link("pages/model.py", label=label, icon=":material/analytics:", query_params={"model": run_id})
 if not row.runs:
     st.caption("No stored runs; a training of theirs is running or queued.")
 

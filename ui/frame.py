@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 
 from ui import signin  # noqa: E402
-from ui.readable import mine_first, run_label  # noqa: E402
+from ui.readable import mine_first, run_labels  # noqa: E402
 from ui.session import (  # noqa: E402
     chosen_run_id,
     model_from_address,
@@ -126,7 +126,7 @@ def model_picker() -> None:
     (st.switch_page) or a page skips it, and the model must not fall back to the default then.
     """
     available = mine_first(runs())
-    labels = {r.id: run_label(r) for r in available}
+    labels = run_labels(available)
     ids = list(labels)
     chosen = chosen_run_id()
     if chosen is not None and chosen not in labels:

@@ -27,6 +27,13 @@ def run_label(run: metadata.RunInfo) -> str:
     return run.label(with_owner=acting().signed_in)
 
 
+def run_labels(runs: list[metadata.RunInfo]) -> dict[str, str]:
+    """Labels of the runs a list shows, by id, as run_label gives them; equal ones carry the end of their id."""
+    from ui.signin import acting
+
+    return metadata.distinct_labels(runs, with_owner=acting().signed_in)
+
+
 def mine_first(runs: list[metadata.RunInfo]) -> list[metadata.RunInfo]:
     """With sign-in, the person's own runs first (newest first), then the shipped models, then everyone else's;
     without it, the order as given."""

@@ -10,7 +10,7 @@ from fmnist_core import people
 from fmnist_core.classroom import roster
 from fmnist_core.runs import metadata, paths, store
 from ui.messages import say_next_run
-from ui.readable import run_label
+from ui.readable import run_labels
 from ui.session import active_run_id, set_active_run
 
 
@@ -50,7 +50,7 @@ def delete_all_control(
     asked = st.session_state.get(pending)
     if isinstance(asked, dict) and asked.get("owner") == owner:
         run_ids = tuple(asked["ids"])
-        labels = {r.id: run_label(r) for r in runs}
+        labels = run_labels(list(runs))
         st.warning(question.format(count=len(run_ids), s="s" if len(run_ids) != 1 else ""))
         st.text("\n".join(f"• {labels.get(run_id, f'{run_id} (deleted since)')}" for run_id in run_ids))
         answer = st.container(horizontal=True)

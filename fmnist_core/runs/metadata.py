@@ -203,6 +203,19 @@ class RunInfo:
         return f"{what} · {acc}{tag}"
 
 
+def distinct_labels(runs: list[RunInfo], with_owner: bool = False) -> dict[str, str]:
+    """Each run's label, by id; runs whose labels are equal (one person's runs of one preset in the same minute,
+    with the same accuracy) get the end of their id after it, so a list never shows two lines alike."""
+    labels = {run.id: run.label(with_owner=with_owner) for run in runs}
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {
+        run_id: f"{label} · #{run_id.rsplit('-', 1)[-1]}" if seen[label] > 1 else label
+        for run_id, label in labels.items()
+    }
+
+
 def _short_time(stamp: str | None) -> str:
     """'Nov 29 15:05' from an ISO time; the id's own time when the run has none."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -65,6 +66,19 @@ def test_sidebar_model_box_on_every_page(make_app) -> None:
         at.run()
         assert title(at) == TITLES[page]
         assert model_box(at).value == "default", page
+
+
+def test_two_runs_alike_read_apart_in_the_model_box(make_app, tiny_run: str, fmnist_home: Path) -> None:
+    """A copy of a run with the same preset, time and accuracy: the box's two lines differ (the id's end)."""
+    twin = f"{tiny_run}-copy"
+    shutil.copy2(fmnist_home / f"{tiny_run}.keras", fmnist_home / f"{twin}.keras")
+    meta = json.loads((fmnist_home / f"{tiny_run}.json").read_text())
+    (fmnist_home / f"{twin}.json").write_text(json.dumps({**meta, "id": twin}))
+    assert store.get_run(twin).label() == store.get_run(tiny_run).label()
+    at = open_page(make_app, "home")
+    options = model_box(at).options
+    assert f"{store.get_run(twin).label()} · #copy" in options, options
+    assert len(set(options)) == len(options), options
 
 
 def test_deleted_run_still_selected_warns(make_app, tiny_run: str) -> None:

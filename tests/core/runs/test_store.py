@@ -106,6 +106,18 @@ def test_stopped_run_is_labelled(store_home: Path, tiny_model: keras.Model) -> N
     assert info.label().endswith(" · 75.00% · stopped")
 
 
+def test_runs_alike_in_one_minute_read_apart_in_a_list(store_home: Path, tiny_model: keras.Model) -> None:
+    """One person's two trainings of one preset in the same minute, same accuracy: a list tells them apart."""
+    same = dict(META, preset="fast", created="2026-12-08T00:58:15+00:00", owner="bob@school.org")
+    for run_id in ("20261208-005815-fast-f1a1", "20261208-005816-fast-8eee", "other"):
+        store.save_run(tiny_model, same if run_id != "other" else dict(same, preset="improved"), run_id=run_id)
+    labels = metadata.distinct_labels(store.list_runs(include_shipped=False), with_owner=True)
+    assert labels["20261208-005815-fast-f1a1"] == "bob · fast · Dec 08 00:58 · 75.00% · #f1a1"
+    assert labels["20261208-005816-fast-8eee"] == "bob · fast · Dec 08 00:58 · 75.00% · #8eee"
+    assert labels["other"] == "bob · improved · Dec 08 00:58 · 75.00%"  # a label no other run has stays as it is
+    assert len(set(labels.values())) == len(labels)
+
+
 def test_a_run_gets_a_readable_name_that_is_checked_and_kept(store_home: Path, tiny_model: keras.Model) -> None:
     store.save_run(tiny_model, dict(META, preset="fast", created="2026-11-29T15:05:12+00:00"), run_id="r-1")
     assert store.get_run("r-1").label() == "fast · Nov 29 15:05 · 75.00%"

@@ -12,7 +12,7 @@ from fmnist_core.nets.presets import PRESETS
 from fmnist_core.runs.metadata import RunInfo
 from fmnist_core.runs.records import why_train_below_test
 from ui.figures.curves import compare_curves, epoch_curves_pair
-from ui.readable import run_label
+from ui.readable import run_labels
 from ui.session import kept, kept_value
 
 
@@ -32,7 +32,7 @@ def compare_runs_section(all_runs: list[RunInfo]) -> None:
     across visits and deletes (only ids that no longer exist are dropped)."""
     st.subheader("Compare runs")
     comparable = comparable_runs(all_runs)
-    labels_by_id = {r.id: run_label(r) for r in comparable}
+    labels_by_id = run_labels(comparable)
     previous = kept_value("cmp_runs", None)
     if previous is not None:
         st.session_state["cmp_runs"] = [run_id for run_id in previous if run_id in labels_by_id]

@@ -65,7 +65,7 @@ def runs_table(all_runs: list[metadata.RunInfo], actor: people.Actor) -> None:
 def delete_one_control(all_runs: list[metadata.RunInfo], actor: people.Actor) -> None:
     """The "Run to delete" box and Delete…, then the question with Yes, delete and Cancel; shipped runs and other
     people's runs are not offered (and the store refuses them anyway)."""
-    labels_all = {r.id: r.label() for r in all_runs}
+    labels_all = metadata.distinct_labels(all_runs)
     deletable = [r.id for r in all_runs if not r.shipped and people.may_delete(actor, r.metadata.owner)]
     pending = st.session_state.get(PENDING_DELETE)
     if pending is not None and pending not in deletable:
