@@ -147,12 +147,19 @@ def number_input(at: AppTest, label: str):
     return found[0]
 
 
-def run_until(at: AppTest, done: Callable[[], bool], what: str = "", timeout: float = TRAIN_TIMEOUT) -> None:
-    """Re-run the script (AppTest fires no run_every timers) until `done()` or the timeout."""
+def run_until(
+    at: AppTest, done: Callable[[], bool], what: str = "", timeout: float = TRAIN_TIMEOUT, redraw: bool = False
+) -> None:
+    """Re-run the script (AppTest fires no run_every timers) until `done()` or the timeout. `redraw`: once more
+    after, for a `done()` about the job rather than the page (a job may end after the last run drew the page,
+    which then still shows it running)."""
     deadline = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.5)
+        at.run()
+        assert not at.exception, exceptions(at)
+    if redraw:
         at.run()
         assert not at.exception, exceptions(at)
 

@@ -33,6 +33,7 @@ ISSUE_ROW_KEYS = {
 
 @pytest.mark.slow
 @requires_real_data
+@pytest.mark.slow
 def test_a_quick_run_writes_the_issues_json(tmp_path: Path) -> None:
     out = tmp_path / "quick.json"
     args = ["--quick", "--preset", "notebook", "--preset", "fast", "--limit", "600", "--matmul-size", "256"]
@@ -194,6 +195,7 @@ def test_startup_summary_is_per_mode_median_min_max() -> None:
 
 @pytest.mark.slow
 @requires_real_data
+@pytest.mark.slow
 def test_the_startup_bench_writes_cold_and_warm_rounds(tmp_path: Path) -> None:
     out = tmp_path / "startup.json"
     proc = subprocess.run(

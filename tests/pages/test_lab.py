@@ -251,6 +251,7 @@ exemplars_section(store.get_run("{run}"), "{layer}", {channel})
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("run", "layer", "channel"), [("default", "conv2d_1", 5), ("improved", "max_pooling2d", 3)])
 def test_exemplars_section_shows_the_top_nine_and_filters_by_class(
     lab_dir: Path, test_images: fashion_mnist.Split, run: str, layer: str, channel: int

@@ -155,6 +155,7 @@ def test_delete_active_run_falls_back_to_default(make_app, tiny_run: str) -> Non
     assert tiny_run not in [r.id for r in store.list_runs()]
 
 
+@pytest.mark.slow
 def test_compare_runs_short_labels_colours_and_smoothing_note(make_app, trained_runs: list[str]) -> None:
     at = open_page(make_app, "model", model_id="default")
     assert not at.exception, exceptions(at)

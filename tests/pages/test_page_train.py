@@ -33,6 +33,7 @@ from page_helpers import (
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> None:
     at = open_page(make_app, "train")
     assert button(at, "Train")
@@ -47,7 +48,7 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
     job = at.session_state["training_job"]
     assert job.config.preset == "notebook" and job.config.epochs == 1 and job.config.limit == 300
 
-    run_until(at, lambda: job.finished, what="the training to finish")
+    run_until(at, lambda: job.finished, what="the training to finish", redraw=True)
     at.run()
     assert not at.exception, exceptions(at)
     snap = job.snapshot()
@@ -93,6 +94,7 @@ def test_train_saves_a_run_and_use_this_model(make_app, fmnist_home: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_run(
     make_app, fmnist_home: Path
 ) -> None:
@@ -123,7 +125,7 @@ def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_
     assert not [line for line in lines if ("batch 0/" in line or "first batch" in line) and "ETA" in line], lines
     button(at, "Stop").click().run()
     assert not at.exception, exceptions(at)
-    run_until(at, lambda: job.finished, what="the stopped job to end")
+    run_until(at, lambda: job.finished, what="the stopped job to end", redraw=True)
     at.run()
     assert not at.exception, exceptions(at)
 
@@ -140,6 +142,7 @@ def test_progress_names_the_phases_then_a_measured_eta_and_stop_keeps_a_stopped_
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_unwritable_store_at_save_keeps_the_model_and_retry_saves(
     make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,7 +157,7 @@ def test_unwritable_store_at_save_keeps_the_model_and_retry_saves(
     at.run()
     button(at, "Train").click().run()
     job = at.session_state["training_job"]
-    run_until(at, lambda: job.finished, what="the training to finish")
+    run_until(at, lambda: job.finished, what="the training to finish", redraw=True)
     at.run()
     assert not at.exception, exceptions(at)
     assert any("not saved" in e and "could not save run" in e for e in texts(at.error)), texts(at.error)
@@ -181,6 +184,7 @@ def test_fields_keep_what_the_user_typed_across_pages(make_app) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_running_job_shows_its_own_settings(make_app) -> None:
     at = open_page(make_app, "train")
     number_input(at, "Epochs").set_value(2)
@@ -194,7 +198,7 @@ def test_running_job_shows_its_own_settings(make_app) -> None:
     assert number_input(at, "Epochs").disabled and number_input(at, "Epochs").value == 2
     assert number_input(at, "Training images").value == 30_000
     job.stop()
-    run_until(at, lambda: job.finished, what="the job to end")
+    run_until(at, lambda: job.finished, what="the job to end", redraw=True)
     at.run()
     assert number_input(at, "Epochs").value == 2 and not number_input(at, "Epochs").disabled
 
@@ -267,6 +271,7 @@ def test_custom_network_estimate_uses_its_runs_and_the_training_images(make_app,
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_custom_network_is_designed_checked_and_trained(make_app, fmnist_home: Path) -> None:
     at = open_page(make_app, "train")
     at.selectbox(key="tr_preset").set_value("custom").run()
@@ -286,7 +291,7 @@ def test_custom_network_is_designed_checked_and_trained(make_app, fmnist_home: P
     button(at, "Train").click().run()
     job = at.session_state["training_job"]
     assert job.config.preset == "custom" and job.config.arch["conv"][0]["padding"] == "same"
-    run_until(at, lambda: job.finished, what="the custom training")
+    run_until(at, lambda: job.finished, what="the custom training", redraw=True)
     snap = job.snapshot()
     assert snap.state == "done" and snap.run_id, snap.error
     assert store.get_run(snap.run_id).metadata.arch == job.config.arch
@@ -316,6 +321,7 @@ def test_until_the_first_batch_the_progress_names_the_phase(make_app) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(settings.WARM_IDLE_SECONDS, "300")
     monkeypatch.setenv("FMNIST_MAX_TRAININGS", "1")
@@ -333,7 +339,7 @@ def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monke
         at.run()
         button(at, "Train").click().run()
         job = at.session_state["training_job"]
-        run_until(at, lambda: job.finished, what="the training to finish")
+        run_until(at, lambda: job.finished, what="the training to finish", redraw=True)
         snap = job.snapshot()
         assert (snap.state, snap.error, snap.worker_pid) == ("done", None, pid)
     finally:

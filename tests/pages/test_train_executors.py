@@ -106,7 +106,7 @@ def test_a_killed_local_worker_shows_how_it_died_and_the_page_trains_again(train
     number_input(at, "Training images").set_value(600)
     at.run()
     again = start_training(at)
-    run_until(at, lambda: again.finished, "the second training")
+    run_until(at, lambda: again.finished, "the second training", redraw=True)
     snap = again.snapshot()
     assert snap.state == "done" and snap.run_id, snap.error
     assert any(snap.run_id in m for m in texts(at.markdown))
@@ -224,7 +224,7 @@ def test_train_page_on_ray(on_ray: str, train_page, tmp_path: Path) -> None:
     at = train_page()
     job = start_training(at)
     assert job.executor == "ray"
-    run_until(at, lambda: job.finished, "the training on Ray")
+    run_until(at, lambda: job.finished, "the training on Ray", redraw=True)
     at.run()  # the page as it is now that the job has ended (the loop's last run may predate the end)
     snap = job.snapshot()
     assert (snap.state, snap.error, snap.executor, snap.node) == ("done", None, "ray", socket.gethostname())
@@ -247,7 +247,7 @@ def test_stop_on_ray_keeps_a_stopped_run(
     assert os.getpriority(os.PRIO_PROCESS, actor) == 19 and os.sched_getscheduler(actor) == os.SCHED_IDLE
     button(at, "Stop").click().run()
     assert not at.exception, exceptions(at)
-    run_until(at, lambda: job.finished, "the stopped job to end")
+    run_until(at, lambda: job.finished, "the stopped job to end", redraw=True)
     at.run()
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.run_id, snap.error
@@ -284,7 +284,7 @@ def test_a_second_training_waits_for_cluster_resources(on_ray: str, train_page, 
     assert (snap.state, snap.phase, snap.node) == ("queued", "waiting for cluster resources", None)
     assert any(i.startswith("Waiting for cluster resources") for i in texts(at.info)), texts(at.info)
     button(at, "Cancel").click().run()
-    run_until(at, lambda: second.finished, "the cancelled training", timeout=10)
+    run_until(at, lambda: second.finished, "the cancelled training", timeout=10, redraw=True)
     snap = second.snapshot()
     assert (snap.state, snap.phase, snap.run_id) == ("stopped", "cancelled before it started", None)
     first.stop()
@@ -299,7 +299,7 @@ def test_a_failed_save_on_ray_can_be_retried_from_the_page(
     blocker.write_text("a file where the store's parent folder should be")
     monkeypatch.setenv("FMNIST_HOME", str(blocker / "home"))  # read when the job is created
     job = start_training(at)
-    run_until(at, lambda: job.finished, "the training on Ray")
+    run_until(at, lambda: job.finished, "the training on Ray", redraw=True)
     at.run()  # the page as it is now that the job has ended (the loop's last run may predate the end)
     snap = job.snapshot()
     assert snap.state == "done" and snap.run_id is None and "could not save run" in snap.save_error

@@ -51,6 +51,7 @@ def assert_same_mosaic(shown: dict, expected) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_the_section_follows_a_tiny_training_and_replays_it(make_app) -> None:
     at = open_page(make_app, "train")
     at.selectbox(key="tr_preset").set_value("notebook").run()
@@ -71,7 +72,7 @@ def test_the_section_follows_a_tiny_training_and_replays_it(make_app) -> None:
         assert epoch_slider(at) is None
         assert any("refreshed at every epoch end" in c for c in texts(at.caption)), texts(at.caption)
 
-    run_until(at, lambda: job.finished, what="the training to end")
+    run_until(at, lambda: job.finished, what="the training to end", redraw=True)
     at.run()
     assert not at.exception, exceptions(at)
     snap = job.snapshot()

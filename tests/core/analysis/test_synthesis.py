@@ -50,6 +50,7 @@ def test_class_objective_is_the_pre_softmax_score_recomputed(model) -> None:
 
 
 @requires_real_data
+@pytest.mark.slow
 def test_synthesised_inputs_beat_every_test_image_on_most_second_conv_channels(model, second_conv_scores) -> None:
     beaten = []
     for channel in range(second_conv_scores.shape[1]):

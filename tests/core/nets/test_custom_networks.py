@@ -67,6 +67,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Pa
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SPECS))
 def test_a_custom_network_trains_saves_and_every_analysis_works(trained, name: str) -> None:
     from fmnist_core.analysis.activations import channel_maxima, layer_outputs, top_exemplars

@@ -265,6 +265,7 @@ CUSTOM = {"conv": [{"filters": 6, "kernel": 5, "padding": "same", "batch_norm": 
 
 
 @requires_real_data
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("changes", "shape"),
     [

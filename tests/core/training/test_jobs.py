@@ -340,6 +340,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
 
 
 @needs_data
+@pytest.mark.slow
 @pytest.mark.parametrize(("preset", "batch_size"), [("notebook", 32), ("fast", 128)])
 def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size: int) -> None:
     snap, home = tiny_runs(preset)
@@ -485,6 +486,7 @@ def test_live_callback_with_steps_per_execution_stays_within_the_epoch() -> None
 
 
 @needs_data
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(tiny_runs, tmp_path: Path) -> None:
     first, first_home = tiny_runs("notebook")
     again = run_to_end(
@@ -535,6 +537,7 @@ def test_a_failing_job_reports_its_error(store_home: Path, tmp_path: Path) -> No
 
 
 @needs_data
+@pytest.mark.slow
 def test_queue_runs_one_at_a_time_and_a_queued_job_can_be_cancelled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -596,6 +599,7 @@ def test_a_failed_save_can_be_retried(tmp_path: Path) -> None:
         job.retry_save()
 
 
+@pytest.mark.slow
 def test_a_job_nobody_holds_any_more_still_finishes_and_saves(tmp_path: Path) -> None:
     """A browser tab closed mid-training drops the session's reference: the job's thread and worker must finish
     and save."""

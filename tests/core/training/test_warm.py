@@ -27,7 +27,7 @@ from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
 TIMEOUT = 300  # a warm-up imports TensorFlow and rehearses: slow on a busy 2-core machine
 
-pytestmark = requires_real_data
+pytestmark = [requires_real_data, pytest.mark.slow]  # every test starts warm workers (each imports TensorFlow)
 
 
 def poll(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
