@@ -490,6 +490,7 @@ def test_another_layer_starts_at_its_channels_strongest_cell(lab_dir: Path, test
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_embedding_page_draws_the_tsne_map(fresh_lab_dir: Path) -> None:
     """t-SNE of all 10,000 images through the page's cache (13-15 s of CPU here), computed by this test."""
     at = script(fresh_lab_dir, "app.py", EMBEDDING_APP).run()

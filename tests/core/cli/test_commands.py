@@ -95,6 +95,7 @@ def results(home: Path, trained: tuple[dict, subprocess.CompletedProcess]) -> di
     )
 
 
+@pytest.mark.slow
 def test_train_json(trained: tuple[dict, subprocess.CompletedProcess]) -> None:
     payload, proc = trained
     assert TRAIN_KEYS <= set(payload)
@@ -108,6 +109,7 @@ def test_train_json(trained: tuple[dict, subprocess.CompletedProcess]) -> None:
     assert_quiet(proc.stderr)
 
 
+@pytest.mark.slow
 def test_models_lists_the_run(
     results: dict[str, subprocess.CompletedProcess], trained: tuple[dict, subprocess.CompletedProcess]
 ) -> None:

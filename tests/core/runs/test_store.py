@@ -407,6 +407,7 @@ def _kill_during_save(script: Path, home: Path, prefix: str, kill_at: int, delay
     return saved, in_flight
 
 
+@pytest.mark.slow
 def test_sigkill_mid_save_never_lists_a_half_run(tmp_path: Path, tiny_model: keras.Model) -> None:
     home = tmp_path / "home"
     store.save_run(tiny_model, META, run_id="earlier", home=home)

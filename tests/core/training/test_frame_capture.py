@@ -134,6 +134,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return snap, home, seen
 
 
+@pytest.mark.slow
 @requires_real_data
 def test_frames_reach_the_snapshot_at_each_epoch_end_and_are_the_models_own(trained, test_set) -> None:
     snap, home, seen = trained

@@ -572,6 +572,7 @@ def test_queue_runs_one_at_a_time_and_a_queued_job_can_be_cancelled(
     assert {r.id for r in store.list_runs(tmp_path, include_shipped=False)} == {a.run_id, b.run_id}
 
 
+@pytest.mark.slow
 @needs_data
 def test_a_failed_save_can_be_retried(tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"

@@ -94,6 +94,7 @@ def test_describe_exit_names_the_signal_or_code() -> None:
     assert executors.describe_exit(-15) == "the training process died: it was killed by SIGTERM"
 
 
+@pytest.mark.slow
 @requires_real_data
 def test_sigkill_mid_epoch_fails_that_job_within_2_s_and_another_job_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
