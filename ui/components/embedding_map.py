@@ -18,7 +18,7 @@ import streamlit as st
 
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from ui.components.scripts import component_script
-from ui.figures.layout import MARK
+from ui.figures.layout import CLASS_COLOURS, MARK
 
 # The "Colour by" box's choices and the map's colourings (also the address's ?colour= values).
 COLOUR_CHOICES = {
@@ -27,18 +27,6 @@ COLOUR_CHOICES = {
     "Correct or not": "correct",
     "Confidence": "confidence",
 }
-CLASS_COLOURS = (  # one hue per class, plotly's qualitative palette
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 CORRECT = "#2ca02c"
 CONFIDENCE_STEPS = 32  # colours of the confidence scale
 

@@ -21,6 +21,21 @@ BAR_BELOW = 44  # px below the plot for a horizontal colour bar and its tick lab
 # A colour bar under its plot, as long as the plot is wide (beside a small image a vertical one towers over it).
 COLOURBAR_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.04, yanchor="top", len=1, thickness=10)
 MARK = "#ff4b4b"  # Streamlit's accent red: a chosen cell, a receptive field, a winner, a misclassified point
+# One colour per class wherever classes are coloured: Paul Tol's "muted" scheme (made for colour-blind readers) with
+# an orange for its pale grey, which vanished on the light theme. Every pair stays apart for normal vision and under
+# protanopia and deuteranopia (tests/pages/test_class_colours.py).
+CLASS_COLOURS = (
+    "#CC6677",
+    "#332288",
+    "#DDCC77",
+    "#117733",
+    "#88CCEE",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#FFAA00",
+)
 SCALE_STEPS = 256  # colours sampled per scale: finer than a screen shows between two neighbours
 
 
