@@ -16,7 +16,7 @@ from fmnist_core.data import fashion_mnist
 from fmnist_core.nets import architecture
 from fmnist_core.nets.presets import DEFAULT_PRESET, PRESET_ALIASES, PRESETS, TrainConfig, preset_name
 from fmnist_core.runs import importer, store
-from fmnist_core.training.events import Snapshot
+from fmnist_core.training.live_state import Snapshot
 
 
 def add_train_command(sub: Any, common: argparse.ArgumentParser) -> None:

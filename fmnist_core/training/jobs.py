@@ -23,15 +23,9 @@ from fmnist_core.nets.presets import (
 )
 from fmnist_core.runs import paths, store
 from fmnist_core.training import estimate, executors, queue_times, warm
-from fmnist_core.training.events import (
-    PHASE_STARTING,
-    Cancelled,
-    Event,
-    LiveState,
-    Snapshot,
-    Started,
-)
+from fmnist_core.training.events import PHASE_STARTING, Cancelled, Event, Started
 from fmnist_core.training.fair_queue import FairSlots
+from fmnist_core.training.live_state import LiveState, Snapshot
 from fmnist_core.training.worker import WorkerSpec
 
 RETRY_TIMEOUT_SECONDS = 300  # how long retry_save waits for the worker's answer

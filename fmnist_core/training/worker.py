@@ -45,7 +45,6 @@ from fmnist_core.training.events import (
     Event,
     Failed,
     FitEnd,
-    LiveState,
     Phase,
     SaveResult,
     Setup,
@@ -53,6 +52,7 @@ from fmnist_core.training.events import (
 )
 from fmnist_core.training.frame_capture import sample_indices
 from fmnist_core.training.keras_callback import live_callback
+from fmnist_core.training.live_state import LiveState
 from fmnist_core.training.pipeline import training_pipeline, validation_pipeline
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"

@@ -37,15 +37,12 @@ from fmnist_core.training.events import (
     Evaluated,
     Failed,
     FitEnd,
-    LiveState,
     Phase,
     Setup,
-    Snapshot,
     Started,
-    clock,
-    progress_text,
 )
 from fmnist_core.training.jobs import TrainingJob
+from fmnist_core.training.live_state import LiveState, Snapshot, clock, progress_text
 from helpers import HAS_REAL_DATA, REAL_DATA_DIR
 
 needs_data = pytest.mark.skipif(not HAS_REAL_DATA, reason=f"real Fashion-MNIST not found in {REAL_DATA_DIR}")

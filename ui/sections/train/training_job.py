@@ -14,8 +14,8 @@ from fmnist_core.nets.presets import ConfigError
 from fmnist_core.people import LimitReached
 from fmnist_core.runs.records import why_train_below_test
 from fmnist_core.training import queue_times
-from fmnist_core.training.events import Snapshot, clock, progress_text
 from fmnist_core.training.jobs import TrainingJob, training_blocker
+from fmnist_core.training.live_state import Snapshot, clock, progress_text
 from ui.figures.curves import batch_curve, epoch_curves_pair
 from ui.messages import say_next_run
 from ui.sections.train.settings_form import CUSTOM_SPEC_KEY, form_config

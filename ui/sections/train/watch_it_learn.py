@@ -12,7 +12,7 @@ import streamlit as st
 from fmnist_core.data.fashion_mnist import CLASS_NAMES
 from fmnist_core.runs import frames, store
 from fmnist_core.runs.frames import Frames
-from fmnist_core.training.events import Snapshot
+from fmnist_core.training.live_state import Snapshot
 from ui.figures.maps import image_figure, kernels_figure, maps_figure
 from ui.loaders import test_set_or_message
 from ui.readable import run_label
