@@ -25,7 +25,8 @@ import ray.exceptions  # noqa: E402
 
 from fmnist_core import settings
 from fmnist_core.training.events import Cancelled, Event, Started
-from fmnist_core.training.worker import RETRY_WINDOW_SECONDS, Trainer, WorkerSpec, lower_priority
+from fmnist_core.training.process_setup import lower_priority
+from fmnist_core.training.worker import RETRY_WINDOW_SECONDS, Trainer, WorkerSpec
 
 POLL_SECONDS = 0.25  # how often the job asks the actor for new events
 _connect_lock = threading.Lock()

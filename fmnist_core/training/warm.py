@@ -9,7 +9,7 @@ worker is never reused, so nothing of one training or person reaches the next.
 `WarmPool` (server side) keeps up to `wanted()` of them (the free training slots) while someone is about: the Train
 page calls `warm_up()` when it is opened, and a training taking a worker counts too. Warm workers left unused for
 FMNIST_WARM_IDLE_SECONDS (default 300; 0 turns warm workers off) end. The pool spawns them from its own long-lived
-thread, never from a Streamlit script thread: Linux's parent-death signal (worker._die_with_parent) fires when the
+thread, never from a Streamlit script thread: Linux's parent-death signal (process_setup._die_with_parent) fires when the
 thread that spawned the process ends, not the process.
 """
 
@@ -32,7 +32,8 @@ from fmnist_core.data import fashion_mnist
 from fmnist_core.nets.presets import DEFAULT_PRESET, TrainConfig
 from fmnist_core.training.events import Event
 from fmnist_core.training.executors import LOCAL, WARM_READY, LocalProcess, spawn_process
-from fmnist_core.training.worker import Trainer, WorkerSpec, prepare_process, serve
+from fmnist_core.training.process_setup import prepare_process
+from fmnist_core.training.worker import Trainer, WorkerSpec, serve
 
 DEFAULT_IDLE_SECONDS = 300.0
 POLL_SECONDS = 0.5  # how often the pool thread looks at its workers (readiness, deaths, idleness)

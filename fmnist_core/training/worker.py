@@ -5,8 +5,8 @@ web server never imports TensorFlow for a training. The worker reports through `
 fmnist_core.training.events) and saves the run through `store` itself. After a failed save it keeps the model and
 waits for a retry, so "Retry saving" needs neither TensorFlow in the server nor a temporary model file.
 
-About 400 lines: the trainer and the process entry stay together because the entry's signal, parent-death and
-command handling exist only to run this trainer (feeding, the callback and the test hook are their own modules).
+The process around it (priority below the server, death with it) is fmnist_core.training.process_setup; the entry
+here only connects the trainer to the job's pipe.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import queue
-import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -54,46 +52,9 @@ from fmnist_core.training.frame_capture import sample_indices
 from fmnist_core.training.keras_callback import live_callback
 from fmnist_core.training.live_state import LiveState
 from fmnist_core.training.pipeline import training_pipeline, validation_pipeline
+from fmnist_core.training.process_setup import prepare_process
 
 RETRY_WINDOW_SECONDS = 1800  # how long a worker whose save failed keeps the model for "Retry saving"
-WORKER_NICE = 19  # the lowest: pages stay responsive while a training runs, and idle cores still go to training
-# SCHED_IDLE keeps pages quicker still while trainings run, but trains slower on an otherwise idle machine, so it is
-# opt-in (the measurements: docs/deploying.md).
-# settings.WORKER_SCHEDULING: "nice" (default): nice 19; "idle": SCHED_IDLE as well
-
-
-def lower_priority(scheduling: str | None = None) -> str:
-    """Put this process's threads (and those it starts from now on) below the web server; returns what was applied.
-
-    Called before TensorFlow starts its thread pools, which inherit the policy and the nice value. On Linux both
-    are per thread, so threads already running are moved one by one. `scheduling` ("nice" or "idle") is the
-    server's FMNIST_WORKER_SCHEDULING, carried in the WorkerSpec to a Ray node; a local process reads it itself.
-    """
-    applied = []
-    try:
-        os.nice(WORKER_NICE)
-        applied.append(f"nice {WORKER_NICE}")
-    except OSError:
-        pass
-    wanted = scheduling or settings.worker_scheduling()
-    idle = wanted == "idle" and hasattr(os, "SCHED_IDLE")
-    try:
-        threads = [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:  # no /proc: only the calling thread (0) can be moved
-        threads = [0]
-    for tid in threads:
-        try:
-            if tid and os.getpriority(os.PRIO_PROCESS, tid) < WORKER_NICE:
-                os.setpriority(os.PRIO_PROCESS, tid, WORKER_NICE)
-            if idle:
-                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:
-            if tid == os.getpid() or tid == 0:  # the main thread refused: the policy was not applied
-                idle = False
-            # otherwise a thread that ended meanwhile: nothing to move
-    if idle:
-        applied.append("SCHED_IDLE")
-    return ", ".join(applied) or "unchanged"
 
 
 @dataclass(frozen=True)
@@ -353,30 +314,6 @@ class Trainer:
 
 
 # --- the local worker process ------------------------------------------------------------------------
-def _die_with_parent(parent_pid: int | None) -> None:
-    """Ask Linux to SIGKILL this process when the server dies (even by SIGKILL), so no worker is orphaned."""
-    if parent_pid is None:
-        return
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            pr_set_pdeathsig = 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the server died before prctl took effect
-        os._exit(1)
-
-
-def prepare_process(parent_pid: int | None) -> None:
-    """What a local worker process does first (cold or warm): die with the server, leave Ctrl-C to it, run below it."""
-    _die_with_parent(parent_pid)
-    # Ctrl-C in a terminal reaches the whole process group: the server decides (Stop, or ending this process).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lower_priority()
-
-
 def process_main(spec: WorkerSpec, conn: Connection) -> None:
     """Entry point of a spawned (cold) worker: prepare the process, then `serve` the one training."""
     prepare_process(spec.parent_pid)

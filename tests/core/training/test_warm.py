@@ -21,7 +21,7 @@ import helpers
 from fmnist_core import people, settings
 from fmnist_core.nets.presets import TrainConfig
 from fmnist_core.runs import store
-from fmnist_core.training import jobs, warm, worker
+from fmnist_core.training import jobs, process_setup, warm
 from fmnist_core.training.jobs import TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -104,7 +104,7 @@ def test_zero_idle_seconds_turns_warm_workers_off(pool: warm.WarmPool, monkeypat
 
 def test_each_training_takes_a_fresh_warm_worker_and_it_ends_after(pool: warm.WarmPool, tmp_path: Path) -> None:
     first_pid = ready_worker(pool)
-    assert psutil.Process(first_pid).nice() == worker.WORKER_NICE  # prepared like any worker
+    assert psutil.Process(first_pid).nice() == process_setup.WORKER_NICE  # prepared like any worker
     first = tiny_job(tmp_path).start()
     assert first.wait(TIMEOUT)
     snap = first.snapshot()

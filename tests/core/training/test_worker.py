@@ -21,7 +21,7 @@ import helpers
 from fmnist_core import people, settings
 from fmnist_core.nets.presets import TrainConfig
 from fmnist_core.runs import store
-from fmnist_core.training import executors, jobs, worker
+from fmnist_core.training import executors, jobs, process_setup
 from fmnist_core.training.jobs import TrainingJob
 from helpers import PYTHON, REAL_DATA_DIR, requires_real_data, subprocess_env
 
@@ -54,10 +54,10 @@ def gone(pid: int) -> bool:
 PRIORITY_PROBE = textwrap.dedent(
     """
     import os, threading, json
-    from fmnist_core.training import worker
+    from fmnist_core.training import process_setup
     early = threading.Event()
     threading.Thread(target=early.wait, daemon=True).start()  # a thread that exists before the call
-    applied = worker.lower_priority()
+    applied = process_setup.lower_priority()
     later = threading.Thread(target=early.wait, daemon=True)  # and one started after it
     later.start()
     tids = [int(t) for t in os.listdir("/proc/self/task")]
@@ -79,9 +79,11 @@ def test_lower_priority_moves_every_thread(mode: str | None, idle: bool) -> None
     )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["threads"] >= 3
-    assert got["nice"] == [worker.WORKER_NICE]
+    assert got["nice"] == [process_setup.WORKER_NICE]
     assert got["idle"] == [idle]
-    assert got["applied"] == (f"nice {worker.WORKER_NICE}, SCHED_IDLE" if idle else f"nice {worker.WORKER_NICE}")
+    assert got["applied"] == (
+        f"nice {process_setup.WORKER_NICE}, SCHED_IDLE" if idle else f"nice {process_setup.WORKER_NICE}"
+    )
 
 
 def test_describe_exit_names_the_signal_or_code() -> None:
@@ -103,11 +105,13 @@ def test_sigkill_mid_epoch_fails_that_job_within_2_s_and_another_job_goes_on(
     victim, other = long_job(tmp_path).start(), tiny_job(tmp_path).start()
     poll(lambda: victim.snapshot().batch > 0, "the victim's first batch")
     pid = victim.snapshot().worker_pid
-    assert pid not in (None, os.getpid()) and psutil.Process(pid).nice() >= worker.WORKER_NICE
+    assert pid not in (None, os.getpid()) and psutil.Process(pid).nice() >= process_setup.WORKER_NICE
     # Every thread (TensorFlow's pools included) runs below the server: nice is per thread on Linux.
     threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     assert len(threads) > 3, "TensorFlow's thread pools start before the first batch"
-    assert {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == dict.fromkeys(threads, worker.WORKER_NICE)
+    assert {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == dict.fromkeys(
+        threads, process_setup.WORKER_NICE
+    )
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     poll(lambda: victim.finished, "the killed job to end", timeout=2)
