@@ -21,12 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from bench import limits as limits_module
-from bench.train import BENCH_PRESETS, STRONG_TARGET, bench_presets, child_env
+from bench.train import (
+    BENCH_PRESETS,
+    SEED_TARGETS,
+    SPEEDRUN_TARGET,
+    STRONG_TARGET,
+    bench_presets,
+    child_env,
+    seed_rows,
+)
 from fmnist_core.nets.presets import TARGET_ACCURACY, preset_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "bench" / "measured"
-DEFAULT_PRESETS = ("notebook", "fast", "improved")
+DEFAULT_PRESETS = ("notebook", "fast", "speedrun", "improved")
 
 
 def python_module(module: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -59,6 +67,76 @@ def ratios(rows: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) -> dict[
         s = by["improved"]["seconds_to_0935"]
         out["improved_seconds_to_0935_vs_seed_wall"] = s / seed_wall if s is not None else None
     return out
+
+
+def seed_summary(seeds: list[dict[str, Any]], notebook_wall: float | None) -> dict[str, Any]:
+    """A preset's seeds in a few numbers: mean and spread of the final accuracies (plain and with mirror images),
+    and per target the seeds' seconds from the click against the notebook's wall time of the same run."""
+    finals = [s["final_test_accuracy"] for s in seeds]
+    mirrors = [s["mirror_accuracy"] for s in seeds if s.get("mirror_accuracy") is not None]
+    out: dict[str, Any] = {
+        "seeds": len(seeds),
+        "mean_final_test_accuracy": sum(finals) / len(finals),
+        "spread_final_test_accuracy": max(finals) - min(finals),
+        "mean_mirror_accuracy": sum(mirrors) / len(mirrors) if mirrors else None,
+        "mean_total_seconds": sum(s["total_seconds"] or 0 for s in seeds) / len(seeds),
+        "targets": {},
+    }
+    for target in SEED_TARGETS:
+        times = [s["seconds_from_click"].get(str(target)) for s in seeds]
+        reached = [t for t in times if t is not None]
+        out["targets"][str(target)] = {
+            "seeds_reaching": len(reached),
+            "seconds_from_click": times,
+            "worst_vs_notebook_wall": (max(reached) / notebook_wall)
+            if notebook_wall and len(reached) == len(seeds)
+            else None,
+        }
+    if notebook_wall:
+        out["mean_total_vs_notebook_wall"] = out["mean_total_seconds"] / notebook_wall
+    return out
+
+
+def format_seeds(report: dict[str, Any]) -> list[str]:
+    """The seeds table: each seed of each preset trained more than once, and the targets against the notebook."""
+    seeds = report.get("seeds") or {}
+    if not seeds:
+        return []
+    lines = [
+        "",
+        "| preset | seed | final test acc | with mirror images | s from click to 0.930 | s to 0.935 | s to the end |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def secs(value: float | None) -> str:
+        return f"{value:.1f}" if value is not None else "never"
+
+    for preset, block in seeds.items():
+        for s in block["runs"]:
+            mirror = f"{s['mirror_accuracy']:.4f}" if s.get("mirror_accuracy") is not None else "-"
+            t = s["seconds_from_click"]
+            lines.append(
+                f"| {preset} | {s['seed']} | {s['final_test_accuracy']:.4f} | {mirror} | "
+                f"{secs(t.get(str(SPEEDRUN_TARGET)))} | {secs(t.get(str(STRONG_TARGET)))} | {secs(s['total_seconds'])} |"
+            )
+    for preset, block in seeds.items():
+        summary = block["summary"]
+        parts = [
+            f"{preset}: mean final test accuracy **{summary['mean_final_test_accuracy']:.4f}** "
+            f"(spread {summary['spread_final_test_accuracy']:.4f} over {summary['seeds']} seeds)"
+        ]
+        if summary.get("mean_mirror_accuracy") is not None:
+            parts.append(f"with mirror images {summary['mean_mirror_accuracy']:.4f}")
+        if summary.get("mean_total_vs_notebook_wall") is not None:
+            parts.append(f"click to result {summary['mean_total_vs_notebook_wall']:.2f}x the notebook's wall time")
+        for target, t in summary["targets"].items():
+            worst = t["worst_vs_notebook_wall"]
+            parts.append(
+                f"{target} reached by {t['seeds_reaching']} of {summary['seeds']} seeds"
+                + (f", the slowest at {worst:.2f}x" if worst is not None else "")
+            )
+        lines += ["", "; ".join(parts) + "."]
+    return lines
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -97,6 +175,7 @@ def format_table(report: dict[str, Any]) -> str:
             v = q["improved_seconds_to_0935_vs_seed_wall"]
             parts.append(f"improved reaches {STRONG_TARGET} at " + (f"{v:.2f}x" if v is not None else "never") + " it")
         lines += ["", "; ".join(parts) + "."]
+    lines += format_seeds(report)
     inf = report.get("inference")
     if inf:
         lines += [
@@ -117,6 +196,7 @@ def run(
     matmul_size: int = limits_module.DEFAULT_SIZE,
     inference: bool = True,
     out: str | None = None,
+    seeds: int = 1,
 ) -> dict[str, Any]:
     """Measure everything, write the JSON and return the report."""
     presets = presets or [p for p in DEFAULT_PRESETS if p in BENCH_PRESETS]
@@ -136,6 +216,15 @@ def run(
         rows, runs = bench_presets(presets, report["machine"], home, epochs=1 if quick else None, limit=limit)
         report["presets"], report["runs"] = rows, runs
         report["ratios"] = ratios(rows, runs)
+        if seeds > 1:
+            wall = runs.get("notebook", {}).get("fit_seconds")
+            report["seeds"] = {}
+            for preset in presets:
+                if preset_name(preset) == "notebook":
+                    continue
+                first = runs[preset]["seed_row"]
+                more = seed_rows(preset, seeds, home, first, epochs=1 if quick else None, limit=limit)
+                report["seeds"][preset] = {"runs": more, "summary": seed_summary(more, wall)}
         if inference:
             print("bench: inference latency and memory over trainings...", file=sys.stderr, flush=True)
             report["inference"] = python_module(
@@ -156,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", action="append", dest="presets", choices=BENCH_PRESETS, help="repeatable")
     parser.add_argument("--limit", type=int, default=None, help="training images per preset (default: all 60,000)")
     parser.add_argument("--matmul-size", type=int, default=limits_module.DEFAULT_SIZE)
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="train every preset but the notebook this many times (seeds 1..N) more"
+    )
     parser.add_argument("--no-inference", dest="inference", action="store_false", help="skip bench.inference")
     parser.add_argument("--out", default=None, help="JSON path (default bench/measured/bench-{quick,full}.json)")
     return parser
@@ -163,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    run(args.quick, args.presets, args.limit, args.matmul_size, args.inference, args.out)
+    run(args.quick, args.presets, args.limit, args.matmul_size, args.inference, args.out, args.seeds)
     return 0
 
 

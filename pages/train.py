@@ -12,6 +12,7 @@ from ui.messages import show_pending
 from ui.sections.train.settings_form import running_settings, settings_form
 from ui.sections.train.training_job import TOAST_KEY, current_job, live_view_section, train_button
 from ui.sections.train.trains_on import trains_on_section
+from ui.sections.train.tricks_table import tricks_section
 from ui.sections.train.watch_it_learn import watch_section
 from ui.signin import acting
 
@@ -29,6 +30,7 @@ if busy:
 else:
     preset, seed = settings_form()
 trains_on_section(preset, seed)
+tricks_section()
 train_button(actor, busy)
 live_view_section()
 job = current_job()

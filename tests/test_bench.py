@@ -339,3 +339,33 @@ def test_suite_cpu_counts_the_commands_process_tree_and_nothing_else() -> None:
     assert report["returncode"] == 0 and report["last_line"] == "spun"
     spent = report["kinds"][suite_cpu.OTHER]  # the command and its child (a grandchild would count alike)
     assert spent["processes"] == 2 and 1.0 <= spent["cpu_s"] < 2.5, spent  # the outside spinner's 3 s left out
+
+
+def test_seeds_are_summarised_against_the_notebooks_wall_time() -> None:
+    from bench.__main__ import format_seeds, seed_summary
+
+    def seed(n: int, final: float, to_930: float | None, to_935: float | None) -> dict:
+        return {
+            "seed": n,
+            "final_test_accuracy": final,
+            "mirror_accuracy": final + 0.002,
+            "startup_seconds": 5.0,
+            "total_seconds": 110.0,
+            "epoch_test_accuracy": [final],
+            "seconds_from_click": {"0.93": to_930, "0.935": to_935},
+        }
+
+    runs = [seed(1, 0.931, 90.0, None), seed(2, 0.933, 100.0, None), seed(3, 0.929, None, None)]
+    summary = seed_summary(runs, notebook_wall=100.0)
+    assert summary["mean_final_test_accuracy"] == pytest.approx(0.931)
+    assert summary["spread_final_test_accuracy"] == pytest.approx(0.004)
+    assert summary["mean_mirror_accuracy"] == pytest.approx(0.933)
+    assert summary["mean_total_vs_notebook_wall"] == pytest.approx(1.1)
+    assert summary["targets"]["0.93"]["seeds_reaching"] == 2
+    assert summary["targets"]["0.93"]["worst_vs_notebook_wall"] is None  # one seed never got there
+    all_reach = seed_summary(runs[:2], notebook_wall=100.0)
+    assert all_reach["targets"]["0.93"]["worst_vs_notebook_wall"] == pytest.approx(1.0)
+    text = "\n".join(format_seeds({"seeds": {"speedrun": {"runs": runs, "summary": summary}}}))
+    assert "| speedrun | 3 | 0.9290 | 0.9310 | never | never | 110.0 |" in text
+    assert "mean final test accuracy **0.9310** (spread 0.0040 over 3 seeds)" in text
+    assert "0.93 reached by 2 of 3 seeds" in text

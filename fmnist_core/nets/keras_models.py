@@ -40,7 +40,54 @@ NOTEBOOK_PARAMS = 243_786
 SPATIAL_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 # The shipped improved model names its Activation layer "relu"; the preset keeps building it that way.
 PRESET_RENAMES: dict[str, dict[str, str]] = {"improved_cnn": {"activation": "relu"}}
-PRESET_MODEL_NAMES = {"notebook_cnn": "sequential", "improved_cnn": "improved", "deep_cnn": "improved"}
+
+FUSED_EPSILON = 1.001e-5  # tf.nn.fused_batch_norm's smallest epsilon
+
+
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Batch norm that trains with TensorFlow's fused kernel (one oneDNN primitive on x86) instead of Keras' chain
+    of separate ops: about twice the images per second for a network with batch norm on a 2-core CPU.
+
+    Only while training (and its evaluations between epochs): `as_float32` turns these layers back into plain
+    BatchNormalization (same weights), so a saved model holds nothing but standard Keras layers. Its epsilon is
+    the smallest the fused kernel takes (FUSED_EPSILON), not Keras' 1e-3: oneDNN's backward pass uses that small
+    one whatever it is given, and forward, backward and the saved layer must agree.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("epsilon", FUSED_EPSILON)
+        super().__init__(**kwargs)
+
+    def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+        import tensorflow as tf
+
+        scale, offset = tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32)
+        if not training:  # the test set's evaluation between epochs: the fused kernel with the moving statistics
+            y, *_ = tf.compat.v1.nn.fused_batch_norm(
+                inputs,
+                scale,
+                offset,
+                mean=tf.cast(self.moving_mean, tf.float32),
+                variance=tf.cast(self.moving_variance, tf.float32),
+                epsilon=self.epsilon,
+                is_training=False,
+            )
+            return y
+        y, mean, variance, *_ = tf.compat.v1.nn.fused_batch_norm(
+            inputs, scale, offset, epsilon=self.epsilon, is_training=True
+        )
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + tf.cast(mean, self.moving_mean.dtype) * (1 - m))
+        self.moving_variance.assign(self.moving_variance * m + tf.cast(variance, self.moving_variance.dtype) * (1 - m))
+        return y
+
+
+PRESET_MODEL_NAMES = {
+    "notebook_cnn": "sequential",
+    "improved_cnn": "improved",
+    "deep_cnn": "improved",
+    "speed_cnn": "speedrun",
+}
 
 
 def build_notebook_cnn(
@@ -67,10 +114,12 @@ def build_model(
     architecture: str | ArchSpec | dict[str, Any] = "notebook_cnn",
     seed: int | None = None,
     compute_dtype: str = "float32",
+    fused_batch_norm: bool = False,
 ) -> keras.Model:
     """Build a preset architecture by name ("notebook_cnn", "deep_cnn", ...) or any spec (ArchSpec, dict or JSON).
 
     Unknown names are a ValueError listing the known ones; invalid specs an architecture.SpecError.
+    `fused_batch_norm` (for training; see FusedBatchNormalization) changes the speed, not the network.
     """
     if isinstance(architecture, str) and not architecture.lstrip().startswith("{"):
         architecture = preset_architecture(architecture)
@@ -82,18 +131,21 @@ def build_model(
             compute_dtype=compute_dtype,
             name=PRESET_MODEL_NAMES[architecture],
             rename=PRESET_RENAMES.get(architecture),
+            fused_batch_norm=fused_batch_norm,
         )
-    return build(parse_spec(architecture), seed=seed, compute_dtype=compute_dtype)
+    return build(parse_spec(architecture), seed=seed, compute_dtype=compute_dtype, fused_batch_norm=fused_batch_norm)
 
 
 def as_float32(model: keras.Model, architecture: Any = None) -> keras.Model:
     """A float32 copy with the same weights and layer names: what we save and serve, whatever precision trained it.
 
-    The copy comes from the model's own config with every dtype policy set to float32, so it works for any
-    Sequential model (preset, spec-built or imported); `architecture` is accepted for older callers and unused.
+    The copy comes from the model's own config with every dtype policy set to float32 and every fused batch norm
+    made a plain one, so it works for any Sequential model (preset, spec-built or imported); `architecture` is
+    accepted for older callers and unused.
     """
     del architecture
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+    fused = any(isinstance(layer, FusedBatchNormalization) for layer in model.layers)
+    if not fused and all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model
     config = _with_float32_policies(model.get_config())
     clone = type(model).from_config(config)
@@ -106,6 +158,8 @@ def _with_float32_policies(config: Any) -> Any:
     if isinstance(config, dict):
         if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
             return "float32"
+        if config.get("class_name") == FusedBatchNormalization.__name__:
+            config = {**config, "module": "keras.layers", "class_name": "BatchNormalization", "registered_name": None}
         return {key: _with_float32_policies(value) for key, value in config.items()}
     if isinstance(config, list):
         return [_with_float32_policies(value) for value in config]
@@ -142,6 +196,7 @@ def build(
     compute_dtype: str = "float32",
     name: str = "sequential",
     rename: dict[str, str] | None = None,
+    fused_batch_norm: bool = False,
 ) -> Any:
     """A keras.Sequential for the spec, starting with keras.Input, layers named as `describe` lists them.
 
@@ -176,7 +231,8 @@ def build(
                 dtype=dtype,
             )
         elif planned.type == "BatchNormalization":
-            layer = keras.layers.BatchNormalization(name=lname, dtype=dtype)
+            norm = FusedBatchNormalization if fused_batch_norm else keras.layers.BatchNormalization
+            layer = norm(name=lname, dtype=dtype)
         elif planned.type == "Activation":
             layer = keras.layers.Activation(opts["activation"], name=lname, dtype=dtype)
         elif planned.type == "MaxPooling2D":

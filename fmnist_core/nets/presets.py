@@ -36,6 +36,8 @@ class Preset:
     steps_per_execution: int = 1
     augment: tuple[str, ...] = ()  # "flip" (left-right) and/or "shift" (up to 2 px), drawn fresh every batch
     label_smoothing: float = 0.0
+    mirror_test: bool = False  # also report test accuracy with each image averaged with its mirror image
+    fused_batch_norm: bool = False  # train batch norm with the fused kernel (keras_models.FusedBatchNormalization)
 
 
 FAST = Preset(
@@ -71,6 +73,25 @@ IMPROVED = replace(
     augment=("flip", "shift"),
     label_smoothing=0.1,  # why, and what it changed: docs/performance.md
 )
+# A class's trainings in minutes: the recipe and what each of its tricks buys are in docs/performance.md and on the
+# Train page (fmnist_core/nets/tricks.py).
+SPEEDRUN = replace(
+    FAST,
+    name="speedrun",
+    description=(
+        "Quick and strong: three conv stages with batch norm (keeps each layer's numbers in a steady range), "
+        "256 images per step, a learning rate that rises and then falls, mirror-image training and label "
+        "smoothing (the network aims for 90% sure, not 100%); it also reports its accuracy with mirror images."
+    ),
+    architecture="speed_cnn",
+    epochs=8,
+    batch_size=256,
+    learning_rate=8e-3,
+    augment=("flip",),
+    label_smoothing=0.1,
+    mirror_test=True,
+    fused_batch_norm=True,
+)
 # Your own network (TrainConfig.arch, an architecture spec) trained with fast's recipe.
 CUSTOM = replace(
     FAST,
@@ -80,6 +101,7 @@ CUSTOM = replace(
 )
 PRESETS: dict[str, Preset] = {
     "fast": FAST,
+    "speedrun": SPEEDRUN,
     "improved": IMPROVED,
     "notebook": Preset(
         name="notebook",

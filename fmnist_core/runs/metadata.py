@@ -42,6 +42,7 @@ _READERS: dict[str, Any] = {
     "batch_trace": lambda v: v if isinstance(v, list) else None,
     "test_loss": _number,
     "test_accuracy": _number,
+    "mirror_accuracy": _number,
     "seconds": _number,
     "train_seconds": _number,
     "samples_per_second": _number,
@@ -87,6 +88,9 @@ class RunMetadata:
     batch_trace: list[dict[str, Any]] = field(default_factory=list)
     test_loss: float | None = None
     test_accuracy: float | None = None
+    # Test accuracy with each image's probabilities averaged with its mirror image's (test-time augmentation):
+    # some presets report it beside the plain accuracy, which stays the run's accuracy everywhere.
+    mirror_accuracy: float | None = None
     seconds: float | None = None
     train_seconds: float | None = None
     samples_per_second: float | None = None

@@ -105,7 +105,8 @@ class Estimate:
 def recipe_of(preset: str) -> str:
     """How a preset feeds and computes: presets sharing it differ in time only by their network's FLOPs."""
     p = PRESETS[preset]
-    return f"{p.feed}/{p.input_dtype}/{p.precision}/spe{p.steps_per_execution}"
+    extras = "".join(("/fused-batch-norm" if p.fused_batch_norm else "", "/mirror-test" if p.mirror_test else ""))
+    return f"{p.feed}/{p.input_dtype}/{p.precision}/spe{p.steps_per_execution}{extras}"
 
 
 def plan_of(config: TrainConfig) -> Plan:

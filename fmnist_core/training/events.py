@@ -95,6 +95,7 @@ class FitEnd:
 class Evaluated:
     test_loss: float
     test_accuracy: float
+    mirror_accuracy: float | None = None  # with each image averaged with its mirror image, when the preset asks
 
 
 @dataclass(frozen=True)

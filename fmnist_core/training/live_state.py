@@ -76,6 +76,7 @@ class Snapshot:
     ended: float | None
     frames: Frames | None = None  # watch it learn: shared with the live state, never copied (arrays are read-only)
     phase_seconds: float | None = None  # how long the current phase has lasted (None when not known)
+    mirror_accuracy: float | None = None  # test accuracy with each image averaged with its mirror (some presets)
 
 
 # --- the state both sides build ----------------------------------------------------------------------
@@ -111,6 +112,7 @@ class LiveState:
     run_id: str | None = None
     test_loss: float | None = None
     test_accuracy: float | None = None
+    mirror_accuracy: float | None = None
     seconds_to_target: float | None = None
     save_error: str | None = None
     save_attempts: int = 0
@@ -179,6 +181,7 @@ class LiveState:
             self.fit_seconds, self.phase = event.fit_seconds, PHASE_EVALUATING
         elif isinstance(event, Evaluated):
             self.test_loss, self.test_accuracy, self.phase = event.test_loss, event.test_accuracy, PHASE_SAVING
+            self.mirror_accuracy = event.mirror_accuracy
             if self.history and self.history[-1].test_accuracy is not None:
                 # The last epoch's row describes the saved weights: its figures are the final float32 evaluation's,
                 # not Keras' in-fit validation (bfloat16 compute), so the result card and the table agree.
@@ -273,6 +276,7 @@ class LiveState:
             batch_trace=[dict(point) for point in self.batch_trace],
             test_loss=self.test_loss,
             test_accuracy=self.test_accuracy,
+            mirror_accuracy=self.mirror_accuracy,
             samples_seen=self.samples_seen,
             samples_per_second=self.samples_seen / self.train_seconds if self.train_seconds else None,
             fit_seconds=self.fit_seconds,

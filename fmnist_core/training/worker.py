@@ -29,7 +29,14 @@ import numpy as np
 from fmnist_core import settings
 from fmnist_core.analysis import run_results
 from fmnist_core.data import fashion_mnist
-from fmnist_core.nets.presets import PRESETS, TARGET_ACCURACY, TrainConfig, bfloat16_supported, steps_per_execution
+from fmnist_core.nets.presets import (
+    PRESETS,
+    TARGET_ACCURACY,
+    Preset,
+    TrainConfig,
+    bfloat16_supported,
+    steps_per_execution,
+)
 from fmnist_core.runs import store
 from fmnist_core.runs.metadata import RunMetadata
 from fmnist_core.training import faults
@@ -71,6 +78,7 @@ class WorkerSpec:
     parent_pid: int | None = None  # the server's pid: a local worker dies with it
     launched_at: float | None = None  # time.time() when the job launched this worker (after any queue)
     scheduling: str = "nice"  # the server's FMNIST_WORKER_SCHEDULING, honoured wherever the worker runs
+    recipe: Preset | None = None  # a variant of the config's preset (the benchmark's tricks table); None: the preset
 
 
 class Trainer:
@@ -79,7 +87,7 @@ class Trainer:
     def __init__(self, spec: WorkerSpec, send: Callable[[Event], None], stop: threading.Event) -> None:
         self.spec = spec
         self.config = spec.config
-        self.preset = PRESETS[spec.config.preset]
+        self.preset = spec.recipe or PRESETS[spec.config.preset]
         self._send = send
         self.stop = stop
         self.state = LiveState(epochs=int(spec.config.epochs), executor=spec.executor)
@@ -174,7 +182,7 @@ class Trainer:
         quiet_import_tensorflow(without_sklearn=True)
         import keras
 
-        from fmnist_core.nets.inference import evaluate
+        from fmnist_core.nets.inference import evaluate, mirror_averaged_accuracy
         from fmnist_core.nets.keras_models import as_float32, build_model
 
         lap = self._lap("tensorflow_seconds", lap)
@@ -208,7 +216,7 @@ class Trainer:
         watch_samples = sample_indices(test)  # watch it learn: the same test images at every epoch end
         watch_images = fashion_mnist.scale(test.images[list(watch_samples)], dtype)
         network = cfg.arch if cfg.arch is not None else preset.architecture
-        model = build_model(network, seed=cfg.seed, compute_dtype=precision)
+        model = build_model(network, seed=cfg.seed, compute_dtype=precision, fused_batch_norm=preset.fused_batch_norm)
         lr: Any = cfg.learning_rate
         if preset.schedule == "cosine":
             # Warm up from lr/10 over the first 5% of steps, then cosine down to 0: stable at batch 128 and a high peak.
@@ -247,8 +255,9 @@ class Trainer:
         final = as_float32(model)
         del model
         result = evaluate(final, test.images, test.labels)
+        mirror = mirror_averaged_accuracy(final, test.images, test.labels) if preset.mirror_test else None
         self._lap("final_evaluation_seconds", lap)
-        self.emit(Evaluated(result.loss, result.accuracy))
+        self.emit(Evaluated(result.loss, result.accuracy, mirror))
         self.model = final
         self.probabilities = result.probabilities.astype(np.float32)
         self.test_images = test.images
@@ -287,6 +296,7 @@ class Trainer:
             batch_trace=list(s.batch_trace),
             test_loss=s.test_loss,
             test_accuracy=s.test_accuracy,
+            mirror_accuracy=s.mirror_accuracy,
             seconds=s.fit_seconds,
             train_seconds=s.train_seconds,
             samples_per_second=s.samples_seen / s.train_seconds if s.train_seconds else None,

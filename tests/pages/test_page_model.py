@@ -40,6 +40,24 @@ def test_model_page_summary_and_metrics(make_app) -> None:
     assert metrics["Parameters"] == "243,786"
 
 
+def test_a_run_with_mirror_accuracy_shows_it_beside_the_plain_one(make_app, fmnist_home: Path) -> None:
+    """Test-time augmentation is reported as such: the plain accuracy stays "Test accuracy", the mirrored one has
+    its own metric; a run without it shows none."""
+    import shutil
+
+    at = open_page(make_app, "model", model_id="default")
+    assert "With mirror images" not in {m.label for m in at.metric}
+    shutil.copy2(paths.ASSETS_DIR / "default.keras", fmnist_home / "mirrored.keras")
+    meta = json.loads((paths.ASSETS_DIR / "default.json").read_text())
+    meta.update(id="mirrored", name=None, created="2026-11-29T10:00:00+00:00", mirror_accuracy=0.9345)
+    (fmnist_home / "mirrored.json").write_text(json.dumps(meta))
+    rerun(at, "mirrored")
+    assert not at.exception, exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{meta['test_accuracy']:.2%}"
+    assert metrics["With mirror images"] == "93.45%"
+
+
 def confusion_of(at) -> dict:
     """What the Model page sent its confusion matrix (ui/components/confusion_grid.py's grid_data)."""
     grids = [e for e in at.get("bidi_component") if e.proto.component_name == "fmnist_confusion_matrix"]

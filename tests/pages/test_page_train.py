@@ -344,3 +344,20 @@ def test_opening_the_page_warms_a_worker_that_takes_the_training(make_app, monke
         assert (snap.state, snap.error, snap.worker_pid) == ("done", None, pid)
     finally:
         jobs.WARM.shut_down()
+
+
+def test_what_each_trick_buys_reads_the_measured_rows(make_app) -> None:
+    """Every trick with its sentence, and the shipped measurement as a table: one row per recipe trained."""
+    from fmnist_core.nets import tricks
+
+    at = open_page(make_app, "train")
+    assert not at.exception, exceptions(at)
+    shown = "\n".join(texts(at.markdown))
+    for trick in tricks.TRICKS:
+        assert f"**{trick.title}.** {trick.sentence}" in shown
+    data = tricks.measured()
+    (table,) = [d.value for d in at.dataframe if "with mirror images" in d.value.columns]
+    assert len(table) == len(data["rows"])
+    assert table["recipe"].iloc[0] == "The notebook's recipe"
+    assert table["test accuracy"].iloc[0] == f"{data['rows'][0]['test_accuracy']:.2%}"
+    assert any(recipe.startswith("All but: ") for recipe in table["recipe"])

@@ -145,3 +145,38 @@ def test_build_model_takes_a_spec_and_as_float32_clones_any_spec_built_model() -
     # The improved preset keeps the shipped file's "relu" name for its Activation layer through the clone.
     improved = m.as_float32(m.build_model("improved_cnn", seed=1, compute_dtype="mixed_bfloat16"))
     assert "relu" in [layer.name for layer in improved.layers] and improved.name == "improved"
+
+
+@pytest.mark.parametrize("compute_dtype", ["float32", "mixed_bfloat16"])
+def test_fused_batch_norm_trains_like_keras_and_saves_as_plain_batch_norm(compute_dtype: str, tmp_path) -> None:
+    """Fused batch norm is a speed-up, not another network: one training step from the same weights moves the
+    statistics and weights as Keras' own layer does, and the saved copy holds only standard layers."""
+    import keras
+
+    x, y = _images(64, seed=5), np.arange(64) % 10
+    models = {}
+    for fused in (False, True):
+        model = m.build_model("speed_cnn", seed=7, compute_dtype=compute_dtype, fused_batch_norm=fused)
+        for layer in model.layers:  # the same epsilon (the fused kernel's), so the two networks are one
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.epsilon = m.FUSED_EPSILON
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        model.train_on_batch(x, y)
+        models[fused] = model
+    kinds = {type(layer).__name__ for layer in models[True].layers}
+    assert "FusedBatchNormalization" in kinds and "BatchNormalization" not in kinds
+    tolerance = 1e-5 if compute_dtype == "float32" else 3e-2
+    for plain_w, fused_w in zip(models[False].get_weights(), models[True].get_weights(), strict=True):
+        np.testing.assert_allclose(fused_w, plain_w, atol=tolerance, rtol=tolerance)
+
+    saved = m.as_float32(models[True])
+    assert {type(layer).__name__ for layer in saved.layers} >= {"BatchNormalization"}
+    assert not any(isinstance(layer, m.FusedBatchNormalization) for layer in saved.layers)
+    assert [layer.name for layer in saved.layers] == [layer.name for layer in models[True].layers]
+    np.testing.assert_allclose(
+        np.asarray(saved(x, training=False)), np.asarray(models[True](x, training=False)), atol=tolerance
+    )
+    path = tmp_path / "speed.keras"
+    saved.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)  # no custom class needed to read it back
+    np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(saved(x)), atol=1e-6)

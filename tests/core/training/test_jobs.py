@@ -20,7 +20,7 @@ from fmnist_core import people
 from fmnist_core.analysis import activations, embedding, run_results
 from fmnist_core.data import fashion_mnist
 from fmnist_core.nets import presets
-from fmnist_core.nets.inference import evaluate
+from fmnist_core.nets.inference import evaluate, mirror_averaged_accuracy
 from fmnist_core.nets.presets import ConfigError, TrainConfig
 from fmnist_core.runs import cache, store
 from fmnist_core.training import events, jobs, keras_callback, pipeline, queue_times
@@ -338,7 +338,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
 
 @needs_data
 @pytest.mark.slow
-@pytest.mark.parametrize(("preset", "batch_size"), [("notebook", 32), ("fast", 128)])
+@pytest.mark.parametrize(("preset", "batch_size"), [("notebook", 32), ("fast", 128), ("speedrun", 256)])
 def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size: int) -> None:
     snap, home = tiny_runs(preset)
     assert (snap.state, snap.error, snap.save_error, snap.phase) == ("done", None, None, "ended")
@@ -347,7 +347,7 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     assert snap.train_images == 512 and snap.samples_seen == 512
     assert snap.progress == 1.0 and snap.eta is None and snap.queue_position is None
     assert snap.samples_per_second > 0 and snap.fit_seconds > 0
-    expect_bf16 = preset == "fast" and presets.bfloat16_supported()[0]
+    expect_bf16 = preset != "notebook" and presets.bfloat16_supported()[0]
     assert snap.precision == ("mixed_bfloat16" if expect_bf16 else "float32")
 
     (row,) = snap.history
@@ -401,6 +401,17 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
         np.testing.assert_allclose(maxima.maxima[:500], again.maxima, rtol=1e-4, atol=1e-4)
     pca = run_results.embedding(snap.run_id, never, test.images, embedding.PCA, home=home)
     assert pca.points.shape == (len(test), 2)
+    # Only speedrun also measures itself with mirror images, and its fused batch norm is saved as Keras' own.
+    if preset == "speedrun":
+        assert (
+            meta.mirror_accuracy
+            == snap.mirror_accuracy
+            == pytest.approx(mirror_averaged_accuracy(loaded, test.images, test.labels), abs=1e-6)
+        )
+        kinds = {type(layer).__name__ for layer in loaded.layers}
+        assert "BatchNormalization" in kinds and "FusedBatchNormalization" not in kinds
+    else:
+        assert meta.mirror_accuracy is None and snap.mirror_accuracy is None
 
 
 BATCH_BUG = (

@@ -166,6 +166,12 @@ def _draw_result(job: TrainingJob, snap: Snapshot) -> None:
     st.success(f"Training {word}.")
     row = st.container(horizontal=True)
     row.metric("Test accuracy", f"{snap.test_accuracy:.2%}")
+    if snap.mirror_accuracy is not None:
+        row.metric(
+            "With mirror images",
+            f"{snap.mirror_accuracy:.2%}",
+            help="Each test image also shown flipped left-right, the two answers averaged (test-time augmentation).",
+        )
     row.metric("Images/s", f"{snap.samples_per_second:,.0f}" if snap.samples_per_second else "n/a")
     row.metric("Training time", clock(snap.fit_seconds) if snap.fit_seconds is not None else "…")
     note = snap.precision_note or snap.precision
