@@ -197,7 +197,9 @@ _FLOAT32 = "so it trained with ordinary 32-bit numbers"
 def bfloat16_supported(
     cpuinfo: str | None = None, machine: str | None = None, cpuinfo_path: Path = Path("/proc/cpuinfo")
 ) -> tuple[bool, str]:
-    """Whether this CPU does bfloat16 math natively (AVX512_BF16 or AMX); otherwise it is emulated and slow.
+    """Whether bfloat16 math is faster than float32 on this CPU: AMX, or AVX512_BF16 on AMD. An Intel Xeon with
+    AVX512_BF16 but no AMX trained slower in bfloat16 than in float32 (docs/performance.md), so it counts as not
+    native; without either it is emulated and slow.
 
     The reason is for the learner who reads the Train page's result, so it names no CPU flags (docs/performance.md
     does). `cpuinfo` and `machine` default to this machine's /proc/cpuinfo and platform.machine() (tests pass fakes).
@@ -211,6 +213,11 @@ def bfloat16_supported(
         except OSError:
             return False, f"this computer did not say whether its processor has fast 16-bit arithmetic, {_FLOAT32}"
     flags = cpuinfo
+    if "avx512_bf16" in flags and "amx_bf16" not in flags and "GenuineIntel" in cpuinfo:
+        return False, (
+            "this computer's processor has 16-bit arithmetic, but here it is slower than 32-bit arithmetic, "
+            "so it trained with ordinary 32-bit numbers"
+        )
     if "avx512_bf16" in flags or "amx_bf16" in flags:
         return True, (
             "this computer's processor has fast 16-bit arithmetic, so it trained mostly with 16-bit numbers "

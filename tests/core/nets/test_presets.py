@@ -106,6 +106,10 @@ def test_descriptions_say_which_network() -> None:
         (f"processor\t: 0\nflags\t\t: {ZEN5_FLAGS}\n", "x86_64", True),
         (f"processor\t: 0\nflags\t\t: {XEON_FLAGS} amx_bf16 amx_tile\n", "x86_64", True),
         (f"processor\t: 0\nflags\t\t: {XEON_FLAGS}\n", "x86_64", False),
+        # An Intel Xeon with avx512_bf16 but no AMX: bfloat16 was slower than float32 there.
+        (f"vendor_id\t: GenuineIntel\nflags\t\t: {XEON_FLAGS} avx512_bf16\n", "x86_64", False),
+        (f"vendor_id\t: GenuineIntel\nflags\t\t: {XEON_FLAGS} avx512_bf16 amx_bf16 amx_tile\n", "x86_64", True),
+        (f"vendor_id\t: AuthenticAMD\nflags\t\t: {ZEN5_FLAGS}\n", "x86_64", True),
         (f"processor\t: 0\nflags\t\t: {ZEN5_FLAGS}\n", "AMD64", True),
         (f"processor\t: 0\nflags\t\t: {ZEN5_FLAGS}\n", "aarch64", False),  # not x86: never, whatever the text says
         ("processor\t: 0\nFeatures\t: fp asimd bf16\n", "aarch64", False),
