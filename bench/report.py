@@ -79,6 +79,13 @@ def training_table(report: dict[str, Any], file: str) -> str:
     return format_table(report) + "\n\n" + _where(report, file)
 
 
+def tricks_table(report: dict[str, Any], file: str) -> str:
+    """What each trick buys (bench/tricks.py's own table)."""
+    from bench.tricks import format_table
+
+    return format_table(report) + "\n\n" + _where(report, file)
+
+
 def tsne_table(report: dict[str, Any], file: str) -> str:
     """The Embedding page's t-SNE settings against openTSNE's (bench/tsne.py), with PCA's agreement for scale."""
     lines = ["| t-SNE settings | median time | 10-neighbour class agreement |", "|---|---|---|"]
@@ -132,6 +139,8 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any], str], str]]] = {
     "clicks": ("clicks.json", clicks_table),
     "startup": ("startup.json", startup_table),
     "training": ("bench-full.json", training_table),
+    "speedrun": ("bench-speedrun.json", training_table),
+    "tricks": ("tricks.json", tricks_table),
     "tsne": ("tsne.json", tsne_table),
     "suite-cpu": ("suite-cpu.json", suite_cpu_table),
     "suite-cpu-compare": ("suite-cpu.json", suite_cpu_compare_table),

@@ -92,6 +92,17 @@ SPEEDRUN = replace(
     mirror_test=True,
     fused_batch_norm=True,
 )
+# A class pressing Train together: speedrun's network and recipe for fewer passes, so a class of 30 gets its
+# results within minutes on one small server (docs/deploying.md sizes it; python -m bench.class_queue measures it).
+QUICK = replace(
+    SPEEDRUN,
+    name="quick",
+    description=(
+        "The speedrun network and recipe for just 2 passes over the training images: a quick first result, so a "
+        "whole class can train at once on one small server."
+    ),
+    epochs=2,
+)
 # Your own network (TrainConfig.arch, an architecture spec) trained with fast's recipe.
 CUSTOM = replace(
     FAST,
@@ -102,6 +113,7 @@ CUSTOM = replace(
 PRESETS: dict[str, Preset] = {
     "fast": FAST,
     "speedrun": SPEEDRUN,
+    "quick": QUICK,
     "improved": IMPROVED,
     "notebook": Preset(
         name="notebook",
@@ -113,8 +125,14 @@ PRESETS: dict[str, Preset] = {
     "custom": CUSTOM,
 }
 DEFAULT_PRESET = "fast"
+CLASS_PRESET = "quick"  # the Train page's default when people sign in (a class on one server)
 # Old names still accepted (the command line says so once): "seed" was the notebook preset's name.
 PRESET_ALIASES = {"seed": "notebook"}
+
+
+def default_preset(signed_in: bool) -> str:
+    """The Train page's first choice: the class preset when people sign in (a class shares the server), else fast."""
+    return CLASS_PRESET if signed_in else DEFAULT_PRESET
 
 
 MIN_BATCH_REPORTS = 8  # the fewest batch reports a fit should give: its running loss is drawn from them

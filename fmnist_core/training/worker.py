@@ -204,7 +204,10 @@ class Trainer:
         if preset.feed == "numpy":
             # The notebook as written: model.fit(x, y) on float64 /255 arrays with Keras' own batching and shuffling.
             keras.utils.set_random_seed(cfg.seed)
-            fit_args: tuple = (fashion_mnist.scale(train.images[:n], dtype), train.labels[:n])
+            labels = train.labels[:n]
+            if preset.label_smoothing:  # smoothing needs one-hot targets (tf.data recipes make them per batch)
+                labels = np.eye(10, dtype=np.float32)[labels]
+            fit_args: tuple = (fashion_mnist.scale(train.images[:n], dtype), labels)
             fit_kwargs = {"batch_size": cfg.batch_size}
         else:
             fit_args = (training_pipeline(preset, train.images[:n], train.labels[:n], dtype, cfg.batch_size, cfg.seed),)

