@@ -369,3 +369,27 @@ def test_seeds_are_summarised_against_the_notebooks_wall_time() -> None:
     assert "| speedrun | 3 | 0.9290 | 0.9310 | never | never | 110.0 |" in text
     assert "mean final test accuracy **0.9310** (spread 0.0040 over 3 seeds)" in text
     assert "0.93 reached by 2 of 3 seeds" in text
+
+
+@pytest.mark.slow
+@requires_real_data
+def test_class_queue_times_a_small_class_through_the_real_queue(tmp_path: Path) -> None:
+    """Two people, one tiny training each: both through the fair queue, each result and the last one timed."""
+    out = tmp_path / "class.json"
+    proc = subprocess.run(
+        [PYTHON, "-m", "bench.class_queue", "--people", "2", "--epochs", "1", "--limit", "512", "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path / "home", FMNIST_DATA_DIR=str(REAL_DATA_DIR), FMNIST_PREPARE_RUNS="0"),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert (report["people"], report["preset"], report["at_once"]) == (2, "quick", 2)
+    rows = report["rows"]
+    assert sorted(r["who"] for r in rows) == ["student01@bench", "student02@bench"]
+    assert all(0 < r["test_accuracy"] <= 1 and r["ended_after_seconds"] > r["started_after_seconds"] for r in rows)
+    assert report["seconds_to_last_result"] == max(r["ended_after_seconds"] for r in rows)
+    assert sorted(report["order_served"]) == sorted(r["who"] for r in rows)
+    assert report["met"] is False  # 512 images are far from 0.90
