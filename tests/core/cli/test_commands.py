@@ -249,7 +249,9 @@ def test_an_old_preset_name_has_the_current_presets_network() -> None:
     # "seed" trained (TrainConfig maps it to "notebook"), then the result lookup used the old name: KeyError.
     assert train._preset_spec("seed") == train._preset_spec("notebook") is not None
     assert train._preset_spec("custom") is None  # your own network: the spec comes from --arch
-    with pytest.raises(CliError, match=r"^unknown preset 'turbo'; choose one of fast, speedrun, quick, improved, notebook, custom$"):
+    with pytest.raises(
+        CliError, match=r"^unknown preset 'turbo'; choose one of fast, speedrun, quick, improved, notebook, custom$"
+    ):
         train._preset_spec("turbo")
 
 
