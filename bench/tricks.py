@@ -2,7 +2,7 @@
 each left out, every row trained in a fresh process, seconds from the process start to the final accuracy.
 
     python -m bench.tricks                  # every row (~25 min on 2 cores) -> bench/measured/tricks.json
-    python -m bench.tricks --ship           # ... and copy it to fmnist_core/assets/tricks.json (the Train page's)
+    python -m bench.tricks --ship           # ... and copy it to fmnist_core/nets/tricks_measured.json (the Train page's)
     python -m bench.tricks --child a,b      # one row (what the harness runs): prints one JSON line
 
 Every row evaluates the test set once, at the end (no evaluation between epochs, as the notebook's loop), and
@@ -153,7 +153,9 @@ def run(ship: bool, out: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tricks", description=__doc__.splitlines()[0])
     parser.add_argument("--child", default=None, help="train one row (comma-separated tricks) and print its JSON")
-    parser.add_argument("--ship", action="store_true", help="also copy the result to fmnist_core/assets/tricks.json")
+    parser.add_argument(
+        "--ship", action="store_true", help="also copy the result to fmnist_core/nets/tricks_measured.json"
+    )
     parser.add_argument("--out", type=Path, default=MEASURED)
     args = parser.parse_args(argv)
     if args.child is not None:

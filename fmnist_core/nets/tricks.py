@@ -1,5 +1,5 @@
 """What each trick buys: the speedrun recipe as the notebook's plus a list of tricks, each one sentence a student
-reads, and the table `python -m bench.tricks` measured (ships as fmnist_core/assets/tricks.json).
+reads, and the table `python -m bench.tricks` measured (ships as fmnist_core/nets/tricks_measured.json).
 
 Plain data, no TensorFlow: the Train page reads the sentences and the table; the benchmark builds each row's recipe
 with `recipe` and trains it.
@@ -14,7 +14,8 @@ from typing import Any
 
 from fmnist_core.nets.presets import PRESETS, Preset
 
-MEASURED = Path(__file__).resolve().parent.parent / "assets" / "tricks.json"
+# Beside this module, not in assets/: every JSON file there is a shipped run.
+MEASURED = Path(__file__).resolve().parent / "tricks_measured.json"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def test_the_bench_measures_the_build_up_and_each_trick_left_out() -> None:
 
 def test_the_shipped_measurement_has_a_row_per_recipe() -> None:
     data = tricks.measured()
-    assert data is not None, "fmnist_core/assets/tricks.json is missing: python -m bench.tricks --ship"
+    assert data is not None, "fmnist_core/nets/tricks_measured.json is missing: python -m bench.tricks --ship"
     measured = [(row["kind"], tuple(row["tricks"])) for row in data["rows"]]
     assert measured == bench_tricks.rows_to_measure()  # regenerate when the tricks change
     for row in data["rows"]:

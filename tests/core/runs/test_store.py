@@ -469,6 +469,7 @@ def test_shipped_version_1_metadata_reads_typed(asset: str) -> None:
     assert {k: written[k] for k in raw} == {**raw, **renamed}
     assert set(written) - set(raw) == {
         "version",
+        "mirror_accuracy",
         "arch",
         "executor",
         "node",

@@ -1,5 +1,5 @@
 """What each trick buys (Train page): speedrun's recipe built up from the notebook's one trick at a time, and
-taken apart one trick at a time, as measured by `python -m bench.tricks` (fmnist_core/assets/tricks.json)."""
+taken apart one trick at a time, as measured by `python -m bench.tricks` (fmnist_core/nets/tricks_measured.json)."""
 
 from __future__ import annotations
 
